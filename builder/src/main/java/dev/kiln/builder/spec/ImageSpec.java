@@ -23,6 +23,7 @@ public record ImageSpec(
         Map<String, String> placeholders,
         List<PreloadImage> images,
         Map<String, Object> variables,
+        Map<String, String> downloadMirrors,
         List<String> outputs,
         Validation validation) {
 
@@ -36,6 +37,7 @@ public record ImageSpec(
         placeholders = placeholders == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(placeholders));
         images = images == null ? List.of() : List.copyOf(images);
         variables = variables == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(variables));
+        downloadMirrors = downloadMirrors == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(downloadMirrors));
         outputs = outputs == null ? KNOWN_OUTPUTS : List.copyOf(outputs);
         validation = validation == null ? new Validation(List.of(), List.of()) : validation;
     }
@@ -43,6 +45,17 @@ public record ImageSpec(
     /** "name:version", the reference used on the command line and in the store. */
     public String ref() {
         return name + ":" + version;
+    }
+
+    /** The URL to fetch: the longest matching {@code downloadMirrors} prefix rewritten. sha256 pins still apply. */
+    public String mirrored(String url) {
+        String best = null;
+        for (String prefix : downloadMirrors.keySet()) {
+            if (url.startsWith(prefix) && (best == null || prefix.length() > best.length())) {
+                best = prefix;
+            }
+        }
+        return best == null ? url : downloadMirrors.get(best) + url.substring(best.length());
     }
 
     public boolean wants(String output) {

@@ -63,7 +63,7 @@ public final class SpecLoader {
         try {
             locations = YamlLocations.index(text);
         } catch (IOException e) {
-            throw new SpecException(fromJackson(file, e));
+            throw new SpecException(fromJackson(file, e, null));
         }
         try {
             ImageSpec spec = MAPPER.readValue(text, ImageSpec.class);
@@ -72,12 +72,19 @@ public final class SpecLoader {
             }
             return new Loaded(spec, file, text, new LocatedProblems(file, locations));
         } catch (IOException e) {
-            throw new SpecException(fromJackson(file, e));
+            throw new SpecException(fromJackson(file, e, locations));
         }
     }
 
-    static SpecProblem fromJackson(Path file, IOException e) {
+    static SpecProblem fromJackson(Path file, IOException e, YamlLocations locations) {
         JsonLocation loc = e instanceof JsonProcessingException jpe ? jpe.getLocation() : null;
+        // The parser's position is often past the culprit; the field's own line is what users want.
+        if (locations != null && e instanceof JsonMappingException m && !path(m).isEmpty()) {
+            JsonLocation own = locations.find(path(m));
+            if (own != null) {
+                loc = own;
+            }
+        }
         int line = loc == null ? 0 : loc.getLineNr();
         int col = loc == null ? 0 : loc.getColumnNr();
         if (e instanceof UnrecognizedPropertyException u) {
@@ -90,7 +97,9 @@ public final class SpecLoader {
             Matcher missing = MISSING.matcher(String.valueOf(m.getOriginalMessage()));
             if (missing.find()) {
                 String parent = path(m);
-                String field = parent.isEmpty() ? missing.group(1) : parent + "." + missing.group(1);
+                String name = missing.group(1);
+                String field = parent.equals(name) || parent.endsWith("." + name) ? parent
+                        : parent.isEmpty() ? name : parent + "." + name;
                 return new SpecProblem(file, line, col, field, "missing required field");
             }
             String expected = m.getTargetType() == null ? "a different value" : describe(m.getTargetType());

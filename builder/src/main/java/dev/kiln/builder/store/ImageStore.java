@@ -106,7 +106,12 @@ public final class ImageStore {
         String base = ref.name() + "_" + ref.version();
         FileChannel lockChannel = FileChannel.open(staging.resolve(base + ".lock"),
                 StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock = lockChannel.tryLock();
+        FileLock lock;
+        try {
+            lock = lockChannel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            lock = null; // held by this very JVM
+        }
         if (lock == null) {
             lockChannel.close();
             throw new IOException(ref + " is being built by another kiln process right now (" + staging.resolve(base + ".lock") + ")");

@@ -1,0 +1,30 @@
+package dev.kiln.builder.build;
+
+import dev.kiln.builder.spec.RenderedFile;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/** Files and units kiln puts into every image, whatever the spec says. */
+final class Builtins {
+    /** Units enabled in every image. */
+    static final List<String> UNITS = List.of("kiln-identity.service");
+
+    private record Entry(String template, String path, int mode) { }
+
+    private static final List<Entry> ENTRIES = List.of(
+            new Entry("units/kiln-identity.service", "/usr/lib/systemd/system/kiln-identity.service", 0644));
+
+    private Builtins() { }
+
+    static List<RenderedFile> files() throws IOException {
+        List<RenderedFile> out = new ArrayList<>();
+        for (Entry e : ENTRIES) {
+            out.add(new RenderedFile(e.path(), new String(PackageLayer.builtin(e.template()), StandardCharsets.UTF_8),
+                    e.mode(), "root:root", Set.of()));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,295 @@
+package dev.kiln.builder.build;
+
+import dev.kiln.builder.apt.AptIndex;
+import dev.kiln.builder.artifact.DiskImageWriter;
+import dev.kiln.builder.artifact.PxeBundle;
+import dev.kiln.builder.artifact.RootfsArtifacts;
+import dev.kiln.builder.progress.Progress;
+import dev.kiln.builder.spec.ImageSpec;
+import dev.kiln.builder.spec.RenderedFile;
+import dev.kiln.builder.spec.SpecChecker;
+import dev.kiln.builder.spec.SpecException;
+import dev.kiln.builder.spec.SpecLoader;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.Manifest;
+import dev.kiln.builder.util.Files2;
+import dev.kiln.builder.util.Hashing;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * {@code kiln build}: spec → checked spec → package index check → package layer (cached) →
+ * assembled root → artifacts → manifest → atomic move into the store.
+ */
+public final class ImageBuilder {
+    public static final String KILN_VERSION = "0.1.0";
+
+    private final ImageStore store;
+    private final Path cacheDir;
+    private final Progress progress;
+
+    public ImageBuilder(ImageStore store, Path cacheDir, Progress progress) {
+        this.store = store;
+        this.cacheDir = cacheDir;
+        this.progress = progress;
+    }
+
+    /** What a dry run found: the checked spec, its rendered files and the package plan. */
+    public record Plan(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages, String mirrorState,
+                       String layerKey) { }
+
+    /** Everything but downloads, the package install and the artifacts. */
+    public Plan plan(Path specFile) throws SpecException, IOException {
+        SpecLoader.Loaded loaded;
+        List<RenderedFile> files;
+        try (Progress.Step s = progress.step("check spec " + specFile)) {
+            try {
+                loaded = SpecLoader.load(specFile);
+                files = SpecChecker.check(loaded);
+            } catch (SpecException e) {
+                s.failed();
+                throw e;
+            }
+        }
+        ImageSpec spec = loaded.spec();
+        PackagePlan plan = PackagePlan.of(spec);
+        String layerKey;
+        String mirrorState;
+        try (Progress.Step s = progress.step("read package index (" + plan.sources().size() + " source"
+                + (plan.sources().size() == 1 ? "" : "s") + ")")) {
+            try {
+                AptIndex index = AptIndex.read(plan.sources(), "amd64");
+                plan.verify(index, loaded.problems());
+                mirrorState = index.state();
+                layerKey = PackageLayer.key(spec, plan, mirrorState);
+            } catch (SpecException | IOException e) {
+                s.failed();
+                throw e;
+            }
+        }
+        return new Plan(loaded, files, plan, mirrorState, layerKey);
+    }
+
+    public Path build(Path specFile) throws SpecException, IOException {
+        Instant started = Instant.now();
+        SpecLoader.Loaded loaded0 = quickLoad(specFile);
+        ImageRef ref = new ImageRef(loaded0.spec().name(), loaded0.spec().version());
+        if (store.exists(ref)) {
+            throw new ImageStore.VersionExistsException(ref, store.dir(ref));
+        }
+        Plan plan = plan(specFile);
+        ImageSpec spec = plan.loaded().spec();
+        try (ImageStore.Staging staging = store.stage(ref)) {
+            Path work = staging.dir().resolve(".work");
+            Path rootfs = work.resolve("rootfs");
+            Map<String, Path> downloads = download(plan.loaded(), work);
+            PackageLayer.Layer layer;
+            try (Progress.Step s = progress.step("package layer (mmdebstrap, " + plan.packages().pins().size() + " packages pinned)")) {
+                layer = new PackageLayer(cacheDir).obtain(spec, plan.packages(), plan.layerKey(), work, s);
+                s.detail(layer.fromCache() ? "reused cached layer " + layer.key().substring(0, 12) : "built layer " + layer.key().substring(0, 12));
+            }
+            String builtAt = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
+            String kernelRelease;
+            Map<String, String> installed;
+            try (Progress.Step s = progress.step("assemble root filesystem")) {
+                RootfsAssembler.extract(layer.tarball(), rootfs);
+                RootfsAssembler root = new RootfsAssembler(rootfs);
+                kernelRelease = root.kernelRelease();
+                installed = DpkgStatus.installed(rootfs);
+                checkPinsInstalled(plan.packages(), installed);
+                installComponents(spec, downloads, root);
+                for (RenderedFile f : plan.files()) {
+                    root.writeFile(f);
+                }
+                for (RenderedFile f : Builtins.files()) {
+                    root.writeFile(f);
+                }
+                root.writePlaceholderRegistry(spec.placeholders(), plan.files());
+                Map<String, Object> identity = new LinkedHashMap<>();
+                identity.put("name", spec.name());
+                identity.put("version", spec.version());
+                identity.put("specSha256", plan.loaded().sha256());
+                identity.put("builtAt", builtAt);
+                identity.put("kernel", kernelRelease);
+                root.writeIdentity(identity);
+                List<String> enable = new ArrayList<>(Builtins.UNITS);
+                enable.addAll(spec.units().enable());
+                root.units(enable, spec.units().disable());
+            }
+            try (Progress.Step s = progress.step("hygiene (machine-id, host keys, apt lists, secrets)")) {
+                Hygiene.clean(rootfs);
+                List<String> bad = Hygiene.verify(rootfs);
+                if (!bad.isEmpty()) {
+                    s.failed();
+                    throw new IOException("image hygiene check failed:\n  " + String.join("\n  ", bad));
+                }
+            }
+            Path kernel = rootfs.resolve("boot/vmlinuz-" + kernelRelease);
+            Path initrd = rootfs.resolve("boot/initrd.img-" + kernelRelease);
+            String cmdline = spec.kernel().cmdline();
+            if (spec.wants("rootfs-tar")) {
+                try (Progress.Step s = progress.step("write rootfs.tar")) {
+                    RootfsArtifacts.tar(rootfs, staging.dir().resolve("rootfs.tar"));
+                }
+            }
+            if (spec.wants("pxe")) {
+                try (Progress.Step s = progress.step("write pxe/ (squashfs root, kernel, initrd, boot.ipxe)")) {
+                    Path pxe = staging.dir().resolve("pxe");
+                    Files.createDirectories(pxe);
+                    Path squash = pxe.resolve("rootfs.squashfs");
+                    RootfsArtifacts.squashfs(rootfs, squash, s);
+                    PxeBundle.write(pxe, kernel, initrd, Hashing.sha256(squash), cmdline);
+                }
+            }
+            if (spec.wants("disk")) {
+                try (Progress.Step s = progress.step("write disk/disk.raw (GPT, BIOS + UEFI)")) {
+                    Path disk = staging.dir().resolve("disk");
+                    Files.createDirectories(disk);
+                    DiskImageWriter.write(new DiskImageWriter.Request(rootfs, kernel, initrd, cmdline,
+                            spec.name() + " " + spec.version(), disk.resolve("disk.raw")), s);
+                }
+            }
+            Manifest manifest;
+            try (Progress.Step s = progress.step("manifest, SBOM and contents")) {
+                Contents.write(rootfs, staging.dir().resolve(Contents.FILE));
+                Files2.deleteRecursively(work);
+                double seconds = (java.time.Duration.between(started, Instant.now()).toMillis()) / 1000.0;
+                manifest = manifest(plan, installed, kernelRelease, builtAt, seconds, staging.dir(), downloads);
+                ImageStore.JSON.writeValue(staging.dir().resolve(Sbom.FILE).toFile(), Sbom.of(manifest));
+            }
+            return staging.commit(manifest);
+        }
+    }
+
+    private static SpecLoader.Loaded quickLoad(Path specFile) throws SpecException, IOException {
+        return SpecLoader.load(specFile);
+    }
+
+    private Map<String, Path> download(SpecLoader.Loaded loaded, Path work) throws IOException {
+        ImageSpec spec = loaded.spec();
+        Map<String, Path> out = new LinkedHashMap<>();
+        Downloads downloads = new Downloads(cacheDir);
+        for (Map.Entry<String, ImageSpec.Component> e : spec.components().entrySet()) {
+            ImageSpec.Component c = e.getValue();
+            if (c.url() != null) {
+                try (Progress.Step s = progress.step("download " + e.getKey() + " " + c.version())) {
+                    out.put("components." + e.getKey(), downloads.fetch(spec.mirrored(c.url()), c.sha256(), "components." + e.getKey(), s));
+                }
+            }
+        }
+        for (int i = 0; i < spec.images().size(); i++) {
+            ImageSpec.PreloadImage img = spec.images().get(i);
+            String field = "images[" + i + "]";
+            if (img.archive() != null) {
+                out.put(field, loaded.baseDir().resolve(img.archive()).normalize());
+            } else if (img.url() != null) {
+                try (Progress.Step s = progress.step("download image " + img.name())) {
+                    out.put(field, downloads.fetch(spec.mirrored(img.url()), img.sha256(), field, s));
+                }
+            } else {
+                try (Progress.Step s = progress.step("pull image " + img.ref())) {
+                    out.put(field, pull(img.ref(), field, work));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Pulls a registry image into an OCI archive with skopeo (the only step that needs a registry). */
+    private static Path pull(String ref, String field, Path work) throws IOException {
+        Path out = work.resolve("images").resolve(Hashing.sha256(ref) + ".tar");
+        Files.createDirectories(out.getParent());
+        try {
+            dev.kiln.builder.exec.Exec.of("skopeo", "copy", "--retry-times", "3", "docker://" + ref,
+                    "oci-archive:" + out + ":" + ref).run();
+        } catch (IOException e) {
+            throw new IOException(field + ": cannot pull " + ref + " (needs skopeo and access to its registry;"
+                    + " or save it as an OCI archive and use 'archive'): " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private static void installComponents(ImageSpec spec, Map<String, Path> downloads, RootfsAssembler root)
+            throws IOException {
+        for (Map.Entry<String, ImageSpec.Component> e : spec.components().entrySet()) {
+            ImageSpec.Component c = e.getValue();
+            Path file = downloads.get("components." + e.getKey());
+            if (c.url() == null) {
+                continue;
+            }
+            if (c.install() != null) {
+                root.installBinary(file, c.install(), c.mode());
+            } else {
+                root.extractArchive(file, c.extract());
+            }
+        }
+        for (int i = 0; i < spec.images().size(); i++) {
+            root.preloadImage(downloads.get("images[" + i + "]"), spec.images().get(i).name());
+        }
+    }
+
+    /** apt resolves dependencies freely, but what the spec pins must be exactly what got installed. */
+    private static void checkPinsInstalled(PackagePlan plan, Map<String, String> installed) throws IOException {
+        List<String> wrong = new ArrayList<>();
+        for (PackagePlan.Pin p : plan.pins()) {
+            String got = installed.get(p.name());
+            if (got == null) {
+                wrong.add(p.name() + " is not installed");
+            } else if (p.version() != null && !got.equals(p.version())) {
+                wrong.add(p.name() + " " + got + " installed, " + p.field() + " pins " + p.version());
+            }
+        }
+        if (!wrong.isEmpty()) {
+            throw new IOException("the package layer does not match the spec: " + String.join("; ", wrong));
+        }
+    }
+
+    private Manifest manifest(Plan plan, Map<String, String> installed, String kernelRelease, String builtAt,
+                              double seconds, Path dir, Map<String, Path> downloads) throws IOException {
+        ImageSpec spec = plan.loaded().spec();
+        Map<String, Manifest.Component> components = new TreeMap<>();
+        spec.components().forEach((name, c) -> components.put(name, c.isPackage()
+                ? new Manifest.Component(c.version(), "debian", c.packageName(), installed.get(c.packageName()), null, null)
+                : new Manifest.Component(c.version(), "url", null, null, c.url(), c.sha256())));
+        List<Manifest.FileRecord> files = new ArrayList<>();
+        for (RenderedFile f : plan.files()) {
+            files.add(new Manifest.FileRecord(f.path(), Hashing.sha256(f.content()), String.format("%04o", f.mode()),
+                    f.owner(), f.placeholders().isEmpty() ? null : List.copyOf(f.placeholders())));
+        }
+        List<Manifest.ImageRecord> images = new ArrayList<>();
+        for (int i = 0; i < spec.images().size(); i++) {
+            Path p = downloads.get("images[" + i + "]");
+            images.add(new Manifest.ImageRecord(spec.images().get(i).name(), Hashing.sha256(p), Files.size(p)));
+        }
+        Map<String, Manifest.Artifact> artifacts = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                String rel = dir.relativize(p).toString();
+                if (!rel.equals(ImageStore.MANIFEST) && !rel.equals(Sbom.FILE) && !rel.startsWith(".")) {
+                    artifacts.put(rel, new Manifest.Artifact(Hashing.sha256(p), Files.size(p)));
+                }
+            }
+        }
+        ImageSpec.Base b = spec.base();
+        Map<String, Object> validation = new LinkedHashMap<>();
+        validation.put("node", spec.validation().node());
+        validation.put("cluster", spec.validation().cluster());
+        return new Manifest(Manifest.SCHEMA, spec.name(), spec.version(), spec.description(), plan.loaded().sha256(),
+                builtAt, seconds, KILN_VERSION,
+                new Manifest.Base(b.distribution(), b.suite(), b.effectiveMirror(), b.snapshot(),
+                        plan.packages().sources().stream().map(AptIndex.Source::debLine).toList(), plan.mirrorState()),
+                new Manifest.Kernel(spec.kernel().packageName(), installed.get(spec.kernel().packageName()), kernelRelease,
+                        spec.kernel().cmdline()),
+                components, installed, files, spec.placeholders(), images, spec.outputs(), artifacts, validation);
+    }
+}
