@@ -1,0 +1,121 @@
+package dev.kiln.builder.boot;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One QEMU machine booting a kiln disk image, its serial console captured to a file. Uses KVM
+ * when the host has it and falls back to software emulation (TCG) otherwise. The disk is opened
+ * with -snapshot, so booting never changes the image in the store. Closing kills the machine.
+ */
+public final class QemuMachine implements AutoCloseable {
+    public enum Firmware { BIOS, UEFI }
+
+    static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE.fd");
+    static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS.fd");
+
+    private final Process process;
+    private final Path console;
+
+    private QemuMachine(Process process, Path console) {
+        this.process = process;
+        this.console = console;
+    }
+
+    /** The QEMU command line that boots {@code disk}; {@code workDir} holds firmware variables. */
+    public static List<String> command(Path disk, Firmware firmware, Path workDir, int memoryMiB) throws IOException {
+        // The image's own kernel (pxe/vmlinuz beside disk/) proves KVM works before we rely on it.
+        Path probe = disk.toAbsolutePath().getParent().resolveSibling("pxe").resolve("vmlinuz");
+        List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64"));
+        cmd.addAll(Accel.args(Accel.choose(probe)));
+        cmd.addAll(List.of("-m", String.valueOf(memoryMiB), "-smp", "2",
+                "-drive", "file=" + disk + ",format=raw,if=virtio", "-snapshot",
+                "-nic", "user,model=virtio-net-pci", "-no-reboot"));
+        if (firmware == Firmware.UEFI) {
+            if (!Files.isRegularFile(OVMF_CODE)) {
+                throw new IOException("UEFI boot needs OVMF (" + OVMF_CODE + "); install the Debian package 'ovmf'");
+            }
+            Path vars = workDir.resolve("OVMF_VARS.fd");
+            Files.copy(OVMF_VARS, vars, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            cmd.addAll(List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
+                    "-drive", "if=pflash,format=raw,unit=1,file=" + vars));
+        }
+        return cmd;
+    }
+
+    /** Starts the machine headless; its serial console goes to {@code workDir/console.log}. */
+    public static QemuMachine start(Path disk, Firmware firmware, Path workDir) throws IOException {
+        Files.createDirectories(workDir);
+        Path console = workDir.resolve("console.log");
+        List<String> cmd = command(disk, firmware, workDir, 1024);
+        cmd.addAll(List.of("-display", "none", "-monitor", "none", "-serial", "file:" + console));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(workDir.resolve("qemu.log").toFile()).start();
+        return new QemuMachine(p, console);
+    }
+
+    /**
+     * Waits until a console line matches, and returns the match. Fails with the end of the
+     * console when the machine stops or the deadline passes, so a hang never goes unexplained.
+     */
+    public Matcher await(Pattern pattern, Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<Matcher> m = find(pattern);
+            if (m.isPresent()) {
+                return m.get();
+            }
+            if (!process.isAlive()) {
+                throw new IOException("the machine stopped (exit " + process.exitValue() + ") before the console showed /"
+                        + pattern + "/; console ends with:\n" + tail());
+            }
+            Thread.sleep(500);
+        }
+        throw new IOException("no console line matched /" + pattern + "/ within " + timeout.toSeconds()
+                + " s; console ends with:\n" + tail());
+    }
+
+    private Optional<Matcher> find(Pattern pattern) throws IOException {
+        if (!Files.exists(console)) {
+            return Optional.empty();
+        }
+        for (String line : consoleText().split("\r?\n")) {
+            Matcher m = pattern.matcher(line);
+            if (m.find()) {
+                return Optional.of(m);
+            }
+        }
+        return Optional.empty();
+    }
+
+    public String consoleText() throws IOException {
+        return Files.exists(console) ? new String(Files.readAllBytes(console), StandardCharsets.UTF_8) : "";
+    }
+
+    private String tail() throws IOException {
+        String[] lines = consoleText().split("\r?\n");
+        StringBuilder sb = new StringBuilder();
+        for (int i = Math.max(0, lines.length - 25); i < lines.length; i++) {
+            sb.append("  | ").append(lines[i].replaceAll("\\p{Cntrl}\\[[0-9;?]*[A-Za-z]", "")).append('\n');
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package dev.kiln.builder;
+
+import dev.kiln.builder.build.ImageBuilder;
+import dev.kiln.builder.progress.Progress;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.Manifest;
+import dev.kiln.builder.util.Files2;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Images built once per test run and shared by every test that needs one (a cold build is the
+ * most expensive thing the suite does). The store lives in a temp directory removed at exit;
+ * the package-layer cache is kept between runs in $KILN_TEST_CACHE (default /var/tmp/kiln-test-cache).
+ */
+public final class TestImages {
+    private static ImageStore store;
+    private static Manifest debianNode;
+
+    private TestImages() { }
+
+    public static synchronized ImageStore store() throws IOException {
+        if (store == null) {
+            Path dir = Files.createTempDirectory("kiln-test-store");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    Files2.deleteRecursively(dir);
+                } catch (IOException ignored) {
+                    // best effort at JVM exit
+                }
+            }));
+            store = new ImageStore(dir);
+        }
+        return store;
+    }
+
+    public static Path cacheDir() {
+        String env = System.getenv("KILN_TEST_CACHE");
+        return Path.of(env != null && !env.isBlank() ? env : "/var/tmp/kiln-test-cache");
+    }
+
+    /** image-specs/debian-node.yaml, built as shipped. */
+    public static synchronized Manifest debianNode() throws Exception {
+        if (debianNode == null) {
+            Path dir = new ImageBuilder(store(), cacheDir(), new RecordingProgress())
+                    .build(TestSupport.repo("image-specs/debian-node.yaml"));
+            debianNode = store().manifest(new ImageRef(dir.getParent().getFileName().toString(), dir.getFileName().toString()));
+        }
+        return debianNode;
+    }
+
+    public static Path dirOf(Manifest m) throws IOException {
+        return store().dir(new ImageRef(m.name(), m.version()));
+    }
+
+    /** Keeps every step name and detail line, so tests can tell e.g. a cache hit from a rebuild. */
+    public static final class RecordingProgress implements Progress {
+        public final List<String> lines = new CopyOnWriteArrayList<>();
+
+        @Override
+        public Step step(String name) {
+            lines.add("step: " + name);
+            return new Step() {
+                @Override public void detail(String text) {
+                    lines.add(name + ": " + text);
+                }
+                @Override public void fraction(double done) { }
+                @Override public void failed() {
+                    lines.add("failed: " + name);
+                }
+                @Override public void close() { }
+            };
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package dev.kiln.builder.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.builder.TestImages;
+import dev.kiln.builder.boot.QemuMachine;
+import dev.kiln.builder.store.Manifest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.io.TempDir;
+
+/** disk.raw is what becomes an AMI: it must boot under legacy BIOS (SeaBIOS) and UEFI (OVMF). */
+@Tag("vm")
+class DiskBootTest {
+    static final Pattern IDENTITY = Pattern.compile("kiln-image: (\\{.*\\})");
+
+    @TempDir
+    Path work;
+
+    @ParameterizedTest
+    @EnumSource(QemuMachine.Firmware.class)
+    void diskBootsAndReportsItsImageVersionOnTheSerialConsole(QemuMachine.Firmware firmware) throws Exception {
+        Manifest m = TestImages.debianNode();
+        Path disk = TestImages.dirOf(m).resolve("disk/disk.raw");
+        try (QemuMachine vm = QemuMachine.start(disk, firmware, work)) {
+            Matcher line = vm.await(IDENTITY, Duration.ofMinutes(4));
+            JsonNode identity = new ObjectMapper().readTree(line.group(1));
+            assertThat(identity.get("name").asText()).isEqualTo("debian-node");
+            assertThat(identity.get("version").asText()).isEqualTo(m.version());
+            assertThat(identity.get("kernel").asText()).isEqualTo(m.kernel().release());
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs (idempotently) the Debian packages kiln and its tests need on a Debian bookworm host.
+set -eu
+packages="
+  openjdk-17-jdk-headless maven
+  mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk
+  grub-pc-bin grub-efi-amd64-bin grub-common
+  qemu-system-x86 qemu-utils ipxe-qemu ovmf
+  systemd tar zstd xz-utils curl ca-certificates
+"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "ci/install-deps.sh: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+echo "ci/install-deps.sh: all packages present"

@@ -1,0 +1,74 @@
+package dev.kiln.cli;
+
+import dev.kiln.builder.boot.QemuMachine;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.util.Files2;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "boot", mixinStandardHelpOptions = true,
+        description = {"Boots an image's disk.raw in QEMU (KVM if available, else emulation) without changing it.",
+                "Interactive: the serial console is your terminal (Ctrl-A X quits QEMU).",
+                "--check: boot headless, wait for the image to announce its identity, print it and stop."},
+        footer = {"", "Examples:", "  kiln boot debian-node:1.0.0-20261127.1",
+                "  kiln boot --check --firmware uefi debian-node:1.0.0-20261127.1"})
+final class BootCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "NAME:VERSION")
+    String ref;
+
+    @Option(names = "--firmware", defaultValue = "bios", paramLabel = "bios|uefi",
+            description = "Firmware: bios (SeaBIOS) or uefi (OVMF). Default: ${DEFAULT-VALUE}.")
+    String firmware;
+
+    @Option(names = "--check", description = "Headless: succeed once the node prints its identity, fail after --timeout.")
+    boolean check;
+
+    @Option(names = "--timeout", defaultValue = "300", paramLabel = "SECONDS", description = "With --check (default: ${DEFAULT-VALUE}).")
+    int timeout;
+
+    @Mixin
+    StoreOption store;
+
+    @Override
+    public Integer call() throws Exception {
+        ImageStore images = store.open();
+        ImageRef r = ImageRef.parse(ref);
+        images.manifest(r);
+        Path disk = images.dir(r).resolve("disk/disk.raw");
+        if (!Files.isRegularFile(disk)) {
+            throw new IllegalArgumentException(r + " has no disk output (outputs in its spec must include 'disk')");
+        }
+        QemuMachine.Firmware fw = switch (firmware) {
+            case "bios" -> QemuMachine.Firmware.BIOS;
+            case "uefi" -> QemuMachine.Firmware.UEFI;
+            default -> throw new IllegalArgumentException("--firmware: expected bios or uefi, got '" + firmware + "'");
+        };
+        Path work = Files.createTempDirectory("kiln-boot");
+        try {
+            if (!check) {
+                List<String> cmd = QemuMachine.command(disk, fw, work, 1024);
+                cmd.add("-nographic");
+                return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+            }
+            System.out.println("booting " + r + " (" + firmware + "), waiting for it to announce itself ...");
+            long start = System.nanoTime();
+            try (QemuMachine vm = QemuMachine.start(disk, fw, work)) {
+                Matcher m = vm.await(Pattern.compile("kiln-image: (\\{.*\\})"), Duration.ofSeconds(timeout));
+                System.out.printf("booted in %.0fs: %s%n", (System.nanoTime() - start) / 1e9, m.group(1));
+            }
+            return 0;
+        } finally {
+            Files2.deleteRecursively(work);
+        }
+    }
+}
