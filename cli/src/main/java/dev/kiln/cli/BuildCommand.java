@@ -51,19 +51,18 @@ final class BuildCommand implements Callable<Integer> {
             System.out.println("  outputs: " + plan.loaded().spec().outputs());
             return 0;
         }
-        Thread main = Thread.currentThread();
-        // Ctrl-C: interrupt the build so it kills its tools and removes its staging directory.
-        Thread hook = new Thread(() -> {
-            main.interrupt();
+        // Ctrl-C cancels the build: its tools are stopped and its staging directory removed.
+        Thread hook = builder.cancelOnShutdown(Thread.currentThread());
+        Path dir;
+        try {
+            dir = builder.build(spec);
+        } finally {
             try {
-                main.join(30_000);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is already exiting because of the signal; the hook is running
             }
-        });
-        Runtime.getRuntime().addShutdownHook(hook);
-        Path dir = builder.build(spec);
-        Runtime.getRuntime().removeShutdownHook(hook);
+        }
         Manifest m = images.manifest(dev.kiln.builder.store.ImageRef.parse(dir.getParent().getFileName() + ":" + dir.getFileName()));
         System.out.printf("built %s in %.1fs -> %s%n", m.ref(), m.buildSeconds(), dir);
         System.out.printf("  kernel %s (%s %s)%n", m.kernel().release(), m.kernel().packageName(), m.kernel().version());

@@ -37,6 +37,7 @@ public final class ImageBuilder {
     private final ImageStore store;
     private final Path cacheDir;
     private final Progress progress;
+    private volatile boolean cancelled;
 
     public ImageBuilder(ImageStore store, Path cacheDir, Progress progress) {
         this.store = store;
@@ -48,143 +49,187 @@ public final class ImageBuilder {
     public record Plan(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages, String mirrorState,
                        String layerKey) { }
 
+    /**
+     * Stops a running build from another thread (Ctrl-C): the external tools are terminated so the
+     * build fails at once, no further step starts, and the staging directory is removed.
+     */
+    public void cancel() {
+        cancelled = true;
+        ProcessHandle.current().descendants().forEach(ProcessHandle::destroy);
+    }
+
+    /**
+     * Makes SIGINT/SIGTERM cancel this builder's build and wait (up to 60 s) for it to clean up.
+     * Returns the hook so the caller can remove it once the build is over.
+     */
+    public Thread cancelOnShutdown(Thread buildThread) {
+        Thread hook = new Thread(() -> {
+            cancel();
+            try {
+                buildThread.join(60_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "kiln-cancel");
+        Runtime.getRuntime().addShutdownHook(hook);
+        return hook;
+    }
+
+    private void checkNotCancelled() throws java.io.InterruptedIOException {
+        if (cancelled) {
+            throw new java.io.InterruptedIOException("build cancelled");
+        }
+    }
+
+    /** A step's work; the step is marked failed when it throws. */
+    @FunctionalInterface
+    private interface StepBody<T> {
+        T run(Progress.Step step) throws IOException, SpecException;
+    }
+
+    private <T> T step(String name, StepBody<T> body) throws IOException, SpecException {
+        checkNotCancelled();
+        Progress.Step s = progress.step(name);
+        try {
+            return body.run(s);
+        } catch (IOException | SpecException | RuntimeException e) {
+            s.failed();
+            throw e;
+        } finally {
+            s.close();
+        }
+    }
+
     /** Everything but downloads, the package install and the artifacts. */
     public Plan plan(Path specFile) throws SpecException, IOException {
-        SpecLoader.Loaded loaded;
-        List<RenderedFile> files;
-        try (Progress.Step s = progress.step("check spec " + specFile)) {
-            try {
-                loaded = SpecLoader.load(specFile);
-                files = SpecChecker.check(loaded);
-            } catch (SpecException e) {
-                s.failed();
-                throw e;
-            }
-        }
-        ImageSpec spec = loaded.spec();
-        PackagePlan plan = PackagePlan.of(spec);
-        String layerKey;
-        String mirrorState;
-        try (Progress.Step s = progress.step("read package index (" + plan.sources().size() + " source"
-                + (plan.sources().size() == 1 ? "" : "s") + ")")) {
-            try {
-                AptIndex index = AptIndex.read(plan.sources(), "amd64");
-                plan.verify(index, loaded.problems());
-                mirrorState = index.state();
-                layerKey = PackageLayer.key(spec, plan, mirrorState);
-            } catch (SpecException | IOException e) {
-                s.failed();
-                throw e;
-            }
-        }
-        return new Plan(loaded, files, plan, mirrorState, layerKey);
+        Plan checked = step("check spec " + specFile, s -> {
+            SpecLoader.Loaded l = SpecLoader.load(specFile);
+            return new Plan(l, SpecChecker.check(l), null, null, null);
+        });
+        SpecLoader.Loaded loaded = checked.loaded();
+        List<RenderedFile> files = checked.files();
+        PackagePlan plan = PackagePlan.of(loaded.spec());
+        String[] state = step("read package index (" + plan.sources().size() + " source"
+                + (plan.sources().size() == 1 ? "" : "s") + ")", s -> {
+                    AptIndex index = AptIndex.read(plan.sources(), "amd64");
+                    plan.verify(index, loaded.problems());
+                    return new String[] {index.state(), PackageLayer.key(loaded.spec(), plan, index.state())};
+                });
+        return new Plan(loaded, files, plan, state[0], state[1]);
     }
 
     public Path build(Path specFile) throws SpecException, IOException {
         Instant started = Instant.now();
-        SpecLoader.Loaded loaded0 = quickLoad(specFile);
-        ImageRef ref = new ImageRef(loaded0.spec().name(), loaded0.spec().version());
+        SpecLoader.Loaded first = SpecLoader.load(specFile);
+        ImageRef ref = new ImageRef(first.spec().name(), first.spec().version());
         if (store.exists(ref)) {
             throw new ImageStore.VersionExistsException(ref, store.dir(ref));
         }
         Plan plan = plan(specFile);
         ImageSpec spec = plan.loaded().spec();
         try (ImageStore.Staging staging = store.stage(ref)) {
-            Path work = staging.dir().resolve(".work");
+            Path out = staging.dir();
+            Path work = out.resolve(".work");
             Path rootfs = work.resolve("rootfs");
             Map<String, Path> downloads = download(plan.loaded(), work);
-            PackageLayer.Layer layer;
-            try (Progress.Step s = progress.step("package layer (mmdebstrap, " + plan.packages().pins().size() + " packages pinned)")) {
-                layer = new PackageLayer(cacheDir).obtain(spec, plan.packages(), plan.layerKey(), work, s);
-                s.detail(layer.fromCache() ? "reused cached layer " + layer.key().substring(0, 12) : "built layer " + layer.key().substring(0, 12));
-            }
+            PackageLayer.Layer layer = step("package layer (mmdebstrap, " + plan.packages().pins().size() + " packages)", s -> {
+                PackageLayer.Layer l = new PackageLayer(cacheDir).obtain(spec, plan.packages(), plan.layerKey(), work, s);
+                s.detail((l.fromCache() ? "reused cached layer " : "built layer ") + l.key().substring(0, 12));
+                return l;
+            });
             String builtAt = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
-            String kernelRelease;
-            Map<String, String> installed;
-            try (Progress.Step s = progress.step("assemble root filesystem")) {
-                RootfsAssembler.extract(layer.tarball(), rootfs);
-                RootfsAssembler root = new RootfsAssembler(rootfs);
-                kernelRelease = root.kernelRelease();
-                installed = DpkgStatus.installed(rootfs);
-                checkPinsInstalled(plan.packages(), installed);
-                installComponents(spec, downloads, root);
-                for (RenderedFile f : plan.files()) {
-                    root.writeFile(f);
-                }
-                for (RenderedFile f : Builtins.files()) {
-                    root.writeFile(f);
-                }
-                root.writePlaceholderRegistry(spec.placeholders(), plan.files());
-                Map<String, Object> identity = new LinkedHashMap<>();
-                identity.put("name", spec.name());
-                identity.put("version", spec.version());
-                identity.put("specSha256", plan.loaded().sha256());
-                identity.put("builtAt", builtAt);
-                identity.put("kernel", kernelRelease);
-                root.writeIdentity(identity);
-                List<String> enable = new ArrayList<>(Builtins.UNITS);
-                enable.addAll(spec.units().enable());
-                root.units(enable, spec.units().disable());
-            }
-            try (Progress.Step s = progress.step("hygiene (machine-id, host keys, apt lists, secrets)")) {
+            Assembled root = step("assemble root filesystem", s -> assemble(plan, layer, rootfs, downloads, builtAt));
+            step("hygiene (machine-id, host keys, apt lists, secrets)", s -> {
                 Hygiene.clean(rootfs);
                 List<String> bad = Hygiene.verify(rootfs);
                 if (!bad.isEmpty()) {
-                    s.failed();
                     throw new IOException("image hygiene check failed:\n  " + String.join("\n  ", bad));
                 }
-            }
-            Path kernel = rootfs.resolve("boot/vmlinuz-" + kernelRelease);
-            Path initrd = rootfs.resolve("boot/initrd.img-" + kernelRelease);
+                return null;
+            });
+            Path kernel = rootfs.resolve("boot/vmlinuz-" + root.kernelRelease());
+            Path initrd = rootfs.resolve("boot/initrd.img-" + root.kernelRelease());
             String cmdline = spec.kernel().cmdline();
             if (spec.wants("rootfs-tar")) {
-                try (Progress.Step s = progress.step("write rootfs.tar")) {
-                    RootfsArtifacts.tar(rootfs, staging.dir().resolve("rootfs.tar"));
-                }
+                step("write rootfs.tar", s -> {
+                    RootfsArtifacts.tar(rootfs, out.resolve("rootfs.tar"));
+                    return null;
+                });
             }
             if (spec.wants("pxe")) {
-                try (Progress.Step s = progress.step("write pxe/ (squashfs root, kernel, initrd, boot.ipxe)")) {
-                    Path pxe = staging.dir().resolve("pxe");
+                step("write pxe/ (squashfs root, kernel, initrd, boot.ipxe)", s -> {
+                    Path pxe = out.resolve("pxe");
                     Files.createDirectories(pxe);
                     Path squash = pxe.resolve("rootfs.squashfs");
                     RootfsArtifacts.squashfs(rootfs, squash, s);
                     PxeBundle.write(pxe, kernel, initrd, Hashing.sha256(squash), cmdline);
-                }
+                    return null;
+                });
             }
             if (spec.wants("disk")) {
-                try (Progress.Step s = progress.step("write disk/disk.raw (GPT, BIOS + UEFI)")) {
-                    Path disk = staging.dir().resolve("disk");
+                step("write disk/disk.raw (GPT, BIOS + UEFI)", s -> {
+                    Path disk = out.resolve("disk");
                     Files.createDirectories(disk);
                     DiskImageWriter.write(new DiskImageWriter.Request(rootfs, kernel, initrd, cmdline,
                             spec.name() + " " + spec.version(), disk.resolve("disk.raw")), s);
-                }
+                    return null;
+                });
             }
-            Manifest manifest;
-            try (Progress.Step s = progress.step("manifest, SBOM and contents")) {
-                Contents.write(rootfs, staging.dir().resolve(Contents.FILE));
+            Manifest manifest = step("manifest, SBOM and contents", s -> {
+                Contents.write(rootfs, out.resolve(Contents.FILE));
                 Files2.deleteRecursively(work);
-                double seconds = (java.time.Duration.between(started, Instant.now()).toMillis()) / 1000.0;
-                manifest = manifest(plan, installed, kernelRelease, builtAt, seconds, staging.dir(), downloads);
-                ImageStore.JSON.writeValue(staging.dir().resolve(Sbom.FILE).toFile(), Sbom.of(manifest));
-            }
+                double seconds = java.time.Duration.between(started, Instant.now()).toMillis() / 1000.0;
+                Manifest m = manifest(plan, root.installed(), root.kernelRelease(), builtAt, seconds, out, downloads);
+                ImageStore.JSON.writeValue(out.resolve(Sbom.FILE).toFile(), Sbom.of(m));
+                return m;
+            });
+            checkNotCancelled();
             return staging.commit(manifest);
         }
     }
 
-    private static SpecLoader.Loaded quickLoad(Path specFile) throws SpecException, IOException {
-        return SpecLoader.load(specFile);
+    /** What assembling the root found out about it. */
+    private record Assembled(String kernelRelease, Map<String, String> installed) { }
+
+    private static Assembled assemble(Plan plan, PackageLayer.Layer layer, Path rootfs, Map<String, Path> downloads,
+                                      String builtAt) throws IOException {
+        ImageSpec spec = plan.loaded().spec();
+        RootfsAssembler.extract(layer.tarball(), rootfs);
+        RootfsAssembler root = new RootfsAssembler(rootfs);
+        String kernelRelease = root.kernelRelease();
+        Map<String, String> installed = DpkgStatus.installed(rootfs);
+        checkPinsInstalled(plan.packages(), installed);
+        installComponents(spec, downloads, root);
+        for (RenderedFile f : plan.files()) {
+            root.writeFile(f);
+        }
+        for (RenderedFile f : Builtins.files()) {
+            root.writeFile(f);
+        }
+        root.writePlaceholderRegistry(spec.placeholders(), plan.files());
+        Map<String, Object> identity = new LinkedHashMap<>();
+        identity.put("name", spec.name());
+        identity.put("version", spec.version());
+        identity.put("specSha256", plan.loaded().sha256());
+        identity.put("builtAt", builtAt);
+        identity.put("kernel", kernelRelease);
+        root.writeIdentity(identity);
+        List<String> enable = new ArrayList<>(Builtins.UNITS);
+        enable.addAll(spec.units().enable());
+        root.units(enable, spec.units().disable());
+        return new Assembled(kernelRelease, installed);
     }
 
-    private Map<String, Path> download(SpecLoader.Loaded loaded, Path work) throws IOException {
+    private Map<String, Path> download(SpecLoader.Loaded loaded, Path work) throws IOException, SpecException {
         ImageSpec spec = loaded.spec();
         Map<String, Path> out = new LinkedHashMap<>();
         Downloads downloads = new Downloads(cacheDir);
         for (Map.Entry<String, ImageSpec.Component> e : spec.components().entrySet()) {
             ImageSpec.Component c = e.getValue();
             if (c.url() != null) {
-                try (Progress.Step s = progress.step("download " + e.getKey() + " " + c.version())) {
-                    out.put("components." + e.getKey(), downloads.fetch(spec.mirrored(c.url()), c.sha256(), "components." + e.getKey(), s));
-                }
+                String field = "components." + e.getKey();
+                out.put(field, step("download " + e.getKey() + " " + c.version(),
+                        s -> downloads.fetch(spec.mirrored(c.url()), c.sha256(), field, s)));
             }
         }
         for (int i = 0; i < spec.images().size(); i++) {
@@ -193,13 +238,10 @@ public final class ImageBuilder {
             if (img.archive() != null) {
                 out.put(field, loaded.baseDir().resolve(img.archive()).normalize());
             } else if (img.url() != null) {
-                try (Progress.Step s = progress.step("download image " + img.name())) {
-                    out.put(field, downloads.fetch(spec.mirrored(img.url()), img.sha256(), field, s));
-                }
+                out.put(field, step("download image " + img.name(),
+                        s -> downloads.fetch(spec.mirrored(img.url()), img.sha256(), field, s)));
             } else {
-                try (Progress.Step s = progress.step("pull image " + img.ref())) {
-                    out.put(field, pull(img.ref(), field, work));
-                }
+                out.put(field, step("pull image " + img.ref(), s -> pull(img.ref(), field, work)));
             }
         }
         return out;

@@ -64,6 +64,7 @@ public final class PackageLayer {
             return new Layer(tarball, key, true);
         }
         Files.createDirectories(cacheDir);
+        sweepDeadPartials();
         Path scripts = workDir.resolve("initramfs");
         Path partial = cacheDir.resolve("." + key + "." + ProcessHandle.current().pid() + ".tar");
         try {
@@ -88,13 +89,30 @@ public final class PackageLayer {
             cmd.add(spec.base().suite());
             cmd.add(partial.toString());
             plan.sources().forEach(s -> cmd.add(s.debLine()));
-            Exec.of(cmd).onLine(step::detail).run();
+            // mmdebstrap's chroot lives in the build's work dir: a killed build leaves it there, and
+            // the store's sweep of dead stagings removes it (unmounting what mmdebstrap mounted).
+            Path tmp = workDir.resolve("tmp");
+            Files.createDirectories(tmp);
+            Exec.of(cmd).env("TMPDIR", tmp.toString()).onLine(step::detail).run();
             Files.move(partial, tarball, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(partial);
             Files2.deleteRecursively(scripts);
         }
         return new Layer(tarball, key, false);
+    }
+
+    /** Partial layers of builds that died (".KEY.PID.tar" whose PID is gone). */
+    private void sweepDeadPartials() throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(cacheDir)) {
+            for (Path p : files.toList()) {
+                String[] parts = p.getFileName().toString().split("\\.");
+                if (parts.length == 4 && parts[0].isEmpty() && parts[3].equals("tar") && parts[2].matches("[0-9]+")
+                        && ProcessHandle.of(Long.parseLong(parts[2])).map(h -> !h.isAlive()).orElse(true)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
     }
 
     static byte[] builtin(String name) throws IOException {

@@ -66,8 +66,9 @@ class DebianNodeBuildTest {
         assertThat(registry.get("placeholders").get("node_name").asText()).isEqualTo("name");
         assertThat(registry.get("files").has("/etc/default/etcd")).isTrue();
         // Units: what the spec enables is enabled, what it disables is not.
-        assertThat(listing).contains("multi-user.target.wants/containerd.service").contains("kiln-identity.service")
-                .doesNotContain("multi-user.target.wants/etcd.service");
+        String wants = "./etc/systemd/system/multi-user.target.wants/";
+        assertThat(listing).contains(wants + "containerd.service").contains(wants + "kiln-identity.service")
+                .doesNotContain(wants + "etcd.service");
     }
 
     @Test
