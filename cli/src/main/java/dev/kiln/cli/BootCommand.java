@@ -30,6 +30,10 @@ final class BootCommand implements Callable<Integer> {
             description = "Firmware: bios (SeaBIOS) or uefi (OVMF). Default: ${DEFAULT-VALUE}.")
     String firmware;
 
+    @Option(names = "--bus", defaultValue = "virtio", paramLabel = "virtio|nvme",
+            description = "How the disk is attached: virtio, or nvme as on EC2 Nitro. Default: ${DEFAULT-VALUE}.")
+    String bus;
+
     @Option(names = "--check", description = "Headless: succeed once the node prints its identity, fail after --timeout.")
     boolean check;
 
@@ -53,18 +57,24 @@ final class BootCommand implements Callable<Integer> {
             case "uefi" -> QemuMachine.Firmware.UEFI;
             default -> throw new IllegalArgumentException("--firmware: expected bios or uefi, got '" + firmware + "'");
         };
+        QemuMachine.Bus diskBus = switch (bus) {
+            case "virtio" -> QemuMachine.Bus.VIRTIO;
+            case "nvme" -> QemuMachine.Bus.NVME;
+            default -> throw new IllegalArgumentException("--bus: expected virtio or nvme, got '" + bus + "'");
+        };
         Path work = Files.createTempDirectory("kiln-boot");
         try {
             if (!check) {
-                List<String> cmd = QemuMachine.command(disk, fw, work, 1024);
+                List<String> cmd = QemuMachine.command(disk, fw, diskBus, work, 1024);
                 cmd.add("-nographic");
                 return new ProcessBuilder(cmd).inheritIO().start().waitFor();
             }
             System.out.println("booting " + r + " (" + firmware + "), waiting for it to announce itself ...");
             long start = System.nanoTime();
-            try (QemuMachine vm = QemuMachine.start(disk, fw, work)) {
+            try (QemuMachine vm = QemuMachine.start(disk, fw, diskBus, work)) {
                 Matcher m = vm.await(Pattern.compile("kiln-image: (\\{.*\\})"), Duration.ofSeconds(timeout));
                 System.out.printf("booted in %.0fs: %s%n", (System.nanoTime() - start) / 1e9, m.group(1));
+                System.out.println(vm.await(Pattern.compile("kiln-boot: .*"), Duration.ofSeconds(30)).group());
             }
             return 0;
         } finally {

@@ -19,6 +19,9 @@ import java.util.regex.Pattern;
 public final class QemuMachine implements AutoCloseable {
     public enum Firmware { BIOS, UEFI }
 
+    /** How the disk is attached: virtio-blk, or NVMe as on EC2 Nitro instances. */
+    public enum Bus { VIRTIO, NVME }
+
     static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE.fd");
     static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS.fd");
 
@@ -31,13 +34,15 @@ public final class QemuMachine implements AutoCloseable {
     }
 
     /** The QEMU command line that boots {@code disk}; {@code workDir} holds firmware variables. */
-    public static List<String> command(Path disk, Firmware firmware, Path workDir, int memoryMiB) throws IOException {
+    public static List<String> command(Path disk, Firmware firmware, Bus bus, Path workDir, int memoryMiB)
+            throws IOException {
         // The image's own kernel (pxe/vmlinuz beside disk/) proves KVM works before we rely on it.
         Path probe = disk.toAbsolutePath().getParent().resolveSibling("pxe").resolve("vmlinuz");
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64"));
         cmd.addAll(Accel.args(Accel.choose(probe)));
         cmd.addAll(List.of("-m", String.valueOf(memoryMiB), "-smp", "2",
-                "-drive", "file=" + disk + ",format=raw,if=virtio", "-snapshot",
+                "-drive", "if=none,id=disk0,format=raw,file=" + disk, "-snapshot",
+                "-device", bus == Bus.NVME ? "nvme,drive=disk0,serial=kiln0,bootindex=0" : "virtio-blk-pci,drive=disk0,bootindex=0",
                 "-nic", "user,model=virtio-net-pci", "-no-reboot"));
         if (firmware == Firmware.UEFI) {
             if (!Files.isRegularFile(OVMF_CODE)) {
@@ -52,10 +57,10 @@ public final class QemuMachine implements AutoCloseable {
     }
 
     /** Starts the machine headless; its serial console goes to {@code workDir/console.log}. */
-    public static QemuMachine start(Path disk, Firmware firmware, Path workDir) throws IOException {
+    public static QemuMachine start(Path disk, Firmware firmware, Bus bus, Path workDir) throws IOException {
         Files.createDirectories(workDir);
         Path console = workDir.resolve("console.log");
-        List<String> cmd = command(disk, firmware, workDir, 1024);
+        List<String> cmd = command(disk, firmware, bus, workDir, 1024);
         cmd.addAll(List.of("-display", "none", "-monitor", "none", "-serial", "file:" + console));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(workDir.resolve("qemu.log").toFile()).start();

@@ -15,7 +15,8 @@ final class Builtins {
     private record Entry(String template, String path, int mode) { }
 
     private static final List<Entry> ENTRIES = List.of(
-            new Entry("units/kiln-identity.service", "/usr/lib/systemd/system/kiln-identity.service", 0644));
+            new Entry("units/kiln-identity.service", "/usr/lib/systemd/system/kiln-identity.service", 0644),
+            new Entry("agent/kiln-identity", "/usr/lib/kiln/kiln-identity", 0755));
 
     private Builtins() { }
 

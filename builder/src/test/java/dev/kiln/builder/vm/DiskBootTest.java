@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("vm")
 class DiskBootTest {
     static final Pattern IDENTITY = Pattern.compile("kiln-image: (\\{.*\\})");
+    static final Pattern BOOT = Pattern.compile("kiln-boot: firmware=(\\S+) root=(\\S+) fstype=(\\S+) netroot=(\\S+)");
 
     @TempDir
     Path work;
@@ -29,12 +30,20 @@ class DiskBootTest {
     void diskBootsAndReportsItsImageVersionOnTheSerialConsole(QemuMachine.Firmware firmware) throws Exception {
         Manifest m = TestImages.debianNode();
         Path disk = TestImages.dirOf(m).resolve("disk/disk.raw");
-        try (QemuMachine vm = QemuMachine.start(disk, firmware, work)) {
+        // UEFI from NVMe, as EC2 Nitro instances boot an AMI; BIOS from virtio-blk.
+        QemuMachine.Bus bus = firmware == QemuMachine.Firmware.UEFI ? QemuMachine.Bus.NVME : QemuMachine.Bus.VIRTIO;
+        try (QemuMachine vm = QemuMachine.start(disk, firmware, bus, work)) {
             Matcher line = vm.await(IDENTITY, Duration.ofMinutes(4));
             JsonNode identity = new ObjectMapper().readTree(line.group(1));
             assertThat(identity.get("name").asText()).isEqualTo("debian-node");
             assertThat(identity.get("version").asText()).isEqualTo(m.version());
             assertThat(identity.get("kernel").asText()).isEqualTo(m.kernel().release());
+            Matcher boot = vm.await(BOOT, Duration.ofSeconds(30));
+            assertThat(boot.group(1)).isEqualTo(firmware == QemuMachine.Firmware.UEFI ? "uefi" : "bios");
+            assertThat(boot.group(2)).as("root device: the disk's own third partition")
+                    .isEqualTo(bus == QemuMachine.Bus.NVME ? "/dev/nvme0n1p3" : "/dev/vda3");
+            assertThat(boot.group(3)).isEqualTo("ext4");
+            assertThat(boot.group(4)).isEqualTo("no");
         }
     }
 }
