@@ -13,9 +13,11 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Images built once per test run and shared by every test that needs one (a cold build is the
- * most expensive thing the suite does). The store lives in a temp directory removed at exit;
- * the package-layer cache is kept between runs in $KILN_TEST_CACHE (default /var/tmp/kiln-test-cache).
+ * Images built once per test run and shared by every test that needs one, in every module (a
+ * cold build is the most expensive thing the suite does). The store is target/kiln-test-store/RUN
+ * (RUN = the Maven build's start time; stores of earlier runs are removed), or a temp directory
+ * removed at exit when run outside Maven. The package-layer cache is kept between runs in
+ * $KILN_TEST_CACHE (default /var/tmp/kiln-test-cache).
  */
 public final class TestImages {
     private static ImageStore store;
@@ -24,6 +26,16 @@ public final class TestImages {
     private TestImages() { }
 
     public static synchronized ImageStore store() throws IOException {
+        String shared = System.getProperty("kiln.test.store");
+        if (store == null && shared != null) {
+            Path dir = Path.of(shared);
+            try (var runs = Files.list(Files.createDirectories(dir.getParent()))) {
+                for (Path old : runs.filter(p -> !p.equals(dir)).toList()) {
+                    Files2.deleteRecursively(old);
+                }
+            }
+            store = new ImageStore(dir);
+        }
         if (store == null) {
             Path dir = Files.createTempDirectory("kiln-test-store");
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -45,6 +57,10 @@ public final class TestImages {
 
     /** image-specs/debian-node.yaml, built as shipped. */
     public static synchronized Manifest debianNode() throws Exception {
+        ImageRef ref = new ImageRef("debian-node", "1.0.0-20261127.1");
+        if (debianNode == null && store().exists(ref)) {
+            debianNode = store().manifest(ref); // built by an earlier module of this run
+        }
         if (debianNode == null) {
             Path dir = new ImageBuilder(store(), cacheDir(), new RecordingProgress())
                     .build(TestSupport.repo("image-specs/debian-node.yaml"));

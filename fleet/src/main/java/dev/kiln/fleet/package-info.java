@@ -1,0 +1,2 @@
+/** kiln serve: boot scripts, artifacts, per-node metadata and status for bare-metal nodes. */
+package dev.kiln.fleet;
