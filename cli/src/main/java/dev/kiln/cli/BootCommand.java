@@ -1,8 +1,6 @@
 package dev.kiln.cli;
 
 import dev.kiln.builder.boot.QemuMachine;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.util.Files2;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,12 +43,9 @@ final class BootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ImageStore images = store.open();
-        ImageRef r = ImageRef.parse(ref);
-        images.manifest(r);
-        Path disk = images.dir(r).resolve("disk/disk.raw");
+        Path disk = store.versionDir(ref).resolve("disk/disk.raw");
         if (!Files.isRegularFile(disk)) {
-            throw new IllegalArgumentException(r + " has no disk output (outputs in its spec must include 'disk')");
+            throw new IllegalArgumentException(ref + " has no disk output (outputs in its spec must include 'disk')");
         }
         QemuMachine.Firmware fw = switch (firmware) {
             case "bios" -> QemuMachine.Firmware.BIOS;
@@ -69,7 +64,7 @@ final class BootCommand implements Callable<Integer> {
                 cmd.add("-nographic");
                 return new ProcessBuilder(cmd).inheritIO().start().waitFor();
             }
-            System.out.println("booting " + r + " (" + firmware + "), waiting for it to announce itself ...");
+            System.out.println("booting " + ref + " (" + firmware + "), waiting for it to announce itself ...");
             long start = System.nanoTime();
             try (QemuMachine vm = QemuMachine.start(disk, fw, diskBus, work)) {
                 Matcher m = vm.await(Pattern.compile("kiln-image: (\\{.*\\})"), Duration.ofSeconds(timeout));

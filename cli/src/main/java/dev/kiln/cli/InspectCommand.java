@@ -1,6 +1,5 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
 import java.nio.file.Files;
 import java.util.concurrent.Callable;
@@ -20,10 +19,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ImageStore images = store.open();
-        ImageRef r = ImageRef.parse(ref);
-        images.manifest(r);
-        System.out.println(Files.readString(images.dir(r).resolve(ImageStore.MANIFEST)));
+        System.out.println(Files.readString(store.versionDir(ref).resolve(ImageStore.MANIFEST)));
         return 0;
     }
 }

@@ -13,4 +13,12 @@ final class StoreOption {
     ImageStore open() {
         return new ImageStore(store != null ? store : ImageStore.defaultRoot());
     }
+
+    /** The directory of an existing version; a clear error when the store lacks it. */
+    Path versionDir(String ref) throws java.io.IOException {
+        ImageStore images = open();
+        dev.kiln.builder.store.ImageRef r = dev.kiln.builder.store.ImageRef.parse(ref);
+        images.manifest(r);
+        return images.dir(r);
+    }
 }
