@@ -46,12 +46,25 @@ HTTP_PID=""
 STALL_PID=""
 QEMU_PID=""
 
+# stop_pid PID: TERM, then KILL if it is still there after 5s.  (A TERM
+# that lands between fork and exec of a background job can get lost.)
+stop_pid() {
+	local pid="$1"
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
 cleanup() {
 	local rc=$?
 	set +e
-	if [ -n "$QEMU_PID" ]; then kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; fi
-	if [ -n "$HTTP_PID" ]; then kill "$HTTP_PID" 2>/dev/null; wait "$HTTP_PID" 2>/dev/null; fi
-	if [ -n "$STALL_PID" ]; then kill "$STALL_PID" 2>/dev/null; wait "$STALL_PID" 2>/dev/null; fi
+	[ -n "$QEMU_PID" ] && stop_pid "$QEMU_PID"
+	[ -n "$HTTP_PID" ] && stop_pid "$HTTP_PID"
+	[ -n "$STALL_PID" ] && stop_pid "$STALL_PID"
 	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
 		# Never rm -rf through a leftover mount into the host.
 		if findmnt -rno TARGET | grep -q "^$WORK/"; then
@@ -151,7 +164,7 @@ case "${SHA: -1}" in 0) BAD_SHA="${SHA%?}1" ;; *) BAD_SHA="${SHA%?}0" ;; esac
 HTTP_PID=$!
 PORT=""
 for _ in $(seq 1 50); do
-	PORT="$(sed -n 's/^Serving HTTP on .* port \([0-9]*\) .*/\1/p' "$WORK/http.log")"
+	PORT="$(sed -n 's/^Serving HTTP on .* port \([0-9]*\) .*/\1/p' "$WORK/http.log" 2>/dev/null || true)"
 	[ -n "$PORT" ] && break
 	sleep 0.2
 done
@@ -173,7 +186,7 @@ while True:
 STALL_PID=$!
 STALL_PORT=""
 for _ in $(seq 1 50); do
-	STALL_PORT="$(head -n 1 "$WORK/stall.port")"
+	STALL_PORT="$(head -n 1 "$WORK/stall.port" 2>/dev/null || true)"
 	[ -n "$STALL_PORT" ] && break
 	sleep 0.2
 done
@@ -210,8 +223,7 @@ boot() {
 		sleep 0.5
 	done
 	BOOT_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
-	kill "$QEMU_PID" 2>/dev/null || true
-	wait "$QEMU_PID" 2>/dev/null || true
+	stop_pid "$QEMU_PID"
 	QEMU_PID=""
 	log "boot '$name': $BOOT_RESULT after ${BOOT_SECS%.*}s"
 	for m in "kiln: netroot boot" "kiln: network" "kiln: fetching" "kiln: fetched" \

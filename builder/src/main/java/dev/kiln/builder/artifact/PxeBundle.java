@@ -23,7 +23,8 @@ public final class PxeBundle {
     }
 
     static String script(String squashfsSha256, String cmdline) {
-        String args = "boot=kiln ip=dhcp kiln.root=${kiln-base}/pxe/rootfs.squashfs kiln.root.sha256=" + squashfsSha256
+        // panic=30: a node that cannot fetch or verify its root reboots and PXE-boots again.
+        String args = "boot=kiln ip=dhcp panic=30 kiln.root=${kiln-base}/pxe/rootfs.squashfs kiln.root.sha256=" + squashfsSha256
                 + (cmdline.isBlank() ? "" : " " + cmdline.trim()) + " ${kiln-args}";
         return "#!ipxe\n"
                 + "# Boots this image diskless: the initrd fetches rootfs.squashfs over HTTP, checks its sha256,\n"
