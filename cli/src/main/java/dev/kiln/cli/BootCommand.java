@@ -15,9 +15,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "boot", mixinStandardHelpOptions = true,
-        description = {"Boots an image's disk.raw in QEMU (KVM if available, else emulation) without changing it.",
-                "Interactive: the serial console is your terminal (Ctrl-A X quits QEMU).",
-                "--check: boot headless, wait for the image to announce its identity, print it and stop."},
+        description = {"Boots an image's disk.raw in QEMU (KVM if it works, else emulation) without changing it.",
+                "Interactive: the serial console is your terminal (Ctrl-A X quits QEMU). "
+                        + "--check: boot headless, wait for the image to announce its identity, print it and stop."},
         footer = {"", "Examples:", "  kiln boot debian-node:1.0.0-20261127.1",
                 "  kiln boot --check --firmware uefi debian-node:1.0.0-20261127.1"})
 final class BootCommand implements Callable<Integer> {

@@ -14,8 +14,8 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "build", mixinStandardHelpOptions = true,
         description = {"Builds a versioned image from a YAML spec into the image store.",
-                "Static mistakes fail before any download; pinned versions are checked against the",
-                "mirror's index before the root filesystem is built. A version, once built, is immutable."},
+                "Static mistakes fail before any download; pinned versions are checked against the "
+                        + "mirror's index before the root filesystem is built. A version, once built, is immutable."},
         footer = {"", "Examples:", "  kiln build image-specs/debian-node.yaml",
                 "  kiln build --dry-run image-specs/k8s-node.yaml",
                 "  kiln build --store /srv/kiln/images image-specs/debian-node.yaml"})

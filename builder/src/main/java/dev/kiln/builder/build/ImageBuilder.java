@@ -102,30 +102,37 @@ public final class ImageBuilder {
 
     /** Everything but downloads, the package install and the artifacts. */
     public Plan plan(Path specFile) throws SpecException, IOException {
-        Plan checked = step("check spec " + specFile, s -> {
+        return resolvePackages(checkSpec(specFile));
+    }
+
+    /** The static checks: no network, well under a second. */
+    private Plan checkSpec(Path specFile) throws SpecException, IOException {
+        return step("check spec " + specFile, s -> {
             SpecLoader.Loaded l = SpecLoader.load(specFile);
-            return new Plan(l, SpecChecker.check(l), null, null, null);
+            return new Plan(l, SpecChecker.check(l), PackagePlan.of(l.spec()), null, null);
         });
-        SpecLoader.Loaded loaded = checked.loaded();
-        List<RenderedFile> files = checked.files();
-        PackagePlan plan = PackagePlan.of(loaded.spec());
-        String[] state = step("read package index (" + plan.sources().size() + " source"
-                + (plan.sources().size() == 1 ? "" : "s") + ")", s -> {
-                    AptIndex index = AptIndex.read(plan.sources(), "amd64");
-                    plan.verify(index, loaded.problems());
-                    return new String[] {index.state(), PackageLayer.key(loaded.spec(), plan, index.state())};
+    }
+
+    /** Pinned versions against the mirror's index, before any rootfs work. */
+    private Plan resolvePackages(Plan checked) throws SpecException, IOException {
+        PackagePlan packages = checked.packages();
+        return step("read package index (" + packages.sources().size() + " source"
+                + (packages.sources().size() == 1 ? "" : "s") + ")", s -> {
+                    AptIndex index = AptIndex.read(packages.sources(), "amd64");
+                    packages.verify(index, checked.loaded().problems());
+                    return new Plan(checked.loaded(), checked.files(), packages, index.state(),
+                            PackageLayer.key(checked.loaded().spec(), packages, index.state()));
                 });
-        return new Plan(loaded, files, plan, state[0], state[1]);
     }
 
     public Path build(Path specFile) throws SpecException, IOException {
         Instant started = Instant.now();
-        SpecLoader.Loaded first = SpecLoader.load(specFile);
-        ImageRef ref = new ImageRef(first.spec().name(), first.spec().version());
+        Plan checked = checkSpec(specFile);
+        ImageRef ref = new ImageRef(checked.loaded().spec().name(), checked.loaded().spec().version());
         if (store.exists(ref)) {
             throw new ImageStore.VersionExistsException(ref, store.dir(ref));
         }
-        Plan plan = plan(specFile);
+        Plan plan = resolvePackages(checked);
         ImageSpec spec = plan.loaded().spec();
         try (ImageStore.Staging staging = store.stage(ref)) {
             Path out = staging.dir();
