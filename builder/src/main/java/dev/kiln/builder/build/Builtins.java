@@ -10,13 +10,15 @@ import java.util.Set;
 /** Files and units kiln puts into every image, whatever the spec says. */
 final class Builtins {
     /** Units enabled in every image. */
-    static final List<String> UNITS = List.of("kiln-identity.service");
+    static final List<String> UNITS = List.of("kiln-identity.service", "kiln-agent.service");
 
     private record Entry(String template, String path, int mode) { }
 
     private static final List<Entry> ENTRIES = List.of(
             new Entry("units/kiln-identity.service", "/usr/lib/systemd/system/kiln-identity.service", 0644),
-            new Entry("agent/kiln-identity", "/usr/lib/kiln/kiln-identity", 0755));
+            new Entry("agent/kiln-identity", "/usr/lib/kiln/kiln-identity", 0755),
+            new Entry("units/kiln-agent.service", "/usr/lib/systemd/system/kiln-agent.service", 0644),
+            new Entry("agent/kiln-agent", "/usr/lib/kiln/kiln-agent", 0755));
 
     private Builtins() { }
 
