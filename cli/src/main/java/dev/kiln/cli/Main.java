@@ -9,9 +9,10 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Bakes versioned, immutable golden images for Kubernetes nodes.",
         subcommands = {BuildCommand.class, ImagesCommand.class, InspectCommand.class, DiffCommand.class, BootCommand.class,
-                CommandLine.HelpCommand.class},
+                ServeCommand.class, NodesCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Example:", "  kiln build image-specs/debian-node.yaml", "  kiln images",
-                "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1"})
+                "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",
+                "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080"})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));
@@ -24,7 +25,7 @@ public final class Main {
                     if (System.getenv("KILN_DEBUG") != null) {
                         e.printStackTrace(cmd.getErr());
                     }
-                    return e instanceof dev.kiln.builder.spec.SpecException ? 2 : 1;
+                    return e instanceof dev.kiln.builder.spec.SpecException || e instanceof dev.kiln.fleet.InventoryException ? 2 : 1;
                 })
                 .execute(args);
     }

@@ -68,6 +68,25 @@ public final class QemuMachine implements AutoCloseable {
     }
 
     /**
+     * Starts a diskless machine that PXE-boots: QEMU's own DHCP hands its iPXE ROM
+     * {@code bootfileUrl}. In QEMU user networking the host's loopback is 10.0.2.2 and the guest
+     * gets 10.0.2.15. {@code probeKernel} proves KVM before it is relied on (may be null).
+     */
+    public static QemuMachine startNetboot(String mac, String bootfileUrl, Path probeKernel, Path workDir, int memoryMiB)
+            throws IOException {
+        Files.createDirectories(workDir);
+        Path console = workDir.resolve("console.log");
+        List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64"));
+        cmd.addAll(Accel.args(Accel.choose(probeKernel)));
+        cmd.addAll(List.of("-m", String.valueOf(memoryMiB), "-smp", "2", "-boot", "n", "-no-reboot",
+                "-nic", "user,model=virtio-net-pci,mac=" + mac + ",bootfile=" + bootfileUrl,
+                "-display", "none", "-monitor", "none", "-serial", "file:" + console));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(workDir.resolve("qemu.log").toFile()).start();
+        return new QemuMachine(p, console);
+    }
+
+    /**
      * Waits until a console line matches, and returns the match. Fails with the end of the
      * console when the machine stops or the deadline passes, so a hang never goes unexplained.
      */

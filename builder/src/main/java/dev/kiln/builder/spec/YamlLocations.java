@@ -13,13 +13,14 @@ import java.util.Map;
 /**
  * Line and column of every field and list item in a YAML document, keyed by field path
  * ("files[2].mode"), so checks that run after binding can still point at file:line.
+ * Public for other YAML inputs (kiln serve's inventory).
  */
-final class YamlLocations {
+public final class YamlLocations {
     private final Map<String, JsonLocation> byPath = new HashMap<>();
 
     private YamlLocations() { }
 
-    static YamlLocations index(String yaml) throws IOException {
+    public static YamlLocations index(String yaml) throws IOException {
         YamlLocations result = new YamlLocations();
         try (JsonParser p = new YAMLFactory().createParser(yaml)) {
             // Each frame: the path of the container, and for arrays the next index.
@@ -63,7 +64,7 @@ final class YamlLocations {
     }
 
     /** The location of the path, or of its nearest ancestor that has one. */
-    JsonLocation find(String path) {
+    public JsonLocation find(String path) {
         String p = path;
         while (p != null && !p.isEmpty()) {
             JsonLocation loc = byPath.get(p);

@@ -1,0 +1,384 @@
+package dev.kiln.fleet;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.kiln.builder.spec.YamlLocations;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.template.Placeholders;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * Reads and checks an inventory file. Strict like the spec loader (unknown fields, wrong types and
+ * YAML mistakes fail with file:line and the field path), then checks what binding cannot: unique
+ * MACs and names, roles, a master per cluster, and that every assigned image is in the store.
+ * All problems are reported at once.
+ */
+public final class InventoryLoader {
+    private static final YAMLMapper MAPPER = YAMLMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .build();
+    private static final Pattern MISSING = Pattern.compile("Missing required creator property '([^']+)'");
+    /** Node and cluster names end up in host names, etcd member names and file names. */
+    private static final Pattern LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+    private static final Pattern DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+    private static final Pattern IPV4 = Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
+    private static final Pattern IPV6_CHARS = Pattern.compile("[0-9A-Fa-f:.]+");
+
+    private InventoryLoader() { }
+
+    public static Inventory load(Path file, ImageStore store) throws InventoryException, IOException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new InventoryException(List.of(new InventoryException.Problem(file, 0, 0, null, "inventory file not found")));
+        }
+        return parse(file, text, store);
+    }
+
+    public static Inventory parse(Path file, String text, ImageStore store) throws InventoryException {
+        if (text.lines().allMatch(l -> l.isBlank() || l.trim().startsWith("#"))) {
+            throw empty(file);
+        }
+        YamlLocations locations;
+        Inventory.Document doc;
+        try {
+            locations = YamlLocations.index(text);
+            doc = MAPPER.readValue(text, Inventory.Document.class);
+        } catch (IOException e) {
+            throw new InventoryException(List.of(fromJackson(file, e, text)));
+        }
+        Checker checker = new Checker(file, locations, store);
+        if (doc == null) {
+            throw empty(file);
+        }
+        List<Inventory.Member> members = checker.check(doc);
+        if (!checker.problems.isEmpty()) {
+            throw new InventoryException(checker.problems);
+        }
+        return new Inventory(file, members);
+    }
+
+    private static InventoryException empty(Path file) {
+        return new InventoryException(List.of(new InventoryException.Problem(file, 1, 0, null,
+                "the inventory is empty; expected 'clusters:' with a list of clusters")));
+    }
+
+    private static final class Checker {
+        final Path file;
+        final YamlLocations locations;
+        final ImageStore store;
+        final List<InventoryException.Problem> problems = new ArrayList<>();
+        final Map<String, Boolean> imageExists = new HashMap<>();
+
+        Checker(Path file, YamlLocations locations, ImageStore store) {
+            this.file = file;
+            this.locations = locations;
+            this.store = store;
+        }
+
+        void problem(String field, String message) {
+            JsonLocation loc = locations.find(field);
+            problems.add(new InventoryException.Problem(file, loc == null ? 0 : loc.getLineNr(),
+                    loc == null ? 0 : loc.getColumnNr(), field, message));
+        }
+
+        List<Inventory.Member> check(Inventory.Document doc) {
+            List<Inventory.Member> members = new ArrayList<>();
+            if (doc.clusters() == null || doc.clusters().isEmpty()) {
+                problem("clusters", "expected at least one cluster");
+                return members;
+            }
+            Map<String, String> clusterNames = new HashMap<>();
+            Map<String, String> macs = new HashMap<>();
+            Map<String, String> addresses = new HashMap<>();
+            for (int ci = 0; ci < doc.clusters().size(); ci++) {
+                Inventory.Cluster c = doc.clusters().get(ci);
+                String cp = "clusters[" + ci + "]";
+                if (c == null) {
+                    problem(cp, "expected a cluster (name, image, nodes)");
+                    continue;
+                }
+                if (c.name() == null) {
+                    problem(cp + ".name", "missing required field");
+                } else if (!matches(LABEL, c.name())) {
+                    problem(cp + ".name", "'" + c.name() + "' is not a valid name (lower-case letters, digits and '-', like lab-1)");
+                } else if (clusterNames.putIfAbsent(c.name(), cp) != null) {
+                    problem(cp + ".name", "cluster '" + c.name() + "' is already defined at " + clusterNames.get(c.name()));
+                }
+                if (c.domain() != null && (c.domain().length() > 253 || !matches(DOMAIN, c.domain()))) {
+                    problem(cp + ".domain", "'" + c.domain() + "' is not a valid DNS domain (like lab.example)");
+                }
+                if (c.waitTimeout() != null && c.waitTimeout() <= 0) {
+                    problem(cp + ".waitTimeout", "expected a positive number of seconds, got " + c.waitTimeout());
+                }
+                if (c.image() != null && c.nodes() != null) {
+                    String users = c.nodes().stream().filter(n -> n != null && n.image() == null)
+                            .map(Inventory.Node::name).collect(Collectors.joining(", "));
+                    checkImage(cp + ".image", c.image(), "cluster " + c.name()
+                            + (users.isEmpty() ? "" : " (default image of " + users + ")"));
+                }
+                checkMetadata(cp + ".metadata", c.metadata());
+                if (c.nodes() == null) {
+                    problem(cp + ".nodes", "missing required field");
+                    continue;
+                }
+                if (c.nodes().isEmpty()) {
+                    problem(cp + ".nodes", "cluster " + c.name() + " has no nodes");
+                    continue;
+                }
+                Map<String, String> nodeNames = new HashMap<>();
+                List<Inventory.Node> valid = new ArrayList<>();
+                List<String> validMacs = new ArrayList<>();
+                List<ImageRef> validImages = new ArrayList<>();
+                boolean clusterOk = true;
+                for (int ni = 0; ni < c.nodes().size(); ni++) {
+                    Inventory.Node n = c.nodes().get(ni);
+                    String np = cp + ".nodes[" + ni + "]";
+                    if (n == null) {
+                        problem(np, "expected a node (mac, name, role, address)");
+                        clusterOk = false;
+                        continue;
+                    }
+                    String who = "node " + n.name() + " (cluster " + c.name() + ")";
+                    int before = problems.size();
+                    if (n.mac() == null || n.name() == null || n.role() == null || n.address() == null) {
+                        for (String[] f : new String[][] {{"mac", n.mac()}, {"name", n.name()}, {"role", n.role()}, {"address", n.address()}}) {
+                            if (f[1] == null) {
+                                problem(np + "." + f[0], "missing required field");
+                            }
+                        }
+                        clusterOk = false;
+                        continue;
+                    }
+                    String mac = MacAddress.normalize(n.mac());
+                    if (mac == null) {
+                        problem(np + ".mac", who + ": '" + n.mac() + "' is not a MAC address (expected like 52:54:00:12:34:01)");
+                    } else if (macs.putIfAbsent(mac, np) != null) {
+                        problem(np + ".mac", who + ": MAC " + mac + " is already used by " + macs.get(mac));
+                    }
+                    if (!matches(LABEL, n.name())) {
+                        problem(np + ".name", "'" + n.name() + "' is not a valid node name (lower-case letters, digits and '-', like m1)");
+                    } else if (nodeNames.putIfAbsent(n.name(), np) != null) {
+                        problem(np + ".name", "node name '" + n.name() + "' is already used in cluster " + c.name()
+                                + " by " + nodeNames.get(n.name()));
+                    }
+                    if (!"master".equals(n.role()) && !"worker".equals(n.role())) {
+                        problem(np + ".role", who + ": expected role master or worker, got '" + n.role() + "'");
+                    }
+                    if (!isIpLiteral(n.address())) {
+                        problem(np + ".address", who + ": '" + n.address() + "' is not an IP address");
+                    } else if (addresses.putIfAbsent(n.address(), np) != null) {
+                        problem(np + ".address", who + ": address " + n.address() + " is already used by " + addresses.get(n.address()));
+                    }
+                    ImageRef image = null;
+                    if (n.image() != null) {
+                        image = checkImage(np + ".image", n.image(), who);
+                    } else if (c.image() == null) {
+                        problem(np, who + " has no image, and cluster " + c.name() + " has no default 'image'");
+                    } else {
+                        image = checkImage(cp + ".image", c.image(), null);
+                    }
+                    checkMetadata(np + ".metadata", n.metadata());
+                    if (problems.size() == before && image != null) {
+                        valid.add(n);
+                        validMacs.add(mac);
+                        validImages.add(image);
+                    } else {
+                        clusterOk = false;
+                    }
+                }
+                if (c.nodes().stream().noneMatch(n -> n != null && "master".equals(n.role()))) {
+                    problem(cp + ".nodes", "cluster " + c.name() + " has no master; at least one node needs role: master");
+                    clusterOk = false;
+                }
+                if (clusterOk) {
+                    boolean firstMaster = true;
+                    for (int i = 0; i < valid.size(); i++) {
+                        Inventory.Node n = valid.get(i);
+                        String role;
+                        if ("master".equals(n.role())) {
+                            role = firstMaster ? Inventory.INIT_MASTER : Inventory.JOIN_MASTER;
+                            firstMaster = false;
+                        } else {
+                            role = Inventory.JOIN_WORKER;
+                        }
+                        members.add(new Inventory.Member(validMacs.get(i), n, c, validImages.get(i), role));
+                    }
+                }
+            }
+            return members;
+        }
+
+        /**
+         * @param who for the message when the image is missing; null when the problem was already
+         *            reported for the cluster default (so it is not repeated per node)
+         */
+        ImageRef checkImage(String field, String text, String who) {
+            ImageRef ref;
+            try {
+                ref = ImageRef.parse(text);
+            } catch (IllegalArgumentException e) {
+                if (who != null) {
+                    problem(field, who + ": " + e.getMessage());
+                }
+                return null;
+            }
+            if (!ref.name().matches("[a-z0-9-]+") || ref.version().contains("/") || ref.version().contains("..")) {
+                if (who != null) {
+                    problem(field, who + ": '" + text + "' is not an image reference NAME:VERSION");
+                }
+                return null;
+            }
+            boolean exists = imageExists.computeIfAbsent(ref.toString(), k -> store.exists(ref));
+            if (!exists) {
+                if (who != null) {
+                    problem(field, who + ": image " + ref + " is not in the store " + store.root()
+                            + " (kiln images lists what is there)");
+                }
+                return null;
+            }
+            return ref;
+        }
+
+        void checkMetadata(String field, Map<String, String> metadata) {
+            if (metadata == null) {
+                return;
+            }
+            metadata.forEach((k, v) -> {
+                if (!Placeholders.NAME.matcher(k).matches()) {
+                    problem(field + "." + k, "metadata key '" + k + "' must be a letter followed by letters, digits or '_'");
+                } else if (NodeMetadata.BUILT_IN.contains(k)) {
+                    problem(field + "." + k, "metadata key '" + k + "' is set by kiln serve; choose another name");
+                }
+                if (v == null) {
+                    problem(field + "." + k, "expected a string value");
+                }
+            });
+        }
+    }
+
+    private static boolean matches(Pattern pattern, String text) {
+        return text != null && pattern.matcher(text).matches();
+    }
+
+    static boolean isIpLiteral(String address) {
+        if (address == null) {
+            return false;
+        }
+        if (IPV4.matcher(address).matches()) {
+            return true;
+        }
+        if (!address.contains(":") || !IPV6_CHARS.matcher(address).matches()) {
+            return false;
+        }
+        try {
+            // A string with ':' is parsed as an IPv6 literal; no name lookup happens.
+            return InetAddress.getByName(address) instanceof java.net.Inet6Address;
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+
+    static InventoryException.Problem fromJackson(Path file, IOException e, String text) {
+        JsonLocation loc = e instanceof JsonProcessingException jpe ? jpe.getLocation() : null;
+        // The parser stops past the culprit; the field's own line is what the user wants.
+        if (e instanceof JsonMappingException m && !path(m).isEmpty()) {
+            try {
+                JsonLocation own = YamlLocations.index(text).find(path(m));
+                loc = own != null ? own : loc;
+            } catch (IOException syntax) {
+                // keep the parser's location
+            }
+        }
+        int line = loc == null ? 0 : loc.getLineNr();
+        int col = loc == null ? 0 : loc.getColumnNr();
+        if (e instanceof UnrecognizedPropertyException u) {
+            String known = u.getKnownPropertyIds() == null ? "" : u.getKnownPropertyIds().stream()
+                    .map(Object::toString).collect(Collectors.toCollection(TreeSet::new)).toString();
+            return new InventoryException.Problem(file, line, col, path(u),
+                    "unknown field '" + u.getPropertyName() + "'; expected one of " + known);
+        }
+        if (e instanceof MismatchedInputException m) {
+            Matcher missing = MISSING.matcher(String.valueOf(m.getOriginalMessage()));
+            if (missing.find()) {
+                String parent = path(m);
+                String name = missing.group(1);
+                String field = parent.isEmpty() ? name : parent.endsWith("." + name) || parent.equals(name) ? parent : parent + "." + name;
+                return new InventoryException.Problem(file, line, col, field, "missing required field");
+            }
+            return new InventoryException.Problem(file, line, col, path(m), "expected " + describe(m.getTargetType()));
+        }
+        if (e instanceof JsonMappingException m) {
+            return new InventoryException.Problem(file, line, col, path(m), firstLine(m.getOriginalMessage()));
+        }
+        if (e instanceof JsonProcessingException p) {
+            return new InventoryException.Problem(file, line, col, null, "YAML syntax error: " + firstLine(p.getOriginalMessage()));
+        }
+        return new InventoryException.Problem(file, line, col, null, String.valueOf(e.getMessage()));
+    }
+
+    private static String describe(Class<?> type) {
+        if (type == null) {
+            return "a different value";
+        }
+        if (List.class.isAssignableFrom(type)) {
+            return "a list";
+        }
+        if (Map.class.isAssignableFrom(type) || type.isRecord()) {
+            return "a mapping (key: value)";
+        }
+        if (type == String.class) {
+            return "a string";
+        }
+        if (type == Integer.class || type == int.class) {
+            return "a whole number";
+        }
+        return type.getSimpleName();
+    }
+
+    private static String path(JsonMappingException e) {
+        StringBuilder sb = new StringBuilder();
+        for (JsonMappingException.Reference ref : e.getPath()) {
+            if (ref.getFieldName() != null) {
+                if (sb.length() > 0) {
+                    sb.append('.');
+                }
+                sb.append(ref.getFieldName());
+            } else if (ref.getIndex() >= 0) {
+                sb.append('[').append(ref.getIndex()).append(']');
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,376 @@
+package dev.kiln.fleet;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.Manifest;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * kiln serve: the server side of bare-metal boot. Hands each machine the iPXE script of the image
+ * its MAC is assigned in the inventory, serves image artifacts from the store, gives each node its
+ * own metadata document, and records what nodes report back.
+ *
+ * <p>Who a node is comes only from its token (see {@link NodeTokens}), never from its source IP,
+ * which anything on the boot network can spoof or share behind NAT. The boot script and image
+ * artifacts are public: they hold nothing node-specific but the token in the script, which goes
+ * only to the MAC it belongs to (a MAC is not a secret; the boot network has to be trusted as far
+ * as DHCP and iPXE already trust it).
+ */
+public final class KilnServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KilnServer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_DETAIL = 4096;
+    /** The pxe/ files a version needs to boot over the network. */
+    private static final List<String> PXE_FILES = List.of("pxe/boot.ipxe", "pxe/vmlinuz", "pxe/initrd.img", "pxe/rootfs.squashfs");
+
+    /**
+     * @param host        address to bind, like 0.0.0.0
+     * @param port        port to bind; 0 picks a free one (tests)
+     * @param publicUrl   base URL nodes use to reach this server; null means http://HOST:PORT
+     * @param pollMillis  how often the inventory file is checked for edits
+     */
+    public record Options(Path inventory, ImageStore store, String host, int port, String publicUrl, Path stateDir,
+                          long pollMillis) {
+        public Options {
+            if (pollMillis <= 0) {
+                pollMillis = 1000;
+            }
+        }
+    }
+
+    private final Options options;
+    private final StatusBook status;
+    private final NodeTokens tokens;
+    private final InventoryWatcher inventory;
+    private final ImageFiles images;
+    private final Javalin app;
+    private final String publicUrl;
+    private volatile TokenIndex tokenIndex;
+
+    /** Token digest → MAC for one inventory; rebuilt when the inventory changes. */
+    private record TokenIndex(Inventory inventory, Map<String, String> macByDigest) { }
+
+    private KilnServer(Options options, StatusBook status, NodeTokens tokens, InventoryWatcher inventory) {
+        this.options = options;
+        this.status = status;
+        this.tokens = tokens;
+        this.inventory = inventory;
+        this.images = new ImageFiles(options.store());
+        this.app = Javalin.create(cfg -> {
+            cfg.showJavalinBanner = false;
+            cfg.startupWatcherEnabled = false;
+            // Artifacts are compressed already, scripts and metadata are tiny; compressing would
+            // also break Content-Length and ranges.
+            cfg.http.disableCompression();
+        });
+        routes();
+        app.start(options.host(), options.port());
+        String url = options.publicUrl() != null ? options.publicUrl()
+                : "http://" + NodeMetadata.urlHost(options.host()) + ":" + app.port();
+        this.publicUrl = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    /**
+     * Loads the state (token secret, node status) and the inventory, then starts listening. An
+     * invalid inventory fails here: there is no previous one to fall back on.
+     */
+    public static KilnServer start(Options options) throws IOException, InventoryException {
+        if (options.publicUrl() != null) {
+            checkPublicUrl(options.publicUrl());
+        }
+        StateDir state = StateDir.open(options.stateDir());
+        NodeTokens tokens = NodeTokens.loadOrCreate(state);
+        StatusBook status = StatusBook.open(state);
+        InventoryWatcher inventory = null;
+        try {
+            inventory = InventoryWatcher.start(options.inventory(), options.store(), options.pollMillis());
+            return new KilnServer(options, status, tokens, inventory);
+        } catch (IOException | InventoryException | RuntimeException e) {
+            if (inventory != null) {
+                inventory.close();
+            }
+            status.close();
+            throw e;
+        }
+    }
+
+    private static void checkPublicUrl(String url) {
+        URI u;
+        try {
+            u = URI.create(url);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--public-url: not a URL: " + url);
+        }
+        if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null
+                || u.getQuery() != null || u.getFragment() != null || !url.matches("[A-Za-z0-9:/.\\[\\]_~-]+")) {
+            throw new IllegalArgumentException("--public-url: expected http://HOST[:PORT][/PATH] as nodes reach this server, got " + url);
+        }
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    /** The base URL written into boot scripts and metadata. */
+    public String publicUrl() {
+        return publicUrl;
+    }
+
+    public Inventory inventory() {
+        return inventory.current();
+    }
+
+    /** The inventory watcher, so callers (and tests) can force a check instead of waiting. */
+    public InventoryWatcher inventoryWatcher() {
+        return inventory;
+    }
+
+    /** The token of a MAC, as the node gets it on its kernel command line. */
+    public String token(String mac) {
+        return tokens.token(mac);
+    }
+
+    private void routes() {
+        app.get("/boot.ipxe", ctx -> ipxe(ctx, BootScripts.generic(publicUrl)));
+        app.get("/ipxe", this::nodeScript);
+        app.get("/images/<path>", ctx -> images.handle(ctx, false));
+        app.head("/images/<path>", ctx -> images.handle(ctx, true));
+        app.get("/metadata", this::metadata);
+        app.post("/status", this::report);
+        app.get("/nodes", this::nodes);
+        app.get("/peers", this::peers);
+        app.exception(Exception.class, (e, ctx) -> {
+            LOG.error("{} {} from {} failed", ctx.method(), ctx.path(), ctx.ip(), e);
+            plain(ctx, 500, "internal error");
+        });
+    }
+
+    private void nodeScript(Context ctx) throws IOException {
+        String raw = ctx.queryParam("mac");
+        String mac = MacAddress.normalize(raw);
+        if (mac == null) {
+            LOG.warn("ipxe: refused request from {}: '{}' is not a MAC address", ctx.ip(), BootScripts.safe(String.valueOf(raw)));
+            plain(ctx, 400, "expected /ipxe?mac=52:54:00:12:34:56");
+            return;
+        }
+        Inventory inv = inventory.current();
+        Inventory.Member m = inv.member(mac);
+        if (m == null) {
+            LOG.warn("ipxe: refused {} (from {}): not in the inventory {}", mac, ctx.ip(), inv.file());
+            ipxe(ctx, BootScripts.refuse(publicUrl, mac, "MAC " + mac + " is not in the inventory " + inv.file()));
+            return;
+        }
+        String who = m.name() + " of cluster " + m.cluster().name();
+        String why = unbootable(m.image());
+        if (why != null) {
+            LOG.warn("ipxe: refused {} ({}, from {}): {}", mac, who, ctx.ip(), why);
+            ipxe(ctx, BootScripts.refuse(publicUrl, mac, who + ": " + why));
+            return;
+        }
+        LOG.info("ipxe: {} (from {}) is {} ({}), booting {}", mac, ctx.ip(), who, m.bootstrapRole(), m.image());
+        status.record(mac, NodeStatus.IPXE, "boot script served for " + m.image(), null, null, ctx.ip());
+        ipxe(ctx, BootScripts.boot(publicUrl, mac, m.name(), m.cluster().name(), m.image(), tokens.token(mac)));
+    }
+
+    /** Why a version cannot be booted over the network right now, or null if it can. */
+    private String unbootable(ImageRef ref) {
+        Manifest manifest;
+        try {
+            manifest = options.store().manifest(ref);
+        } catch (IOException e) {
+            return "image " + ref + " is not in the store";
+        }
+        Map<String, Manifest.Artifact> artifacts = manifest.artifacts() == null ? Map.of() : manifest.artifacts();
+        for (String f : PXE_FILES) {
+            if (!artifacts.containsKey(f)) {
+                return "image " + ref + " has no pxe output (no " + f + "; its spec's outputs must include pxe)";
+            }
+        }
+        return null;
+    }
+
+    private void metadata(Context ctx) throws IOException {
+        Inventory inv = inventory.current();
+        Inventory.Member m = authenticate(ctx, inv);
+        if (m == null) {
+            return;
+        }
+        LOG.info("metadata: {} ({}) fetched its metadata from {}", m.name(), m.mac(), ctx.ip());
+        json(ctx, 200, NodeMetadata.of(inv, m, publicUrl));
+    }
+
+    private void report(Context ctx) throws IOException {
+        Inventory inv = inventory.current();
+        Inventory.Member m = authenticate(ctx, inv);
+        if (m == null) {
+            return;
+        }
+        JsonNode body;
+        try {
+            body = JSON.readTree(ctx.bodyAsBytes());
+        } catch (IOException e) {
+            plain(ctx, 400, "expected a JSON object like {\"step\": \"booted\", \"detail\": \"...\"}");
+            return;
+        }
+        if (body == null || !body.isObject()) {
+            plain(ctx, 400, "expected a JSON object like {\"step\": \"booted\", \"detail\": \"...\"}");
+            return;
+        }
+        JsonNode stepNode = body.get("step");
+        String step = stepNode != null && stepNode.isTextual() ? stepNode.asText() : null;
+        if (step == null || !NodeStatus.STEPS.contains(step)) {
+            LOG.warn("status: refused report of {} ({}) from {}: unknown step {}", m.name(), m.mac(), ctx.ip(),
+                    BootScripts.safe(String.valueOf(stepNode)));
+            plain(ctx, 400, "unknown step " + BootScripts.safe(String.valueOf(stepNode)) + "; expected one of "
+                    + String.join(", ", NodeStatus.STEPS));
+            return;
+        }
+        String detail = text(body.get("detail"));
+        if (detail != null && detail.length() > MAX_DETAIL) {
+            detail = detail.substring(0, MAX_DETAIL) + "...";
+        }
+        String kernel = text(body.get("kernel"));
+        Map<String, Object> image = null;
+        JsonNode imageNode = body.get("image");
+        if (imageNode != null && imageNode.isObject()) {
+            image = JSON.convertValue(imageNode, JSON.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
+        } else if (imageNode != null && !imageNode.isNull()) {
+            // Still record the step: losing "ready" over a damaged image.json would stall the cluster.
+            LOG.warn("status: {} ({}) sent an 'image' that is not a JSON object (is its /etc/kiln/image.json damaged?): {}",
+                    m.name(), m.mac(), BootScripts.safe(snippet(imageNode.toString())));
+        }
+        NodeStatus s = status.record(m.mac(), step, detail, image, kernel, ctx.ip());
+        String reported = s.reportedImage();
+        if ("failed".equals(step)) {
+            LOG.error("status: {} ({}) of cluster {} FAILED: {}", m.name(), m.mac(), m.cluster().name(), detail);
+        } else {
+            LOG.info("status: {} ({}) of cluster {}: {}{} [image {}, kernel {}]", m.name(), m.mac(), m.cluster().name(), step,
+                    detail == null || detail.isEmpty() ? "" : ": " + detail, reported, s.kernel());
+        }
+        if (reported != null && !reported.equals(m.image().toString())) {
+            LOG.warn("status: {} ({}) runs {} but the inventory assigns {}", m.name(), m.mac(), reported, m.image());
+        }
+        ctx.status(204);
+    }
+
+    private static String snippet(String s) {
+        return s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    }
+
+    private static String text(JsonNode n) {
+        return n == null || n.isNull() ? null : n.isTextual() ? n.asText() : n.toString();
+    }
+
+    private void nodes(Context ctx) throws IOException {
+        Instant now = Instant.now();
+        List<NodeView> rows = new ArrayList<>();
+        for (Inventory.Member m : inventory.current().members()) {
+            NodeStatus s = status.get(m.mac());
+            rows.add(new NodeView(m.mac(), m.cluster().name(), m.name(), m.node().role(), m.bootstrapRole(), m.node().address(),
+                    m.image().toString(), s == null ? null : s.reportedImage(), s == null ? null : s.kernel(),
+                    s == null ? null : s.step(), s == null ? null : s.detail(), s == null ? null : s.receivedAt(),
+                    s == null ? null : s.ageSeconds(now)));
+        }
+        json(ctx, 200, rows);
+    }
+
+    private void peers(Context ctx) throws IOException {
+        Inventory inv = inventory.current();
+        Inventory.Member m = authenticate(ctx, inv);
+        if (m == null) {
+            return;
+        }
+        List<Map<String, String>> peers = new ArrayList<>();
+        for (Inventory.Member p : inv.clusterOf(m)) {
+            NodeStatus s = status.get(p.mac());
+            Map<String, String> row = new LinkedHashMap<>();
+            row.put("name", p.name());
+            row.put("role", p.bootstrapRole());
+            row.put("address", p.node().address());
+            row.put("step", s == null ? null : s.step());
+            peers.add(row);
+        }
+        json(ctx, 200, peers);
+    }
+
+    /**
+     * The node a request's token belongs to, from "Authorization: Bearer TOKEN" or "?token=".
+     * Otherwise answers 403, logs who asked for what, and returns null.
+     */
+    private Inventory.Member authenticate(Context ctx, Inventory inv) {
+        String token = null;
+        String auth = ctx.header("Authorization");
+        if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            token = auth.substring(7).trim();
+        }
+        if (token == null || token.isEmpty()) {
+            token = ctx.queryParam("token");
+        }
+        if (token == null || token.isEmpty()) {
+            return forbidden(ctx, "no token (send Authorization: Bearer TOKEN)");
+        }
+        String mac = index(inv).macByDigest().get(NodeTokens.digest(token));
+        Inventory.Member m = mac == null ? null : inv.member(mac);
+        if (m == null) {
+            return forbidden(ctx, "token of no node in the inventory");
+        }
+        return m;
+    }
+
+    private Inventory.Member forbidden(Context ctx, String why) {
+        LOG.warn("403 {} {} from {}: {}", ctx.method(), ctx.path(), ctx.ip(), why);
+        plain(ctx, 403, "forbidden: missing or wrong node token");
+        return null;
+    }
+
+    private TokenIndex index(Inventory inv) {
+        TokenIndex idx = tokenIndex;
+        if (idx == null || idx.inventory() != inv) {
+            Map<String, String> byDigest = new HashMap<>();
+            for (Inventory.Member m : inv.members()) {
+                byDigest.put(NodeTokens.digest(tokens.token(m.mac())), m.mac());
+            }
+            idx = new TokenIndex(inv, byDigest);
+            tokenIndex = idx;
+        }
+        return idx;
+    }
+
+    private static void ipxe(Context ctx, String script) {
+        ctx.status(200).contentType("text/plain; charset=utf-8").result(script);
+    }
+
+    static void plain(Context ctx, int status, String message) {
+        ctx.status(status).contentType("text/plain; charset=utf-8").result(message + "\n");
+    }
+
+    private static void json(Context ctx, int status, Object value) throws IOException {
+        ctx.status(status).contentType("application/json").result(JSON.writeValueAsBytes(value));
+    }
+
+    /** Stops listening, then saves node status. */
+    @Override
+    public void close() {
+        try {
+            app.stop();
+        } finally {
+            inventory.close();
+            status.close();
+            LOG.info("stopped; node status saved in {}", options.stateDir());
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package dev.kiln.fleet;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The last thing a node reported (or the server saw of it), with the server's receive time:
+ * node clocks are not trusted, and a node that booted minutes ago may not have NTP yet.
+ *
+ * @param image  the node's /etc/kiln/image.json as it sent it (name, version, specSha256, ...)
+ * @param kernel what {@code uname -r} printed on the node
+ * @param from   the remote address the report came from (for the operator; not an identity)
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record NodeStatus(String step, String detail, Map<String, Object> image, String kernel, String receivedAt, String from) {
+    /** Steps a node agent reports, in boot order; "failed" can come at any point. */
+    public static final List<String> STEPS = List.of("booted", "metadata-fetched", "placeholders-rendered",
+            "bootstrap-started", "ready", "failed");
+    /** Recorded by the server itself when it hands a node its boot script: the node is (re)booting. */
+    public static final String IPXE = "ipxe";
+
+    /** "name:version" from the reported image.json, or null. */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public String reportedImage() {
+        if (image == null || image.get("name") == null || image.get("version") == null) {
+            return null;
+        }
+        return image.get("name") + ":" + image.get("version");
+    }
+
+    /** Whole seconds since the server received it. */
+    public long ageSeconds(Instant now) {
+        return Math.max(0, Duration.between(Instant.parse(receivedAt), now).getSeconds());
+    }
+
+    /** This report, keeping the image and kernel of earlier reports when it does not carry them. */
+    NodeStatus over(NodeStatus previous) {
+        if (previous == null) {
+            return this;
+        }
+        return new NodeStatus(step, detail, image != null ? image : previous.image,
+                kernel != null ? kernel : previous.kernel, receivedAt, from);
+    }
+}

@@ -1,0 +1,125 @@
+package dev.kiln.fleet.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.builder.TestImages;
+import dev.kiln.builder.TestSupport;
+import dev.kiln.builder.boot.QemuMachine;
+import dev.kiln.builder.build.ImageBuilder;
+import dev.kiln.builder.progress.Progress;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.Manifest;
+import dev.kiln.fleet.KilnServer;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A diskless QEMU machine PXE-boots through its iPXE ROM from a real kiln serve, fetches the
+ * squashfs root, runs the node agent and reports to the server, which is all an operator sees.
+ */
+@Tag("vm")
+class PxeBootTest {
+    private static final String MAC = "52:54:00:12:34:01";
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void disklessNodeBootsTheAssignedImageAndReportsReady() throws Exception {
+        Manifest m = TestImages.debianNode();
+        JsonNode node = bootAndWait(m, "ready|failed", Pattern.compile("kiln-boot: .*netroot=yes"));
+        assertThat(node.path("step").asText()).as("last step, detail: " + node.path("detail").asText()).isEqualTo("ready");
+        assertThat(node.path("reportedImage").asText()).isEqualTo(m.ref());
+        assertThat(node.path("kernel").asText()).isEqualTo(m.kernel().release());
+    }
+
+    @Test
+    void nodeWhoseMetadataLacksAValueFailsNamingTheKeyAndStartsNothingThatNeedsIt() throws Exception {
+        TestImages.debianNode();
+        // The same image plus a placeholder whose metadata key the inventory does not provide.
+        Path spec = tmp.resolve("specs/debian-node.yaml");
+        Files.createDirectories(spec.getParent());
+        Files.writeString(spec, Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
+                .replace("version: 1.0.0-20261127.1", "version: 1.0.0-missing-key")
+                .replace("name: debian-node\n", "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n")
+                .replace("outputs: [pxe, disk, rootfs-tar]", "outputs: [pxe]")
+                .replace("placeholders:\n", "placeholders:\n  ntp_server: ntpServer\n")
+                .replace("files:\n", "files:\n  - path: /etc/systemd/timesyncd.conf.d/kiln.conf\n"
+                        + "    content: |\n      [Time]\n      NTP=@@ntp_server@@\n"));
+        Path dir = new ImageBuilder(TestImages.store(), TestImages.cacheDir(), Progress.SILENT).build(spec);
+        Manifest broken = TestImages.store().manifest(new ImageRef("debian-node", dir.getFileName().toString()));
+
+        // containerd requires the agent: systemd refuses to start it and says so on the console.
+        JsonNode node = bootAndWait(broken, "failed|ready",
+                Pattern.compile("Dependency failed for .*containerd", Pattern.CASE_INSENSITIVE));
+        assertThat(node.path("step").asText()).isEqualTo("failed");
+        assertThat(node.path("detail").asText()).contains("ntpServer").contains("@@ntp_server@@");
+    }
+
+    /**
+     * Serves the image to one diskless node, boots it, and returns its /nodes row once its step
+     * matches and its console has shown {@code consoleLine}.
+     */
+    private JsonNode bootAndWait(Manifest image, String stepPattern, Pattern consoleLine) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path inventory = tmp.resolve("inventory.yaml");
+        Files.writeString(inventory, """
+                clusters:
+                  - name: lab
+                    image: %s
+                    nodes:
+                      - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
+                """.formatted(image.ref(), MAC));
+        String publicUrl = "http://10.0.2.2:" + port; // the host's loopback as QEMU's guest sees it
+        try (KilnServer server = KilnServer.start(new KilnServer.Options(inventory, TestImages.store(), "127.0.0.1",
+                port, publicUrl, tmp.resolve("state"), 500));
+             QemuMachine vm = QemuMachine.startNetboot(MAC, publicUrl + "/boot.ipxe",
+                     TestImages.dirOf(image).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
+            long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
+            Pattern done = Pattern.compile(stepPattern);
+            JsonNode row = null;
+            while (System.nanoTime() < deadline) {
+                row = nodeRow(port);
+                if (row != null && done.matcher(row.path("step").asText()).matches()) {
+                    vm.await(consoleLine, Duration.ofSeconds(60));
+                    return row;
+                }
+                Thread.sleep(1000);
+            }
+            throw new AssertionError("node did not reach " + stepPattern + " in 6 minutes; last /nodes row: " + row
+                    + "\nconsole:\n" + tail(vm.consoleText()));
+        }
+    }
+
+    private static JsonNode nodeRow(int port) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nodes")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        for (JsonNode n : new ObjectMapper().readTree(r.body())) {
+            if (n.path("mac").asText().equalsIgnoreCase(MAC)) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    private static String tail(String text) {
+        String[] lines = text.split("\r?\n");
+        return String.join("\n", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
+    }
+}
