@@ -69,11 +69,36 @@ class PxeBootTest {
         assertThat(node.path("detail").asText()).contains("ntpServer").contains("@@ntp_server@@");
     }
 
-    /**
-     * Serves the image to one diskless node, boots it, and returns its /nodes row once its step
-     * matches and its console has shown {@code consoleLine}.
-     */
+    @Test
+    void firstMasterFailsWhenANodeOfItsClusterNeverComes() throws Exception {
+        Manifest m = TestImages.debianNode();
+        // w1 is in the inventory but never boots: as in the seed, the first master gives up after
+        // waitTimeout and fails, instead of reporting a cluster that never formed as ready.
+        String cluster = """
+                    waitTimeout: 20
+                    nodes:
+                      - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
+                      - {mac: "52:54:00:12:34:09", name: w1, role: worker, address: 10.0.2.16}
+                """.formatted(MAC);
+        JsonNode node = bootAndWait(m, "failed|ready", Pattern.compile("kiln-agent.*failed"), cluster);
+        assertThat(node.path("step").asText()).isEqualTo("failed");
+        assertThat(node.path("detail").asText()).contains("w1");
+    }
+
     private JsonNode bootAndWait(Manifest image, String stepPattern, Pattern consoleLine) throws Exception {
+        return bootAndWait(image, stepPattern, consoleLine, """
+                    nodes:
+                      - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
+                """.formatted(MAC));
+    }
+
+    /**
+     * Serves the image to one diskless node (m1, the only one that boots; {@code clusterBody} is
+     * the rest of cluster "lab" in the inventory), boots it, and returns its /nodes row once its
+     * step matches and its console has shown {@code consoleLine}.
+     */
+    private JsonNode bootAndWait(Manifest image, String stepPattern, Pattern consoleLine, String clusterBody)
+            throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -83,9 +108,7 @@ class PxeBootTest {
                 clusters:
                   - name: lab
                     image: %s
-                    nodes:
-                      - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
-                """.formatted(image.ref(), MAC));
+                """.formatted(image.ref()) + clusterBody);
         String publicUrl = "http://10.0.2.2:" + port; // the host's loopback as QEMU's guest sees it
         try (KilnServer server = KilnServer.start(new KilnServer.Options(inventory, TestImages.store(), "127.0.0.1",
                 port, publicUrl, tmp.resolve("state"), 500));
