@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.builder.publish.Published;
 import dev.kiln.builder.store.ImageStore;
 import java.nio.file.Files;
 import java.util.concurrent.Callable;
@@ -8,7 +9,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Prints an image's manifest (packages, kernel, components, artifacts with sha256).",
+        description = "Prints an image's manifest (packages, kernel, components, artifacts with sha256), then where it is published.",
         footer = {"", "Example:", "  kiln inspect debian-node:1.0.0-20261127.1"})
 final class InspectCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME:VERSION")
@@ -19,7 +20,14 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.out.println(Files.readString(store.versionDir(ref).resolve(ImageStore.MANIFEST)));
+        java.nio.file.Path dir = store.versionDir(ref);
+        System.out.println(Files.readString(dir.resolve(ImageStore.MANIFEST)));
+        // Where the version is published (kiln publish records it next to the immutable manifest).
+        Published published = Published.read(dir);
+        if (published != null && !published.describe().isEmpty()) {
+            System.out.println("published:");
+            published.describe().forEach(line -> System.out.println("  " + line));
+        }
         return 0;
     }
 }
