@@ -15,7 +15,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * Images built once per test run and shared by every test that needs one, in every module (a
  * cold build is the most expensive thing the suite does). The store is target/kiln-test-store/RUN
- * (RUN = the Maven build's start time; stores of earlier runs are removed), or a temp directory
+ * (RUN = the Maven build's start time; stores of runs older than 6 hours are removed), or a temp directory
  * removed at exit when run outside Maven. The package-layer cache is kept between runs in
  * $KILN_TEST_CACHE (default /var/tmp/kiln-test-cache).
  */
@@ -29,9 +29,13 @@ public final class TestImages {
         String shared = System.getProperty("kiln.test.store");
         if (store == null && shared != null) {
             Path dir = Path.of(shared);
+            // Stores of earlier runs go; "earlier" by a margin, as another run may be going on now.
+            long cutoff = System.currentTimeMillis() - 6 * 3600_000L;
             try (var runs = Files.list(Files.createDirectories(dir.getParent()))) {
                 for (Path old : runs.filter(p -> !p.equals(dir)).toList()) {
-                    Files2.deleteRecursively(old);
+                    if (Files.getLastModifiedTime(old).toMillis() < cutoff) {
+                        Files2.deleteRecursively(old);
+                    }
                 }
             }
             store = new ImageStore(dir);

@@ -10,7 +10,7 @@ import java.util.Set;
 /** Files and units kiln puts into every image, whatever the spec says. */
 final class Builtins {
     /** Units enabled in every image. */
-    static final List<String> UNITS = List.of("kiln-identity.service", "kiln-agent.service");
+    static final List<String> UNITS = List.of("kiln-identity.service", "kiln-agent.service", "kiln-agent-outcome.service");
 
     private record Entry(String template, String path, int mode) { }
 
@@ -18,6 +18,7 @@ final class Builtins {
             new Entry("units/kiln-identity.service", "/usr/lib/systemd/system/kiln-identity.service", 0644),
             new Entry("agent/kiln-identity", "/usr/lib/kiln/kiln-identity", 0755),
             new Entry("units/kiln-agent.service", "/usr/lib/systemd/system/kiln-agent.service", 0644),
+            new Entry("units/kiln-agent-outcome.service", "/usr/lib/systemd/system/kiln-agent-outcome.service", 0644),
             new Entry("agent/kiln-agent", "/usr/lib/kiln/kiln-agent", 0755));
 
     private Builtins() { }
