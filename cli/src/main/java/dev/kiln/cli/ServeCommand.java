@@ -1,14 +1,18 @@
 package dev.kiln.cli;
 
+import dev.kiln.builder.publish.AwsSettings;
+import dev.kiln.builder.publish.S3Location;
 import dev.kiln.builder.store.ImageStore;
+import dev.kiln.fleet.ImageSource;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
+import dev.kiln.fleet.S3ImageSource;
 import dev.kiln.fleet.StateDir;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -18,18 +22,37 @@ import picocli.CommandLine.Option;
                 "A node's metadata goes only to the holder of its token (kiln.token= on",
                 "its kernel command line). Inventory edits apply within a second; an",
                 "invalid edit is logged and the previous inventory stays in force.",
+                "With --store s3://BUCKET/PREFIX, images come from kiln publish --s3: each",
+                "assigned version is fetched into --cache and checked before it is served.",
                 "Runs until Ctrl-C. Point DHCP's iPXE boot file at PUBLIC-URL/boot.ipxe."},
         footer = {"", "Example:",
                 "  kiln serve --inventory /etc/kiln/inventory.yaml \\",
                 "      --listen 0.0.0.0:8080 --public-url http://10.0.2.2:8080",
-                "  # dnsmasq: dhcp-boot=tag:ipxe,http://10.0.2.2:8080/boot.ipxe"})
+                "  # dnsmasq: dhcp-boot=tag:ipxe,http://10.0.2.2:8080/boot.ipxe",
+                "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--inventory", required = true, paramLabel = "FILE",
             description = "Which MAC is which node of which cluster and boots which image (YAML).")
     Path inventory;
 
-    @Mixin
-    StoreOption store;
+    // Not StoreOption: a Path would mangle s3://.
+    @Option(names = "--store", paramLabel = "DIR|s3://BUCKET[/PREFIX]",
+            description = {"Image store directory (default: $KILN_STORE or ~/.local/share/kiln/images),",
+                    "or an S3 store written by kiln publish --s3."})
+    String store;
+
+    @Option(names = "--cache", paramLabel = "DIR",
+            description = "With an S3 store: where versions are fetched to (default: ~/.cache/kiln/s3-images/BUCKET/PREFIX).")
+    Path cache;
+
+    @Option(names = "--region", paramLabel = "REGION", description = "With an S3 store: AWS region (default: AWS_REGION or the profile's).")
+    String region;
+
+    @Option(names = "--profile", paramLabel = "PROFILE", description = "With an S3 store: AWS profile (default: AWS_PROFILE, else 'default').")
+    String profile;
+
+    @Option(names = "--endpoint-url", paramLabel = "URL", description = "With an S3 store: send S3 calls here (an emulator such as moto).")
+    URI endpointUrl;
 
     @Option(names = "--listen", defaultValue = "0.0.0.0:8080", paramLabel = "HOST:PORT",
             description = "Address and port to listen on (default: ${DEFAULT-VALUE}).")
@@ -63,21 +86,33 @@ final class ServeCommand implements Callable<Integer> {
         if (host.isEmpty()) {
             host = "0.0.0.0";
         }
-        ImageStore images = store.open();
+        ImageSource source = openStore();
+        ImageStore images = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
-        KilnServer server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), images, host, port, publicUrl,
-                stateDir, 1000));
+        KilnServer server;
+        try {
+            server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, publicUrl,
+                    stateDir, 1000));
+        } catch (Exception e) {
+            source.close();
+            throw e;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stopped.countDown();
+            try {
+                server.close();
+            } finally {
+                source.close();
+                stopped.countDown();
+            }
         }, "kiln-serve-shutdown"));
         Inventory inv = server.inventory();
         System.out.println("kiln serve: listening on " + host + ":" + server.port());
         System.out.println("  nodes are told:  " + server.publicUrl() + "   (iPXE boot file: " + server.publicUrl() + "/boot.ipxe)");
         System.out.println("  inventory:       " + inv.file() + " (" + inv.members().size() + " nodes in " + inv.clusterCount()
                 + " clusters; edits apply without a restart)");
-        System.out.println("  store:           " + images.root());
+        System.out.println("  store:           " + (source instanceof S3ImageSource s3 ? s3.location() + " (cache " + images.root() + ")"
+                : images.root()));
         System.out.println("  state:           " + stateDir.toAbsolutePath());
         if (publicUrl == null && (host.equals("0.0.0.0") || host.equals("::"))) {
             System.out.println("  WARNING: --public-url is not set, so nodes are told " + server.publicUrl()
@@ -87,5 +122,18 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    private ImageSource openStore() throws java.io.IOException {
+        boolean s3 = store != null && store.startsWith("s3://");
+        if (!s3 && (cache != null || region != null || profile != null || endpointUrl != null)) {
+            throw new IllegalArgumentException("--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
+        }
+        if (!s3) {
+            return ImageSource.local(new ImageStore(store != null ? Path.of(store) : ImageStore.defaultRoot()));
+        }
+        S3Location location = S3Location.parse(store);
+        return S3ImageSource.open(location, new AwsSettings(region, endpointUrl, profile, null),
+                cache != null ? cache : S3ImageSource.defaultCache(location));
     }
 }

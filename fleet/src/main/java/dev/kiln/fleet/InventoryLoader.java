@@ -13,6 +13,7 @@ import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.template.Placeholders;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -49,16 +50,32 @@ public final class InventoryLoader {
     private InventoryLoader() { }
 
     public static Inventory load(Path file, ImageStore store) throws InventoryException, IOException {
+        return load(file, ImageSource.local(store));
+    }
+
+    /** As {@link #load(Path, ImageStore)}, checking images against any source (the S3 store). */
+    public static Inventory load(Path file, ImageSource store) throws InventoryException, IOException {
         String text;
         try {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new InventoryException(List.of(new InventoryException.Problem(file, 0, 0, null, "inventory file not found")));
         }
-        return parse(file, text, store);
+        try {
+            return parse(file, text, store);
+        } catch (UncheckedIOException e) {
+            throw e.getCause(); // the source could not be asked: not a problem of the file
+        }
     }
 
     public static Inventory parse(Path file, String text, ImageStore store) throws InventoryException {
+        return parse(file, text, ImageSource.local(store));
+    }
+
+    /**
+     * @throws UncheckedIOException when the source cannot say whether an image exists (S3 down)
+     */
+    public static Inventory parse(Path file, String text, ImageSource store) throws InventoryException {
         if (text.lines().allMatch(l -> l.isBlank() || l.trim().startsWith("#"))) {
             throw empty(file);
         }
@@ -89,11 +106,11 @@ public final class InventoryLoader {
     private static final class Checker {
         final Path file;
         final YamlLocations locations;
-        final ImageStore store;
+        final ImageSource store;
         final List<InventoryException.Problem> problems = new ArrayList<>();
         final Map<String, Boolean> imageExists = new HashMap<>();
 
-        Checker(Path file, YamlLocations locations, ImageStore store) {
+        Checker(Path file, YamlLocations locations, ImageSource store) {
             this.file = file;
             this.locations = locations;
             this.store = store;
@@ -252,11 +269,16 @@ public final class InventoryLoader {
                 }
                 return null;
             }
-            boolean exists = imageExists.computeIfAbsent(ref.toString(), k -> store.exists(ref));
+            boolean exists = imageExists.computeIfAbsent(ref.toString(), k -> {
+                try {
+                    return store.exists(ref);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
             if (!exists) {
                 if (who != null) {
-                    problem(field, who + ": image " + ref + " is not in the store " + store.root()
-                            + " (kiln images lists what is there)");
+                    problem(field, who + ": image " + ref + " is not in " + store.notFound(ref));
                 }
                 return null;
             }

@@ -18,12 +18,16 @@ import org.slf4j.LoggerFactory;
  * every second (simpler and more dependable than WatchService, which misses edits made by
  * replacing the file, on network filesystems and through symlinks). A file that fails to load
  * is refused with a logged error, and the previous inventory stays in force.
+ *
+ * <p>A new inventory goes in force only after its images have been synced from the source (the
+ * S3 store mirrors them into its cache), so no node is sent to a version that is half there; a
+ * version that could not be synced makes its nodes refused with the reason (see KilnServer).
  */
 public final class InventoryWatcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(InventoryWatcher.class);
 
     private final Path file;
-    private final ImageStore store;
+    private final ImageSource store;
     private final ScheduledExecutorService poller;
     private volatile Inventory current;
     private volatile Signature loaded;
@@ -44,15 +48,19 @@ public final class InventoryWatcher implements AutoCloseable {
      * starts polling it.
      */
     public static InventoryWatcher start(Path file, ImageStore store, long pollMillis) throws IOException, InventoryException {
+        return start(file, ImageSource.local(store), pollMillis);
+    }
+
+    public static InventoryWatcher start(Path file, ImageSource store, long pollMillis) throws IOException, InventoryException {
         InventoryWatcher w = new InventoryWatcher(file, store);
         Signature sig = signatureOrNull(file);
-        w.current = InventoryLoader.load(file, store);
+        w.current = w.loadAndSync();
         w.loaded = sig;
         w.poller.scheduleWithFixedDelay(w::poll, pollMillis, pollMillis, TimeUnit.MILLISECONDS);
         return w;
     }
 
-    private InventoryWatcher(Path file, ImageStore store) {
+    private InventoryWatcher(Path file, ImageSource store) {
         this.file = file;
         this.store = store;
         this.poller = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -86,7 +94,7 @@ public final class InventoryWatcher implements AutoCloseable {
                 return;
             }
             try {
-                Inventory next = InventoryLoader.load(file, store);
+                Inventory next = loadAndSync();
                 current = next;
                 loaded = sig;
                 refused = null;
@@ -100,6 +108,12 @@ public final class InventoryWatcher implements AutoCloseable {
             // Never let the poller die: a transient read error must not stop future reloads.
             LOG.error("inventory {}: cannot check for changes: {}", file, e.toString());
         }
+    }
+
+    private Inventory loadAndSync() throws IOException, InventoryException {
+        Inventory next = InventoryLoader.load(file, store);
+        store.sync(next.members().stream().map(Inventory.Member::image).distinct().toList());
+        return next;
     }
 
     private static Signature signatureOrNull(Path file) throws IOException {

@@ -42,13 +42,25 @@ public final class KilnServer implements AutoCloseable {
      * @param port        port to bind; 0 picks a free one (tests)
      * @param publicUrl   base URL nodes use to reach this server; null means http://HOST:PORT
      * @param pollMillis  how often the inventory file is checked for edits
+     * @param images      where versions come from; the server serves files from its local store
      */
-    public record Options(Path inventory, ImageStore store, String host, int port, String publicUrl, Path stateDir,
+    public record Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
                           long pollMillis) {
         public Options {
             if (pollMillis <= 0) {
                 pollMillis = 1000;
             }
+        }
+
+        /** Serving straight from a local store. */
+        public Options(Path inventory, ImageStore store, String host, int port, String publicUrl, Path stateDir,
+                       long pollMillis) {
+            this(inventory, ImageSource.local(store), host, port, publicUrl, stateDir, pollMillis);
+        }
+
+        /** The local store artifacts are served from. */
+        public ImageStore store() {
+            return images.store();
         }
     }
 
@@ -97,7 +109,7 @@ public final class KilnServer implements AutoCloseable {
         StatusBook status = StatusBook.open(state);
         InventoryWatcher inventory = null;
         try {
-            inventory = InventoryWatcher.start(options.inventory(), options.store(), options.pollMillis());
+            inventory = InventoryWatcher.start(options.inventory(), options.images(), options.pollMillis());
             return new KilnServer(options, status, tokens, inventory);
         } catch (IOException | InventoryException | RuntimeException e) {
             if (inventory != null) {
@@ -188,6 +200,10 @@ public final class KilnServer implements AutoCloseable {
 
     /** Why a version cannot be booted over the network right now, or null if it can. */
     private String unbootable(ImageRef ref) {
+        String unavailable = options.images().unavailable(ref);
+        if (unavailable != null) {
+            return unavailable;
+        }
         Manifest manifest;
         try {
             manifest = options.store().manifest(ref);

@@ -7,8 +7,11 @@ import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 
-/** Turns SDK exceptions into messages that say what failed and what to check. */
-final class AwsErrors {
+/**
+ * Turns SDK exceptions into messages that say what failed and what to check. Public for kiln
+ * serve's S3 store (fleet), which reads what publish wrote.
+ */
+public final class AwsErrors {
     private AwsErrors() { }
 
     static final Set<String> BAD_CREDENTIALS = Set.of("InvalidAccessKeyId", "InvalidClientTokenId",
@@ -21,18 +24,18 @@ final class AwsErrors {
     static final String CREDENTIALS_HINT = "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, "
             + "AWS_PROFILE or --profile, ~/.aws/credentials, and the clock (signatures expire)";
 
-    static String code(Throwable e) {
+    public static String code(Throwable e) {
         if (e instanceof AwsServiceException ase && ase.awsErrorDetails() != null) {
             return ase.awsErrorDetails().errorCode();
         }
         return null;
     }
 
-    static int status(Throwable e) {
+    public static int status(Throwable e) {
         return e instanceof AwsServiceException ase ? ase.statusCode() : -1;
     }
 
-    static boolean is(Throwable e, String... codes) {
+    public static boolean is(Throwable e, String... codes) {
         String c = code(e);
         for (String want : codes) {
             if (want.equals(c)) {
@@ -46,7 +49,7 @@ final class AwsErrors {
      * A message for a failed call: {@code doing} says what kiln was doing ("listing s3://b/p/"),
      * {@code where} names the region or endpoint.
      */
-    static PublishException explain(SdkException e, String doing, String where) {
+    public static PublishException explain(SdkException e, String doing, String where) {
         if (e instanceof AwsServiceException ase) {
             String code = code(ase);
             String msg = ase.awsErrorDetails() != null && ase.awsErrorDetails().errorMessage() != null

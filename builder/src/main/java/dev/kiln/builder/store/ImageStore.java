@@ -164,6 +164,19 @@ public final class ImageStore {
         /** Writes the manifest last and moves the whole version into place in one rename. */
         public Path commit(Manifest manifest) throws IOException {
             JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest);
+            return publish();
+        }
+
+        /**
+         * Like {@link #commit(Manifest)} with the manifest.json of a version made elsewhere (kiln
+         * serve's S3 mirror), kept byte for byte so its sha256 stays the published one.
+         */
+        public Path commit(byte[] manifestJson) throws IOException {
+            Files.write(dir.resolve(MANIFEST), manifestJson);
+            return publish();
+        }
+
+        private Path publish() throws IOException {
             Path target = ImageStore.this.dir(ref);
             Files.createDirectories(target.getParent());
             try {

@@ -22,7 +22,7 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * close() and, after Ctrl-C, by a shutdown hook; containers carry the label kiln.test=1 and the
  * test JVM's pid, and a leftover of a JVM that died (kill -9) is removed by the next start.
  */
-final class Moto implements AutoCloseable {
+public final class Moto implements AutoCloseable {
     static final String IMAGE = "kiln-moto:1";
     static final String LABEL = "kiln.test";
     static final String PID_LABEL = "kiln.test.pid";
@@ -37,7 +37,7 @@ final class Moto implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(hook);
     }
 
-    static Moto start() {
+    public static Moto start() {
         if (!"true".equals(System.getenv("TESTCONTAINERS_RYUK_DISABLED"))) {
             throw new IllegalStateException("set TESTCONTAINERS_RYUK_DISABLED=true (the ryuk image cannot be pulled here;"
                     + " builder/pom.xml sets it for surefire)");
@@ -79,12 +79,12 @@ final class Moto implements AutoCloseable {
         }
     }
 
-    URI endpoint() {
+    public URI endpoint() {
         return URI.create("http://" + container.getHost() + ":" + container.getMappedPort(5000));
     }
 
     /** Settings with moto's endpoint and fixed test credentials (moto accepts any unless auth is on). */
-    AwsSettings settings(String region) {
+    public AwsSettings settings(String region) {
         return new AwsSettings(region, endpoint(), null,
                 StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIAKILNTEST00000000", "kiln-test-secret")));
     }
@@ -95,7 +95,7 @@ final class Moto implements AutoCloseable {
     }
 
     /** Forgets every resource in every region (between tests). */
-    void reset() {
+    public void reset() {
         post("/moto-api/reset", "");
     }
 

@@ -1,0 +1,139 @@
+package dev.kiln.fleet.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.builder.TestImages;
+import dev.kiln.builder.boot.QemuMachine;
+import dev.kiln.builder.progress.Progress;
+import dev.kiln.builder.publish.AwsClients;
+import dev.kiln.builder.publish.Moto;
+import dev.kiln.builder.publish.PublishListener;
+import dev.kiln.builder.publish.S3Location;
+import dev.kiln.builder.publish.S3Publisher;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.Manifest;
+import dev.kiln.fleet.KilnServer;
+import dev.kiln.fleet.S3ImageSource;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.regions.Region;
+
+/**
+ * The real debian-node image, published to S3 (moto), boots a diskless QEMU node from
+ * kiln serve --store s3://: the server mirrors it into its cache and the node reports ready.
+ */
+@Tag("aws")
+@Tag("vm")
+class S3PxeBootTest {
+    private static final String MAC = "52:54:00:12:34:01";
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void disklessNodeBootsAnImageServedFromS3() throws Exception {
+        Manifest m = TestImages.debianNode();
+        ImageRef ref = new ImageRef(m.name(), m.version());
+        S3Location store = S3Location.parse("s3://kiln-images/releases");
+        try (Moto moto = Moto.start()) {
+            try (AwsClients clients = new AwsClients(moto.settings("us-east-1"), 8)) {
+                clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
+                new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(pxeOnlyCopy(m, ref), ref, store);
+            }
+            int port;
+            try (ServerSocket s = new ServerSocket(0)) {
+                port = s.getLocalPort();
+            }
+            Path inventory = tmp.resolve("inventory.yaml");
+            Files.writeString(inventory, """
+                    clusters:
+                      - name: lab
+                        image: %s
+                        nodes:
+                          - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
+                    """.formatted(m.ref(), MAC));
+            String publicUrl = "http://10.0.2.2:" + port; // the host's loopback as QEMU's guest sees it
+            try (S3ImageSource source = S3ImageSource.open(store, moto.settings("us-east-1"), tmp.resolve("cache"));
+                 KilnServer server = KilnServer.start(new KilnServer.Options(inventory, source, "127.0.0.1", port, publicUrl,
+                         tmp.resolve("state"), 500));
+                 QemuMachine vm = QemuMachine.startNetboot(MAC, publicUrl + "/boot.ipxe",
+                         TestImages.dirOf(m).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
+                assertThat(source.store().exists(ref)).isTrue();
+                long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
+                JsonNode row = null;
+                while (System.nanoTime() < deadline) {
+                    row = nodeRow(port);
+                    if (row != null && row.path("step").asText().matches("ready|failed")) {
+                        break;
+                    }
+                    Thread.sleep(1000);
+                }
+                assertThat(row).as("/nodes row of m1; console:\n" + tail(vm.consoleText())).isNotNull();
+                assertThat(row.path("step").asText()).as("last step, detail: " + row.path("detail").asText()
+                        + "\nconsole:\n" + tail(vm.consoleText())).isEqualTo("ready");
+                assertThat(row.path("reportedImage").asText()).isEqualTo(m.ref());
+                assertThat(row.path("kernel").asText()).isEqualTo(m.kernel().release());
+            }
+        }
+    }
+
+    /**
+     * The version's PXE output in a store of its own, hard-linked (the shared test store stays
+     * untouched: publish writes published.json next to the manifest; copied where links cannot go). Only the pxe/ artifacts:
+     * moto would otherwise hold the 2 GiB disk.raw and 450 MiB rootfs.tar in memory for nothing.
+     */
+    private ImageStore pxeOnlyCopy(Manifest m, ImageRef ref) throws Exception {
+        ImageStore copy = new ImageStore(tmp.resolve("pxe-store"));
+        Path from = TestImages.dirOf(m);
+        Path to = copy.dir(ref);
+        Map<String, Manifest.Artifact> pxe = new TreeMap<>();
+        for (Map.Entry<String, Manifest.Artifact> a : m.artifacts().entrySet()) {
+            if (a.getKey().startsWith("pxe/")) {
+                Files.createDirectories(to.resolve(a.getKey()).getParent());
+                try {
+                    Files.createLink(to.resolve(a.getKey()), from.resolve(a.getKey()));
+                } catch (java.io.IOException | UnsupportedOperationException otherFilesystem) {
+                    Files.copy(from.resolve(a.getKey()), to.resolve(a.getKey()));
+                }
+                pxe.put(a.getKey(), a.getValue());
+            }
+        }
+        Map<String, Object> json = ImageStore.JSON.convertValue(m, ImageStore.JSON.getTypeFactory()
+                .constructMapType(java.util.LinkedHashMap.class, String.class, Object.class));
+        json.put("artifacts", pxe);
+        ImageStore.JSON.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
+        return copy;
+    }
+
+    private static JsonNode nodeRow(int port) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nodes")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        for (JsonNode n : new ObjectMapper().readTree(r.body())) {
+            if (n.path("mac").asText().equalsIgnoreCase(MAC)) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    private static String tail(String text) {
+        String[] lines = text.split("\r?\n");
+        return String.join("\n", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
+    }
+}
