@@ -2,12 +2,10 @@ package dev.kiln.fleet;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.kiln.builder.spec.SpecLoader;
+import dev.kiln.builder.spec.SpecProblem;
 import dev.kiln.builder.spec.YamlLocations;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
@@ -23,8 +21,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -40,7 +36,6 @@ public final class InventoryLoader {
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .build();
-    private static final Pattern MISSING = Pattern.compile("Missing required creator property '([^']+)'");
     /** Node and cluster names end up in host names, etcd member names and file names. */
     private static final Pattern LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
     private static final Pattern DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
@@ -59,7 +54,7 @@ public final class InventoryLoader {
         try {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
-            throw new InventoryException(List.of(new InventoryException.Problem(file, 0, 0, null, "inventory file not found")));
+            throw new InventoryException(List.of(new SpecProblem(file, 0, 0, null, "inventory file not found")));
         }
         try {
             return parse(file, text, store);
@@ -99,7 +94,7 @@ public final class InventoryLoader {
     }
 
     private static InventoryException empty(Path file) {
-        return new InventoryException(List.of(new InventoryException.Problem(file, 1, 0, null,
+        return new InventoryException(List.of(new SpecProblem(file, 1, 0, null,
                 "the inventory is empty; expected 'clusters:' with a list of clusters")));
     }
 
@@ -107,7 +102,7 @@ public final class InventoryLoader {
         final Path file;
         final YamlLocations locations;
         final ImageSource store;
-        final List<InventoryException.Problem> problems = new ArrayList<>();
+        final List<SpecProblem> problems = new ArrayList<>();
         final Map<String, Boolean> imageExists = new HashMap<>();
 
         Checker(Path file, YamlLocations locations, ImageSource store) {
@@ -118,7 +113,7 @@ public final class InventoryLoader {
 
         void problem(String field, String message) {
             JsonLocation loc = locations.find(field);
-            problems.add(new InventoryException.Problem(file, loc == null ? 0 : loc.getLineNr(),
+            problems.add(new SpecProblem(file, loc == null ? 0 : loc.getLineNr(),
                     loc == null ? 0 : loc.getColumnNr(), field, message));
         }
 
@@ -324,83 +319,14 @@ public final class InventoryLoader {
         }
     }
 
-    static InventoryException.Problem fromJackson(Path file, IOException e, String text) {
-        JsonLocation loc = e instanceof JsonProcessingException jpe ? jpe.getLocation() : null;
-        // The parser stops past the culprit; the field's own line is what the user wants.
-        if (e instanceof JsonMappingException m && !path(m).isEmpty()) {
-            try {
-                JsonLocation own = YamlLocations.index(text).find(path(m));
-                loc = own != null ? own : loc;
-            } catch (IOException syntax) {
-                // keep the parser's location
-            }
+    /** Jackson's errors in the builder's words: file:line, field path, what was expected. */
+    static SpecProblem fromJackson(Path file, IOException e, String text) {
+        YamlLocations locations;
+        try {
+            locations = YamlLocations.index(text);
+        } catch (IOException syntax) {
+            locations = null; // keep the parser's own location
         }
-        int line = loc == null ? 0 : loc.getLineNr();
-        int col = loc == null ? 0 : loc.getColumnNr();
-        if (e instanceof UnrecognizedPropertyException u) {
-            String known = u.getKnownPropertyIds() == null ? "" : u.getKnownPropertyIds().stream()
-                    .map(Object::toString).collect(Collectors.toCollection(TreeSet::new)).toString();
-            return new InventoryException.Problem(file, line, col, path(u),
-                    "unknown field '" + u.getPropertyName() + "'; expected one of " + known);
-        }
-        if (e instanceof MismatchedInputException m) {
-            Matcher missing = MISSING.matcher(String.valueOf(m.getOriginalMessage()));
-            if (missing.find()) {
-                String parent = path(m);
-                String name = missing.group(1);
-                String field = parent.isEmpty() ? name : parent.endsWith("." + name) || parent.equals(name) ? parent : parent + "." + name;
-                return new InventoryException.Problem(file, line, col, field, "missing required field");
-            }
-            return new InventoryException.Problem(file, line, col, path(m), "expected " + describe(m.getTargetType()));
-        }
-        if (e instanceof JsonMappingException m) {
-            return new InventoryException.Problem(file, line, col, path(m), firstLine(m.getOriginalMessage()));
-        }
-        if (e instanceof JsonProcessingException p) {
-            return new InventoryException.Problem(file, line, col, null, "YAML syntax error: " + firstLine(p.getOriginalMessage()));
-        }
-        return new InventoryException.Problem(file, line, col, null, String.valueOf(e.getMessage()));
-    }
-
-    private static String describe(Class<?> type) {
-        if (type == null) {
-            return "a different value";
-        }
-        if (List.class.isAssignableFrom(type)) {
-            return "a list";
-        }
-        if (Map.class.isAssignableFrom(type) || type.isRecord()) {
-            return "a mapping (key: value)";
-        }
-        if (type == String.class) {
-            return "a string";
-        }
-        if (type == Integer.class || type == int.class) {
-            return "a whole number";
-        }
-        return type.getSimpleName();
-    }
-
-    private static String path(JsonMappingException e) {
-        StringBuilder sb = new StringBuilder();
-        for (JsonMappingException.Reference ref : e.getPath()) {
-            if (ref.getFieldName() != null) {
-                if (sb.length() > 0) {
-                    sb.append('.');
-                }
-                sb.append(ref.getFieldName());
-            } else if (ref.getIndex() >= 0) {
-                sb.append('[').append(ref.getIndex()).append(']');
-            }
-        }
-        return sb.toString();
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
+        return SpecLoader.fromJackson(file, e, locations);
     }
 }

@@ -76,7 +76,12 @@ public final class SpecLoader {
         }
     }
 
-    static SpecProblem fromJackson(Path file, IOException e, YamlLocations locations) {
+    /**
+     * A Jackson parse or binding error as a problem at file:line with the field path and what was
+     * expected; {@code locations} (may be null) puts it on the field's own line. Also used for
+     * other YAML inputs, such as kiln serve's inventory.
+     */
+    public static SpecProblem fromJackson(Path file, IOException e, YamlLocations locations) {
         JsonLocation loc = e instanceof JsonProcessingException jpe ? jpe.getLocation() : null;
         // The parser's position is often past the culprit; the field's own line is what users want.
         if (locations != null && e instanceof JsonMappingException m && !path(m).isEmpty()) {
