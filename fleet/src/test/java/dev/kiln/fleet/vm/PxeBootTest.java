@@ -3,7 +3,6 @@ package dev.kiln.fleet.vm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.TestSupport;
 import dev.kiln.builder.boot.QemuMachine;
@@ -12,11 +11,6 @@ import dev.kiln.builder.progress.Progress;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.Manifest;
 import dev.kiln.fleet.KilnServer;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,8 +25,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("vm")
 class PxeBootTest {
-    private static final String MAC = "52:54:00:12:34:01";
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
     Path tmp;
@@ -74,22 +66,15 @@ class PxeBootTest {
         Manifest m = TestImages.debianNode();
         // w1 is in the inventory but never boots: as in the seed, the first master gives up after
         // waitTimeout and fails, instead of reporting a cluster that never formed as ready.
-        String cluster = """
-                    waitTimeout: 20
-                    nodes:
-                      - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
-                      - {mac: "52:54:00:12:34:09", name: w1, role: worker, address: 10.0.2.16}
-                """.formatted(MAC);
+        String cluster = "waitTimeout: 20\nnodes:\n" + PxeLab.M1
+                + "  - {mac: \"52:54:00:12:34:09\", name: w1, role: worker, address: 10.0.2.16}\n";
         JsonNode node = bootAndWait(m, "failed|ready", Pattern.compile("kiln-agent.*failed"), cluster);
         assertThat(node.path("step").asText()).isEqualTo("failed");
         assertThat(node.path("detail").asText()).contains("w1");
     }
 
     private JsonNode bootAndWait(Manifest image, String stepPattern, Pattern consoleLine) throws Exception {
-        return bootAndWait(image, stepPattern, consoleLine, """
-                    nodes:
-                      - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
-                """.formatted(MAC));
+        return bootAndWait(image, stepPattern, consoleLine, "nodes:\n" + PxeLab.M1);
     }
 
     /**
@@ -99,50 +84,16 @@ class PxeBootTest {
      */
     private JsonNode bootAndWait(Manifest image, String stepPattern, Pattern consoleLine, String clusterBody)
             throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        Path inventory = tmp.resolve("inventory.yaml");
-        Files.writeString(inventory, """
-                clusters:
-                  - name: lab
-                    image: %s
-                """.formatted(image.ref()) + clusterBody);
-        String publicUrl = "http://10.0.2.2:" + port; // the host's loopback as QEMU's guest sees it
+        int port = PxeLab.freePort();
+        Path inventory = PxeLab.inventory(tmp, image.ref(), clusterBody);
+        String publicUrl = PxeLab.publicUrl(port);
         try (KilnServer server = KilnServer.start(new KilnServer.Options(inventory, TestImages.store(), "127.0.0.1",
                 port, publicUrl, tmp.resolve("state"), 500));
-             QemuMachine vm = QemuMachine.startNetboot(MAC, publicUrl + "/boot.ipxe",
+             QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
                      TestImages.dirOf(image).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
-            long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
-            Pattern done = Pattern.compile(stepPattern);
-            JsonNode row = null;
-            while (System.nanoTime() < deadline) {
-                row = nodeRow(port);
-                if (row != null && done.matcher(row.path("step").asText()).matches()) {
-                    vm.await(consoleLine, Duration.ofSeconds(60));
-                    return row;
-                }
-                Thread.sleep(1000);
-            }
-            throw new AssertionError("node did not reach " + stepPattern + " in 6 minutes; last /nodes row: " + row
-                    + "\nconsole:\n" + tail(vm.consoleText()));
+            JsonNode row = PxeLab.awaitStep(port, vm, Pattern.compile(stepPattern), Duration.ofMinutes(6));
+            vm.await(consoleLine, Duration.ofSeconds(60));
+            return row;
         }
-    }
-
-    private static JsonNode nodeRow(int port) throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nodes")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        for (JsonNode n : new ObjectMapper().readTree(r.body())) {
-            if (n.path("mac").asText().equalsIgnoreCase(MAC)) {
-                return n;
-            }
-        }
-        return null;
-    }
-
-    private static String tail(String text) {
-        String[] lines = text.split("\r?\n");
-        return String.join("\n", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
     }
 }

@@ -3,7 +3,6 @@ package dev.kiln.fleet.vm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.boot.QemuMachine;
 import dev.kiln.builder.progress.Progress;
@@ -17,11 +16,6 @@ import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.store.Manifest;
 import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.S3ImageSource;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,8 +34,6 @@ import software.amazon.awssdk.regions.Region;
 @Tag("aws")
 @Tag("vm")
 class S3PxeBootTest {
-    private static final String MAC = "52:54:00:12:34:01";
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
     Path tmp;
@@ -56,37 +48,18 @@ class S3PxeBootTest {
                 clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
                 new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(pxeOnlyCopy(m, ref), ref, store);
             }
-            int port;
-            try (ServerSocket s = new ServerSocket(0)) {
-                port = s.getLocalPort();
-            }
-            Path inventory = tmp.resolve("inventory.yaml");
-            Files.writeString(inventory, """
-                    clusters:
-                      - name: lab
-                        image: %s
-                        nodes:
-                          - {mac: "%s", name: m1, role: master, address: 10.0.2.15}
-                    """.formatted(m.ref(), MAC));
-            String publicUrl = "http://10.0.2.2:" + port; // the host's loopback as QEMU's guest sees it
+            int port = PxeLab.freePort();
+            Path inventory = PxeLab.inventory(tmp, m.ref(), "nodes:\n" + PxeLab.M1);
+            String publicUrl = PxeLab.publicUrl(port);
             try (S3ImageSource source = S3ImageSource.open(store, moto.settings("us-east-1"), tmp.resolve("cache"));
                  KilnServer server = KilnServer.start(new KilnServer.Options(inventory, source, "127.0.0.1", port, publicUrl,
                          tmp.resolve("state"), 500));
-                 QemuMachine vm = QemuMachine.startNetboot(MAC, publicUrl + "/boot.ipxe",
+                 QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
                          TestImages.dirOf(m).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
                 assertThat(source.store().exists(ref)).isTrue();
-                long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
-                JsonNode row = null;
-                while (System.nanoTime() < deadline) {
-                    row = nodeRow(port);
-                    if (row != null && row.path("step").asText().matches("ready|failed")) {
-                        break;
-                    }
-                    Thread.sleep(1000);
-                }
-                assertThat(row).as("/nodes row of m1; console:\n" + tail(vm.consoleText())).isNotNull();
+                JsonNode row = PxeLab.awaitStep(port, vm, Pattern.compile("ready|failed"), Duration.ofMinutes(6));
                 assertThat(row.path("step").asText()).as("last step, detail: " + row.path("detail").asText()
-                        + "\nconsole:\n" + tail(vm.consoleText())).isEqualTo("ready");
+                        + "\nconsole:\n" + PxeLab.tail(vm.consoleText())).isEqualTo("ready");
                 assertThat(row.path("reportedImage").asText()).isEqualTo(m.ref());
                 assertThat(row.path("kernel").asText()).isEqualTo(m.kernel().release());
             }
@@ -119,21 +92,5 @@ class S3PxeBootTest {
         json.put("artifacts", pxe);
         ImageStore.JSON.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
         return copy;
-    }
-
-    private static JsonNode nodeRow(int port) throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nodes")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        for (JsonNode n : new ObjectMapper().readTree(r.body())) {
-            if (n.path("mac").asText().equalsIgnoreCase(MAC)) {
-                return n;
-            }
-        }
-        return null;
-    }
-
-    private static String tail(String text) {
-        String[] lines = text.split("\r?\n");
-        return String.join("\n", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
     }
 }
