@@ -6,7 +6,7 @@ packages="
   mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk
   grub-pc-bin grub-efi-amd64-bin grub-common
   qemu-system-x86 qemu-utils ipxe-qemu ovmf
-  systemd tar zstd xz-utils curl jq ca-certificates
+  systemd tar zstd xz-utils curl jq openssl ca-certificates
 "
 missing=""
 for p in $packages; do

@@ -7,4 +7,8 @@ umask 077
 printf '%s\n' "${KILN_META_caCert:?metadata lacks caCert}" > /etc/kubernetes/pki/ca.crt
 printf '%s\n' "${KILN_META_caKey:?metadata lacks caKey}" > /etc/kubernetes/pki/ca.key
 for img in /var/lib/kiln/images/*.tar; do [ -e "$img" ] && ctr -n k8s.io images import "$img"; done
-kubeadm init --config /etc/kiln/kubeadm/init.yaml --upload-certs --skip-token-print
+# The certificate key reaches masters only, so it is set here rather than as a placeholder
+# (placeholders are filled on every node, whatever its role).
+sed "s|^# certificateKey:.*|certificateKey: \"${KILN_META_certificateKey:?metadata lacks certificateKey}\"|" \
+    /etc/kiln/kubeadm/init.yaml > /run/kiln-init.yaml
+kubeadm init --config /run/kiln-init.yaml --upload-certs --skip-token-print

@@ -3,9 +3,10 @@
 set -eu
 for img in /var/lib/kiln/images/*.tar; do [ -e "$img" ] && ctr -n k8s.io images import "$img"; done
 cp /etc/kiln/kubeadm/join.yaml /run/kiln-join-master.yaml
-cat >> /run/kiln-join-master.yaml <<'YAML'
+# The certificate key reaches masters only (metadata), so it is not a placeholder.
+cat >> /run/kiln-join-master.yaml <<YAML
 controlPlane:
-  certificateKey: "@@certificate_key@@"
+  certificateKey: "${KILN_META_certificateKey:?metadata lacks certificateKey}"
   localAPIEndpoint:
     advertiseAddress: "@@node_address@@"
     bindPort: 6443

@@ -67,6 +67,7 @@ public final class KilnServer implements AutoCloseable {
     private final Options options;
     private final StatusBook status;
     private final NodeTokens tokens;
+    private final ClusterSecrets secrets;
     private final InventoryWatcher inventory;
     private final ImageFiles images;
     private final Javalin app;
@@ -76,10 +77,12 @@ public final class KilnServer implements AutoCloseable {
     /** Token digest → MAC for one inventory; rebuilt when the inventory changes. */
     private record TokenIndex(Inventory inventory, Map<String, String> macByDigest) { }
 
-    private KilnServer(Options options, StatusBook status, NodeTokens tokens, InventoryWatcher inventory) {
+    private KilnServer(Options options, StatusBook status, NodeTokens tokens, ClusterSecrets secrets,
+                       InventoryWatcher inventory) {
         this.options = options;
         this.status = status;
         this.tokens = tokens;
+        this.secrets = secrets;
         this.inventory = inventory;
         this.images = new ImageFiles(options.store());
         this.app = Javalin.create(cfg -> {
@@ -110,7 +113,7 @@ public final class KilnServer implements AutoCloseable {
         InventoryWatcher inventory = null;
         try {
             inventory = InventoryWatcher.start(options.inventory(), options.images(), options.pollMillis());
-            return new KilnServer(options, status, tokens, inventory);
+            return new KilnServer(options, status, tokens, new ClusterSecrets(state), inventory);
         } catch (IOException | InventoryException | RuntimeException e) {
             if (inventory != null) {
                 inventory.close();
@@ -226,7 +229,9 @@ public final class KilnServer implements AutoCloseable {
             return;
         }
         LOG.info("metadata: {} ({}) fetched its metadata from {}", m.name(), m.mac(), ctx.ip());
-        json(ctx, 200, NodeMetadata.of(inv, m, publicUrl));
+        Map<String, String> doc = new LinkedHashMap<>(NodeMetadata.of(inv, m, publicUrl));
+        doc.putAll(secrets.forNode(m.cluster().name(), m.isMaster()));
+        json(ctx, 200, doc);
     }
 
     private void report(Context ctx) throws IOException {

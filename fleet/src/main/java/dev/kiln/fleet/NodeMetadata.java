@@ -11,10 +11,13 @@ import java.util.stream.Collectors;
  * jq) reads any field with {@code jq -r .key}, and image placeholders map straight onto keys.
  */
 public final class NodeMetadata {
-    /** Keys kiln fills in; inventory {@code metadata} may add keys but not redefine these. */
+    /**
+     * Keys kiln fills in, here and in {@link ClusterSecrets} (bootstrap material); inventory
+     * {@code metadata} may add keys but not redefine these.
+     */
     public static final Set<String> BUILT_IN = Set.of("name", "domain", "fqdn", "role", "address", "mac", "cluster",
             "masterAddr", "nodes", "nodeAddresses", "masters", "etcdInitialCluster", "image", "imageVersion",
-            "waitTimeout", "server");
+            "waitTimeout", "server", "caCert", "caCertHash", "bootstrapToken", "caKey", "certificateKey");
 
     private NodeMetadata() { }
 

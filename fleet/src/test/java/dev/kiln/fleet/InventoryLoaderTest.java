@@ -31,7 +31,7 @@ class InventoryLoaderTest {
                 domain: lab.example
                 image: debian-node:1.0.0
                 waitTimeout: 180
-                metadata: {bootstrapToken: abc, podCidr: 10.244.0.0/16}
+                metadata: {ntpServer: abc, podCidr: 10.244.0.0/16}
                 nodes:
                   - {mac: "52:54:00:12:34:01", name: m1, role: master, address: 10.0.2.15}
                   - {mac: 52-54-00-12-34-02, name: m2, role: master, address: 10.0.2.16, image: "debian-node:2.0.0"}
@@ -66,7 +66,7 @@ class InventoryLoaderTest {
                 .containsEntry("etcdInitialCluster", "m1=http://10.0.2.15:2380,m2=http://10.0.2.16:2380")
                 .containsEntry("image", "debian-node:1.0.0").containsEntry("imageVersion", "1.0.0")
                 .containsEntry("waitTimeout", "180").containsEntry("server", "http://10.0.2.2:8080")
-                .containsEntry("bootstrapToken", "abc").containsEntry("podCidr", "10.244.1.0/24");
+                .containsEntry("ntpServer", "abc").containsEntry("podCidr", "10.244.1.0/24");
         Map<String, String> edge = NodeMetadata.of(inv, inv.member("52:54:00:aa:00:01"), "http://s");
         assertThat(edge).containsEntry("fqdn", "m1").containsEntry("domain", "")
                 .containsEntry("etcdInitialCluster", "m1=http://[fd00::1]:2380").containsEntry("waitTimeout", "300");
@@ -86,8 +86,8 @@ class InventoryLoaderTest {
                 .hasMessageContaining(file + ":5:").hasMessageContaining("clusters[0].waitTimeout: expected a whole number");
         assertThatThrownBy(() -> InventoryLoader.parse(file, "clusters: [\n  {name: lab", store))
                 .hasMessageContaining("YAML syntax error");
-        assertThatThrownBy(() -> InventoryLoader.parse(file, VALID.replace("metadata: {bootstrapToken: abc,",
-                "metadata: {bootstrapToken: [a, b],"), store)).hasMessageContaining("clusters[0].metadata.bootstrapToken");
+        assertThatThrownBy(() -> InventoryLoader.parse(file, VALID.replace("metadata: {ntpServer: abc,",
+                "metadata: {ntpServer: [a, b],"), store)).hasMessageContaining("clusters[0].metadata.ntpServer");
     }
 
     @Test

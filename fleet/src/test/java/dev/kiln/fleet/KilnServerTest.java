@@ -199,6 +199,35 @@ class KilnServerTest {
     }
 
     @Test
+    void bootstrapMaterialIsPerClusterStableAndTheSecretsGoToMastersOnly() throws Exception {
+        Map<String, String> m1 = metadataOf(M1);
+        Map<String, String> m2 = metadataOf(M2);
+        Map<String, String> w1 = metadataOf(W1);
+        assertThat(m1.get("bootstrapToken")).matches("[a-z0-9]{6}\\.[a-z0-9]{16}");
+        assertThat(m1.get("certificateKey")).matches("[0-9a-f]{64}");
+        assertThat(m1.get("caCert")).startsWith("-----BEGIN CERTIFICATE-----");
+        assertThat(m1.get("caKey")).contains("PRIVATE KEY-----");
+        // kubeadm's pin: sha256 of the CA's SubjectPublicKeyInfo.
+        java.security.cert.X509Certificate ca = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory
+                .getInstance("X.509").generateCertificate(new java.io.ByteArrayInputStream(m1.get("caCert").getBytes()));
+        assertThat(m1.get("caCertHash")).isEqualTo("sha256:" + Hashing.sha256(ca.getPublicKey().getEncoded()));
+        assertThat(ca.getSubjectX500Principal().getName()).isEqualTo("CN=kubernetes");
+        // One cluster, one CA and token; workers get what joining needs, not the keys.
+        assertThat(m2).containsEntry("caCertHash", m1.get("caCertHash")).containsEntry("bootstrapToken", m1.get("bootstrapToken"))
+                .containsEntry("certificateKey", m1.get("certificateKey")).containsKey("caKey");
+        assertThat(w1).containsEntry("caCertHash", m1.get("caCertHash")).containsEntry("bootstrapToken", m1.get("bootstrapToken"))
+                .doesNotContainKeys("caKey", "certificateKey");
+        assertThat(metadataOf(O1).get("caCertHash")).as("another cluster, another CA").isNotEqualTo(m1.get("caCertHash"));
+        // Kept in the state directory: a restarted server hands out the same material.
+        server.close();
+        server = null;
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("cluster-lab.json"))))
+                .isEqualTo("rw-------");
+        startServer();
+        assertThat(metadataOf(M1)).containsEntry("caCertHash", m1.get("caCertHash")).containsEntry("caKey", m1.get("caKey"));
+    }
+
+    @Test
     void rangesReturnExactlyTheRequestedBytes() throws Exception {
         String url = "/images/debian-node/1.0.0/pxe/rootfs.squashfs";
         int size = rootfs.length;
