@@ -37,6 +37,19 @@ public final class Moto implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(hook);
     }
 
+    private static Moto shared;
+
+    /**
+     * One emulator for the whole test JVM (tests call {@link #reset} between them); it is
+     * stopped when the JVM exits. Starting a container per test class only cost time.
+     */
+    public static synchronized Moto shared() {
+        if (shared == null) {
+            shared = start();
+        }
+        return shared;
+    }
+
     public static Moto start() {
         if (!"true".equals(System.getenv("TESTCONTAINERS_RYUK_DISABLED"))) {
             throw new IllegalStateException("set TESTCONTAINERS_RYUK_DISABLED=true (the ryuk image cannot be pulled here;"

@@ -43,26 +43,26 @@ class S3PxeBootTest {
         Manifest m = TestImages.debianNode();
         ImageRef ref = new ImageRef(m.name(), m.version());
         S3Location store = S3Location.parse("s3://kiln-images/releases");
-        try (Moto moto = Moto.start()) {
-            try (AwsClients clients = new AwsClients(moto.settings("us-east-1"), 8)) {
-                clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
-                new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(pxeOnlyCopy(m, ref), ref, store);
-            }
-            int port = PxeLab.freePort();
-            Path inventory = PxeLab.inventory(tmp, m.ref(), "nodes:\n" + PxeLab.M1);
-            String publicUrl = PxeLab.publicUrl(port);
-            try (S3ImageSource source = S3ImageSource.open(store, moto.settings("us-east-1"), tmp.resolve("cache"));
-                 KilnServer server = KilnServer.start(new KilnServer.Options(inventory, source, "127.0.0.1", port, publicUrl,
-                         tmp.resolve("state"), 500));
-                 QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
-                         TestImages.dirOf(m).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
-                assertThat(source.store().exists(ref)).isTrue();
-                JsonNode row = PxeLab.awaitStep(port, vm, Pattern.compile("ready|failed"), Duration.ofMinutes(6));
-                assertThat(row.path("step").asText()).as("last step, detail: " + row.path("detail").asText()
-                        + "\nconsole:\n" + PxeLab.tail(vm.consoleText())).isEqualTo("ready");
-                assertThat(row.path("reportedImage").asText()).isEqualTo(m.ref());
-                assertThat(row.path("kernel").asText()).isEqualTo(m.kernel().release());
-            }
+        Moto moto = Moto.shared();
+        moto.reset();
+        try (AwsClients clients = new AwsClients(moto.settings("us-east-1"), 8)) {
+            clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
+            new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(pxeOnlyCopy(m, ref), ref, store);
+        }
+        int port = PxeLab.freePort();
+        Path inventory = PxeLab.inventory(tmp, m.ref(), "nodes:\n" + PxeLab.M1);
+        String publicUrl = PxeLab.publicUrl(port);
+        try (S3ImageSource source = S3ImageSource.open(store, moto.settings("us-east-1"), tmp.resolve("cache"));
+             KilnServer server = KilnServer.start(new KilnServer.Options(inventory, source, "127.0.0.1", port, publicUrl,
+                     tmp.resolve("state"), 500));
+             QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
+                     TestImages.dirOf(m).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
+            assertThat(source.store().exists(ref)).isTrue();
+            JsonNode row = PxeLab.awaitStep(port, vm, Pattern.compile("ready|failed"), Duration.ofMinutes(6));
+            assertThat(row.path("step").asText()).as("last step, detail: " + row.path("detail").asText()
+                    + "\nconsole:\n" + PxeLab.tail(vm.consoleText())).isEqualTo("ready");
+            assertThat(row.path("reportedImage").asText()).isEqualTo(m.ref());
+            assertThat(row.path("kernel").asText()).isEqualTo(m.kernel().release());
         }
     }
 
