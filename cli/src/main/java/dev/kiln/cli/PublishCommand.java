@@ -8,7 +8,6 @@ import dev.kiln.builder.publish.S3Location;
 import dev.kiln.builder.publish.S3Publisher;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
-import java.net.URI;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -43,9 +42,6 @@ final class PublishCommand implements Callable<Integer> {
     @Option(names = "--ami", description = "Make an AMI of disk/disk.raw.")
     boolean ami;
 
-    @Option(names = "--region", paramLabel = "REGION", description = "AWS region (default: AWS_REGION or the profile's).")
-    String region;
-
     @Option(names = "--copy-to", split = ",", paramLabel = "REGION", description = "With --ami: copy the AMI to these regions too.")
     List<String> copyTo = List.of();
 
@@ -56,18 +52,15 @@ final class PublishCommand implements Callable<Integer> {
             description = "With --ami: the SSM parameter to point at the AMI in every region (default: /kiln/images/NAME/latest; '' for none).")
     String ssmParameter;
 
-    @Option(names = "--profile", paramLabel = "PROFILE", description = "AWS profile (default: AWS_PROFILE, else 'default').")
-    String profile;
-
-    @Option(names = "--endpoint-url", paramLabel = "URL", description = "Send every AWS call here (an emulator such as moto).")
-    URI endpointUrl;
-
     @Option(names = "--workers", defaultValue = "8", paramLabel = "N", description = "Parallel S3 uploads, objects and parts (default: ${DEFAULT-VALUE}).")
     int workers;
 
     @Option(names = "--block-workers", defaultValue = "16", paramLabel = "N",
             description = "Parallel 512 KiB snapshot block uploads (default: ${DEFAULT-VALUE}).")
     int blockWorkers;
+
+    @Mixin
+    AwsOptions aws;
 
     @Mixin
     StoreOption store;
@@ -84,7 +77,7 @@ final class PublishCommand implements Callable<Integer> {
         ImageRef r = ImageRef.parse(ref);
         images.manifest(r); // a clear error for a version the store lacks
         S3Location dest = s3 != null ? S3Location.parse(s3) : null;
-        AwsSettings settings = new AwsSettings(region, endpointUrl, profile, null);
+        AwsSettings settings = aws.settings();
         ConsoleProgress progress = new ConsoleProgress(System.out, System.console() != null);
         try (AwsClients clients = new AwsClients(settings, Math.max(workers, blockWorkers))) {
             if (dest != null) {
@@ -98,7 +91,7 @@ final class PublishCommand implements Callable<Integer> {
             }
             if (ami) {
                 AmiPublisher.Result res = new AmiPublisher(clients, progress, PublishListener.NONE).workers(blockWorkers)
-                        .publish(images, r, new AmiPublisher.Options(region, copyTo, shareWith, ssmParameter));
+                        .publish(images, r, new AmiPublisher.Options(aws.region, copyTo, shareWith, ssmParameter));
                 if (res.snapshotWritten()) {
                     System.out.printf("snapshot %s: %d blocks of 512 KiB written, %s sent for a %s disk (zero blocks skipped)%n",
                             res.snapshotId(), res.blocksWritten(), Format.size(res.bytesSent()), Format.size(res.diskBytes()));

@@ -1,6 +1,5 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.publish.AwsSettings;
 import dev.kiln.builder.publish.S3Location;
 import dev.kiln.builder.store.ImageStore;
 import dev.kiln.fleet.ImageSource;
@@ -8,7 +7,6 @@ import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.S3ImageSource;
 import dev.kiln.fleet.StateDir;
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -45,14 +43,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "With an S3 store: where versions are fetched to (default: ~/.cache/kiln/s3-images/BUCKET/PREFIX).")
     Path cache;
 
-    @Option(names = "--region", paramLabel = "REGION", description = "With an S3 store: AWS region (default: AWS_REGION or the profile's).")
-    String region;
-
-    @Option(names = "--profile", paramLabel = "PROFILE", description = "With an S3 store: AWS profile (default: AWS_PROFILE, else 'default').")
-    String profile;
-
-    @Option(names = "--endpoint-url", paramLabel = "URL", description = "With an S3 store: send S3 calls here (an emulator such as moto).")
-    URI endpointUrl;
+    /** With an S3 store: how to reach it. */
+    @picocli.CommandLine.Mixin
+    AwsOptions aws;
 
     @Option(names = "--listen", defaultValue = "0.0.0.0:8080", paramLabel = "HOST:PORT",
             description = "Address and port to listen on (default: ${DEFAULT-VALUE}).")
@@ -126,14 +119,14 @@ final class ServeCommand implements Callable<Integer> {
 
     private ImageSource openStore() throws java.io.IOException {
         boolean s3 = store != null && store.startsWith("s3://");
-        if (!s3 && (cache != null || region != null || profile != null || endpointUrl != null)) {
+        if (!s3 && (cache != null || aws.anySet())) {
             throw new IllegalArgumentException("--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
         }
         if (!s3) {
             return ImageSource.local(new ImageStore(store != null ? Path.of(store) : ImageStore.defaultRoot()));
         }
         S3Location location = S3Location.parse(store);
-        return S3ImageSource.open(location, new AwsSettings(region, endpointUrl, profile, null),
+        return S3ImageSource.open(location, aws.settings(),
                 cache != null ? cache : S3ImageSource.defaultCache(location));
     }
 }
