@@ -23,7 +23,6 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -245,21 +244,14 @@ public final class S3Publisher {
 
     private static <T> T await(Future<T> f, ExecutorService pool) throws IOException {
         try {
-            return f.get();
+            return Tasks.result(f);
         } catch (InterruptedException e) {
             pool.shutdownNow();
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("publish interrupted");
-        } catch (ExecutionException e) {
+        } catch (IOException | RuntimeException e) {
             pool.shutdownNow();
-            Throwable c = e.getCause();
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IOException(c);
+            throw e;
         }
     }
 

@@ -15,7 +15,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -114,13 +113,13 @@ final class SnapshotUploader {
                 if (futures.size() % 64 == 0) {
                     for (Future<?> f : futures) {
                         if (f.isDone()) {
-                            get(f);
+                            Tasks.result(f);
                         }
                     }
                 }
             }
             for (Future<?> f : futures) {
-                get(f);
+                Tasks.result(f);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -179,21 +178,6 @@ final class SnapshotUploader {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("publish interrupted");
-        }
-    }
-
-    private static void get(Future<?> f) throws IOException, InterruptedException {
-        try {
-            f.get();
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IOException(c);
         }
     }
 
