@@ -105,16 +105,19 @@ public final class ImageBuilder {
         return resolvePackages(checkSpec(specFile));
     }
 
+    /** A spec that passed the static checks, before the mirror was asked anything. */
+    private record Checked(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages) { }
+
     /** The static checks: no network, well under a second. */
-    private Plan checkSpec(Path specFile) throws SpecException, IOException {
+    private Checked checkSpec(Path specFile) throws SpecException, IOException {
         return step("check spec " + specFile, s -> {
             SpecLoader.Loaded l = SpecLoader.load(specFile);
-            return new Plan(l, SpecChecker.check(l), PackagePlan.of(l.spec()), null, null);
+            return new Checked(l, SpecChecker.check(l), PackagePlan.of(l.spec()));
         });
     }
 
     /** Pinned versions against the mirror's index, before any rootfs work. */
-    private Plan resolvePackages(Plan checked) throws SpecException, IOException {
+    private Plan resolvePackages(Checked checked) throws SpecException, IOException {
         PackagePlan packages = checked.packages();
         return step("read package index (" + packages.sources().size() + " source"
                 + (packages.sources().size() == 1 ? "" : "s") + ")", s -> {
@@ -127,7 +130,7 @@ public final class ImageBuilder {
 
     public Path build(Path specFile) throws SpecException, IOException {
         Instant started = Instant.now();
-        Plan checked = checkSpec(specFile);
+        Checked checked = checkSpec(specFile);
         ImageRef ref = new ImageRef(checked.loaded().spec().name(), checked.loaded().spec().version());
         if (store.exists(ref)) {
             throw new ImageStore.VersionExistsException(ref, store.dir(ref));
