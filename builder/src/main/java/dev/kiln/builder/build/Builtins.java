@@ -19,7 +19,8 @@ final class Builtins {
             new Entry("agent/kiln-identity", "/usr/lib/kiln/kiln-identity", 0755),
             new Entry("units/kiln-agent.service", "/usr/lib/systemd/system/kiln-agent.service", 0644),
             new Entry("units/kiln-agent-outcome.service", "/usr/lib/systemd/system/kiln-agent-outcome.service", 0644),
-            new Entry("agent/kiln-agent", "/usr/lib/kiln/kiln-agent", 0755));
+            new Entry("agent/kiln-agent", "/usr/lib/kiln/kiln-agent", 0755),
+            new Entry("agent/kiln-check", "/usr/lib/kiln/kiln-check", 0755));
 
     private Builtins() { }
 

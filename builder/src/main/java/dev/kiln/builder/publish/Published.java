@@ -1,13 +1,9 @@
 package dev.kiln.builder.publish;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.Sidecar;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -36,24 +32,12 @@ public record Published(String ref, List<S3Copy> s3, List<Ami> amis) {
                       List<String> sharedWith, String ssmParameter, String endpoint, String publishedAt) { }
 
     public static Published read(Path versionDir) throws IOException {
-        Path f = versionDir.resolve(FILE);
-        if (!Files.isRegularFile(f)) {
-            return null;
-        }
-        return ImageStore.JSON.readValue(f.toFile(), Published.class);
+        return Sidecar.read(versionDir, FILE, Published.class);
     }
 
     /** Applies {@code change} to the current record (empty if none) under a lock and writes it atomically. */
     public static Published update(Path versionDir, String ref, UnaryOperator<Published> change) throws IOException {
-        try (FileChannel lock = FileChannel.open(versionDir.resolve("." + FILE + ".lock"),
-                StandardOpenOption.CREATE, StandardOpenOption.WRITE); var held = lock.lock()) {
-            Published current = read(versionDir);
-            Published next = change.apply(current != null ? current : new Published(ref, List.of(), List.of()));
-            Path tmp = versionDir.resolve("." + FILE + ".tmp");
-            ImageStore.JSON.writeValue(tmp.toFile(), next);
-            Files.move(tmp, versionDir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return next;
-        }
+        return Sidecar.update(versionDir, FILE, Published.class, () -> new Published(ref, List.of(), List.of()), change);
     }
 
     public Published withS3(S3Copy copy) {
