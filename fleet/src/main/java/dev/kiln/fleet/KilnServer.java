@@ -166,6 +166,7 @@ public final class KilnServer implements AutoCloseable {
         app.head("/images/<path>", ctx -> images.handle(ctx, true));
         app.get("/metadata", this::metadata);
         app.post("/status", this::report);
+        app.post("/checks", this::checks);
         app.get("/nodes", this::nodes);
         app.get("/peers", this::peers);
         app.exception(Exception.class, (e, ctx) -> {
@@ -197,7 +198,7 @@ public final class KilnServer implements AutoCloseable {
             return;
         }
         LOG.info("ipxe: {} (from {}) is {} ({}), booting {}", mac, ctx.ip(), who, m.bootstrapRole(), m.image());
-        status.record(mac, NodeStatus.IPXE, "boot script served for " + m.image(), null, null, ctx.ip());
+        status.record(mac, NodeStatus.IPXE, "boot script served for " + m.image(), null, null, null, ctx.ip());
         ipxe(ctx, BootScripts.boot(publicUrl, mac, m.name(), m.cluster().name(), m.image(), tokens.token(mac)));
     }
 
@@ -265,6 +266,7 @@ public final class KilnServer implements AutoCloseable {
             detail = detail.substring(0, MAX_DETAIL) + "...";
         }
         String kernel = text(body.get("kernel"));
+        String phase = text(body.get("phase"));
         Map<String, Object> image = null;
         JsonNode imageNode = body.get("image");
         if (imageNode != null && imageNode.isObject()) {
@@ -274,7 +276,7 @@ public final class KilnServer implements AutoCloseable {
             LOG.warn("status: {} ({}) sent an 'image' that is not a JSON object (is its /etc/kiln/image.json damaged?): {}",
                     m.name(), m.mac(), BootScripts.safe(snippet(imageNode.toString())));
         }
-        NodeStatus s = status.record(m.mac(), step, detail, image, kernel, ctx.ip());
+        NodeStatus s = status.record(m.mac(), step, detail, phase, image, kernel, ctx.ip());
         String reported = s.reportedImage();
         if ("failed".equals(step)) {
             LOG.error("status: {} ({}) of cluster {} FAILED: {}", m.name(), m.mac(), m.cluster().name(), detail);
@@ -286,6 +288,44 @@ public final class KilnServer implements AutoCloseable {
             LOG.warn("status: {} ({}) runs {} but the inventory assigns {}", m.name(), m.mac(), reported, m.image());
         }
         ctx.status(204);
+    }
+
+    /** A node's check results, sent by its agent when a validation run asked for checks. */
+    private void checks(Context ctx) throws IOException {
+        Inventory.Member m = authenticate(ctx, inventory.current());
+        if (m == null) {
+            return;
+        }
+        JsonNode body;
+        try {
+            body = JSON.readTree(ctx.bodyAsBytes());
+        } catch (IOException e) {
+            body = null;
+        }
+        JsonNode list = body == null ? null : body.get("checks");
+        if (list == null || !list.isArray()) {
+            plain(ctx, 400, "expected a JSON object like {\"checks\": [{\"check\": \"units-active\", \"status\": \"pass\", ...}]}");
+            return;
+        }
+        List<Map<String, Object>> results = JSON.convertValue(list,
+                JSON.getTypeFactory().constructCollectionType(List.class, JSON.getTypeFactory()
+                        .constructMapType(LinkedHashMap.class, String.class, Object.class)));
+        if (!status.recordChecks(m.mac(), results)) {
+            plain(ctx, 409, "report a step to /status before sending check results");
+            return;
+        }
+        LOG.info("checks: {} ({}) sent {} check result(s)", m.name(), m.mac(), results.size());
+        ctx.status(204);
+    }
+
+    /** The last status of a node, or null if it never reported. */
+    public NodeStatus status(String mac) {
+        return status.get(mac);
+    }
+
+    /** Calls {@code listener} with (MAC, new status) after every node report. */
+    public void onStatus(java.util.function.BiConsumer<String, NodeStatus> listener) {
+        status.onChange(listener);
     }
 
     private static String snippet(String s) {

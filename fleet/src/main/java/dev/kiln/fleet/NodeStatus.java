@@ -12,10 +12,15 @@ import java.util.Map;
  *
  * @param image  the node's /etc/kiln/image.json as it sent it (name, version, specSha256, ...)
  * @param kernel what {@code uname -r} printed on the node
+ * @param phase  what the agent was doing when it reported (metadata, placeholders, bootstrap,
+ *               wait-for-nodes, checks): on a "failed" report, the step that failed
+ * @param checks results of the checks a validation run asked for (POST /checks), kept until
+ *               the node boots again
  * @param from   the remote address the report came from (for the operator; not an identity)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record NodeStatus(String step, String detail, Map<String, Object> image, String kernel, String receivedAt, String from) {
+public record NodeStatus(String step, String detail, String phase, Map<String, Object> image, String kernel,
+                         List<Map<String, Object>> checks, String receivedAt, String from) {
     /** Steps a node agent reports, in boot order; "failed" can come at any point. */
     public static final List<String> STEPS = List.of("booted", "metadata-fetched", "placeholders-rendered",
             "bootstrap-started", "ready", "failed");
@@ -36,12 +41,21 @@ public record NodeStatus(String step, String detail, Map<String, Object> image, 
         return Math.max(0, Duration.between(Instant.parse(receivedAt), now).getSeconds());
     }
 
-    /** This report, keeping the image and kernel of earlier reports when it does not carry them. */
+    /**
+     * This report, keeping the image, kernel and check results of earlier reports when it does
+     * not carry them; a node that boots again (iPXE or "booted") starts with no check results.
+     */
     NodeStatus over(NodeStatus previous) {
         if (previous == null) {
             return this;
         }
-        return new NodeStatus(step, detail, image != null ? image : previous.image,
-                kernel != null ? kernel : previous.kernel, receivedAt, from);
+        boolean reboot = IPXE.equals(step) || "booted".equals(step);
+        return new NodeStatus(step, detail, phase, image != null ? image : previous.image,
+                kernel != null ? kernel : previous.kernel, checks != null || reboot ? checks : previous.checks,
+                receivedAt, from);
+    }
+
+    NodeStatus withChecks(List<Map<String, Object>> results) {
+        return new NodeStatus(step, detail, phase, image, kernel, List.copyOf(results), receivedAt, from);
     }
 }

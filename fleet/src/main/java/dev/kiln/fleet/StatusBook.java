@@ -7,13 +7,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +41,7 @@ public final class StatusBook implements AutoCloseable {
         return t;
     });
     private final AtomicBoolean writePending = new AtomicBoolean();
+    private final List<BiConsumer<String, NodeStatus>> listeners = new CopyOnWriteArrayList<>();
 
     /** The file's shape; "schema" lets a later kiln read it or move it aside knowingly. */
     record Saved(int schema, Map<String, NodeStatus> nodes) { }
@@ -66,11 +70,37 @@ public final class StatusBook implements AutoCloseable {
     }
 
     /** Records a report (merged over the previous one) with the current time as receive time. */
-    public NodeStatus record(String mac, String step, String detail, Map<String, Object> image, String kernel, String from) {
-        NodeStatus report = new NodeStatus(step, detail, image, kernel, Instant.now().toString(), from);
+    public NodeStatus record(String mac, String step, String detail, String phase, Map<String, Object> image,
+                             String kernel, String from) {
+        NodeStatus report = new NodeStatus(step, detail, phase, image, kernel, null, Instant.now().toString(), from);
         NodeStatus merged = byMac.merge(mac, report, (old, now) -> now.over(old));
-        scheduleWrite();
+        changed(mac, merged);
         return merged;
+    }
+
+    /** Attaches check results to a node's current status; false if the node never reported. */
+    public boolean recordChecks(String mac, List<Map<String, Object>> checks) {
+        NodeStatus merged = byMac.computeIfPresent(mac, (m, old) -> old.withChecks(checks));
+        if (merged != null) {
+            changed(mac, merged);
+        }
+        return merged != null;
+    }
+
+    /** Calls {@code listener} with (MAC, new status) after every report, on the reporting thread. */
+    public void onChange(BiConsumer<String, NodeStatus> listener) {
+        listeners.add(listener);
+    }
+
+    private void changed(String mac, NodeStatus status) {
+        scheduleWrite();
+        for (BiConsumer<String, NodeStatus> l : listeners) {
+            try {
+                l.accept(mac, status);
+            } catch (RuntimeException e) {
+                LOG.error("status listener failed on {}: {}", mac, e.toString());
+            }
+        }
     }
 
     /** The last status of a node, or null if it never reported. */

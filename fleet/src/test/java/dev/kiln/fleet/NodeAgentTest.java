@@ -48,13 +48,19 @@ class NodeAgentTest {
                         address: 127.0.0.1
                         metadata:
                           tricky: %s
-                """.formatted(MAC, new ObjectMapper().writeValueAsString(TRICKY)));
+                          kilnChecks: %s
+                """.formatted(MAC, new ObjectMapper().writeValueAsString(TRICKY), new ObjectMapper().writeValueAsString(
+                        "{\"node\": [{\"check\": \"image-identity\", \"expect\": {\"name\": \"debian-node\", \"version\": \"2.0.0\"}},"
+                                + " {\"check\": \"hygiene\"}], \"cluster\": []}")));
         server = KilnServer.start(new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 200));
         root = tmp.resolve("root");
         write("etc/kiln/image.json", "{\"name\":\"debian-node\",\"version\":\"1.0.0\",\"kernel\":\"6.1.0-50-cloud-amd64\"}\n");
         write("usr/lib/kiln/bootstrap/init-master", "#!/bin/sh\nprintf '%s %s\\n' \"$KILN_META_name\" \"$KILN_META_role\" > "
                 + tmp.resolve("bootstrap-ran") + "\n");
         Exec.of("chmod", "0755", root.resolve("usr/lib/kiln/bootstrap/init-master").toString()).run();
+        write("usr/lib/kiln/kiln-check", Files.readString(TestSupport.repo("templates/agent/kiln-check")));
+        Exec.of("chmod", "0755", root.resolve("usr/lib/kiln/kiln-check").toString()).run();
+        write("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
         write("cmdline", "console=ttyS0 kiln.server=" + server.publicUrl() + " kiln.token=" + server.token(MAC) + "\n");
     }
 
@@ -132,6 +138,28 @@ class NodeAgentTest {
         JsonNode node = status();
         assertThat(node.path("step").asText()).isEqualTo("failed");
         assertThat(node.path("detail").asText()).contains("ntpServer").contains("@@ntp_server@@").contains("/etc/app.conf");
+        assertThat(server.status(MAC).phase()).as("the step that failed").isEqualTo("placeholders");
+        assertThat(server.status(MAC).checks()).as("no checks after a failure").isNull();
+    }
+
+    @Test
+    void nodeWithoutKernelArgumentsReadsEtcKilnCmdlineAndSendsCheckResults() throws Exception {
+        placeholders("{\"placeholders\": {}, \"files\": {}, \"originals\": \"/usr/lib/kiln/placeholder-files\"}", "x\n");
+        // As in a container: the kernel's command line says nothing about kiln.
+        write("etc/kiln/cmdline", Files.readString(root.resolve("cmdline")));
+        write("cmdline", "console=ttyS0\n");
+
+        Exec.Result r = runAgent();
+
+        assertThat(r.exitCode()).as(r.output()).isZero();
+        NodeStatus s = server.status(MAC);
+        assertThat(s.step()).as("check results do not change the step peers wait for").isEqualTo("ready");
+        assertThat(s.checks()).extracting(c -> c.get("check"), c -> c.get("status"))
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("image-identity", "fail"),
+                        org.assertj.core.groups.Tuple.tuple("hygiene", "pass"));
+        assertThat(s.checks().get(0).get("detail").toString()).contains("version is \"1.0.0\", expected \"2.0.0\"");
+        assertThat(s.checks().get(1).get("facts").toString()).contains("0123456789abcdef0123456789abcdef");
+        assertThat(r.output()).contains("kiln-check: image-identity fail");
     }
 
     @Test
