@@ -73,6 +73,29 @@ public final class TestImages {
         return debianNode;
     }
 
+    /**
+     * A variant of image-specs/debian-node.yaml (e.g. one broken on purpose), named {@code name},
+     * built once per run. {@code edit} changes the spec text; templates still resolve as shipped.
+     */
+    public static synchronized Manifest debianNodeVariant(String name, java.util.function.UnaryOperator<String> edit)
+            throws Exception {
+        String shipped = Files.readString(TestSupport.repo("image-specs/debian-node.yaml"));
+        String text = edit.apply(shipped.replaceFirst("(?m)^name: debian-node$", "name: " + name));
+        String version = text.replaceFirst("(?s).*?\\nversion: (\\S+).*", "$1");
+        ImageRef ref = new ImageRef(name, version);
+        if (!store().exists(ref)) {
+            Path specDir = Files.createTempDirectory("kiln-variant");
+            try {
+                Path spec = specDir.resolve(name + ".yaml");
+                Files.writeString(spec, text);
+                new ImageBuilder(store(), cacheDir(), new RecordingProgress()).build(spec);
+            } finally {
+                Files2.deleteRecursively(specDir);
+            }
+        }
+        return store().manifest(ref);
+    }
+
     public static Path dirOf(Manifest m) throws IOException {
         return store().dir(new ImageRef(m.name(), m.version()));
     }

@@ -1,0 +1,83 @@
+package dev.kiln.validator;
+
+import dev.kiln.builder.store.Manifest;
+import dev.kiln.builder.util.Files2;
+import dev.kiln.validator.provider.ContainerProvider;
+import dev.kiln.validator.provider.NodeProvider;
+import dev.kiln.validator.provider.QemuPxeProvider;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/** The providers kiln validate knows, what each needs from an image, and cleaning up after them. */
+final class Providers {
+    static final String QEMU_PXE = "qemu-pxe";
+    static final String CONTAINER = "container";
+    static final List<String> NAMES = List.of(QEMU_PXE, CONTAINER);
+
+    private Providers() { }
+
+    /** qemu-pxe when the image has a pxe output (nodes boot as on real PXE hardware), else container. */
+    static String defaultFor(Manifest m) {
+        return m.outputs() != null && m.outputs().contains("pxe") ? QEMU_PXE : CONTAINER;
+    }
+
+    /** Under emulation (no KVM) a 3-node PXE cluster takes minutes; containers take seconds. */
+    static Duration defaultTimeout(String provider) {
+        return CONTAINER.equals(provider) ? Duration.ofSeconds(180) : Duration.ofSeconds(600);
+    }
+
+    /** Fails, naming the missing artifact, before anything is created. */
+    static void checkUsable(String provider, Manifest m, Path versionDir) {
+        Map<String, Manifest.Artifact> artifacts = m.artifacts() == null ? Map.of() : m.artifacts();
+        String need = switch (provider) {
+            case QEMU_PXE -> "pxe/rootfs.squashfs";
+            case CONTAINER -> "rootfs.tar";
+            default -> throw new IllegalArgumentException("--provider: unknown provider '" + provider
+                    + "'; expected one of " + String.join(", ", NAMES));
+        };
+        if (!artifacts.containsKey(need) || !Files.isRegularFile(versionDir.resolve(need))) {
+            throw new IllegalArgumentException("--provider " + provider + " needs " + need + " but " + m.ref()
+                    + " has none in " + versionDir + " (its spec's outputs are " + m.outputs() + ")");
+        }
+    }
+
+    static NodeProvider create(String provider, RunLabel run, Path versionDir, Manifest m, Consumer<String> log)
+            throws IOException {
+        return switch (provider) {
+            case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log);
+            case CONTAINER -> new ContainerProvider(run, versionDir, m, log);
+            default -> throw new IllegalArgumentException("--provider: unknown provider '" + provider + "'");
+        };
+    }
+
+    /** Everything of runs whose owner process is gone: provider resources, then run directories. */
+    static int cleanupStale(Path tmpRoot, Consumer<String> log) {
+        Predicate<String> live = id -> RunLabel.isLive(tmpRoot, id);
+        int removed = QemuPxeProvider.cleanupStale(live, log);
+        try {
+            removed += ContainerProvider.cleanupStale(live, log);
+        } catch (IOException e) {
+            log.accept("containers not checked: " + e.getMessage());
+        }
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tmpRoot, RunLabel.DIR_PREFIX + "kv*")) {
+            for (Path d : dirs) {
+                String id = d.getFileName().toString().substring(RunLabel.DIR_PREFIX.length());
+                if (!live.test(id)) {
+                    Files2.deleteRecursively(d);
+                    log.accept("removed run directory " + d);
+                    removed++;
+                }
+            }
+        } catch (IOException e) {
+            log.accept("could not list " + tmpRoot + ": " + e.getMessage());
+        }
+        return removed;
+    }
+}

@@ -1,0 +1,35 @@
+package dev.kiln.validator;
+
+import dev.kiln.builder.TestImages;
+import dev.kiln.builder.store.ImageRef;
+import dev.kiln.builder.store.Manifest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** One validation from a test: its report, what it printed, and where its reports went. */
+record ValidationRun(ValidationReport report, List<String> output, Path reportDir, Path tmpRoot) {
+
+    static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work)
+            throws Exception {
+        List<String> out = new CopyOnWriteArrayList<>();
+        Path reports = work.resolve("reports");
+        Path tmpRoot = work.resolve("tmp");
+        java.nio.file.Files.createDirectories(tmpRoot);
+        ValidationReport r = Validator.run(new Validator.Request(TestImages.store(), new ImageRef(image.name(), image.version()),
+                provider, masters, workers, timeout, reports, tmpRoot, line -> {
+                    out.add(line);
+                    System.out.println(line);
+                }));
+        return new ValidationRun(r, out, reports, tmpRoot);
+    }
+
+    ValidationReport.Node node(String name) {
+        return report.nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    String printed() {
+        return String.join("\n", output);
+    }
+}

@@ -1,0 +1,66 @@
+package dev.kiln.validator.provider;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.dockerjava.api.DockerClient;
+import com.sun.net.httpserver.HttpServer;
+import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.Manifest;
+import dev.kiln.validator.RunLabel;
+import dev.kiln.validator.provider.NodeProvider.Lan;
+import dev.kiln.validator.provider.NodeProvider.NodeBoot;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two nodes as containers against a real dockerd, pointed at a stand-in for kiln serve: each
+ * node's agent must ask for /metadata with its own token, which takes the cmdline file, the
+ * network and a systemd boot up to kiln-agent.service. Needs an image whose agent reads
+ * /etc/kiln/cmdline: -Dkiln.test.image=STORE/debian-node/VERSION (or $KILN_TEST_IMAGE).
+ */
+@Tag("docker")
+class ContainerProviderTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void cleanupStaleRemovesTheResourcesOfRunsThatAreOverOnly() throws Exception {
+        try (DockerClient docker = ContainerProvider.client()) {
+            try {
+                docker.pingCmd().exec();
+            } catch (RuntimeException e) {
+                Assumptions.abort("no dockerd at " + ContainerProvider.DOCKER_HOST + ": " + e.getMessage());
+            }
+            // Two runs that are over (Docker ANDs label filters: each must be removed on its own).
+            Set<String> dead = Set.of(RunLabel.create(tmp).id(), RunLabel.create(tmp).id());
+            List<String> networks = dead.stream().map(id -> docker.createNetworkCmd().withName("kiln-" + id)
+                    .withLabels(Map.of(RunLabel.DOCKER_LABEL, id)).exec().getId()).toList();
+            try {
+                // Every other run counts as live: other runs on this dockerd are left alone.
+                int removed = ContainerProvider.cleanupStale(id -> !dead.contains(id), l -> System.out.println("cleanup: " + l));
+                assertThat(removed).isEqualTo(2);
+                for (String id : dead) {
+                    assertThat(docker.listNetworksCmd().withFilter("label", List.of(RunLabel.DOCKER_LABEL + "=" + id))
+                            .exec()).isEmpty();
+                }
+            } finally {
+                for (String n : networks) {
+                    try {
+                        docker.removeNetworkCmd(n).exec();
+                    } catch (com.github.dockerjava.api.exception.NotFoundException removed) {
+                        // as expected
+                    }
+                }
+            }
+        }
+    }
+}
