@@ -96,6 +96,35 @@ public final class TestImages {
         return store().manifest(ref);
     }
 
+    /**
+     * A store under {@code root} holding only the artifacts of {@code m} that {@code keep}
+     * accepts, hard-linked (copied where links cannot go), with a manifest listing just those: for
+     * publishing part of a version (moto keeps objects in memory) without touching the shared store.
+     */
+    public static ImageStore partialCopy(Manifest m, java.util.function.Predicate<String> keep, Path root) throws IOException {
+        ImageStore copy = new ImageStore(root);
+        ImageRef ref = new ImageRef(m.name(), m.version());
+        Path from = dirOf(m);
+        Path to = copy.dir(ref);
+        java.util.Map<String, Manifest.Artifact> kept = new java.util.TreeMap<>();
+        for (java.util.Map.Entry<String, Manifest.Artifact> a : m.artifacts().entrySet()) {
+            if (keep.test(a.getKey())) {
+                Files.createDirectories(to.resolve(a.getKey()).getParent());
+                try {
+                    Files.createLink(to.resolve(a.getKey()), from.resolve(a.getKey()));
+                } catch (IOException | UnsupportedOperationException otherFilesystem) {
+                    Files.copy(from.resolve(a.getKey()), to.resolve(a.getKey()));
+                }
+                kept.put(a.getKey(), a.getValue());
+            }
+        }
+        java.util.Map<String, Object> json = ImageStore.JSON.convertValue(m, ImageStore.JSON.getTypeFactory()
+                .constructMapType(java.util.LinkedHashMap.class, String.class, Object.class));
+        json.put("artifacts", kept);
+        ImageStore.JSON.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
+        return copy;
+    }
+
     public static Path dirOf(Manifest m) throws IOException {
         return store().dir(new ImageRef(m.name(), m.version()));
     }

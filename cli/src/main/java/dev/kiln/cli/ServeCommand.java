@@ -1,6 +1,5 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.publish.S3Location;
 import dev.kiln.builder.store.ImageStore;
 import dev.kiln.fleet.ImageSource;
 import dev.kiln.fleet.Inventory;
@@ -33,19 +32,8 @@ final class ServeCommand implements Callable<Integer> {
             description = "Which MAC is which node of which cluster and boots which image (YAML).")
     Path inventory;
 
-    // Not StoreOption: a Path would mangle s3://.
-    @Option(names = "--store", paramLabel = "DIR|s3://BUCKET[/PREFIX]",
-            description = {"Image store directory (default: $KILN_STORE or ~/.local/share/kiln/images),",
-                    "or an S3 store written by kiln publish --s3."})
-    String store;
-
-    @Option(names = "--cache", paramLabel = "DIR",
-            description = "With an S3 store: where versions are fetched to (default: ~/.cache/kiln/s3-images/BUCKET/PREFIX).")
-    Path cache;
-
-    /** With an S3 store: how to reach it. */
     @picocli.CommandLine.Mixin
-    AwsOptions aws;
+    ImageSourceOptions images;
 
     @Option(names = "--listen", defaultValue = "0.0.0.0:8080", paramLabel = "HOST:PORT",
             description = "Address and port to listen on (default: ${DEFAULT-VALUE}).")
@@ -79,8 +67,8 @@ final class ServeCommand implements Callable<Integer> {
         if (host.isEmpty()) {
             host = "0.0.0.0";
         }
-        ImageSource source = openStore();
-        ImageStore images = source.store();
+        ImageSource source = images.open();
+        ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
         KilnServer server;
         try {
@@ -104,8 +92,8 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  nodes are told:  " + server.publicUrl() + "   (iPXE boot file: " + server.publicUrl() + "/boot.ipxe)");
         System.out.println("  inventory:       " + inv.file() + " (" + inv.members().size() + " nodes in " + inv.clusterCount()
                 + " clusters; edits apply without a restart)");
-        System.out.println("  store:           " + (source instanceof S3ImageSource s3 ? s3.location() + " (cache " + images.root() + ")"
-                : images.root()));
+        System.out.println("  store:           " + (source instanceof S3ImageSource s3 ? s3.location() + " (cache " + local.root() + ")"
+                : local.root()));
         System.out.println("  state:           " + stateDir.toAbsolutePath());
         if (publicUrl == null && (host.equals("0.0.0.0") || host.equals("::"))) {
             System.out.println("  WARNING: --public-url is not set, so nodes are told " + server.publicUrl()
@@ -115,18 +103,5 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
-    }
-
-    private ImageSource openStore() throws java.io.IOException {
-        boolean s3 = store != null && store.startsWith("s3://");
-        if (!s3 && (cache != null || aws.anySet())) {
-            throw new IllegalArgumentException("--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
-        }
-        if (!s3) {
-            return ImageSource.local(new ImageStore(store != null ? Path.of(store) : ImageStore.defaultRoot()));
-        }
-        S3Location location = S3Location.parse(store);
-        return S3ImageSource.open(location, aws.settings(),
-                cache != null ? cache : S3ImageSource.defaultCache(location));
     }
 }

@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import dev.kiln.builder.store.ImageRef;
+import dev.kiln.fleet.ImageSource;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.ValidationReport;
 import dev.kiln.validator.Validator;
@@ -20,9 +21,10 @@ import picocli.CommandLine.Parameters;
                         + "dnsmasq, iPXE), container (systemd containers from rootfs.tar on the local dockerd; "
                         + "the kernel is the host's, so kernel checks are skipped).",
                 "Writes report.json and junit.xml, records the verdict in the store (validation.json beside the "
-                        + "manifest). Exit status: 0 validated, 1 failed, 2 bad usage."},
+                        + "manifest; for an S3 store, in its local cache). Exit status: 0 validated, 1 failed, 2 bad usage."},
         footer = {"", "Examples:", "  kiln validate debian-node:1.0.0-20261127.1",
                 "  kiln validate --provider container --masters 1 --workers 2 --report out/ debian-node:1.0.0-20261127.1",
+                "  kiln validate --store s3://my-images/kiln --region eu-west-1 debian-node:1.0.0-20261127.1",
                 "  kiln validate --cleanup        # remove what a crashed run left behind"})
 final class ValidateCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME:VERSION", arity = "0..1")
@@ -51,7 +53,7 @@ final class ValidateCommand implements Callable<Integer> {
     boolean cleanup;
 
     @Mixin
-    StoreOption store;
+    ImageSourceOptions images;
 
     @Override
     public Integer call() throws Exception {
@@ -65,9 +67,12 @@ final class ValidateCommand implements Callable<Integer> {
         if (ref == null) {
             throw new IllegalArgumentException("expected the image to validate, NAME:VERSION (or --cleanup)");
         }
-        ValidationReport r = Validator.run(new Validator.Request(store.open(), ImageRef.parse(ref), provider, masters,
-                workers, timeout == null ? null : Duration.ofSeconds(timeout), report, RunLabel.defaultTmpRoot(),
-                System.out::println));
-        return r.passed() ? 0 : 1;
+        ImageRef image = ImageRef.parse(ref);
+        try (ImageSource source = images.open()) {
+            ValidationReport r = Validator.run(new Validator.Request(source, image, provider, masters, workers,
+                    timeout == null ? null : Duration.ofSeconds(timeout), report, RunLabel.defaultTmpRoot(),
+                    System.out::println));
+            return r.passed() ? 0 : 1;
+        }
     }
 }

@@ -20,12 +20,14 @@ final class Providers {
     static final String QEMU_PXE = "qemu-pxe";
     static final String CONTAINER = "container";
     static final List<String> NAMES = List.of(QEMU_PXE, CONTAINER);
+    /** The artifact each provider boots nodes from. */
+    private static final Map<String, String> NEEDS = Map.of(QEMU_PXE, "pxe/rootfs.squashfs", CONTAINER, "rootfs.tar");
 
     private Providers() { }
 
-    /** qemu-pxe when the image has a pxe output (nodes boot as on real PXE hardware), else container. */
+    /** qemu-pxe when the image has its pxe artifacts (nodes boot as on real PXE hardware), else container. */
     static String defaultFor(Manifest m) {
-        return m.outputs() != null && m.outputs().contains("pxe") ? QEMU_PXE : CONTAINER;
+        return m.artifacts() != null && m.artifacts().containsKey(NEEDS.get(QEMU_PXE)) ? QEMU_PXE : CONTAINER;
     }
 
     /** Under emulation (no KVM) a 3-node PXE cluster takes minutes; containers take seconds. */
@@ -36,12 +38,11 @@ final class Providers {
     /** Fails, naming the missing artifact, before anything is created. */
     static void checkUsable(String provider, Manifest m, Path versionDir) {
         Map<String, Manifest.Artifact> artifacts = m.artifacts() == null ? Map.of() : m.artifacts();
-        String need = switch (provider) {
-            case QEMU_PXE -> "pxe/rootfs.squashfs";
-            case CONTAINER -> "rootfs.tar";
-            default -> throw new IllegalArgumentException("--provider: unknown provider '" + provider
-                    + "'; expected one of " + String.join(", ", NAMES));
-        };
+        String need = NEEDS.get(provider);
+        if (need == null) {
+            throw new IllegalArgumentException("--provider: unknown provider '" + provider + "'; expected one of "
+                    + String.join(", ", NAMES));
+        }
         if (!artifacts.containsKey(need) || !Files.isRegularFile(versionDir.resolve(need))) {
             throw new IllegalArgumentException("--provider " + provider + " needs " + need + " but " + m.ref()
                     + " has none in " + versionDir + " (its spec's outputs are " + m.outputs() + ")");

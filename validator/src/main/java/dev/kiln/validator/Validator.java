@@ -5,6 +5,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.store.Manifest;
+import dev.kiln.fleet.ImageSource;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.InventoryException;
 import dev.kiln.fleet.KilnServer;
@@ -39,13 +40,14 @@ public final class Validator {
     private static final int CONSOLE_LINES = 30;
 
     /**
+     * @param images    where the version is: a local store, or S3 (fetched into its local cache first)
      * @param provider  qemu-pxe, qemu-disk or container; null picks one from the image's outputs
      * @param timeout   for the whole cluster to bootstrap and check; null picks one per provider
      * @param reportDir where report.json and junit.xml go; null means kiln-reports/NAME-VERSION-RUN
      * @param tmpRoot   where run directories go (their names carry the run label)
      * @param out       step lines with timings, and the summary
      */
-    public record Request(ImageStore store, ImageRef image, String provider, int masters, int workers,
+    public record Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
                           Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out) { }
 
     private final Request req;
@@ -91,8 +93,9 @@ public final class Validator {
     }
 
     private ValidationReport validate() throws IOException, InterruptedException {
-        Manifest manifest = req.store().manifest(req.image());
-        Path versionDir = req.store().dir(req.image());
+        ImageStore store = localCopy();
+        Manifest manifest = store.manifest(req.image());
+        Path versionDir = store.dir(req.image());
         String providerName = req.provider() != null ? req.provider() : Providers.defaultFor(manifest);
         Providers.checkUsable(providerName, manifest, versionDir);
         if (req.masters() < 1 || req.workers() < 0) {
@@ -119,7 +122,7 @@ public final class Validator {
                 throw new InterruptedException("interrupted");
             }
             try {
-                server = KilnServer.start(new KilnServer.Options(inventory, req.store(), lan.serverAddress(), 0, null,
+                server = KilnServer.start(new KilnServer.Options(inventory, store, lan.serverAddress(), 0, null,
                         run.dir().resolve("serve-state"), 1000));
             } catch (InventoryException e) {
                 throw new IOException("generated inventory " + inventory + " is invalid: " + e.getMessage(), e);
@@ -147,6 +150,19 @@ public final class Validator {
         }
         say("report: " + written.json() + ", " + written.junit());
         return report;
+    }
+
+    /** The store the version is in locally; a version in S3 is fetched and checked first. */
+    private ImageStore localCopy() throws IOException {
+        if (!req.images().exists(req.image())) {
+            throw new IllegalArgumentException("image " + req.image() + " is not in " + req.images().notFound(req.image()));
+        }
+        req.images().sync(List.of(req.image()));
+        String unavailable = req.images().unavailable(req.image());
+        if (unavailable != null) {
+            throw new IOException(unavailable);
+        }
+        return req.images().store();
     }
 
     /** m1..mN then w1..wN; MACs carry the run id, so two runs never share one. */

@@ -12,15 +12,11 @@ import dev.kiln.builder.publish.PublishListener;
 import dev.kiln.builder.publish.S3Location;
 import dev.kiln.builder.publish.S3Publisher;
 import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.store.Manifest;
 import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.S3ImageSource;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -47,7 +43,9 @@ class S3PxeBootTest {
         moto.reset();
         try (AwsClients clients = new AwsClients(moto.settings("us-east-1"), 8)) {
             clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
-            new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(pxeOnlyCopy(m, ref), ref, store);
+            new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(
+                    // Only pxe/: moto would otherwise hold the 2 GiB disk.raw and the rootfs.tar in memory for nothing.
+                    TestImages.partialCopy(m, a -> a.startsWith("pxe/"), tmp.resolve("pxe-store")), ref, store);
         }
         int port = PxeLab.freePort();
         Path inventory = PxeLab.inventory(tmp, m.ref(), "nodes:\n" + PxeLab.M1);
@@ -64,33 +62,5 @@ class S3PxeBootTest {
             assertThat(row.path("reportedImage").asText()).isEqualTo(m.ref());
             assertThat(row.path("kernel").asText()).isEqualTo(m.kernel().release());
         }
-    }
-
-    /**
-     * The version's PXE output in a store of its own, hard-linked (the shared test store stays
-     * untouched: publish writes published.json next to the manifest; copied where links cannot go). Only the pxe/ artifacts:
-     * moto would otherwise hold the 2 GiB disk.raw and 450 MiB rootfs.tar in memory for nothing.
-     */
-    private ImageStore pxeOnlyCopy(Manifest m, ImageRef ref) throws Exception {
-        ImageStore copy = new ImageStore(tmp.resolve("pxe-store"));
-        Path from = TestImages.dirOf(m);
-        Path to = copy.dir(ref);
-        Map<String, Manifest.Artifact> pxe = new TreeMap<>();
-        for (Map.Entry<String, Manifest.Artifact> a : m.artifacts().entrySet()) {
-            if (a.getKey().startsWith("pxe/")) {
-                Files.createDirectories(to.resolve(a.getKey()).getParent());
-                try {
-                    Files.createLink(to.resolve(a.getKey()), from.resolve(a.getKey()));
-                } catch (java.io.IOException | UnsupportedOperationException otherFilesystem) {
-                    Files.copy(from.resolve(a.getKey()), to.resolve(a.getKey()));
-                }
-                pxe.put(a.getKey(), a.getValue());
-            }
-        }
-        Map<String, Object> json = ImageStore.JSON.convertValue(m, ImageStore.JSON.getTypeFactory()
-                .constructMapType(java.util.LinkedHashMap.class, String.class, Object.class));
-        json.put("artifacts", pxe);
-        ImageStore.JSON.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
-        return copy;
     }
 }
