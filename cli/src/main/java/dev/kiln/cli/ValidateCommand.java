@@ -9,9 +9,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 @Command(name = "validate", mixinStandardHelpOptions = true,
         description = {"Proves an image by booting a throwaway cluster from it: nodes get generated metadata from an "
@@ -55,6 +58,9 @@ final class ValidateCommand implements Callable<Integer> {
     @Mixin
     ImageSourceOptions images;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if (cleanup) {
@@ -65,7 +71,14 @@ final class ValidateCommand implements Callable<Integer> {
         // The in-process kiln serve would log every node request; the run prints its own step lines.
         System.setProperty("org.slf4j.simpleLogger.log.dev.kiln.fleet", "warn");
         if (ref == null) {
-            throw new IllegalArgumentException("expected the image to validate, NAME:VERSION (or --cleanup)");
+            throw new ParameterException(spec.commandLine(), "expected the image to validate, NAME:VERSION (or --cleanup)");
+        }
+        if (provider != null && !Validator.PROVIDERS.contains(provider)) {
+            throw new ParameterException(spec.commandLine(), "--provider: unknown provider '" + provider
+                    + "'; expected one of " + String.join(", ", Validator.PROVIDERS));
+        }
+        if (masters < 1 || workers < 0) {
+            throw new ParameterException(spec.commandLine(), "--masters must be at least 1 and --workers at least 0");
         }
         ImageRef image = ImageRef.parse(ref);
         try (ImageSource source = images.open()) {

@@ -35,6 +35,8 @@ import java.util.function.Consumer;
  * no console scraping needed, and the same path works for VMs and containers.
  */
 public final class Validator {
+    /** The --provider names, in order of preference. */
+    public static final List<String> PROVIDERS = Providers.NAMES;
     /** After the first node fails, how long the others get to report (the init-master's own failure). */
     private static final Duration FAIL_GRACE = Duration.ofSeconds(5);
     private static final int CONSOLE_LINES = 30;
