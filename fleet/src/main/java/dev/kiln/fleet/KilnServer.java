@@ -241,14 +241,8 @@ public final class KilnServer implements AutoCloseable {
         if (m == null) {
             return;
         }
-        JsonNode body;
-        try {
-            body = JSON.readTree(ctx.bodyAsBytes());
-        } catch (IOException e) {
-            plain(ctx, 400, "expected a JSON object like {\"step\": \"booted\", \"detail\": \"...\"}");
-            return;
-        }
-        if (body == null || !body.isObject()) {
+        JsonNode body = objectBody(ctx);
+        if (body == null) {
             plain(ctx, 400, "expected a JSON object like {\"step\": \"booted\", \"detail\": \"...\"}");
             return;
         }
@@ -296,12 +290,7 @@ public final class KilnServer implements AutoCloseable {
         if (m == null) {
             return;
         }
-        JsonNode body;
-        try {
-            body = JSON.readTree(ctx.bodyAsBytes());
-        } catch (IOException e) {
-            body = null;
-        }
+        JsonNode body = objectBody(ctx);
         JsonNode list = body == null ? null : body.get("checks");
         if (list == null || !list.isArray()) {
             plain(ctx, 400, "expected a JSON object like {\"checks\": [{\"check\": \"units-active\", \"status\": \"pass\", ...}]}");
@@ -326,6 +315,16 @@ public final class KilnServer implements AutoCloseable {
     /** Calls {@code listener} with (MAC, new status) after every node report. */
     public void onStatus(java.util.function.BiConsumer<String, NodeStatus> listener) {
         status.onChange(listener);
+    }
+
+    /** The request body if it is a JSON object, else null. */
+    private static JsonNode objectBody(Context ctx) {
+        try {
+            JsonNode body = JSON.readTree(ctx.bodyAsBytes());
+            return body != null && body.isObject() ? body : null;
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static String snippet(String s) {

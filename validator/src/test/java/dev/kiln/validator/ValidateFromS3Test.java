@@ -3,12 +3,8 @@ package dev.kiln.validator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.progress.Progress;
-import dev.kiln.builder.publish.AwsClients;
 import dev.kiln.builder.publish.Moto;
-import dev.kiln.builder.publish.PublishListener;
 import dev.kiln.builder.publish.S3Location;
-import dev.kiln.builder.publish.S3Publisher;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.Manifest;
 import dev.kiln.fleet.S3ImageSource;
@@ -20,7 +16,6 @@ import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.regions.Region;
 
 /**
  * kiln validate --store s3://: the version is fetched from S3 (moto) into the local cache,
@@ -39,13 +34,8 @@ class ValidateFromS3Test {
         ImageRef ref = new ImageRef(m.name(), m.version());
         S3Location store = S3Location.parse("s3://kiln-images/releases");
         Moto moto = Moto.shared();
-        moto.reset();
-        try (AwsClients clients = new AwsClients(moto.settings("us-east-1"), 8)) {
-            clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
-            // rootfs.tar only: the container provider needs nothing else, and moto keeps objects in memory.
-            new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(
-                    TestImages.partialCopy(m, "rootfs.tar"::equals, tmp.resolve("tar-store")), ref, store);
-        }
+        // rootfs.tar only: the container provider needs nothing else, and moto keeps objects in memory.
+        moto.publishedS3Store(TestImages.partialCopy(m, "rootfs.tar"::equals, tmp.resolve("tar-store")), ref, store);
         List<String> out = new ArrayList<>();
         Path cache = tmp.resolve("cache");
         ValidationReport r;

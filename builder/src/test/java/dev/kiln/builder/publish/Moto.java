@@ -107,6 +107,19 @@ public final class Moto implements AutoCloseable {
                 StaticCredentialsProvider.create(AwsBasicCredentials.create(accessKey, secret)));
     }
 
+    /**
+     * Starts from an empty moto and publishes one version of {@code store} to {@code to} (bucket
+     * created), as kiln publish --s3 would: for tests of what reads images from S3.
+     */
+    public void publishedS3Store(dev.kiln.builder.store.ImageStore store, dev.kiln.builder.store.ImageRef ref,
+                                 S3Location to) throws Exception {
+        reset();
+        try (AwsClients clients = new AwsClients(settings("us-east-1"), 8)) {
+            clients.s3(software.amazon.awssdk.regions.Region.US_EAST_1).createBucket(b -> b.bucket(to.bucket()));
+            new S3Publisher(clients, dev.kiln.builder.progress.Progress.SILENT, PublishListener.NONE).publish(store, ref, to);
+        }
+    }
+
     /** Forgets every resource in every region (between tests). */
     public void reset() {
         post("/moto-api/reset", "");

@@ -5,12 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.boot.QemuMachine;
-import dev.kiln.builder.progress.Progress;
-import dev.kiln.builder.publish.AwsClients;
 import dev.kiln.builder.publish.Moto;
-import dev.kiln.builder.publish.PublishListener;
 import dev.kiln.builder.publish.S3Location;
-import dev.kiln.builder.publish.S3Publisher;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.Manifest;
 import dev.kiln.fleet.KilnServer;
@@ -21,7 +17,6 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.regions.Region;
 
 /**
  * The real debian-node image, published to S3 (moto), boots a diskless QEMU node from
@@ -40,13 +35,8 @@ class S3PxeBootTest {
         ImageRef ref = new ImageRef(m.name(), m.version());
         S3Location store = S3Location.parse("s3://kiln-images/releases");
         Moto moto = Moto.shared();
-        moto.reset();
-        try (AwsClients clients = new AwsClients(moto.settings("us-east-1"), 8)) {
-            clients.s3(Region.US_EAST_1).createBucket(b -> b.bucket(store.bucket()));
-            new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(
-                    // Only pxe/: moto would otherwise hold the 2 GiB disk.raw and the rootfs.tar in memory for nothing.
-                    TestImages.partialCopy(m, a -> a.startsWith("pxe/"), tmp.resolve("pxe-store")), ref, store);
-        }
+        // Only pxe/: moto would otherwise hold the 2 GiB disk.raw and the rootfs.tar in memory for nothing.
+        moto.publishedS3Store(TestImages.partialCopy(m, a -> a.startsWith("pxe/"), tmp.resolve("pxe-store")), ref, store);
         int port = PxeLab.freePort();
         Path inventory = PxeLab.inventory(tmp, m.ref(), "nodes:\n" + PxeLab.M1);
         String publicUrl = PxeLab.publicUrl(port);
