@@ -32,7 +32,8 @@ public final class TestImages {
             // Stores of earlier runs go; "earlier" by a margin, as another run may be going on now.
             long cutoff = System.currentTimeMillis() - 6 * 3600_000L;
             try (var runs = Files.list(Files.createDirectories(dir.getParent()))) {
-                for (Path old : runs.filter(p -> !p.equals(dir)).toList()) {
+                // Only run stores (named by Maven's timestamp): -Dkiln.test.store.dir may point anywhere.
+                for (Path old : runs.filter(p -> !p.equals(dir) && p.getFileName().toString().matches("\\d{8}-\\d{6}")).toList()) {
                     if (Files.getLastModifiedTime(old).toMillis() < cutoff) {
                         Files2.deleteRecursively(old);
                     }
