@@ -21,7 +21,9 @@ import picocli.CommandLine.Spec;
                 + "in-process kiln serve, bootstrap by role, run the checks of the spec's validation section and "
                 + "report them. Everything the run creates is removed at the end, also on failure and Ctrl-C.",
                 "Providers: qemu-pxe (diskless QEMU machines on a private PXE network: network namespace, bridge, "
-                        + "dnsmasq, iPXE), container (systemd containers from rootfs.tar on the local dockerd; "
+                        + "dnsmasq, iPXE), qemu-disk (QEMU machines booting disk/disk.raw under UEFI from NVMe, as an "
+                        + "EC2 instance boots the AMI made from it, with their metadata as user data from an "
+                        + "IMDSv2 at 169.254.169.254; needs iptables), container (systemd containers from rootfs.tar on the local dockerd; "
                         + "the kernel is the host's, so kernel checks are skipped).",
                 "Writes report.json and junit.xml, records the verdict in the store (validation.json beside the "
                         + "manifest; for an S3 store, in its local cache). Exit status: 0 validated, 1 failed, 2 bad usage."},
@@ -33,7 +35,7 @@ final class ValidateCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME:VERSION", arity = "0..1")
     String ref;
 
-    @Option(names = "--provider", paramLabel = "qemu-pxe|container",
+    @Option(names = "--provider", paramLabel = "qemu-pxe|qemu-disk|container",
             description = "Where nodes run. Default: qemu-pxe when the image has a pxe output, else container.")
     String provider;
 
@@ -44,14 +46,14 @@ final class ValidateCommand implements Callable<Integer> {
     int workers;
 
     @Option(names = "--timeout", paramLabel = "SECONDS",
-            description = "For the whole cluster to bootstrap and check. Default: 600 (qemu-pxe), 180 (container).")
+            description = "For the whole cluster to bootstrap and check. Default: 600 (qemu-pxe, qemu-disk), 180 (container).")
     Integer timeout;
 
     @Option(names = "--report", paramLabel = "DIR", description = "Where report.json and junit.xml go. "
             + "Default: kiln-reports/NAME-VERSION-RUN.")
     Path report;
 
-    @Option(names = "--cleanup", description = "Remove containers, networks, namespaces, processes and run "
+    @Option(names = "--cleanup", description = "Remove containers, networks, namespaces, NAT rules, processes and run "
             + "directories of validation runs whose kiln process is gone, then exit.")
     boolean cleanup;
 

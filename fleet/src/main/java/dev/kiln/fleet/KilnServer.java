@@ -230,9 +230,24 @@ public final class KilnServer implements AutoCloseable {
             return;
         }
         LOG.info("metadata: {} ({}) fetched its metadata from {}", m.name(), m.mac(), ctx.ip());
+        json(ctx, 200, metadataOf(inv, m));
+    }
+
+    /**
+     * The metadata document GET /metadata gives the node with this MAC (the token is not in it),
+     * or null if the inventory has no such node: for handing it over some other way, such as EC2
+     * user data.
+     */
+    public Map<String, String> metadataOf(String mac) throws IOException {
+        Inventory inv = inventory.current();
+        Inventory.Member m = inv.member(mac);
+        return m == null ? null : metadataOf(inv, m);
+    }
+
+    private Map<String, String> metadataOf(Inventory inv, Inventory.Member m) throws IOException {
         Map<String, String> doc = new LinkedHashMap<>(NodeMetadata.of(inv, m, publicUrl));
         doc.putAll(secrets.forNode(m.cluster().name(), m.isMaster()));
-        json(ctx, 200, doc);
+        return doc;
     }
 
     private void report(Context ctx) throws IOException {

@@ -4,6 +4,7 @@ import dev.kiln.builder.store.Manifest;
 import dev.kiln.builder.util.Files2;
 import dev.kiln.validator.provider.ContainerProvider;
 import dev.kiln.validator.provider.NodeProvider;
+import dev.kiln.validator.provider.QemuDiskProvider;
 import dev.kiln.validator.provider.QemuPxeProvider;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -18,10 +19,12 @@ import java.util.function.Predicate;
 /** The providers kiln validate knows, what each needs from an image, and cleaning up after them. */
 final class Providers {
     static final String QEMU_PXE = "qemu-pxe";
+    static final String QEMU_DISK = "qemu-disk";
     static final String CONTAINER = "container";
-    static final List<String> NAMES = List.of(QEMU_PXE, CONTAINER);
+    static final List<String> NAMES = List.of(QEMU_PXE, QEMU_DISK, CONTAINER);
     /** The artifact each provider boots nodes from. */
-    private static final Map<String, String> NEEDS = Map.of(QEMU_PXE, "pxe/rootfs.squashfs", CONTAINER, "rootfs.tar");
+    private static final Map<String, String> NEEDS = Map.of(QEMU_PXE, "pxe/rootfs.squashfs", QEMU_DISK, "disk/disk.raw",
+            CONTAINER, "rootfs.tar");
 
     private Providers() { }
 
@@ -30,7 +33,7 @@ final class Providers {
         return m.artifacts() != null && m.artifacts().containsKey(NEEDS.get(QEMU_PXE)) ? QEMU_PXE : CONTAINER;
     }
 
-    /** Under emulation (no KVM) a 3-node PXE cluster takes minutes; containers take seconds. */
+    /** Under emulation (no KVM) a 3-node QEMU cluster takes minutes; containers take seconds. */
     static Duration defaultTimeout(String provider) {
         return CONTAINER.equals(provider) ? Duration.ofSeconds(180) : Duration.ofSeconds(600);
     }
@@ -53,15 +56,17 @@ final class Providers {
             throws IOException {
         return switch (provider) {
             case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log);
+            case QEMU_DISK -> new QemuDiskProvider(run, versionDir, log);
             case CONTAINER -> new ContainerProvider(run, versionDir, m, log);
             default -> throw new IllegalArgumentException("--provider: unknown provider '" + provider + "'");
         };
     }
 
-    /** Everything of runs whose owner process is gone: provider resources, then run directories. */
+    /** Everything of runs whose owner process is gone: provider resources, run directories, owner records. */
     static int cleanupStale(Path tmpRoot, Consumer<String> log) {
-        Predicate<String> live = id -> RunLabel.isLive(tmpRoot, id);
-        int removed = QemuPxeProvider.cleanupStale(live, log);
+        Predicate<String> live = RunLabel::isLive;
+        // Also removes qemu-pxe's leftovers: both QEMU providers build the same kind of network.
+        int removed = QemuDiskProvider.cleanupStale(live, log);
         try {
             removed += ContainerProvider.cleanupStale(live, log);
         } catch (IOException e) {
@@ -78,6 +83,17 @@ final class Providers {
             }
         } catch (IOException e) {
             log.accept("could not list " + tmpRoot + ": " + e.getMessage());
+        }
+        try (DirectoryStream<Path> owners = Files.newDirectoryStream(RunLabel.OWNERS, "kv*")) {
+            for (Path o : owners) {
+                if (!live.test(o.getFileName().toString())) {
+                    Files.deleteIfExists(o);
+                }
+            }
+        } catch (java.nio.file.NoSuchFileException none) {
+            // no run ever started here
+        } catch (IOException e) {
+            log.accept("could not list " + RunLabel.OWNERS + ": " + e.getMessage());
         }
         return removed;
     }

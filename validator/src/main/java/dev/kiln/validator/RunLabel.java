@@ -15,17 +15,20 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>id: "kv" + 6 hex digits, short enough for Linux interface names (15 characters);
- *   <li>run directory: TMP/kiln-validate-ID, holding an "owner" file with the pid and start time
- *       of the JVM running it: a run is live while that process is;
+ *   <li>owner: {@link #OWNERS}/ID holds the pid and start time of the JVM running it: a run is
+ *       live while that process is. One fixed place for every run on the host, wherever its
+ *       run directory is, so --cleanup never takes a live run for a dead one;
+ *   <li>run directory: TMP/kiln-validate-ID (scratch files);
  *   <li>containers and networks: Docker label {@link #DOCKER_LABEL}=ID;
  *   <li>network namespaces: kiln-ID; processes (QEMU, dnsmasq): "kiln-validate-ID" in their
- *       command line.
+ *       command line; iptables rules (qemu-disk's IMDS DNAT): comment "kiln-validate-ID".
  * </ul>
  */
 public final class RunLabel {
     public static final String DIR_PREFIX = "kiln-validate-";
     public static final String DOCKER_LABEL = "dev.kiln.validate.run";
-    private static final String OWNER = "owner";
+    /** Where every run's owner is recorded; /tmp, like the run directories it outlives on a crash. */
+    public static final Path OWNERS = Path.of("/tmp", "kiln-validate-runs");
 
     private final String id;
     private final Path dir;
@@ -41,9 +44,10 @@ public final class RunLabel {
         new SecureRandom().nextBytes(b);
         String id = "kv" + HexFormat.of().formatHex(b);
         Path dir = tmpRoot.resolve(DIR_PREFIX + id);
-        Files.createDirectories(dir);
         ProcessHandle self = ProcessHandle.current();
-        Files.writeString(dir.resolve(OWNER), self.pid() + " " + startOf(self).orElse("?") + "\n");
+        Files.createDirectories(OWNERS);
+        Files.writeString(OWNERS.resolve(id), self.pid() + " " + startOf(self).orElse("?") + "\n");
+        Files.createDirectories(dir);
         return new RunLabel(id, dir);
     }
 
@@ -65,17 +69,19 @@ public final class RunLabel {
         return DIR_PREFIX + id;
     }
 
+    /** Removes the run directory, then the owner record: the run is over. */
     public void deleteDir() {
         try {
             Files2.deleteRecursively(dir);
+            Files.deleteIfExists(OWNERS.resolve(id));
         } catch (IOException e) {
             System.err.println("kiln validate: could not remove " + dir + ": " + e.getMessage());
         }
     }
 
-    /** True if the process that started run {@code id} (under {@code tmpRoot}) is still running. */
-    public static boolean isLive(Path tmpRoot, String id) {
-        Path owner = tmpRoot.resolve(DIR_PREFIX + id).resolve(OWNER);
+    /** True if the process that started run {@code id} is still running. */
+    public static boolean isLive(String id) {
+        Path owner = OWNERS.resolve(id);
         try {
             String[] f = Files.readString(owner, StandardCharsets.UTF_8).trim().split(" ");
             Optional<ProcessHandle> p = ProcessHandle.of(Long.parseLong(f[0]));

@@ -133,7 +133,8 @@ public final class Validator {
         Map<String, NodeBoot> byMac = new LinkedHashMap<>();
         List<NodeBoot> withTokens = new ArrayList<>();
         for (NodeBoot n : nodes) {
-            NodeBoot b = new NodeBoot(n.name(), n.role(), n.mac(), n.address(), server.token(n.mac()));
+            NodeBoot b = new NodeBoot(n.name(), n.role(), n.mac(), n.address(), server.token(n.mac()),
+                    server.metadataOf(n.mac()));
             withTokens.add(b);
             byMac.put(b.mac(), b);
             reached.put(b.name(), new ConcurrentHashMap<>());
@@ -177,7 +178,7 @@ public final class Validator {
             String name = master ? "m" + (i + 1) : "w" + (i + 1 - req.masters());
             String mac = String.format(Locale.ROOT, "52:54:%s:%s:%s:%02x", id.substring(0, 2), id.substring(2, 4),
                     id.substring(4, 6), i + 1);
-            out.add(new NodeBoot(name, master ? "master" : "worker", mac, lan.nodeAddresses().get(i), null));
+            out.add(new NodeBoot(name, master ? "master" : "worker", mac, lan.nodeAddresses().get(i), null, null));
         }
         return out;
     }

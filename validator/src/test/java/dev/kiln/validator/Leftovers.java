@@ -32,6 +32,11 @@ final class Leftovers {
             }
         }
         String marker = RunLabel.DIR_PREFIX + runId;
+        for (String rule : lines(Exec.of("iptables", "-t", "nat", "-S", "PREROUTING"))) {
+            if (rule.contains(marker)) {
+                found.add("iptables rule " + rule);
+            }
+        }
         try (var procs = Files.list(Path.of("/proc"))) {
             for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
                 try {
@@ -43,6 +48,9 @@ final class Leftovers {
                     // exited while we looked
                 }
             }
+        }
+        if (Files.exists(RunLabel.OWNERS.resolve(runId))) {
+            found.add("owner record " + RunLabel.OWNERS.resolve(runId));
         }
         if (Files.exists(tmpRoot.resolve(marker))) {
             found.add("directory " + tmpRoot.resolve(marker));

@@ -22,8 +22,8 @@ public final class QemuMachine implements AutoCloseable {
     /** How the disk is attached: virtio-blk, or NVMe as on EC2 Nitro instances. */
     public enum Bus { VIRTIO, NVME }
 
-    static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE.fd");
-    static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS.fd");
+    public static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE.fd");
+    public static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS.fd");
 
     private final Process process;
     private final Path console;

@@ -1,7 +1,10 @@
 package dev.kiln.validator.provider;
 
 import java.io.IOException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Where a throwaway cluster's nodes run: QEMU machines on a private PXE network, QEMU machines
@@ -51,7 +54,13 @@ public interface NodeProvider extends AutoCloseable {
     /**
      * One node to boot.
      *
-     * @param token the node's kiln serve token (kernel argument kiln.token=)
+     * @param token    the node's kiln serve token (kernel argument kiln.token=)
+     * @param metadata the node's metadata document as kiln serve's GET /metadata gives it (without
+     *                 the token), for providers that hand it over themselves, as EC2 user data
      */
-    record NodeBoot(String name, String role, String mac, String address, String token) { }
+    record NodeBoot(String name, String role, String mac, String address, String token, Map<String, String> metadata) {
+        public NodeBoot {
+            metadata = metadata == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
+        }
+    }
 }

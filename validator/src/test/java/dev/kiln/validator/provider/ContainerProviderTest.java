@@ -41,7 +41,8 @@ class ContainerProviderTest {
                 Assumptions.abort("no dockerd at " + ContainerProvider.DOCKER_HOST + ": " + e.getMessage());
             }
             // Two runs that are over (Docker ANDs label filters: each must be removed on its own).
-            Set<String> dead = Set.of(RunLabel.create(tmp).id(), RunLabel.create(tmp).id());
+            List<RunLabel> runs = List.of(RunLabel.create(tmp), RunLabel.create(tmp));
+            Set<String> dead = Set.of(runs.get(0).id(), runs.get(1).id());
             List<String> networks = dead.stream().map(id -> docker.createNetworkCmd().withName("kiln-" + id)
                     .withLabels(Map.of(RunLabel.DOCKER_LABEL, id)).exec().getId()).toList();
             try {
@@ -53,6 +54,7 @@ class ContainerProviderTest {
                             .exec()).isEmpty();
                 }
             } finally {
+                runs.forEach(RunLabel::deleteDir);
                 for (String n : networks) {
                     try {
                         docker.removeNetworkCmd(n).exec();

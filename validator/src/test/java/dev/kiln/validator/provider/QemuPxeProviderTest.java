@@ -35,7 +35,7 @@ class QemuPxeProviderTest {
             NodeProvider.Lan lan = provider.createNetwork(1);
             // Nothing serves the boot file: the machine just keeps asking, as a crashed run's would.
             provider.start(List.of(new NodeProvider.NodeBoot("m1", "master", "52:54:00:4b:20:01",
-                    lan.nodeAddresses().get(0), "t")), "http://" + lan.serverAddress() + ":9");
+                    lan.nodeAddresses().get(0), "t", null)), "http://" + lan.serverAddress() + ":9");
             assertThat(markedProcesses(run)).hasSize(2);
 
             List<String> log = new ArrayList<>();
@@ -46,6 +46,8 @@ class QemuPxeProviderTest {
             assertThat(markedProcesses(run)).isEmpty();
             assertThat(run("ip", "netns", "list")).doesNotContain("kiln-" + run.id());
             assertThat(run("ip", "-o", "link", "show")).doesNotContain(run.id());
+        } finally {
+            run.deleteDir();
         }
     }
 

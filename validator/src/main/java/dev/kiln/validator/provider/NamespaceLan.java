@@ -1,0 +1,447 @@
+package dev.kiln.validator.provider;
+
+import dev.kiln.validator.RunLabel;
+import dev.kiln.validator.provider.NodeProvider.NodeBoot;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The private network of one run of a QEMU provider, and the processes on it: a namespace
+ * kiln-RUNID holding a bridge, one tap per machine and dnsmasq (DHCP only, fixed addresses per
+ * MAC); a veth pair joins it to the host, whose end gets .1 for kiln serve. Nothing is routed
+ * beyond the /24, so nodes reach nothing but the host's .1 and each other. Needs root (or
+ * CAP_NET_ADMIN) for the namespace, dnsmasq and QEMU.
+ *
+ * <p>Every command that creates something and every process start checks {@link #closed} under
+ * this object's lock, so {@link #close} (from any thread) never misses what was created.
+ */
+final class NamespaceLan implements AutoCloseable {
+    private static final String BRIDGE = "br0";
+    private static final int FIRST_NODE = 10;
+    private static final Pattern RUN_ID = Pattern.compile("kv[0-9a-f]{6}");
+    private static final Pattern MARKER = Pattern.compile(Pattern.quote(RunLabel.DIR_PREFIX) + "(" + RUN_ID + ")");
+    private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]|\u001B[()][A-Z0-9]|[\\p{Cntrl}&&[^\n\t]]");
+
+    private final RunLabel run;
+    private final String provider;
+    private final Consumer<String> log;
+    private final String namespace;
+    private final String hostVeth;
+    /** Guarded by this. */
+    private final List<Process> processes = new ArrayList<>();
+    private boolean closed;
+    private String subnet;
+    private List<String> nodeAddresses = List.of();
+
+    /** @param provider the provider's name, for error messages */
+    NamespaceLan(RunLabel run, String provider, Consumer<String> log) {
+        this.run = run;
+        this.provider = provider;
+        this.log = log;
+        this.namespace = namespaceOf(run.id());
+        this.hostVeth = hostVethOf(run.id());
+    }
+
+    NodeProvider.Lan create(int nodes) throws IOException, InterruptedException {
+        if (nodes < 1 || nodes > 240) {
+            throw new IllegalArgumentException(provider + " runs 1 to 240 nodes, not " + nodes);
+        }
+        long t0 = System.nanoTime();
+        subnet = freeSubnet();
+        String nsVeth = run.id() + "n";
+        ip("netns", "add", namespace);
+        ip("-n", namespace, "link", "set", "lo", "up");
+        // No STP and no forwarding delay: a tap must pass DHCP the moment its machine starts.
+        ip("-n", namespace, "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0");
+        ip("-n", namespace, "addr", "add", subnet + ".2/24", "dev", BRIDGE);
+        // An IPv6 prefix only so dnsmasq can send router advertisements (qemu-pxe's, for iPXE).
+        ip("-n", namespace, "addr", "add", ipv6Prefix() + "2/64", "dev", BRIDGE, "nodad");
+        ip("-n", namespace, "link", "set", BRIDGE, "up");
+        ip("link", "add", hostVeth, "type", "veth", "peer", "name", nsVeth, "netns", namespace);
+        ip("-n", namespace, "link", "set", nsVeth, "master", BRIDGE, "up");
+        ip("addr", "add", subnet + ".1/24", "dev", hostVeth);
+        ip("link", "set", hostVeth, "up");
+        List<String> addresses = new ArrayList<>();
+        for (int i = 0; i < nodes; i++) {
+            addresses.add(subnet + "." + (FIRST_NODE + i));
+        }
+        nodeAddresses = List.copyOf(addresses);
+        log.accept("network " + subnet + ".0/24 in namespace " + namespace + " (host " + hostVeth + " " + subnet
+                + ".1) " + millis(t0));
+        return new NodeProvider.Lan(hostAddress(), nodeAddresses);
+    }
+
+    /** The host's end of the veth: kiln serve (and whatever else nodes must reach) listens here. */
+    String hostAddress() {
+        return subnet + ".1";
+    }
+
+    /** The bridge's address: the nodes' default gateway, which forwards nothing. */
+    String gateway() {
+        return subnet + ".2";
+    }
+
+    String hostVeth() {
+        return hostVeth;
+    }
+
+    /** The ULA /64 named after the IPv4 subnet: 10.A.B.0/24 gets fd6b:6c6e:A:B::/64. */
+    private String ipv6Prefix() {
+        String[] octets = subnet.split("\\.");
+        return "fd6b:6c6e:" + Integer.toHexString(Integer.parseInt(octets[1])) + ":"
+                + Integer.toHexString(Integer.parseInt(octets[2])) + "::";
+    }
+
+    String bridge() {
+        return BRIDGE;
+    }
+
+    /**
+     * Starts dnsmasq in the namespace: DHCP only, a fixed address per node's MAC, nothing for
+     * anyone else. {@code extraConf} holds the provider's own lines (boot file, routes, ...).
+     */
+    void startDhcp(List<NodeBoot> nodes, String purpose, String extraConf) throws IOException, InterruptedException {
+        if (subnet == null) {
+            throw new IllegalStateException("createNetwork must come before start");
+        }
+        StringBuilder conf = new StringBuilder("# kiln validate " + run.id() + ": DHCP only, fixed addresses, "
+                + purpose + "\n"
+                + "port=0\n"
+                + "interface=" + BRIDGE + "\n"
+                + "bind-interfaces\n"
+                // Only the MACs below get an address; anything else on the bridge gets nothing.
+                + "dhcp-range=" + subnet + ".0,static,255.255.255.0,12h\n"
+                + "dhcp-authoritative\n"
+                // Firmware, initramfs and systemd-networkd identify themselves differently; the
+                // MAC alone must keep the node's address across all of them.
+                + "dhcp-ignore-clid\n"
+                + "dhcp-rapid-commit\n"
+                + extraConf
+                // The bridge's address is a gateway to nowhere: software that insists on a default
+                // route gets one, and nothing leaves the /24. No DNS server.
+                + "dhcp-option=option:router," + gateway() + "\n"
+                + "dhcp-option=option:dns-server\n"
+                + "dhcp-leasefile=" + run.dir().resolve("dnsmasq.leases") + "\n"
+                + "pid-file=" + run.dir().resolve("dnsmasq.pid") + "\n"
+                + "log-facility=-\n"
+                + "log-dhcp\n");
+        for (int i = 0; i < nodes.size(); i++) {
+            NodeBoot n = nodes.get(i);
+            if (!n.address().equals(nodeAddresses.get(i))) {
+                throw new IllegalArgumentException("node " + n.name() + " has address " + n.address()
+                        + " but createNetwork gave it " + nodeAddresses.get(i));
+            }
+            conf.append("dhcp-host=").append(n.mac()).append(',').append(n.address()).append(',').append(n.name()).append('\n');
+        }
+        Path confFile = run.dir().resolve("dnsmasq.conf");
+        Path logFile = run.dir().resolve("dnsmasq.log");
+        Files.writeString(confFile, conf);
+        // ip netns exec execs dnsmasq, so the child is dnsmasq itself. The conf path carries the
+        // run's process marker for --cleanup.
+        Process p = launch(new ProcessBuilder("ip", "netns", "exec", namespace, dnsmasq(), "--keep-in-foreground",
+                "--conf-file=" + confFile).redirectErrorStream(true).redirectOutput(logFile.toFile()));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!readQuietly(logFile).contains("DHCP, ")) {
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                throw new IOException("dnsmasq did not start in namespace " + namespace + " (see " + logFile + "): "
+                        + readQuietly(logFile).strip());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private String dnsmasq() throws IOException {
+        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/usr/local/sbin")) {
+            Path p = Path.of(dir, "dnsmasq");
+            if (Files.isExecutable(p)) {
+                return p.toString();
+            }
+        }
+        throw new IOException("dnsmasq not found: kiln validate --provider " + provider
+                + " needs it; install the Debian package dnsmasq-base");
+    }
+
+    /**
+     * Starts QEMU for {@code node} in the namespace, on a new tap {@code tap} on the bridge, named
+     * after the run's process marker (for --cleanup), headless, serial console to the node's directory. {@code machineArgs}
+     * (accelerator, memory, firmware, disks) go before the network arguments; {@code nicOptions}
+     * are appended to the virtio-net device.
+     */
+    Process startMachine(NodeBoot node, String tap, List<String> machineArgs, String nicOptions)
+            throws IOException, InterruptedException {
+        Path dir = nodeDir(node.name());
+        Files.createDirectories(dir);
+        ip("-n", namespace, "tuntap", "add", "dev", tap, "mode", "tap");
+        ip("-n", namespace, "link", "set", tap, "master", BRIDGE, "up");
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", namespace, "qemu-system-x86_64",
+                "-name", run.processMarker() + "-" + node.name()));
+        cmd.addAll(machineArgs);
+        cmd.addAll(List.of("-netdev", "tap,id=n0,ifname=" + tap + ",script=no,downscript=no",
+                "-device", "virtio-net-pci,netdev=n0,mac=" + node.mac() + nicOptions));
+        cmd.addAll(List.of("-display", "none", "-monitor", "none", "-serial", "file:" + dir.resolve("console.log")));
+        return launch(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()));
+    }
+
+    /** QEMU fails on a bad tap or option at once; later trouble shows on the console. */
+    void checkMachinesStarted(List<NodeBoot> nodes, List<Process> machines) throws IOException, InterruptedException {
+        Thread.sleep(1000);
+        for (int i = 0; i < nodes.size(); i++) {
+            if (!machines.get(i).isAlive()) {
+                Path qemuLog = nodeDir(nodes.get(i).name()).resolve("qemu.log");
+                throw new IOException("QEMU of node " + nodes.get(i).name() + " exited at once (status "
+                        + machines.get(i).exitValue() + "): " + readQuietly(qemuLog).strip());
+            }
+        }
+    }
+
+    Path nodeDir(String node) {
+        return run.dir().resolve(node);
+    }
+
+    String consoleTail(String node, int lines) {
+        String text = ANSI.matcher(readQuietly(nodeDir(node).resolve("console.log")).replace("\r\n", "\n")).replaceAll("");
+        List<String> all = text.lines().toList();
+        return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    }
+
+    /** Kills every process started here, then removes the veth and the namespace. Idempotent. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        long t0 = System.nanoTime();
+        for (Process p : processes) {
+            p.destroyForcibly();
+        }
+        for (Process p : processes) {
+            waitQuietly(p);
+        }
+        // The veth first: a deleted namespace frees its devices asynchronously, so the host end
+        // would outlive "ip netns del" for a moment. Deleting one end removes both.
+        if (Files.exists(Path.of("/sys/class/net", hostVeth))) {
+            runQuietly("ip", "link", "del", hostVeth);
+        }
+        runQuietly("ip", "netns", "del", namespace);
+        log.accept("stopped " + processes.size() + " process(es), removed namespace " + namespace + " " + millis(t0));
+    }
+
+    /** Starts a process unless closed; close() kills everything started here. */
+    private synchronized Process launch(ProcessBuilder pb) throws IOException {
+        if (closed) {
+            throw new IOException("kiln validate is stopping; not starting " + String.join(" ", pb.command()));
+        }
+        Process p = pb.start();
+        processes.add(p);
+        return p;
+    }
+
+    private void ip(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("ip"));
+        cmd.addAll(Arrays.asList(args));
+        command(cmd);
+    }
+
+    /**
+     * Runs a command that creates part of the run unless closed (so nothing is created after
+     * close, and close waits for one that is running). Fails with its output.
+     */
+    synchronized void command(List<String> cmd) throws IOException, InterruptedException {
+        if (closed) {
+            throw new IOException("kiln validate is stopping; not running " + String.join(" ", cmd));
+        }
+        Result r = exec(cmd);
+        if (r.status != 0) {
+            boolean denied = r.output.contains("not permitted") || r.output.contains("Permission denied");
+            throw new IOException(String.join(" ", cmd) + " failed: " + r.output.strip()
+                    + (denied ? " (kiln validate --provider " + provider + " needs root or CAP_NET_ADMIN)" : ""));
+        }
+    }
+
+    /** A random 10.200-239.x.0/24 (kept clear of common Docker and Kubernetes ranges) the host does not use. */
+    private static String freeSubnet() throws IOException, InterruptedException {
+        String used = exec(List.of("ip", "-4", "route", "show", "table", "all")).output
+                + exec(List.of("ip", "-4", "addr")).output;
+        List<long[]> taken = new ArrayList<>();
+        Matcher m = Pattern.compile("\\b(\\d{1,3}(?:\\.\\d{1,3}){3})(?:/(\\d{1,2}))?\\b").matcher(used);
+        while (m.find()) {
+            int bits = m.group(2) == null ? 32 : Integer.parseInt(m.group(2));
+            taken.add(new long[] {ipv4(m.group(1)), bits});
+        }
+        SecureRandom random = new SecureRandom();
+        for (int attempt = 0; attempt < 100; attempt++) {
+            String candidate = "10." + (200 + random.nextInt(40)) + "." + random.nextInt(256);
+            long base = ipv4(candidate + ".0");
+            // Overlap of two prefixes: compare both under the shorter one's mask.
+            boolean clash = taken.stream().anyMatch(t -> {
+                int bits = (int) Math.min(24, t[1]);
+                long mask = bits == 0 ? 0 : (0xFFFFFFFFL << (32 - bits)) & 0xFFFFFFFFL;
+                return (t[0] & mask) == (base & mask);
+            });
+            if (!clash) {
+                return candidate;
+            }
+        }
+        throw new IOException("found no free 10.200-239.x.0/24 for the validation network; the host routes all of them");
+    }
+
+    private static long ipv4(String dotted) {
+        long v = 0;
+        for (String part : dotted.split("\\.")) {
+            v = (v << 8) | (Integer.parseInt(part) & 0xFF);
+        }
+        return v;
+    }
+
+    /**
+     * Removes what crashed runs left behind: namespaces kiln-kv*, QEMU and dnsmasq processes
+     * carrying a run's marker, host veths kv*h. Runs {@code isLiveRun} accepts are left alone, and
+     * nothing without a run's marker is touched. Returns how many were removed.
+     */
+    static int cleanupStale(Predicate<String> isLiveRun, Consumer<String> log) {
+        int removed = 0;
+        // Processes first (they hold the taps), then veths, then namespaces, as in close().
+        for (Map.Entry<Long, String> e : markedProcesses().entrySet()) {
+            if (!isLiveRun.test(e.getValue())) {
+                Optional<ProcessHandle> p = ProcessHandle.of(e.getKey());
+                if (p.isPresent()) {
+                    String what = p.get().info().command().orElse("process");
+                    p.get().destroyForcibly();
+                    try {
+                        p.get().onExit().get(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException ex) {
+                        Thread.currentThread().interrupt();
+                    } catch (ExecutionException | TimeoutException ex) {
+                        log.accept("pid " + e.getKey() + " of stale run " + e.getValue() + " did not exit within 10 s");
+                    }
+                    log.accept("killed " + what + " (pid " + e.getKey() + ") of stale run " + e.getValue());
+                    removed++;
+                }
+            }
+        }
+        Pattern vethName = Pattern.compile("^\\d+: (" + RUN_ID + ")h[@:]");
+        for (String line : exec(List.of("ip", "-o", "link", "show"), "").lines().toList()) {
+            Matcher m = vethName.matcher(line);
+            if (m.find() && !isLiveRun.test(m.group(1))) {
+                if (runQuietly("ip", "link", "del", hostVethOf(m.group(1)))) {
+                    log.accept("removed host interface " + hostVethOf(m.group(1)));
+                    removed++;
+                }
+            }
+        }
+        Pattern nsName = Pattern.compile("^kiln-(" + RUN_ID + ")\\b");
+        for (String line : exec(List.of("ip", "netns", "list"), "").lines().toList()) {
+            Matcher m = nsName.matcher(line);
+            if (m.find() && !isLiveRun.test(m.group(1))) {
+                if (runQuietly("ip", "netns", "del", namespaceOf(m.group(1)))) {
+                    log.accept("removed network namespace " + namespaceOf(m.group(1)));
+                    removed++;
+                }
+            }
+        }
+        return removed;
+    }
+
+    /** Pid → run id of every QEMU or dnsmasq whose command line carries a run's marker. */
+    private static Map<Long, String> markedProcesses() {
+        Map<Long, String> found = new LinkedHashMap<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+                String[] argv = readQuietly(p.resolve("cmdline")).split("\0");
+                String exe = Path.of(argv[0].isEmpty() ? "-" : argv[0]).getFileName().toString();
+                Matcher m = MARKER.matcher(String.join(" ", argv));
+                if ((exe.startsWith("qemu-system-") || exe.equals("dnsmasq")) && m.find()) {
+                    found.put(Long.parseLong(p.getFileName().toString()), m.group(1));
+                }
+            }
+        } catch (IOException e) {
+            // No /proc: nothing to find.
+        }
+        return found;
+    }
+
+    /** The run id in {@code text} (a marker "kiln-validate-kvXXXXXX"), if any. */
+    static Optional<String> runIdIn(String text) {
+        Matcher m = MARKER.matcher(text);
+        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
+    static String namespaceOf(String runId) {
+        return "kiln-" + runId;
+    }
+
+    /** The host end of the run's veth pair: "kvXXXXXXh", within Linux's 15 characters. */
+    static String hostVethOf(String runId) {
+        return runId + "h";
+    }
+
+    record Result(int status, String output) { }
+
+    static Result exec(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Result(p.waitFor(), out);
+    }
+
+    static String exec(List<String> cmd, String orElse) {
+        try {
+            return exec(cmd).output;
+        } catch (IOException e) {
+            return orElse;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return orElse;
+        }
+    }
+
+    static boolean runQuietly(String... cmd) {
+        try {
+            return exec(List.of(cmd)).status == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static void waitQuietly(Process p) {
+        try {
+            p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static String readQuietly(Path file) {
+        try {
+            return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    static String millis(long t0) {
+        return "(" + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms)";
+    }
+}
