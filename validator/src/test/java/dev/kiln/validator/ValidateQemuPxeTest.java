@@ -41,4 +41,21 @@ class ValidateQemuPxeTest {
         assertThat(r.notes()).isEmpty();
         assertThat(Leftovers.of(r.runId(), run.tmpRoot())).isEmpty();
     }
+
+    @Test
+    void failingUnitFailsTheUnitsCheckNamingNodeAndUnitWellBeforeTheDeadline() throws Exception {
+        var image = BrokenImages.failingUnit();
+
+        ValidationRun run = ValidationRun.of(image, "qemu-pxe", 1, 1, Duration.ofSeconds(600), work);
+
+        ValidationReport r = run.report();
+        assertThat(r.passed()).isFalse();
+        assertThat(r.error()).startsWith("m1: check units-active failed: kiln-broken.service is failed");
+        for (ValidationReport.Node n : r.nodes()) {
+            assertThat(n.failure()).as(n.name() + " bootstrapped").isNull();
+            assertThat(n.console()).as("failed nodes keep the end of their console").isNotEmpty();
+        }
+        assertThat(r.seconds()).as("a verdict once the checks are in, not at the deadline").isLessThan(300);
+        assertThat(Leftovers.of(r.runId(), run.tmpRoot())).isEmpty();
+    }
 }
