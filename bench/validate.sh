@@ -3,15 +3,16 @@
 # kiln serve, boot, metadata, bootstrap, etcd, checks, report, teardown), per provider:
 #   qemu-pxe   target 180 s on a 2-core machine without KVM
 #   container  target 30 s
+#   qemu-disk  (no target: disk.raw under UEFI, metadata as EC2 user data)
 # The image is built first if the store lacks it (not timed). Prints each run's summary table
 # and a line per provider with the wall time. Needs root (network namespaces), dockerd, dnsmasq.
-# Usage: bench/validate.sh [STORE] [PROVIDERS...]   (defaults: ~/.local/share/kiln/images, both)
+# Usage: bench/validate.sh [STORE] [PROVIDERS...]   (defaults: ~/.local/share/kiln/images, all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STORE=${1:-${KILN_STORE:-$HOME/.local/share/kiln/images}}
 shift || true
 PROVIDERS=("$@")
-[ ${#PROVIDERS[@]} -gt 0 ] || PROVIDERS=(container qemu-pxe)
+[ ${#PROVIDERS[@]} -gt 0 ] || PROVIDERS=(container qemu-pxe qemu-disk)
 spec=image-specs/debian-node.yaml
 ref="$(sed -n 's/^name: //p' "$spec"):$(sed -n 's/^version: //p' "$spec")"
 ./kiln --version >/dev/null   # build the jar outside the timings
