@@ -31,23 +31,15 @@ class ValidateContainerTest {
 
         ValidationRun run = ValidationRun.of(image, "container", 1, 2, Duration.ofSeconds(180), work);
 
+        run.assertValidated("skip");
         ValidationReport r = run.report();
-        assertThat(r.passed()).as(run.printed()).isTrue();
         assertThat(r.nodes()).extracting(ValidationReport.Node::name, ValidationReport.Node::role)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("m1", "init-master"),
                         org.assertj.core.groups.Tuple.tuple("w1", "join-worker"),
                         org.assertj.core.groups.Tuple.tuple("w2", "join-worker"));
         for (ValidationReport.Node n : r.nodes()) {
             assertThat(n.reached()).containsKeys("booted", "metadata-fetched", "bootstrap-started", "ready", "checked");
-            assertThat(n.checks()).extracting(Check::check, Check::status).contains(
-                    org.assertj.core.groups.Tuple.tuple("kernel-version", "skip"),
-                    org.assertj.core.groups.Tuple.tuple("units-active", "pass"),
-                    org.assertj.core.groups.Tuple.tuple("image-identity", "pass"),
-                    org.assertj.core.groups.Tuple.tuple("hygiene", "pass"));
         }
-        assertThat(r.cluster()).extracting(Check::check, Check::status).containsExactly(
-                org.assertj.core.groups.Tuple.tuple("etcd-members", "pass"),
-                org.assertj.core.groups.Tuple.tuple("etcd-healthy", "pass"));
         assertThat(r.cluster().get(0).detail()).contains("m1");
         assertThat(r.notes()).anySatisfy(n -> assertThat(n).contains("kernel checks skipped"));
         assertThat(run.printed()).contains("VALIDATED debian-node:1.0.0-20261127.1 on container (1 master + 2 workers)");
@@ -66,8 +58,6 @@ class ValidateContainerTest {
         assertThat(last.provider()).isEqualTo("container");
         assertThat(last.reportSha256()).isEqualTo(dev.kiln.builder.util.Hashing.sha256(
                 Files.readAllBytes(run.reportDir().resolve("report.json"))));
-
-        assertThat(Leftovers.of(r.runId(), run.tmpRoot())).isEmpty();
     }
 
     @Test

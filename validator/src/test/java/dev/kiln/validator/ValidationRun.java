@@ -25,6 +25,28 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
         return new ValidationRun(r, out, reports, tmpRoot);
     }
 
+    /**
+     * A good debian-node cluster: passed, every node ran every node check (kernel-version with
+     * {@code kernelStatus}: pass on QEMU, skip on containers), the etcd cluster formed, and
+     * nothing of the run is left.
+     */
+    void assertValidated(String kernelStatus) throws java.io.IOException {
+        org.assertj.core.api.Assertions.assertThat(report.passed()).as(printed()).isTrue();
+        for (ValidationReport.Node n : report.nodes()) {
+            org.assertj.core.api.Assertions.assertThat(n.checks())
+                    .extracting(ValidationReport.Check::check, ValidationReport.Check::status).containsExactly(
+                            org.assertj.core.groups.Tuple.tuple("kernel-version", kernelStatus),
+                            org.assertj.core.groups.Tuple.tuple("units-active", "pass"),
+                            org.assertj.core.groups.Tuple.tuple("image-identity", "pass"),
+                            org.assertj.core.groups.Tuple.tuple("hygiene", "pass"));
+        }
+        org.assertj.core.api.Assertions.assertThat(report.cluster())
+                .extracting(ValidationReport.Check::check, ValidationReport.Check::status).containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("etcd-members", "pass"),
+                        org.assertj.core.groups.Tuple.tuple("etcd-healthy", "pass"));
+        org.assertj.core.api.Assertions.assertThat(Leftovers.of(report.runId(), tmpRoot)).isEmpty();
+    }
+
     ValidationReport.Node node(String name) {
         return report.nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
     }
