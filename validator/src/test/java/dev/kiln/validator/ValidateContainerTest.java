@@ -61,6 +61,17 @@ class ValidateContainerTest {
     }
 
     @Test
+    void furtherMastersJoinTheEtcdClusterTheFirstCreated() throws Exception {
+        ValidationRun run = ValidationRun.of(TestImages.debianNode(), "container", 3, 1, Duration.ofSeconds(180), work);
+
+        run.assertValidated("skip");
+        assertThat(run.report().nodes()).extracting(ValidationReport.Node::role)
+                .containsExactly("init-master", "join-master", "join-master", "join-worker");
+        assertThat(run.report().cluster().get(0).detail()).contains("m1").contains("m2").contains("m3");
+        assertThat(run.report().cluster().get(1).detail()).startsWith("3 endpoint(s) healthy");
+    }
+
+    @Test
     void missingPlaceholderMetadataFailsNamingNodeStepAndKey() throws Exception {
         Manifest image = BrokenImages.missingMetadata();
 
