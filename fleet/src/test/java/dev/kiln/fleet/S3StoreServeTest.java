@@ -53,8 +53,7 @@ class S3StoreServeTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        moto.reset();
-        clients = new AwsClients(moto.settings("us-east-1"), 4);
+        clients = moto.freshClients("us-east-1", 4);
         s3 = clients.s3(Region.US_EAST_1);
         s3.createBucket(b -> b.bucket(BUCKET));
         local = new ImageStore(tmp.resolve("local"));

@@ -79,10 +79,9 @@ class AmiPublishTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        moto.reset();
+        clients = moto.freshClients(HOME, 8);
         store = new ImageStore(tmp.resolve("store"));
         ref = PublishFixture.version(store, "node", "1.0.0", "2026-11-27T00:00:00Z");
-        clients = new AwsClients(moto.settings(HOME), 8);
     }
 
     @AfterEach

@@ -113,11 +113,16 @@ public final class Moto implements AutoCloseable {
      */
     public void publishedS3Store(dev.kiln.builder.store.ImageStore store, dev.kiln.builder.store.ImageRef ref,
                                  S3Location to) throws Exception {
-        reset();
-        try (AwsClients clients = new AwsClients(settings("us-east-1"), 8)) {
+        try (AwsClients clients = freshClients("us-east-1", 8)) {
             clients.s3(software.amazon.awssdk.regions.Region.US_EAST_1).createBucket(b -> b.bucket(to.bucket()));
             new S3Publisher(clients, dev.kiln.builder.progress.Progress.SILENT, PublishListener.NONE).publish(store, ref, to);
         }
+    }
+
+    /** Clients of an empty moto: every resource of earlier tests forgotten. */
+    public AwsClients freshClients(String region, int threads) {
+        reset();
+        return new AwsClients(settings(region), threads);
     }
 
     /** Forgets every resource in every region (between tests). */

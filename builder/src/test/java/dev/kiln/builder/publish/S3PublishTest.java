@@ -58,10 +58,9 @@ class S3PublishTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        moto.reset();
+        clients = moto.freshClients("us-east-1", 8);
         store = new ImageStore(tmp.resolve("store"));
         ref = PublishFixture.version(store, "node", "1.0.0", "2026-11-27T00:00:00Z");
-        clients = new AwsClients(moto.settings("us-east-1"), 8);
         s3 = clients.s3(Region.US_EAST_1);
         s3.createBucket(b -> b.bucket(BUCKET));
     }
