@@ -1,5 +1,6 @@
 package dev.kiln.builder.boot;
 
+import dev.kiln.builder.util.ConsoleText;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,8 +23,8 @@ public final class QemuMachine implements AutoCloseable {
     /** How the disk is attached: virtio-blk, or NVMe as on EC2 Nitro instances. */
     public enum Bus { VIRTIO, NVME }
 
-    public static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE.fd");
-    public static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS.fd");
+    static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE.fd");
+    static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS.fd");
 
     private final Process process;
     private final Path console;
@@ -40,20 +41,35 @@ public final class QemuMachine implements AutoCloseable {
         Path probe = disk.toAbsolutePath().getParent().resolveSibling("pxe").resolve("vmlinuz");
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64"));
         cmd.addAll(Accel.args(Accel.choose(probe)));
-        cmd.addAll(List.of("-m", String.valueOf(memoryMiB), "-smp", "2",
-                "-drive", "if=none,id=disk0,format=raw,file=" + disk, "-snapshot",
-                "-device", bus == Bus.NVME ? "nvme,drive=disk0,serial=kiln0,bootindex=0" : "virtio-blk-pci,drive=disk0,bootindex=0",
-                "-nic", "user,model=virtio-net-pci", "-no-reboot"));
+        cmd.addAll(List.of("-m", String.valueOf(memoryMiB), "-smp", "2"));
+        cmd.addAll(diskArgs(disk, bus));
+        cmd.addAll(List.of("-nic", "user,model=virtio-net-pci", "-no-reboot"));
         if (firmware == Firmware.UEFI) {
-            if (!Files.isRegularFile(OVMF_CODE)) {
-                throw new IOException("UEFI boot needs OVMF (" + OVMF_CODE + "); install the Debian package 'ovmf'");
-            }
-            Path vars = workDir.resolve("OVMF_VARS.fd");
-            Files.copy(OVMF_VARS, vars, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            cmd.addAll(List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
-                    "-drive", "if=pflash,format=raw,unit=1,file=" + vars));
+            cmd.addAll(uefiArgs(workDir));
         }
         return cmd;
+    }
+
+    /** {@code disk} as the boot disk, under a throwaway overlay (-snapshot): the image never changes. */
+    public static List<String> diskArgs(Path disk, Bus bus) {
+        return List.of("-drive", "if=none,id=disk0,format=raw,file=" + disk, "-snapshot",
+                "-device", bus == Bus.NVME ? "nvme,drive=disk0,serial=kiln0,bootindex=0" : "virtio-blk-pci,drive=disk0,bootindex=0");
+    }
+
+    /** Fails with what to install when the host has no OVMF (UEFI firmware). */
+    public static void requireOvmf() throws IOException {
+        if (!Files.isRegularFile(OVMF_CODE) || !Files.isRegularFile(OVMF_VARS)) {
+            throw new IOException("UEFI boot needs OVMF (" + OVMF_CODE + "); install the Debian package 'ovmf'");
+        }
+    }
+
+    /** UEFI firmware, with a copy of OVMF's variables in {@code workDir} (one per machine). */
+    public static List<String> uefiArgs(Path workDir) throws IOException {
+        requireOvmf();
+        Path vars = workDir.resolve("OVMF_VARS.fd");
+        Files.copy(OVMF_VARS, vars, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return List.of("-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
+                "-drive", "if=pflash,format=raw,unit=1,file=" + vars);
     }
 
     /** Starts the machine headless; its serial console goes to {@code workDir/console.log}. */
@@ -125,10 +141,9 @@ public final class QemuMachine implements AutoCloseable {
     }
 
     private String tail() throws IOException {
-        String[] lines = consoleText().split("\r?\n");
         StringBuilder sb = new StringBuilder();
-        for (int i = Math.max(0, lines.length - 25); i < lines.length; i++) {
-            sb.append("  | ").append(lines[i].replaceAll("\\p{Cntrl}\\[[0-9;?]*[A-Za-z]", "")).append('\n');
+        for (String line : ConsoleText.tail(consoleText(), 25).split("\n")) {
+            sb.append("  | ").append(line).append('\n');
         }
         return sb.toString();
     }

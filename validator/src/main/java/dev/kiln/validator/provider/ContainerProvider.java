@@ -21,6 +21,7 @@ import com.github.dockerjava.transport.DockerHttpClient;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.store.Manifest;
+import dev.kiln.builder.util.ConsoleText;
 import dev.kiln.builder.util.Hashing;
 import dev.kiln.validator.RunLabel;
 import java.io.ByteArrayOutputStream;
@@ -369,7 +370,7 @@ public final class ContainerProvider implements NodeProvider {
             return "(no log of " + containerName(node) + ": " + e.getMessage() + ")";
         }
         // A terminal's output: CR LF line ends and systemd's colours.
-        return out.toString(StandardCharsets.UTF_8).replaceAll("\u001B\\[[0-9;?]*[A-Za-z]", "").replace("\r", "");
+        return ConsoleText.plain(out.toString(StandardCharsets.UTF_8));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.kiln.validator.provider;
 
+import dev.kiln.builder.util.ConsoleText;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;
 import java.io.IOException;
@@ -37,7 +38,6 @@ final class NamespaceLan implements AutoCloseable {
     private static final int FIRST_NODE = 10;
     private static final Pattern RUN_ID = Pattern.compile("kv[0-9a-f]{6}");
     private static final Pattern MARKER = Pattern.compile(Pattern.quote(RunLabel.DIR_PREFIX) + "(" + RUN_ID + ")");
-    private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]|\u001B[()][A-Z0-9]|[\\p{Cntrl}&&[^\n\t]]");
 
     private final RunLabel run;
     private final String provider;
@@ -216,9 +216,7 @@ final class NamespaceLan implements AutoCloseable {
     }
 
     String consoleTail(String node, int lines) {
-        String text = ANSI.matcher(readQuietly(nodeDir(node).resolve("console.log")).replace("\r\n", "\n")).replaceAll("");
-        List<String> all = text.lines().toList();
-        return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        return ConsoleText.tail(readQuietly(nodeDir(node).resolve("console.log")), lines);
     }
 
     /** Kills every process started here, then removes the veth and the namespace. Idempotent. */

@@ -7,7 +7,6 @@ import dev.kiln.validator.RunLabel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -70,10 +69,7 @@ public final class QemuDiskProvider implements NodeProvider {
     public Lan createNetwork(int nodes) throws IOException, InterruptedException {
         // Missing tools fail the run before anything is created.
         iptables();
-        if (!Files.isRegularFile(QemuMachine.OVMF_CODE) || !Files.isRegularFile(QemuMachine.OVMF_VARS)) {
-            throw new IOException("kiln validate --provider qemu-disk boots UEFI and needs OVMF ("
-                    + QemuMachine.OVMF_CODE + "); install the Debian package ovmf");
-        }
+        QemuMachine.requireOvmf();
         return lan.create(nodes);
     }
 
@@ -142,15 +138,11 @@ public final class QemuDiskProvider implements NodeProvider {
     private List<String> machineArgs(NodeBoot node, String accel) throws IOException {
         Path dir = lan.nodeDir(node.name());
         Files.createDirectories(dir);
-        Path vars = dir.resolve("OVMF_VARS.fd");
-        Files.copy(QemuMachine.OVMF_VARS, vars, StandardCopyOption.REPLACE_EXISTING);
         List<String> args = new ArrayList<>(Accel.args(accel));
         // One vCPU each, as for qemu-pxe: under TCG, extra vCPU threads only compete for the cores.
-        args.addAll(List.of("-nodefaults", "-m", String.valueOf(MEMORY_MIB), "-smp", "1", "-no-reboot",
-                "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + QemuMachine.OVMF_CODE,
-                "-drive", "if=pflash,format=raw,unit=1,file=" + vars,
-                "-drive", "if=none,id=disk0,format=raw,file=" + versionDir.resolve(DISK), "-snapshot",
-                "-device", "nvme,drive=disk0,serial=kiln0,bootindex=0"));
+        args.addAll(List.of("-nodefaults", "-m", String.valueOf(MEMORY_MIB), "-smp", "1", "-no-reboot"));
+        args.addAll(QemuMachine.uefiArgs(dir));
+        args.addAll(QemuMachine.diskArgs(versionDir.resolve(DISK), QemuMachine.Bus.NVME));
         return args;
     }
 
