@@ -44,9 +44,9 @@ final class ReportWriter {
         out.add(String.format(Locale.ROOT, "%-5s %-12s %-15s %8s %9s %10s %7s  %s", "node", "role", "address",
                 "booted", "metadata", "bootstrap", "ready", "checks"));
         for (ValidationReport.Node n : r.nodes()) {
-            long pass = n.checks().stream().filter(c -> Check.PASS.equals(c.status())).count();
-            long fail = n.checks().stream().filter(c -> Check.FAIL.equals(c.status())).count();
-            long skip = n.checks().size() - pass - fail;
+            long pass = count(n.checks(), Check.PASS);
+            long fail = count(n.checks(), Check.FAIL);
+            long skip = count(n.checks(), Check.SKIP);
             out.add(String.format(Locale.ROOT, "%-5s %-12s %-15s %8s %9s %10s %7s  %s", n.name(), n.role(), n.address(),
                     time(n, "booted"), time(n, "metadata-fetched"), time(n, "bootstrap-started"), time(n, "ready"),
                     n.failure() != null ? "FAILED in " + n.failure().step()
@@ -82,50 +82,43 @@ final class ReportWriter {
      * CI shows which node failed which step.
      */
     static String junit(ValidationReport r) {
-        StringBuilder sb = new StringBuilder("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        int tests = 0;
-        int failures = 0;
         StringBuilder suites = new StringBuilder();
+        List<Check> all = new ArrayList<>();
         for (ValidationReport.Node n : r.nodes()) {
-            List<String[]> cases = new ArrayList<>();
-            cases.add(new String[] {"bootstrap", n.failure() == null ? Check.PASS : Check.FAIL,
-                    n.failure() == null ? "" : n.failure().step() + ": " + n.failure().error()});
-            for (Check c : n.checks()) {
-                cases.add(new String[] {c.check(), c.status(), c.detail()});
-            }
+            List<Check> cases = new ArrayList<>();
+            cases.add(n.failure() == null ? new Check("bootstrap", Check.PASS, "", n.name())
+                    : new Check("bootstrap", Check.FAIL, n.failure().step() + ": " + n.failure().error(), n.name()));
+            cases.addAll(n.checks());
             Double ready = n.reached().getOrDefault("checked", n.reached().get("ready"));
-            int[] counts = suite(suites, r.image() + " " + n.name(), n.name(), cases, ready == null ? 0 : ready,
+            suite(suites, r.image() + " " + n.name(), n.name(), cases, ready == null ? 0 : ready,
                     n.console() == null ? null : String.join("\n", n.console()));
-            tests += counts[0];
-            failures += counts[1];
+            all.addAll(cases);
         }
         if (!r.cluster().isEmpty()) {
-            List<String[]> cases = new ArrayList<>();
-            for (Check c : r.cluster()) {
-                cases.add(new String[] {c.check(), c.status(), c.detail()});
-            }
-            int[] counts = suite(suites, r.image() + " cluster", "cluster", cases, 0, null);
-            tests += counts[0];
-            failures += counts[1];
+            suite(suites, r.image() + " cluster", "cluster", r.cluster(), 0, null);
+            all.addAll(r.cluster());
         }
-        sb.append(String.format(Locale.ROOT, "<testsuites name=\"%s\" tests=\"%d\" failures=\"%d\" time=\"%.1f\">%n",
-                xml("kiln validate " + r.image() + " on " + r.provider()), tests, failures, r.seconds()));
-        sb.append(suites).append("</testsuites>\n");
-        return sb.toString();
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                + String.format(Locale.ROOT, "<testsuites name=\"%s\" tests=\"%d\" failures=\"%d\" time=\"%.1f\">%n",
+                        xml("kiln validate " + r.image() + " on " + r.provider()), all.size(), count(all, Check.FAIL),
+                        r.seconds())
+                + suites + "</testsuites>\n";
     }
 
-    private static int[] suite(StringBuilder sb, String name, String classname, List<String[]> cases, double seconds,
-                               String systemOut) {
-        int failures = (int) cases.stream().filter(c -> Check.FAIL.equals(c[1])).count();
-        int skipped = (int) cases.stream().filter(c -> Check.SKIP.equals(c[1])).count();
+    private static long count(List<Check> checks, String status) {
+        return checks.stream().filter(c -> status.equals(c.status())).count();
+    }
+
+    private static void suite(StringBuilder sb, String name, String classname, List<Check> cases, double seconds,
+                              String systemOut) {
         sb.append(String.format(Locale.ROOT, "  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" time=\"%.1f\">%n",
-                xml(name), cases.size(), failures, skipped, seconds));
-        for (String[] c : cases) {
-            sb.append("    <testcase classname=\"").append(xml(classname)).append("\" name=\"").append(xml(c[0])).append('"');
-            if (Check.FAIL.equals(c[1])) {
-                sb.append(">\n      <failure message=\"").append(xml(c[2])).append("\"/>\n    </testcase>\n");
-            } else if (Check.SKIP.equals(c[1])) {
-                sb.append(">\n      <skipped message=\"").append(xml(c[2])).append("\"/>\n    </testcase>\n");
+                xml(name), cases.size(), count(cases, Check.FAIL), count(cases, Check.SKIP), seconds));
+        for (Check c : cases) {
+            sb.append("    <testcase classname=\"").append(xml(classname)).append("\" name=\"").append(xml(c.check())).append('"');
+            if (Check.FAIL.equals(c.status())) {
+                sb.append(">\n      <failure message=\"").append(xml(c.detail())).append("\"/>\n    </testcase>\n");
+            } else if (Check.SKIP.equals(c.status())) {
+                sb.append(">\n      <skipped message=\"").append(xml(c.detail())).append("\"/>\n    </testcase>\n");
             } else {
                 sb.append("/>\n");
             }
@@ -134,7 +127,6 @@ final class ReportWriter {
             sb.append("    <system-out>").append(xml(systemOut)).append("</system-out>\n");
         }
         sb.append("  </testsuite>\n");
-        return new int[] {cases.size(), failures};
     }
 
     /** XML text: escaped, and without the control characters XML 1.0 forbids (consoles have them). */
