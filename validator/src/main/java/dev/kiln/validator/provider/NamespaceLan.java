@@ -1,5 +1,6 @@
 package dev.kiln.validator.provider;
 
+import dev.kiln.builder.exec.Exec;
 import dev.kiln.builder.util.ConsoleText;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;
@@ -268,18 +269,18 @@ final class NamespaceLan implements AutoCloseable {
         if (closed) {
             throw new IOException("kiln validate is stopping; not running " + String.join(" ", cmd));
         }
-        Result r = exec(cmd);
-        if (r.status != 0) {
-            boolean denied = r.output.contains("not permitted") || r.output.contains("Permission denied");
-            throw new IOException(String.join(" ", cmd) + " failed: " + r.output.strip()
+        Exec.Result r = Exec.of(cmd).runAllowingFailure();
+        if (r.exitCode() != 0) {
+            boolean denied = r.output().contains("not permitted") || r.output().contains("Permission denied");
+            throw new IOException(String.join(" ", cmd) + " failed: " + r.output().strip()
                     + (denied ? " (kiln validate --provider " + provider + " needs root or CAP_NET_ADMIN)" : ""));
         }
     }
 
     /** A random 10.200-239.x.0/24 (kept clear of common Docker and Kubernetes ranges) the host does not use. */
     private static String freeSubnet() throws IOException, InterruptedException {
-        String used = exec(List.of("ip", "-4", "route", "show", "table", "all")).output
-                + exec(List.of("ip", "-4", "addr")).output;
+        String used = Exec.of("ip", "-4", "route", "show", "table", "all").runAllowingFailure().output()
+                + Exec.of("ip", "-4", "addr").runAllowingFailure().output();
         List<long[]> taken = new ArrayList<>();
         Matcher m = Pattern.compile("\\b(\\d{1,3}(?:\\.\\d{1,3}){3})(?:/(\\d{1,2}))?\\b").matcher(used);
         while (m.find()) {
@@ -393,32 +394,19 @@ final class NamespaceLan implements AutoCloseable {
         return runId + "h";
     }
 
-    record Result(int status, String output) { }
-
-    static Result exec(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new Result(p.waitFor(), out);
-    }
-
+    /** The command's output, or {@code orElse} if it cannot run. */
     static String exec(List<String> cmd, String orElse) {
         try {
-            return exec(cmd).output;
+            return Exec.of(cmd).runAllowingFailure().output();
         } catch (IOException e) {
-            return orElse;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
             return orElse;
         }
     }
 
     static boolean runQuietly(String... cmd) {
         try {
-            return exec(List.of(cmd)).status == 0;
+            return Exec.of(cmd).runAllowingFailure().exitCode() == 0;
         } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
             return false;
         }
     }
