@@ -1,11 +1,11 @@
 package dev.kiln.builder;
 
 import dev.kiln.builder.build.ImageBuilder;
-import dev.kiln.builder.progress.Progress;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.builder.util.Files2;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Files2;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

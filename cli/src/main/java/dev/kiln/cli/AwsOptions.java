@@ -1,6 +1,6 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.publish.AwsSettings;
+import dev.kiln.aws.AwsSettings;
 import java.net.URI;
 import picocli.CommandLine.Option;
 

@@ -1,7 +1,7 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.boot.QemuMachine;
-import dev.kiln.builder.util.Files2;
+import dev.kiln.machines.qemu.QemuMachine;
+import dev.kiln.core.util.Files2;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -3,8 +3,8 @@ package dev.kiln.cli;
 import dev.kiln.builder.build.ImageBuilder;
 import dev.kiln.builder.build.PackageLayer;
 import dev.kiln.builder.spec.RenderedFile;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -40,7 +40,7 @@ final class BuildCommand implements Callable<Integer> {
         if (dryRun) {
             ImageBuilder.Plan plan = builder.plan(spec);
             System.out.println("dry run: " + plan.loaded().spec().ref() + " would be built into " + images.root()
-                    + (images.exists(dev.kiln.builder.store.ImageRef.parse(plan.loaded().spec().ref()))
+                    + (images.exists(dev.kiln.core.store.ImageRef.parse(plan.loaded().spec().ref()))
                     ? " (REFUSED: that version already exists)" : ""));
             System.out.println("  packages: " + String.join(" ", plan.packages().aptArguments()));
             plan.loaded().spec().components().forEach((n, c) -> System.out.println("  component " + n + " " + c.version()
@@ -63,7 +63,7 @@ final class BuildCommand implements Callable<Integer> {
                 // the JVM is already exiting because of the signal; the hook is running
             }
         }
-        Manifest m = images.manifest(dev.kiln.builder.store.ImageRef.parse(dir.getParent().getFileName() + ":" + dir.getFileName()));
+        Manifest m = images.manifest(dev.kiln.core.store.ImageRef.parse(dir.getParent().getFileName() + ":" + dir.getFileName()));
         System.out.printf("built %s in %.1fs -> %s%n", m.ref(), m.buildSeconds(), dir);
         System.out.printf("  kernel %s (%s %s)%n", m.kernel().release(), m.kernel().packageName(), m.kernel().version());
         m.components().forEach((n, c) -> System.out.printf("  %s %s%n", n, c.packageVersion() != null ? c.packageVersion() : c.version()));

@@ -1,6 +1,6 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.progress.Progress;
+import dev.kiln.core.progress.Progress;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.concurrent.Executors;

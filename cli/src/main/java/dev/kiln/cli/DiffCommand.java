@@ -1,7 +1,7 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.store.ImageDiff;
-import dev.kiln.builder.store.ImageRef;
+import dev.kiln.core.store.ImageDiff;
+import dev.kiln.core.store.ImageRef;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,9 +1,9 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.publish.S3Location;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.fleet.ImageSource;
-import dev.kiln.fleet.S3ImageSource;
+import dev.kiln.aws.S3Location;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.ImageSource;
+import dev.kiln.aws.S3ImageSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Mixin;

@@ -1,6 +1,6 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -1,7 +1,7 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.publish.Published;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.Published;
+import dev.kiln.core.store.ImageStore;
 import dev.kiln.validator.ValidationRecord;
 import java.nio.file.Files;
 import java.util.concurrent.Callable;

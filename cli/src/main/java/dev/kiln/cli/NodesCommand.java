@@ -1,7 +1,7 @@
 package dev.kiln.cli;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.ImageStore;
 import dev.kiln.fleet.NodeView;
 import java.io.IOException;
 import java.net.ConnectException;

@@ -1,13 +1,13 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.publish.AmiPublisher;
-import dev.kiln.builder.publish.AwsClients;
-import dev.kiln.builder.publish.AwsSettings;
-import dev.kiln.builder.publish.PublishListener;
-import dev.kiln.builder.publish.S3Location;
-import dev.kiln.builder.publish.S3Publisher;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.aws.AmiPublisher;
+import dev.kiln.aws.AwsClients;
+import dev.kiln.aws.AwsSettings;
+import dev.kiln.aws.PublishListener;
+import dev.kiln.aws.S3Location;
+import dev.kiln.aws.S3Publisher;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

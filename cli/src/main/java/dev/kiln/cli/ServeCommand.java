@@ -1,10 +1,10 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.fleet.ImageSource;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.ImageSource;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
-import dev.kiln.fleet.S3ImageSource;
+import dev.kiln.aws.S3ImageSource;
 import dev.kiln.fleet.StateDir;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

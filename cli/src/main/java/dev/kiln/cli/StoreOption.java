@@ -1,6 +1,6 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.ImageStore;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -17,7 +17,7 @@ final class StoreOption {
     /** The directory of an existing version; a clear error when the store lacks it. */
     Path versionDir(String ref) throws java.io.IOException {
         ImageStore images = open();
-        dev.kiln.builder.store.ImageRef r = dev.kiln.builder.store.ImageRef.parse(ref);
+        dev.kiln.core.store.ImageRef r = dev.kiln.core.store.ImageRef.parse(ref);
         images.manifest(r);
         return images.dir(r);
     }

@@ -1,7 +1,7 @@
 package dev.kiln.cli;
 
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.fleet.ImageSource;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageSource;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.ValidationReport;
 import dev.kiln.validator.Validator;

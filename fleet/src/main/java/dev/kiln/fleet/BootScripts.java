@@ -1,6 +1,7 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.store.ImageRef;
+import dev.kiln.core.util.ConsoleText;
+import dev.kiln.core.store.ImageRef;
 
 /**
  * The iPXE scripts kiln serve hands out. DHCP points iPXE at {@link #generic}; it asks for the
@@ -54,11 +55,6 @@ public final class BootScripts {
      * other characters an operator-controlled file name or inventory value could smuggle in.
      */
     static String safe(String text) {
-        StringBuilder sb = new StringBuilder(text.length());
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            sb.append(c >= 0x20 && c < 0x7f && c != '$' && c != '\\' && c != '|' && c != '&' ? c : '?');
-        }
-        return sb.toString();
+        return ConsoleText.scriptSafe(text);
     }
 }

@@ -2,9 +2,9 @@ package dev.kiln.fleet;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.exec.Exec;
-import dev.kiln.builder.util.Files2;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.util.Files2;
+import dev.kiln.core.util.Hashing;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,8 +1,8 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Hashing;
 import io.javalin.http.Context;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.store.ImageRef;
+import dev.kiln.core.store.ImageRef;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;

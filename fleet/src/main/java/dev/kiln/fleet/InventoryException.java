@@ -1,6 +1,6 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.spec.SpecProblem;
+import dev.kiln.core.yaml.YamlProblem;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -9,14 +9,14 @@ import java.util.stream.Collectors;
  * ("clusters[0].nodes[1].mac"), in the same form as spec problems.
  */
 public final class InventoryException extends Exception {
-    private final List<SpecProblem> problems;
+    private final List<YamlProblem> problems;
 
-    public InventoryException(List<SpecProblem> problems) {
-        super(problems.stream().map(SpecProblem::toString).collect(Collectors.joining("\n")));
+    public InventoryException(List<YamlProblem> problems) {
+        super(problems.stream().map(YamlProblem::toString).collect(Collectors.joining("\n")));
         this.problems = List.copyOf(problems);
     }
 
-    public List<SpecProblem> problems() {
+    public List<YamlProblem> problems() {
         return problems;
     }
 }

@@ -1,15 +1,16 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.store.ImageSource;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import dev.kiln.builder.spec.SpecLoader;
-import dev.kiln.builder.spec.SpecProblem;
-import dev.kiln.builder.spec.YamlLocations;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.template.Placeholders;
+import dev.kiln.core.yaml.YamlErrors;
+import dev.kiln.core.yaml.YamlProblem;
+import dev.kiln.core.yaml.YamlLocations;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.node.Placeholders;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -54,7 +55,7 @@ public final class InventoryLoader {
         try {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
-            throw new InventoryException(List.of(new SpecProblem(file, 0, 0, null, "inventory file not found")));
+            throw new InventoryException(List.of(new YamlProblem(file, 0, 0, null, "inventory file not found")));
         }
         try {
             return parse(file, text, store);
@@ -94,7 +95,7 @@ public final class InventoryLoader {
     }
 
     private static InventoryException empty(Path file) {
-        return new InventoryException(List.of(new SpecProblem(file, 1, 0, null,
+        return new InventoryException(List.of(new YamlProblem(file, 1, 0, null,
                 "the inventory is empty; expected 'clusters:' with a list of clusters")));
     }
 
@@ -102,7 +103,7 @@ public final class InventoryLoader {
         final Path file;
         final YamlLocations locations;
         final ImageSource store;
-        final List<SpecProblem> problems = new ArrayList<>();
+        final List<YamlProblem> problems = new ArrayList<>();
         final Map<String, Boolean> imageExists = new HashMap<>();
 
         Checker(Path file, YamlLocations locations, ImageSource store) {
@@ -113,7 +114,7 @@ public final class InventoryLoader {
 
         void problem(String field, String message) {
             JsonLocation loc = locations.find(field);
-            problems.add(new SpecProblem(file, loc == null ? 0 : loc.getLineNr(),
+            problems.add(new YamlProblem(file, loc == null ? 0 : loc.getLineNr(),
                     loc == null ? 0 : loc.getColumnNr(), field, message));
         }
 
@@ -320,13 +321,13 @@ public final class InventoryLoader {
     }
 
     /** Jackson's errors in the builder's words: file:line, field path, what was expected. */
-    static SpecProblem fromJackson(Path file, IOException e, String text) {
+    static YamlProblem fromJackson(Path file, IOException e, String text) {
         YamlLocations locations;
         try {
             locations = YamlLocations.index(text);
         } catch (IOException syntax) {
             locations = null; // keep the parser's own location
         }
-        return SpecLoader.fromJackson(file, e, locations);
+        return YamlErrors.fromJackson(file, e, locations);
     }
 }

@@ -1,6 +1,7 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.ImageSource;
+import dev.kiln.core.store.ImageStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

@@ -1,10 +1,11 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.store.ImageSource;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.io.IOException;

@@ -3,8 +3,8 @@ package dev.kiln.fleet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;

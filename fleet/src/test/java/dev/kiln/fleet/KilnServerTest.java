@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.util.Hashing;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -68,7 +68,7 @@ class KilnServerTest {
     void start() throws Exception {
         store = new ImageStore(tmp.resolve("store"));
         TestStore.pxeVersion(store, "debian-node", "1.0.0", 1024 * 1024 + 123);
-        rootfs = Files.readAllBytes(store.dir(dev.kiln.builder.store.ImageRef.parse("debian-node:1.0.0")).resolve("pxe/rootfs.squashfs"));
+        rootfs = Files.readAllBytes(store.dir(dev.kiln.core.store.ImageRef.parse("debian-node:1.0.0")).resolve("pxe/rootfs.squashfs"));
         TestStore.version(store, "nopxe", "1.0", Map.of("disk/disk.raw", new byte[] {1, 2, 3}));
         inventory = tmp.resolve("inventory.yaml");
         Files.writeString(inventory, INVENTORY);
@@ -165,7 +165,7 @@ class KilnServerTest {
         HttpResponse<String> r = get("/ipxe?mac=" + NOPXE);
         assertThat(r.body()).contains("echo kiln: not booting " + NOPXE + ": nopxe of cluster lab: image nopxe:1.0 has no pxe output")
                 .doesNotContain("kiln-base").doesNotContain("kernel");
-        Files.delete(store.dir(dev.kiln.builder.store.ImageRef.parse("debian-node:1.0.0")).resolve(ImageStore.MANIFEST));
+        Files.delete(store.dir(dev.kiln.core.store.ImageRef.parse("debian-node:1.0.0")).resolve(ImageStore.MANIFEST));
         assertThat(get("/ipxe?mac=" + W1).body()).contains("w1 of cluster lab: image debian-node:1.0.0 is not in the store")
                 .doesNotContain("kiln-base").doesNotContain("kernel");
     }
@@ -307,7 +307,7 @@ class KilnServerTest {
     void nothingOutsideTheManifestOrTheVersionDirectoryIsServed() throws Exception {
         Path outside = tmp.resolve("outside-secret.txt");
         Files.writeString(outside, "TOP SECRET");
-        Path version = store.dir(dev.kiln.builder.store.ImageRef.parse("debian-node:1.0.0"));
+        Path version = store.dir(dev.kiln.core.store.ImageRef.parse("debian-node:1.0.0"));
         Files.writeString(version.resolve("pxe/unlisted.txt"), "TOP SECRET");
         // A symlink the manifest lists, with the right sha256: only the real-path check stops it.
         TestStore.version(store, "linked", "1.0", Map.of("pxe/vmlinuz", "TOP SECRET".getBytes(StandardCharsets.UTF_8)));

@@ -1,6 +1,6 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.ImageStore;
 import java.nio.ByteBuffer;
 import java.net.URI;
 import java.net.http.HttpClient;

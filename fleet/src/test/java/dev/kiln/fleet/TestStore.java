@@ -1,8 +1,8 @@
 package dev.kiln.fleet;
 
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Random;
 
 /** A hand-made image store: artifact files plus a manifest.json listing them, no image build. */
-final class TestStore {
+public final class TestStore {
     private TestStore() { }
 
     /** Writes NAME/VERSION with these files (relative path → bytes), all listed in the manifest. */
@@ -34,7 +34,7 @@ final class TestStore {
     }
 
     /** A PXE-bootable version whose rootfs.squashfs is {@code rootfsSize} pseudo-random bytes. */
-    static Path pxeVersion(ImageStore store, String name, String version, int rootfsSize) throws IOException {
+    public static Path pxeVersion(ImageStore store, String name, String version, int rootfsSize) throws IOException {
         Map<String, byte[]> files = new LinkedHashMap<>();
         files.put("pxe/vmlinuz", ("kernel of " + name + ":" + version).getBytes(StandardCharsets.UTF_8));
         files.put("pxe/initrd.img", ("initrd of " + name + ":" + version).getBytes(StandardCharsets.UTF_8));

@@ -2,7 +2,7 @@ package dev.kiln.validator;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.ValidationReport.Check;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

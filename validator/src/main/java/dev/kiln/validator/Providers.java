@@ -1,7 +1,7 @@
 package dev.kiln.validator;
 
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.builder.util.Files2;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Files2;
 import dev.kiln.validator.provider.ContainerProvider;
 import dev.kiln.validator.provider.NodeProvider;
 import dev.kiln.validator.provider.QemuDiskProvider;

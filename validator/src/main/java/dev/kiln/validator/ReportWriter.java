@@ -1,7 +1,7 @@
 package dev.kiln.validator;
 
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.util.Hashing;
 import dev.kiln.validator.ValidationReport.Check;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package dev.kiln.validator;
 
-import dev.kiln.builder.util.Files2;
+import dev.kiln.core.util.Files2;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

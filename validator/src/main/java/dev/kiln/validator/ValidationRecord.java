@@ -1,7 +1,7 @@
 package dev.kiln.validator;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.kiln.builder.store.Sidecar;
+import dev.kiln.core.store.Sidecar;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,10 +2,10 @@ package dev.kiln.validator;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.fleet.ImageSource;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.ImageSource;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.InventoryException;
 import dev.kiln.fleet.KilnServer;

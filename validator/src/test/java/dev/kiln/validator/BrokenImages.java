@@ -1,7 +1,7 @@
 package dev.kiln.validator;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 
 /**
  * debian-node broken on purpose, the two ways a validation must catch: a file uses a

@@ -3,7 +3,7 @@ package dev.kiln.validator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package dev.kiln.validator;
 
-import dev.kiln.builder.exec.Exec;
+import dev.kiln.core.exec.Exec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

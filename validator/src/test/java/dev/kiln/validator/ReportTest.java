@@ -2,7 +2,7 @@ package dev.kiln.validator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.ValidationReport.Check;
 import dev.kiln.validator.ValidationReport.Failure;
 import java.io.ByteArrayInputStream;

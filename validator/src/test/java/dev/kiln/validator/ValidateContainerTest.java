@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.ValidationReport.Check;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +56,7 @@ class ValidateContainerTest {
         assertThat(last.runId()).isEqualTo(r.runId());
         assertThat(last.result()).isEqualTo("validated");
         assertThat(last.provider()).isEqualTo("container");
-        assertThat(last.reportSha256()).isEqualTo(dev.kiln.builder.util.Hashing.sha256(
+        assertThat(last.reportSha256()).isEqualTo(dev.kiln.core.util.Hashing.sha256(
                 Files.readAllBytes(run.reportDir().resolve("report.json"))));
     }
 

@@ -3,11 +3,11 @@ package dev.kiln.validator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.publish.Moto;
-import dev.kiln.builder.publish.S3Location;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.fleet.S3ImageSource;
+import dev.kiln.aws.Moto;
+import dev.kiln.aws.S3Location;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.aws.S3ImageSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,7 +46,7 @@ class ValidateFromS3Test {
 
         assertThat(r.provider()).as("the only runnable output picks the provider").isEqualTo("container");
         assertThat(r.passed()).as(String.join("\n", out)).isTrue();
-        Path cached = new dev.kiln.builder.store.ImageStore(cache).dir(ref);
+        Path cached = new dev.kiln.core.store.ImageStore(cache).dir(ref);
         assertThat(ValidationRecord.read(cached).lastValidated("container").runId()).isEqualTo(r.runId());
         assertThat(Leftovers.of(r.runId(), tmp.resolve("run"))).isEmpty();
     }

@@ -1,8 +1,8 @@
 package dev.kiln.validator;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.Manifest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -17,7 +17,7 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
         Path reports = work.resolve("reports");
         Path tmpRoot = work.resolve("tmp");
         java.nio.file.Files.createDirectories(tmpRoot);
-        ValidationReport r = Validator.run(new Validator.Request(dev.kiln.fleet.ImageSource.local(TestImages.store()), new ImageRef(image.name(), image.version()),
+        ValidationReport r = Validator.run(new Validator.Request(dev.kiln.core.store.ImageSource.local(TestImages.store()), new ImageRef(image.name(), image.version()),
                 provider, masters, workers, timeout, reports, tmpRoot, line -> {
                     out.add(line);
                     System.out.println(line);

@@ -1,6 +1,6 @@
 package dev.kiln.builder.apt;
 
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.util.Hashing;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,7 +1,7 @@
 package dev.kiln.builder.artifact;
 
-import dev.kiln.builder.exec.Exec;
-import dev.kiln.builder.progress.Progress;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.progress.Progress;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;

@@ -1,6 +1,6 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.util.Hashing;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;

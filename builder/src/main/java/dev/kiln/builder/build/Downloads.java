@@ -1,7 +1,7 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.builder.progress.Progress;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -85,7 +85,7 @@ final class Hygiene {
         }
         try (Stream<Path> entries = Files.list(dir)) {
             for (Path p : entries.filter(p -> name.test(p.getFileName().toString())).toList()) {
-                dev.kiln.builder.util.Files2.deleteRecursively(p);
+                dev.kiln.core.util.Files2.deleteRecursively(p);
             }
         }
     }

@@ -4,17 +4,17 @@ import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.artifact.DiskImageWriter;
 import dev.kiln.builder.artifact.PxeBundle;
 import dev.kiln.builder.artifact.RootfsArtifacts;
-import dev.kiln.builder.progress.Progress;
+import dev.kiln.core.progress.Progress;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.RenderedFile;
 import dev.kiln.builder.spec.SpecChecker;
 import dev.kiln.builder.spec.SpecException;
 import dev.kiln.builder.spec.SpecLoader;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.builder.util.Files2;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Files2;
+import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -262,7 +262,7 @@ public final class ImageBuilder {
         Path out = work.resolve("images").resolve(Hashing.sha256(ref) + ".tar");
         Files.createDirectories(out.getParent());
         try {
-            dev.kiln.builder.exec.Exec.of("skopeo", "copy", "--retry-times", "3", "docker://" + ref,
+            dev.kiln.core.exec.Exec.of("skopeo", "copy", "--retry-times", "3", "docker://" + ref,
                     "oci-archive:" + out + ":" + ref).run();
         } catch (IOException e) {
             throw new IOException(field + ": cannot pull " + ref + " (needs skopeo and access to its registry;"

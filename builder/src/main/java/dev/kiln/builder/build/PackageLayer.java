@@ -1,10 +1,10 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.builder.exec.Exec;
-import dev.kiln.builder.progress.Progress;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.progress.Progress;
 import dev.kiln.builder.spec.ImageSpec;
-import dev.kiln.builder.util.Files2;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.util.Files2;
+import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

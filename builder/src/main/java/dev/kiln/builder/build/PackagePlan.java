@@ -1,10 +1,11 @@
 package dev.kiln.builder.build;
 
+import dev.kiln.core.yaml.YamlErrors;
 import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.SpecException;
 import dev.kiln.builder.spec.SpecLoader;
-import dev.kiln.builder.spec.SpecProblem;
+import dev.kiln.core.yaml.YamlProblem;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -82,8 +83,8 @@ public final class PackagePlan {
     }
 
     /** Fails with every pinned package or version the mirror lacks, naming what it does have. */
-    public void verify(AptIndex index, SpecLoader.LocatedProblems at) throws SpecException {
-        List<SpecProblem> problems = new ArrayList<>();
+    public void verify(AptIndex index, YamlErrors.Located at) throws SpecException {
+        List<YamlProblem> problems = new ArrayList<>();
         for (Pin p : pins.values()) {
             String field = p.field() == null ? "base" : p.field();
             if (!index.hasPackage(p.name())) {

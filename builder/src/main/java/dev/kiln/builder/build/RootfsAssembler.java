@@ -1,7 +1,7 @@
 package dev.kiln.builder.build;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.exec.Exec;
+import dev.kiln.core.exec.Exec;
 import dev.kiln.builder.spec.RenderedFile;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -138,7 +138,7 @@ final class RootfsAssembler {
         cmd.addAll(units);
         try {
             Exec.of(cmd).run();
-        } catch (dev.kiln.builder.exec.ExecException e) {
+        } catch (dev.kiln.core.exec.ExecException e) {
             throw new IOException("units." + verb + ": systemctl could not " + verb + " " + units
                     + " in the image (is each unit installed by a package or declared under 'files'?)\n" + e.getMessage(), e);
         }

@@ -1,6 +1,6 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.Manifest;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

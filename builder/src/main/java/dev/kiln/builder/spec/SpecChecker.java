@@ -1,11 +1,12 @@
 package dev.kiln.builder.spec;
 
+import dev.kiln.core.yaml.YamlProblem;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.spec.ImageSpec.Component;
 import dev.kiln.builder.spec.ImageSpec.FileEntry;
 import dev.kiln.builder.spec.ImageSpec.PreloadImage;
-import dev.kiln.builder.spec.SpecLoader.LocatedProblems;
-import dev.kiln.builder.template.Placeholders;
+import dev.kiln.core.yaml.YamlErrors;
+import dev.kiln.core.node.Placeholders;
 import dev.kiln.builder.template.TemplateRenderer;
 import dev.kiln.builder.template.TemplateRenderer.RenderException;
 import java.io.IOException;
@@ -40,8 +41,8 @@ public final class SpecChecker {
 
     private final SpecLoader.Loaded loaded;
     private final ImageSpec spec;
-    private final LocatedProblems at;
-    private final List<SpecProblem> problems = new ArrayList<>();
+    private final YamlErrors.Located at;
+    private final List<YamlProblem> problems = new ArrayList<>();
 
     private SpecChecker(SpecLoader.Loaded loaded) {
         this.loaded = loaded;

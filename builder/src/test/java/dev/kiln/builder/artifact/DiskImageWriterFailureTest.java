@@ -2,7 +2,7 @@ package dev.kiln.builder.artifact;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.builder.progress.Progress;
+import dev.kiln.core.progress.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

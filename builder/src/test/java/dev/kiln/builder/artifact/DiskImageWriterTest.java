@@ -3,8 +3,8 @@ package dev.kiln.builder.artifact;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.exec.Exec;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.store.Manifest;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;

@@ -1,5 +1,6 @@
 package dev.kiln.builder.spec;
 
+import dev.kiln.core.yaml.YamlProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -75,7 +76,7 @@ class SpecErrorsTest {
     @Test
     void unknownFieldIsNamedWithTheFieldsExpected() {
         SpecException e = fails(VALID.replace("  version: 6.1.176-1", "  version: 6.1.176-1\n  flavour: cloud"));
-        SpecProblem p = e.problems().get(0);
+        YamlProblem p = e.problems().get(0);
         assertThat(p.line()).isEqualTo(10);
         assertThat(p.field()).isEqualTo("kernel.flavour");
         assertThat(p.message()).contains("unknown field 'flavour'").contains("cmdline").contains("package").contains("version");
@@ -85,7 +86,7 @@ class SpecErrorsTest {
     @Test
     void missingRequiredFieldIsNamed() {
         SpecException e = fails(VALID.replace("  version: 6.1.176-1\n", ""));
-        SpecProblem p = e.problems().get(0);
+        YamlProblem p = e.problems().get(0);
         assertThat(p.field()).isEqualTo("kernel.version");
         assertThat(p.message()).contains("missing required field");
         assertThat(p.line()).isGreaterThan(0);
@@ -101,7 +102,7 @@ class SpecErrorsTest {
     @Test
     void missingTemplateIsNamed() {
         SpecException e = fails(VALID.replace("template: motd.ftl", "template: nope.ftl"));
-        SpecProblem p = e.problems().get(0);
+        YamlProblem p = e.problems().get(0);
         assertThat(p.field()).isEqualTo("files[0].template");
         assertThat(p.line()).isEqualTo(12);
         assertThat(p.message()).contains("'nope.ftl' not found");
@@ -110,7 +111,7 @@ class SpecErrorsTest {
     @Test
     void templateThatFailsToRenderNamesTemplateLine() {
         SpecException e = fails(VALID.replace("template: motd.ftl", "template: broken.ftl"));
-        SpecProblem p = e.problems().get(0);
+        YamlProblem p = e.problems().get(0);
         assertThat(p.field()).isEqualTo("files[0].template");
         assertThat(p.message()).contains("broken.ftl").contains("line 1").contains("missing");
     }
@@ -124,7 +125,7 @@ class SpecErrorsTest {
     @Test
     void placeholderUsedButNotDeclared() {
         SpecException e = fails(VALID.replace("name=@@node_name@@", "name=@@node_name@@ role=@@node_role@@"));
-        SpecProblem p = e.problems().get(0);
+        YamlProblem p = e.problems().get(0);
         assertThat(p.field()).isEqualTo("files[1].content");
         assertThat(p.message()).contains("@@node_role@@").contains("not declared");
     }
@@ -132,7 +133,7 @@ class SpecErrorsTest {
     @Test
     void placeholderDeclaredButUsedNowhere() {
         SpecException e = fails(VALID + "  node_role: role\n");
-        SpecProblem p = e.problems().get(0);
+        YamlProblem p = e.problems().get(0);
         assertThat(p.field()).isEqualTo("placeholders.node_role");
         assertThat(p.line()).isEqualTo(18);
         assertThat(p.message()).contains("used in no file");
@@ -143,7 +144,7 @@ class SpecErrorsTest {
         SpecException e = fails(VALID.replace("name: test-node", "name: Test_Node")
                 .replace("version: 6.1.176-1", "version: latest")
                 .replace("template: motd.ftl", "template: motd.ftl\n    mode: rw"));
-        assertThat(e.problems()).extracting(SpecProblem::field)
+        assertThat(e.problems()).extracting(YamlProblem::field)
                 .contains("name", "kernel.version", "files[0].mode");
     }
 
@@ -156,7 +157,7 @@ class SpecErrorsTest {
                     url: https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/kubelet
                     install: /usr/bin/kubelet
                 """);
-        assertThat(e.problems()).extracting(SpecProblem::field).contains("components.kubelet.sha256");
+        assertThat(e.problems()).extracting(YamlProblem::field).contains("components.kubelet.sha256");
     }
 
     @Test

@@ -1,8 +1,8 @@
 package dev.kiln.builder.vm;
 
 import dev.kiln.builder.build.ImageBuilder;
-import dev.kiln.builder.progress.Progress;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.core.store.ImageStore;
 import java.nio.file.Path;
 
 /** A build in its own JVM, so a test can kill it with SIGKILL mid-way. Args: SPEC STORE CACHE. */

@@ -8,12 +8,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.TestSupport;
 import dev.kiln.builder.build.ImageBuilder;
-import dev.kiln.builder.exec.Exec;
-import dev.kiln.builder.store.ImageDiff;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
-import dev.kiln.builder.util.Hashing;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.store.ImageDiff;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Hashing;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Tag;
@@ -75,7 +75,7 @@ class DebianNodeBuildTest {
     void buildingTheSameVersionAgainIsRefused() throws Exception {
         Manifest m = TestImages.debianNode();
         ImageStore store = TestImages.store();
-        assertThatThrownBy(() -> new ImageBuilder(store, TestImages.cacheDir(), dev.kiln.builder.progress.Progress.SILENT)
+        assertThatThrownBy(() -> new ImageBuilder(store, TestImages.cacheDir(), dev.kiln.core.progress.Progress.SILENT)
                 .build(TestSupport.repo("image-specs/debian-node.yaml")))
                 .isInstanceOf(ImageStore.VersionExistsException.class)
                 .hasMessageContaining(m.ref()).hasMessageContaining("immutable");
@@ -106,7 +106,7 @@ class DebianNodeBuildTest {
                         "  package: linux-image-6.12.43+deb12-cloud-amd64\n  version: 6.12.43-1~bpo12+1")
                 .replace("  # snapshot:", "  repositories:\n    - url: http://deb.debian.org/debian\n      suite: bookworm-backports\n  # snapshot:");
         Files.writeString(spec, yaml);
-        Path dir = new ImageBuilder(TestImages.store(), TestImages.cacheDir(), dev.kiln.builder.progress.Progress.SILENT).build(spec);
+        Path dir = new ImageBuilder(TestImages.store(), TestImages.cacheDir(), dev.kiln.core.progress.Progress.SILENT).build(spec);
         ImageDiff diff = ImageDiff.between(TestImages.store(), new ImageRef(base.name(), base.version()),
                 new ImageRef("debian-node", dir.getFileName().toString()));
         assertThat(diff.kernel()).extracting(ImageDiff.Change::render)

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.TestSupport;
 import dev.kiln.builder.build.ImageBuilder;
-import dev.kiln.builder.progress.Progress;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -90,7 +90,7 @@ class KilledBuildTest {
             }
             assertThat(build.isAlive()).as("build ended before it could be interrupted").isTrue();
             List<ProcessHandle> tools = build.descendants().toList();
-            dev.kiln.builder.exec.Exec.of("kill", "-INT", String.valueOf(build.pid())).run();
+            dev.kiln.core.exec.Exec.of("kill", "-INT", String.valueOf(build.pid())).run();
             assertThat(build.waitFor(90, java.util.concurrent.TimeUnit.SECONDS)).as("build exits after Ctrl-C").isTrue();
             for (ProcessHandle tool : tools) {
                 tool.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);

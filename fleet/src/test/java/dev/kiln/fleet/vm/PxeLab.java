@@ -2,7 +2,7 @@ package dev.kiln.fleet.vm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.boot.QemuMachine;
+import dev.kiln.machines.qemu.QemuMachine;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -20,27 +20,27 @@ import java.util.regex.Pattern;
  * networking, where the host's loopback is 10.0.2.2) in cluster "lab", and waiting for its
  * reports in kiln serve's /nodes.
  */
-final class PxeLab {
-    static final String MAC = "52:54:00:12:34:01";
-    static final String M1 = "  - {mac: \"" + MAC + "\", name: m1, role: master, address: 10.0.2.15}\n";
+public final class PxeLab {
+    public static final String MAC = "52:54:00:12:34:01";
+    public static final String M1 = "  - {mac: \"" + MAC + "\", name: m1, role: master, address: 10.0.2.15}\n";
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private PxeLab() { }
 
     /** A free loopback port, so the server's public URL can be known before it starts. */
-    static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
 
     /** The URL the guest reaches the host's loopback port at. */
-    static String publicUrl(int port) {
+    public static String publicUrl(int port) {
         return "http://10.0.2.2:" + port;
     }
 
     /** An inventory with cluster "lab" on {@code imageRef}; {@code clusterBody} holds its other keys and nodes. */
-    static Path inventory(Path dir, String imageRef, String clusterBody) throws IOException {
+    public static Path inventory(Path dir, String imageRef, String clusterBody) throws IOException {
         Path file = dir.resolve("inventory.yaml");
         String indented = ("    " + clusterBody.replace("\n", "\n    ")).stripTrailing() + "\n";
         Files.writeString(file, "clusters:\n  - name: lab\n    image: " + imageRef + "\n" + indented);
@@ -48,7 +48,7 @@ final class PxeLab {
     }
 
     /** Polls /nodes until m1's step matches; fails with its last row and the console's end. */
-    static JsonNode awaitStep(int port, QemuMachine vm, Pattern step, Duration timeout) throws Exception {
+    public static JsonNode awaitStep(int port, QemuMachine vm, Pattern step, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         JsonNode row = null;
         while (System.nanoTime() < deadline) {
@@ -73,7 +73,7 @@ final class PxeLab {
         return null;
     }
 
-    static String tail(String text) {
+    public static String tail(String text) {
         String[] lines = text.split("\r?\n");
         return String.join("\n", Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
     }

@@ -1,7 +1,7 @@
 package dev.kiln.validator.provider;
 
-import dev.kiln.builder.exec.Exec;
-import dev.kiln.builder.util.ConsoleText;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.util.ConsoleText;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.kiln.validator.provider;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.builder.boot.Accel;
-import dev.kiln.builder.boot.QemuMachine;
+import dev.kiln.machines.qemu.Accel;
+import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.validator.RunLabel;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package dev.kiln.validator.provider;
 
-import dev.kiln.builder.boot.Accel;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.machines.qemu.Accel;
+import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.RunLabel;
 import java.io.IOException;
 import java.nio.file.Path;

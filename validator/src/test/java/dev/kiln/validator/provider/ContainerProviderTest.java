@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.dockerjava.api.DockerClient;
 import com.sun.net.httpserver.HttpServer;
-import dev.kiln.builder.store.ImageStore;
-import dev.kiln.builder.store.Manifest;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.provider.NodeProvider.Lan;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;

@@ -3,8 +3,8 @@ package dev.kiln.validator.provider;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
-import dev.kiln.builder.store.ImageRef;
-import dev.kiln.builder.store.ImageStore;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
 import dev.kiln.validator.RunLabel;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,0 +1,55 @@
+package dev.kiln.core.store;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What an image is, as recorded in manifest.json next to its artifacts. Every later verb
+ * (inspect, diff, validate, publish, serve) reads facts from here instead of re-deriving them.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Manifest(
+        int schema,
+        String name,
+        String version,
+        String description,
+        String specSha256,
+        String builtAt,
+        double buildSeconds,
+        String kilnVersion,
+        Base base,
+        Kernel kernel,
+        Map<String, Component> components,
+        Map<String, String> packages,
+        List<FileRecord> files,
+        Map<String, String> placeholders,
+        List<ImageRecord> images,
+        List<String> outputs,
+        Map<String, Artifact> artifacts,
+        Map<String, Object> validation) {
+
+    public static final int SCHEMA = 1;
+
+    public String ref() {
+        return name + ":" + version;
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Base(String distribution, String suite, String mirror, String snapshot, List<String> sources,
+                       String mirrorState) { }
+
+    /** {@code release} is what {@code uname -r} prints on a node booted from this image. */
+    public record Kernel(String packageName, String version, String release, String cmdline) { }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Component(String version, String source, String packageName, String packageVersion,
+                            String url, String sha256) { }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record FileRecord(String path, String sha256, String mode, String owner, List<String> placeholders) { }
+
+    public record ImageRecord(String name, String sha256, long size) { }
+
+    public record Artifact(String sha256, long size) { }
+}
