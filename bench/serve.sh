@@ -30,6 +30,7 @@ trap cleanup EXIT
 
 java -cp "$CP" dev.kiln.fleet.ServeBench prepare "$work" "$NODES" "$ROOTFS_MIB"
 # Port 0: the kernel picks a free port; kiln serve prints the one it got.
+# shellcheck disable=SC2086 # KILN_JAVA_OPTS holds several JVM options: split on purpose
 java ${KILN_JAVA_OPTS:-} -jar cli/target/kiln.jar serve --inventory "$work/inventory.yaml" --store "$work/store" \
 	--state "$work/state" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
 SERVER_PID=$!

@@ -1,5 +1,6 @@
 package dev.kiln.aws;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.util.ConsoleText;
 import dev.kiln.core.store.ImageSource;
 import dev.kiln.core.store.ImageRef;
@@ -170,7 +171,7 @@ public final class S3ImageSource implements ImageSource {
         }
         Manifest manifest;
         try {
-            manifest = ImageStore.JSON.readValue(manifestBytes, Manifest.class);
+            manifest = Json.MAPPER.readValue(manifestBytes, Manifest.class);
         } catch (IOException e) {
             throw new IOException("its manifest.json is not a kiln manifest: " + e.getMessage());
         }

@@ -1,5 +1,6 @@
 package dev.kiln.builder;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.builder.build.ImageBuilder;
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
@@ -119,10 +120,10 @@ public final class TestImages {
                 kept.put(a.getKey(), a.getValue());
             }
         }
-        java.util.Map<String, Object> json = ImageStore.JSON.convertValue(m, ImageStore.JSON.getTypeFactory()
+        java.util.Map<String, Object> json = Json.MAPPER.convertValue(m, Json.MAPPER.getTypeFactory()
                 .constructMapType(java.util.LinkedHashMap.class, String.class, Object.class));
         json.put("artifacts", kept);
-        ImageStore.JSON.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
+        Json.MAPPER.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
         return copy;
     }
 

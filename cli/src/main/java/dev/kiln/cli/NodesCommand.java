@@ -1,5 +1,7 @@
 package dev.kiln.cli;
 
+import dev.kiln.core.node.AgentStep;
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.fleet.NodeView;
@@ -42,7 +44,7 @@ final class NodesCommand implements Callable<Integer> {
         if (r.statusCode() != 200) {
             throw new IOException("GET " + base + "/nodes: HTTP " + r.statusCode() + " " + r.body().trim());
         }
-        List<NodeView> nodes = ImageStore.JSON.readValue(r.body(), new TypeReference<List<NodeView>>() { });
+        List<NodeView> nodes = Json.MAPPER.readValue(r.body(), new TypeReference<List<NodeView>>() { });
         if (nodes.isEmpty()) {
             System.out.println("no nodes in the inventory of " + base);
             return 0;
@@ -76,7 +78,7 @@ final class NodesCommand implements Callable<Integer> {
             System.out.println("* runs another image than the inventory assigns");
         }
         for (NodeView n : nodes) {
-            if ("failed".equals(n.step())) {
+            if (AgentStep.FAILED.is(n.step())) {
                 System.out.println(n.cluster() + "/" + n.name() + " failed: " + dash(n.detail()));
             }
         }

@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.exec.Exec;
@@ -29,7 +30,6 @@ final class ClusterSecrets {
     /** Metadata keys this class fills in (the inventory may not redefine them). */
     static final Set<String> KEYS = Set.of("caCert", "caCertHash", "bootstrapToken", "caKey", "certificateKey");
     private static final String ALPHANUM = "abcdefghijklmnopqrstuvwxyz0123456789";
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final StateDir state;
@@ -61,10 +61,10 @@ final class ClusterSecrets {
         String name = "cluster-" + cluster + ".json";
         Path file = state.file(name);
         if (Files.isRegularFile(file)) {
-            return JSON.readValue(file.toFile(), new TypeReference<Map<String, String>>() { });
+            return Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, String>>() { });
         }
         Map<String, String> made = create();
-        state.writeAtomically(name, JSON.writeValueAsBytes(made));
+        state.writeAtomically(name, Json.COMPACT.writeValueAsBytes(made));
         return made;
     }
 

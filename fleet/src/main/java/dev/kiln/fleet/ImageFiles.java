@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
@@ -200,7 +201,7 @@ final class ImageFiles {
             return c;
         }
         byte[] bytes = Files.readAllBytes(file);
-        Manifest m = ImageStore.JSON.readValue(bytes, Manifest.class);
+        Manifest m = Json.MAPPER.readValue(bytes, Manifest.class);
         c = new CachedManifest(attrs.fileKey(), mtime, bytes.length, m, Hashing.sha256(bytes));
         manifests.put(versionDir, c);
         return c;

@@ -12,10 +12,6 @@ import java.util.Map;
  * checked by {@link InventoryLoader}, so every instance is valid.
  */
 public final class Inventory {
-    /** Bootstrap roles, as the node agent sees them in metadata "role". */
-    public static final String INIT_MASTER = "init-master";
-    public static final String JOIN_MASTER = "join-master";
-    public static final String JOIN_WORKER = "join-worker";
     /** Seconds the first master waits for the other nodes when the cluster does not say. */
     public static final int DEFAULT_WAIT_TIMEOUT = 300;
 

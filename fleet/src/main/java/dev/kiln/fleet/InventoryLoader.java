@@ -1,5 +1,7 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.node.Role;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageSource;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
@@ -32,11 +34,6 @@ import java.util.stream.Collectors;
  * All problems are reported at once.
  */
 public final class InventoryLoader {
-    private static final YAMLMapper MAPPER = YAMLMapper.builder()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .build();
     /** Node and cluster names end up in host names, etcd member names and file names. */
     private static final Pattern LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
     private static final Pattern DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
@@ -79,7 +76,7 @@ public final class InventoryLoader {
         Inventory.Document doc;
         try {
             locations = YamlLocations.index(text);
-            doc = MAPPER.readValue(text, Inventory.Document.class);
+            doc = Json.STRICT_YAML.readValue(text, Inventory.Document.class);
         } catch (IOException e) {
             throw new InventoryException(List.of(fromJackson(file, e, text)));
         }
@@ -233,10 +230,10 @@ public final class InventoryLoader {
                         Inventory.Node n = valid.get(i);
                         String role;
                         if ("master".equals(n.role())) {
-                            role = firstMaster ? Inventory.INIT_MASTER : Inventory.JOIN_MASTER;
+                            role = (firstMaster ? Role.INIT_MASTER : Role.JOIN_MASTER).wire();
                             firstMaster = false;
                         } else {
-                            role = Inventory.JOIN_WORKER;
+                            role = Role.JOIN_WORKER.wire();
                         }
                         members.add(new Inventory.Member(validMacs.get(i), n, c, validImages.get(i), role));
                     }

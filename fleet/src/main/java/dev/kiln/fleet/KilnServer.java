@@ -1,5 +1,7 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.node.AgentStep;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageSource;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,7 +35,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class KilnServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KilnServer.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_DETAIL = 4096;
     /** The pxe/ files a version needs to boot over the network. */
     private static final List<String> PXE_FILES = List.of("pxe/boot.ipxe", "pxe/vmlinuz", "pxe/initrd.img", "pxe/rootfs.squashfs");
@@ -264,11 +265,11 @@ public final class KilnServer implements AutoCloseable {
         }
         JsonNode stepNode = body.get("step");
         String step = stepNode != null && stepNode.isTextual() ? stepNode.asText() : null;
-        if (step == null || !NodeStatus.STEPS.contains(step)) {
+        if (step == null || !AgentStep.parse(step).isPresent()) {
             LOG.warn("status: refused report of {} ({}) from {}: unknown step {}", m.name(), m.mac(), ctx.ip(),
                     BootScripts.safe(String.valueOf(stepNode)));
             plain(ctx, 400, "unknown step " + BootScripts.safe(String.valueOf(stepNode)) + "; expected one of "
-                    + String.join(", ", NodeStatus.STEPS));
+                    + String.join(", ", AgentStep.wireNames()));
             return;
         }
         String detail = text(body.get("detail"));
@@ -280,7 +281,7 @@ public final class KilnServer implements AutoCloseable {
         Map<String, Object> image = null;
         JsonNode imageNode = body.get("image");
         if (imageNode != null && imageNode.isObject()) {
-            image = JSON.convertValue(imageNode, JSON.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
+            image = Json.MAPPER.convertValue(imageNode, Json.MAPPER.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
         } else if (imageNode != null && !imageNode.isNull()) {
             // Still record the step: losing "ready" over a damaged image.json would stall the cluster.
             LOG.warn("status: {} ({}) sent an 'image' that is not a JSON object (is its /etc/kiln/image.json damaged?): {}",
@@ -288,7 +289,7 @@ public final class KilnServer implements AutoCloseable {
         }
         NodeStatus s = status.record(m.mac(), step, detail, phase, image, kernel, ctx.ip());
         String reported = s.reportedImage();
-        if ("failed".equals(step)) {
+        if (AgentStep.FAILED.is(step)) {
             LOG.error("status: {} ({}) of cluster {} FAILED: {}", m.name(), m.mac(), m.cluster().name(), detail);
         } else {
             LOG.info("status: {} ({}) of cluster {}: {}{} [image {}, kernel {}]", m.name(), m.mac(), m.cluster().name(), step,
@@ -312,8 +313,8 @@ public final class KilnServer implements AutoCloseable {
             plain(ctx, 400, "expected a JSON object like {\"checks\": [{\"check\": \"units-active\", \"status\": \"pass\", ...}]}");
             return;
         }
-        List<Map<String, Object>> results = JSON.convertValue(list,
-                JSON.getTypeFactory().constructCollectionType(List.class, JSON.getTypeFactory()
+        List<Map<String, Object>> results = Json.MAPPER.convertValue(list,
+                Json.MAPPER.getTypeFactory().constructCollectionType(List.class, Json.MAPPER.getTypeFactory()
                         .constructMapType(LinkedHashMap.class, String.class, Object.class)));
         if (!status.recordChecks(m.mac(), results)) {
             plain(ctx, 409, "report a step to /status before sending check results");
@@ -336,7 +337,7 @@ public final class KilnServer implements AutoCloseable {
     /** The request body if it is a JSON object, else null. */
     private static JsonNode objectBody(Context ctx) {
         try {
-            JsonNode body = JSON.readTree(ctx.bodyAsBytes());
+            JsonNode body = Json.MAPPER.readTree(ctx.bodyAsBytes());
             return body != null && body.isObject() ? body : null;
         } catch (IOException e) {
             return null;
@@ -435,7 +436,7 @@ public final class KilnServer implements AutoCloseable {
     }
 
     private static void json(Context ctx, int status, Object value) throws IOException {
-        ctx.status(status).contentType("application/json").result(JSON.writeValueAsBytes(value));
+        ctx.status(status).contentType("application/json").result(Json.COMPACT.writeValueAsBytes(value));
     }
 
     /** Stops listening, then saves node status. */

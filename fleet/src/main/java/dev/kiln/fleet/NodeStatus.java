@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.node.AgentStep;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,9 +22,6 @@ import java.util.Map;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record NodeStatus(String step, String detail, String phase, Map<String, Object> image, String kernel,
                          List<Map<String, Object>> checks, String receivedAt, String from) {
-    /** Steps a node agent reports, in boot order; "failed" can come at any point. */
-    public static final List<String> STEPS = List.of("booted", "metadata-fetched", "placeholders-rendered",
-            "bootstrap-started", "ready", "failed");
     /** Recorded by the server itself when it hands a node its boot script: the node is (re)booting. */
     public static final String IPXE = "ipxe";
 
@@ -49,7 +47,7 @@ public record NodeStatus(String step, String detail, String phase, Map<String, O
         if (previous == null) {
             return this;
         }
-        boolean reboot = IPXE.equals(step) || "booted".equals(step);
+        boolean reboot = IPXE.equals(step) || AgentStep.BOOTED.is(step);
         return new NodeStatus(step, detail, phase, image != null ? image : previous.image,
                 kernel != null ? kernel : previous.kernel, checks != null || reboot ? checks : previous.checks,
                 receivedAt, from);

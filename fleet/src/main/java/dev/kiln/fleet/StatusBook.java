@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -31,7 +32,6 @@ import org.slf4j.LoggerFactory;
 public final class StatusBook implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StatusBook.class);
     static final String FILE = "status.json";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final StateDir state;
     private final Map<String, NodeStatus> byMac = new ConcurrentHashMap<>();
@@ -55,7 +55,7 @@ public final class StatusBook implements AutoCloseable {
         Path file = state.file(FILE);
         if (Files.exists(file)) {
             try {
-                Saved saved = JSON.readValue(file.toFile(), new TypeReference<Saved>() { });
+                Saved saved = Json.MAPPER.readValue(file.toFile(), new TypeReference<Saved>() { });
                 if (saved != null && saved.nodes() != null) {
                     book.byMac.putAll(saved.nodes());
                 }
@@ -122,7 +122,7 @@ public final class StatusBook implements AutoCloseable {
         // Clear the flag before reading the map: a report arriving during the write schedules another.
         writePending.set(false);
         try {
-            state.writeAtomically(FILE, JSON.writerWithDefaultPrettyPrinter()
+            state.writeAtomically(FILE, Json.MAPPER.writer()
                     .writeValueAsBytes(new Saved(1, new TreeMap<>(byMac))));
         } catch (IOException | RuntimeException e) {
             LOG.error("cannot save node status to {}: {}", state.file(FILE), e.toString());

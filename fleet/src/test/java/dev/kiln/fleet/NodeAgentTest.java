@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -49,7 +50,7 @@ class NodeAgentTest {
                         metadata:
                           tricky: %s
                           kilnChecks: %s
-                """.formatted(MAC, new ObjectMapper().writeValueAsString(TRICKY), new ObjectMapper().writeValueAsString(
+                """.formatted(MAC, Json.MAPPER.writeValueAsString(TRICKY), Json.MAPPER.writeValueAsString(
                         "{\"node\": [{\"check\": \"image-identity\", \"expect\": {\"name\": \"debian-node\", \"version\": \"2.0.0\"}},"
                                 + " {\"check\": \"hygiene\"}], \"cluster\": []}")));
         server = KilnServer.start(new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 200));
@@ -95,7 +96,7 @@ class NodeAgentTest {
     private JsonNode status() throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create(server.publicUrl() + "/nodes")).build(), HttpResponse.BodyHandlers.ofString());
-        return new ObjectMapper().readTree(r.body()).get(0);
+        return Json.MAPPER.readTree(r.body()).get(0);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
@@ -29,7 +30,7 @@ public final class TestStore {
         Manifest m = new Manifest(Manifest.SCHEMA, name, version, "test image", "0".repeat(64), "2026-11-27T00:00:00Z", 1.0,
                 "test", null, new Manifest.Kernel("linux-image-test", "1", "6.1.0-test", ""), Map.of(), Map.of(), List.of(),
                 Map.of(), List.of(), List.of("pxe"), artifacts, null);
-        ImageStore.JSON.writeValue(dir.resolve(ImageStore.MANIFEST).toFile(), m);
+        Json.MAPPER.writeValue(dir.resolve(ImageStore.MANIFEST).toFile(), m);
         return dir;
     }
 

@@ -1,5 +1,6 @@
 package dev.kiln.validator;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.store.Manifest;
@@ -22,7 +23,6 @@ import java.util.TreeMap;
 final class CheckPlan {
     static final String KERNEL = "kernel-version";
     static final String HYGIENE = "hygiene";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final List<Map<String, Object>> node = new ArrayList<>();
     private final List<Map<String, Object>> cluster = new ArrayList<>();
@@ -76,7 +76,7 @@ final class CheckPlan {
     /** The metadata value "kilnChecks": what every node's kiln-check runs. */
     String metadataValue() {
         try {
-            return JSON.writeValueAsString(Map.of("node", node, "cluster", cluster));
+            return Json.COMPACT.writeValueAsString(Map.of("node", node, "cluster", cluster));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

@@ -1,5 +1,6 @@
 package dev.kiln.validator;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.util.Hashing;
 import dev.kiln.validator.ValidationReport.Check;
@@ -24,7 +25,7 @@ final class ReportWriter {
 
     static Written write(ValidationReport report, Path dir) throws IOException {
         Files.createDirectories(dir);
-        byte[] json = ImageStore.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(report);
+        byte[] json = Json.MAPPER.writer().writeValueAsBytes(report);
         Path jsonFile = dir.resolve(JSON_FILE);
         Files.write(jsonFile, json);
         Path junitFile = dir.resolve(JUNIT_FILE);

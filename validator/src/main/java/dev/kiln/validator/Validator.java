@@ -1,5 +1,9 @@
 package dev.kiln.validator;
 
+import dev.kiln.core.node.AgentStep;
+import dev.kiln.core.node.ProviderKind;
+import dev.kiln.core.node.Role;
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.kiln.core.store.ImageRef;
@@ -36,7 +40,7 @@ import java.util.function.Consumer;
  */
 public final class Validator {
     /** The --provider names, in order of preference. */
-    public static final List<String> PROVIDERS = Providers.NAMES;
+    public static final List<String> PROVIDERS = ProviderKind.wireNames();
     /** After the first node fails, how long the others get to report (the init-master's own failure). */
     private static final Duration FAIL_GRACE = Duration.ofSeconds(5);
     private static final int CONSOLE_LINES = 30;
@@ -193,7 +197,7 @@ public final class Validator {
         Inventory.Cluster cluster = new Inventory.Cluster("validate-" + run.id(), null, manifest.ref(),
                 (int) timeout.toSeconds(), metadata, invNodes);
         Path file = run.dir().resolve("inventory.yaml");
-        new ObjectMapper(new YAMLFactory()).writeValue(file.toFile(), new Inventory.Document(List.of(cluster)));
+        Json.YAML.writeValue(file.toFile(), new Inventory.Document(List.of(cluster)));
         return file;
     }
 
@@ -207,7 +211,7 @@ public final class Validator {
             return;
         }
         if (reached.get(node.name()).putIfAbsent(step, round(at)) == null) {
-            String detail = "failed".equals(step) ? " (" + s.phase() + "): " + s.detail()
+            String detail = AgentStep.FAILED.is(step) ? " (" + s.phase() + "): " + s.detail()
                     : "checked".equals(step) ? " " + ReportWriter.tally(s.checks()) : "";
             say(String.format(Locale.ROOT, "%-4s %-17s +%.1fs%s", node.name(), step, at, detail));
         }
@@ -224,7 +228,7 @@ public final class Validator {
             boolean allDone = true;
             for (NodeBoot n : nodes) {
                 NodeStatus s = server.status(n.mac());
-                if (s != null && "failed".equals(s.step())) {
+                if (s != null && AgentStep.FAILED.is(s.step())) {
                     failedAt = failedAt == 0 ? System.nanoTime() : failedAt;
                 } else if (s == null || s.checks() == null) {
                     allDone = false;
@@ -288,13 +292,13 @@ public final class Validator {
     /** The bootstrap role a node got: the first master creates the cluster. */
     private static String roleOf(NodeBoot n, List<NodeBoot> all) {
         if (!"master".equals(n.role())) {
-            return Inventory.JOIN_WORKER;
+            return Role.JOIN_WORKER.wire();
         }
-        return all.get(0) == n ? Inventory.INIT_MASTER : Inventory.JOIN_MASTER;
+        return (all.get(0) == n ? Role.INIT_MASTER : Role.JOIN_MASTER).wire();
     }
 
     private static Failure failureOf(NodeStatus s, boolean timedOut, Duration timeout) {
-        if (s != null && "failed".equals(s.step())) {
+        if (s != null && AgentStep.FAILED.is(s.step())) {
             return new Failure(s.phase() != null ? s.phase() : "unknown", s.detail());
         }
         if (s != null && s.checks() != null) {
@@ -302,13 +306,7 @@ public final class Validator {
         }
         String last = s == null ? null : s.step();
         String stuck = last == null || NodeStatus.IPXE.equals(last) ? "boot"
-                : switch (last) {
-                    case "booted" -> "metadata";
-                    case "metadata-fetched" -> "placeholders";
-                    case "placeholders-rendered", "bootstrap-started" -> "bootstrap";
-                    case "ready" -> "checks";
-                    default -> last;
-                };
+                : AgentStep.parse(last).map(AgentStep::nextPhase).orElse(last);
         String why = timedOut ? "no progress past '" + (last == null ? "power-on" : last) + "' within "
                 + timeout.toSeconds() + " s" : "stopped waiting after another node failed; last step '"
                 + (last == null ? "power-on" : last) + "'";

@@ -1,5 +1,6 @@
 package dev.kiln.validator;
 
+import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -45,7 +46,7 @@ class ValidateContainerTest {
         assertThat(run.printed()).contains("VALIDATED debian-node:1.0.0-20261127.1 on container (1 master + 2 workers)");
 
         // Reports for people and CI, and the verdict in the store beside the manifest.
-        JsonNode json = new ObjectMapper().readTree(run.reportDir().resolve("report.json").toFile());
+        JsonNode json = Json.MAPPER.readTree(run.reportDir().resolve("report.json").toFile());
         assertThat(json.path("result").asText()).isEqualTo("validated");
         Document junit = DocumentBuilderFactory.newInstance().newDocumentBuilder()
                 .parse(run.reportDir().resolve("junit.xml").toFile());

@@ -1,5 +1,7 @@
 package dev.kiln.builder.build;
 
+import dev.kiln.core.store.Output;
+import dev.kiln.core.json.Json;
 import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.artifact.DiskImageWriter;
 import dev.kiln.builder.artifact.PxeBundle;
@@ -160,13 +162,13 @@ public final class ImageBuilder {
             Path kernel = rootfs.resolve("boot/vmlinuz-" + root.kernelRelease());
             Path initrd = rootfs.resolve("boot/initrd.img-" + root.kernelRelease());
             String cmdline = spec.kernel().cmdline();
-            if (spec.wants("rootfs-tar")) {
+            if (spec.wants(Output.ROOTFS_TAR)) {
                 step("write rootfs.tar", s -> {
                     RootfsArtifacts.tar(rootfs, out.resolve("rootfs.tar"));
                     return null;
                 });
             }
-            if (spec.wants("pxe")) {
+            if (spec.wants(Output.PXE)) {
                 step("write pxe/ (squashfs root, kernel, initrd, boot.ipxe)", s -> {
                     Path pxe = out.resolve("pxe");
                     Files.createDirectories(pxe);
@@ -176,7 +178,7 @@ public final class ImageBuilder {
                     return null;
                 });
             }
-            if (spec.wants("disk")) {
+            if (spec.wants(Output.DISK)) {
                 step("write disk/disk.raw (GPT, BIOS + UEFI)", s -> {
                     Path disk = out.resolve("disk");
                     Files.createDirectories(disk);
@@ -190,7 +192,7 @@ public final class ImageBuilder {
                 Files2.deleteRecursively(work);
                 double seconds = java.time.Duration.between(started, Instant.now()).toMillis() / 1000.0;
                 Manifest m = manifest(plan, root.installed(), root.kernelRelease(), builtAt, seconds, out, downloads);
-                ImageStore.JSON.writeValue(out.resolve(Sbom.FILE).toFile(), Sbom.of(m));
+                Json.MAPPER.writeValue(out.resolve(Sbom.FILE).toFile(), Sbom.of(m));
                 return m;
             });
             checkNotCancelled();

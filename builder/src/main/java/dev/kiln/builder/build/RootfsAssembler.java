@@ -1,5 +1,6 @@
 package dev.kiln.builder.build;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.exec.Exec;
 import dev.kiln.builder.spec.RenderedFile;
@@ -30,7 +31,6 @@ final class RootfsAssembler {
     static final String PLACEHOLDER_ORIGINALS = "usr/lib/kiln/placeholder-files";
     static final String IDENTITY = "etc/kiln/image.json";
     static final String PRELOAD_DIR = "var/lib/kiln/images";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path root;
     private final Map<String, Integer> users;
@@ -116,11 +116,11 @@ final class RootfsAssembler {
         }
         registry.put("files", byFile);
         registry.put("originals", "/" + PLACEHOLDER_ORIGINALS);
-        writeText("/" + PLACEHOLDER_REGISTRY, JSON.writeValueAsString(registry) + "\n", 0644, "root:root");
+        writeText("/" + PLACEHOLDER_REGISTRY, Json.COMPACT.writeValueAsString(registry) + "\n", 0644, "root:root");
     }
 
     void writeIdentity(Map<String, Object> identity) throws IOException {
-        writeText("/" + IDENTITY, JSON.writeValueAsString(identity) + "\n", 0644, "root:root");
+        writeText("/" + IDENTITY, Json.COMPACT.writeValueAsString(identity) + "\n", 0644, "root:root");
     }
 
     /** Enables or disables units offline with systemctl --root (creates the .wants symlinks). */

@@ -1,5 +1,6 @@
 package dev.kiln.builder.spec;
 
+import dev.kiln.core.store.Output;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +28,7 @@ public record ImageSpec(
         List<String> outputs,
         Validation validation) {
 
-    public static final List<String> KNOWN_OUTPUTS = List.of("pxe", "disk", "rootfs-tar");
+    public static final List<String> KNOWN_OUTPUTS = Output.specNames();
 
     public ImageSpec {
         components = components == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(components));
@@ -58,8 +59,8 @@ public record ImageSpec(
         return best == null ? url : downloadMirrors.get(best) + url.substring(best.length());
     }
 
-    public boolean wants(String output) {
-        return outputs.contains(output);
+    public boolean wants(Output output) {
+        return outputs.contains(output.specName());
     }
 
     /** Where packages come from. {@code snapshot} pins the mirror to a point in time (snapshot.debian.org). */

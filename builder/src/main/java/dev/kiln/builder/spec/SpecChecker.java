@@ -1,5 +1,6 @@
 package dev.kiln.builder.spec;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.yaml.YamlProblem;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.spec.ImageSpec.Component;
@@ -78,7 +79,7 @@ public final class SpecChecker {
     /** What templates see: the spec itself, as the YAML names it. */
     public static Map<String, Object> templateModel(ImageSpec spec) {
         @SuppressWarnings("unchecked")
-        Map<String, Object> asMap = new ObjectMapper().convertValue(spec, Map.class);
+        Map<String, Object> asMap = Json.MAPPER.convertValue(spec, Map.class);
         Map<String, Object> model = new LinkedHashMap<>();
         model.put("spec", asMap);
         model.put("image", Map.of("name", spec.name(), "version", spec.version()));

@@ -1,5 +1,6 @@
 package dev.kiln.builder.spec;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -28,11 +29,6 @@ import java.util.stream.Collectors;
  * types fail here with file:line, the field path and what was expected.
  */
 public final class SpecLoader {
-    private static final YAMLMapper MAPPER = YAMLMapper.builder()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .build();
 
     private SpecLoader() { }
 
@@ -68,7 +64,7 @@ public final class SpecLoader {
             throw new SpecException(YamlErrors.fromJackson(file, e, null));
         }
         try {
-            ImageSpec spec = MAPPER.readValue(text, ImageSpec.class);
+            ImageSpec spec = Json.STRICT_YAML.readValue(text, ImageSpec.class);
             if (spec == null) {
                 throw new SpecException(new YamlProblem(file, 1, 1, null, "the spec is empty; expected a mapping with name, version, base, kernel"));
             }

@@ -1,5 +1,6 @@
 package dev.kiln.builder.spec;
 
+import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -33,7 +34,7 @@ class ShippedSpecsTest {
 
     @Test
     void schemaKnowsEveryTopLevelFieldOfTheModel() throws Exception {
-        JsonNode schema = new ObjectMapper().readTree(TestSupport.repo("image-specs/kiln-spec.schema.json").toFile());
+        JsonNode schema = Json.MAPPER.readTree(TestSupport.repo("image-specs/kiln-spec.schema.json").toFile());
         Set<String> inSchema = new HashSet<>();
         schema.get("properties").fieldNames().forEachRemaining(inSchema::add);
         Set<String> inModel = new HashSet<>();

@@ -1,5 +1,6 @@
 package dev.kiln.builder.vm;
 
+import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -43,7 +44,7 @@ class DebianNodeBuildTest {
         assertThat(Hashing.sha256(dir.resolve("pxe/rootfs.squashfs"))).isEqualTo(m.artifacts().get("pxe/rootfs.squashfs").sha256());
         assertThat(Files.readString(dir.resolve("pxe/boot.ipxe")))
                 .contains("kiln.root.sha256=" + m.artifacts().get("pxe/rootfs.squashfs").sha256());
-        JsonNode sbom = new ObjectMapper().readTree(dir.resolve("sbom.cdx.json").toFile());
+        JsonNode sbom = Json.MAPPER.readTree(dir.resolve("sbom.cdx.json").toFile());
         assertThat(sbom.get("bomFormat").asText()).isEqualTo("CycloneDX");
         assertThat(sbom.get("components").size()).isEqualTo(m.packages().size());
     }
@@ -52,7 +53,7 @@ class DebianNodeBuildTest {
     void rootfsCarriesItsIdentityAndIsClean() throws Exception {
         Manifest m = TestImages.debianNode();
         Path tar = TestImages.dirOf(m).resolve("rootfs.tar");
-        JsonNode identity = new ObjectMapper().readTree(Exec.of("tar", "-xOf", tar.toString(), "./etc/kiln/image.json").run());
+        JsonNode identity = Json.MAPPER.readTree(Exec.of("tar", "-xOf", tar.toString(), "./etc/kiln/image.json").run());
         assertThat(identity.get("name").asText()).isEqualTo("debian-node");
         assertThat(identity.get("version").asText()).isEqualTo(m.version());
         assertThat(identity.get("specSha256").asText()).isEqualTo(m.specSha256());
@@ -62,7 +63,7 @@ class DebianNodeBuildTest {
         assertThat(Exec.of("tar", "-xOf", tar.toString(), "./etc/machine-id").run()).isEmpty();
         // The placeholder file keeps its tokens for the node agent; the registry says where they come from.
         assertThat(Exec.of("tar", "-xOf", tar.toString(), "./etc/default/etcd").run()).contains("ETCD_NAME=\"@@node_name@@\"");
-        JsonNode registry = new ObjectMapper().readTree(Exec.of("tar", "-xOf", tar.toString(), "./etc/kiln/placeholders.json").run());
+        JsonNode registry = Json.MAPPER.readTree(Exec.of("tar", "-xOf", tar.toString(), "./etc/kiln/placeholders.json").run());
         assertThat(registry.get("placeholders").get("node_name").asText()).isEqualTo("name");
         assertThat(registry.get("files").has("/etc/default/etcd")).isTrue();
         // Units: what the spec enables is enabled, what it disables is not.

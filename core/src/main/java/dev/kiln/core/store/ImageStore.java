@@ -1,5 +1,6 @@
 package dev.kiln.core.store;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -28,9 +29,6 @@ import java.util.stream.Stream;
  */
 public final class ImageStore {
     public static final String MANIFEST = "manifest.json";
-    public static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private final Path root;
 
@@ -73,7 +71,7 @@ public final class ImageStore {
                     for (Path v : versions.toList()) {
                         Path m = v.resolve(MANIFEST);
                         if (Files.isRegularFile(m)) {
-                            all.add(JSON.readValue(m.toFile(), Manifest.class));
+                            all.add(Json.MAPPER.readValue(m.toFile(), Manifest.class));
                         }
                     }
                 }
@@ -86,7 +84,7 @@ public final class ImageStore {
     public Manifest manifest(ImageRef ref) throws IOException {
         Path m = dir(ref).resolve(MANIFEST);
         try {
-            return JSON.readValue(m.toFile(), Manifest.class);
+            return Json.MAPPER.readValue(m.toFile(), Manifest.class);
         } catch (java.io.FileNotFoundException | NoSuchFileException e) {
             throw new NoSuchFileException("no image " + ref + " in store " + root + " (kiln images lists what is there)");
         }
@@ -163,7 +161,7 @@ public final class ImageStore {
 
         /** Writes the manifest last and moves the whole version into place in one rename. */
         public Path commit(Manifest manifest) throws IOException {
-            JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest);
+            Json.MAPPER.writeValue(dir.resolve(MANIFEST).toFile(), manifest);
             return publish();
         }
 

@@ -1,5 +1,6 @@
 package dev.kiln.core.store;
 
+import dev.kiln.core.json.Json;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -21,7 +22,7 @@ public final class Sidecar {
     /** The record in {@code versionDir/file}, or null if there is none yet. */
     public static <T> T read(Path versionDir, String file, Class<T> type) throws IOException {
         Path f = versionDir.resolve(file);
-        return Files.isRegularFile(f) ? ImageStore.JSON.readValue(f.toFile(), type) : null;
+        return Files.isRegularFile(f) ? Json.MAPPER.readValue(f.toFile(), type) : null;
     }
 
     /** Applies {@code change} to the current record ({@code empty} if none) under a lock, and writes it. */
@@ -32,7 +33,7 @@ public final class Sidecar {
             T current = read(versionDir, file, type);
             T next = change.apply(current != null ? current : empty.get());
             Path tmp = versionDir.resolve("." + file + ".tmp");
-            ImageStore.JSON.writeValue(tmp.toFile(), next);
+            Json.MAPPER.writeValue(tmp.toFile(), next);
             Files.move(tmp, versionDir.resolve(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return next;
         }

@@ -1,5 +1,6 @@
 package dev.kiln.fleet.vm;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.machines.qemu.QemuMachine;
@@ -65,7 +66,7 @@ public final class PxeLab {
     private static JsonNode nodeRow(int port) throws Exception {
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nodes")).build(),
                 HttpResponse.BodyHandlers.ofString());
-        for (JsonNode n : new ObjectMapper().readTree(r.body())) {
+        for (JsonNode n : Json.MAPPER.readTree(r.body())) {
             if (n.path("mac").asText().equalsIgnoreCase(MAC)) {
                 return n;
             }

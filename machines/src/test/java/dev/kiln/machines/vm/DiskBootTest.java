@@ -1,5 +1,6 @@
 package dev.kiln.machines.vm;
 
+import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -34,7 +35,7 @@ class DiskBootTest {
         QemuMachine.Bus bus = firmware == QemuMachine.Firmware.UEFI ? QemuMachine.Bus.NVME : QemuMachine.Bus.VIRTIO;
         try (QemuMachine vm = QemuMachine.start(disk, firmware, bus, work)) {
             Matcher line = vm.await(IDENTITY, Duration.ofMinutes(4));
-            JsonNode identity = new ObjectMapper().readTree(line.group(1));
+            JsonNode identity = Json.MAPPER.readTree(line.group(1));
             assertThat(identity.get("name").asText()).isEqualTo("debian-node");
             assertThat(identity.get("version").asText()).isEqualTo(m.version());
             assertThat(identity.get("kernel").asText()).isEqualTo(m.kernel().release());

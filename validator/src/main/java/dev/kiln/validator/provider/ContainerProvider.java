@@ -1,5 +1,6 @@
 package dev.kiln.validator.provider;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
@@ -313,7 +314,7 @@ public final class ContainerProvider implements NodeProvider {
                      })
                      .build())) {
             // A stream of JSON objects, {"status": "sha256:ID"} last; or {"error"/"message": ...}.
-            try (MappingIterator<JsonNode> it = ImageStore.JSON.readerFor(JsonNode.class).readValues(r.getBody())) {
+            try (MappingIterator<JsonNode> it = Json.MAPPER.readerFor(JsonNode.class).readValues(r.getBody())) {
                 while (it.hasNext()) {
                     JsonNode n = it.next();
                     if (n.hasNonNull("error") || n.hasNonNull("message")) {

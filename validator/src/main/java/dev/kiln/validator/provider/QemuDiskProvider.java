@@ -1,5 +1,6 @@
 package dev.kiln.validator.provider;
 
+import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.machines.qemu.Accel;
 import dev.kiln.machines.qemu.QemuMachine;
@@ -31,7 +32,6 @@ public final class QemuDiskProvider implements NodeProvider {
     private static final String IMDS_ADDRESS = "169.254.169.254";
     private static final String DISK = "disk/disk.raw";
     private static final int MEMORY_MIB = 1024;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final RunLabel run;
     private final Path versionDir;
@@ -115,7 +115,7 @@ public final class QemuDiskProvider implements NodeProvider {
             }
             // kiln serve's /metadata leaves the token out (the node already sent it to get there).
             doc.put("token", n.token());
-            userData.put(n.address(), JSON.writeValueAsBytes(doc));
+            userData.put(n.address(), Json.COMPACT.writeValueAsBytes(doc));
         }
         synchronized (this) {
             if (closed) {
