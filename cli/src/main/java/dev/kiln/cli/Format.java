@@ -1,7 +1,11 @@
 package dev.kiln.cli;
 
+import dev.kiln.core.json.Json;
+import java.io.IOException;
+import java.util.List;
 import java.util.Locale;
 
+/** How commands print: sizes, aligned tables for people, JSON for scripts (--json). */
 final class Format {
     private Format() { }
 
@@ -17,5 +21,27 @@ final class Format {
             u++;
         }
         return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+    }
+
+    /** Prints rows (the first is the header) as columns two spaces apart, trailing spaces trimmed. */
+    static void table(List<String[]> rows) {
+        int[] width = new int[rows.get(0).length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                width[i] = Math.max(width[i], row[i].length());
+            }
+        }
+        for (String[] row : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < row.length; i++) {
+                line.append(i == row.length - 1 ? row[i] : String.format("%-" + (width[i] + 2) + "s", row[i]));
+            }
+            System.out.println(line.toString().stripTrailing());
+        }
+    }
+
+    /** The value as indented JSON on stdout: what --json prints, so scripts never parse columns. */
+    static void json(Object value) throws IOException {
+        System.out.println(Json.MAPPER.writeValueAsString(value));
     }
 }

@@ -23,11 +23,14 @@ import picocli.CommandLine.Option;
                 "Per node: assigned image, the image it reports running, its kernel,",
                 "its last boot step and how long ago it reported it.",
                 "REPORTED is marked * when it differs from ASSIGNED (not replaced yet)."},
-        footer = {"", "Examples:", "  kiln nodes", "  kiln nodes --server http://10.0.2.2:8080"})
+        footer = {"", "Examples:", "  kiln nodes", "  kiln nodes --server http://10.0.2.2:8080", "  kiln nodes --json | jq -r '.[] | select(.step == \"failed\") | .name'"})
 final class NodesCommand implements Callable<Integer> {
     @Option(names = "--server", paramLabel = "URL",
             description = "kiln serve to ask (default: $KILN_SERVER or http://127.0.0.1:8080).")
     String server;
+
+    @Option(names = "--json", description = "Print the nodes as JSON (kiln serve's /nodes documents) instead of a table.")
+    boolean json;
 
     @Override
     public Integer call() throws Exception {
@@ -45,6 +48,10 @@ final class NodesCommand implements Callable<Integer> {
             throw new IOException("GET " + base + "/nodes: HTTP " + r.statusCode() + " " + r.body().trim());
         }
         List<NodeView> nodes = Json.MAPPER.readValue(r.body(), new TypeReference<List<NodeView>>() { });
+        if (json) {
+            Format.json(nodes);
+            return 0;
+        }
         if (nodes.isEmpty()) {
             System.out.println("no nodes in the inventory of " + base);
             return 0;
@@ -61,19 +68,7 @@ final class NodesCommand implements Callable<Integer> {
             rows.add(new String[] {n.mac(), n.cluster() + "/" + n.name(), n.bootstrapRole(), n.assignedImage(), reported,
                     dash(n.kernel()), dash(n.step()), n.ageSeconds() == null ? "-" : age(n.ageSeconds())});
         }
-        int[] width = new int[rows.get(0).length];
-        for (String[] row : rows) {
-            for (int i = 0; i < row.length; i++) {
-                width[i] = Math.max(width[i], row[i].length());
-            }
-        }
-        for (String[] row : rows) {
-            StringBuilder line = new StringBuilder();
-            for (int i = 0; i < row.length; i++) {
-                line.append(i == row.length - 1 ? row[i] : String.format("%-" + (width[i] + 2) + "s", row[i]));
-            }
-            System.out.println(line.toString().stripTrailing());
-        }
+        Format.table(rows);
         if (mismatch) {
             System.out.println("* runs another image than the inventory assigns");
         }

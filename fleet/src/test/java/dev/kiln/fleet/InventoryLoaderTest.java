@@ -56,6 +56,18 @@ class InventoryLoaderTest {
         assertThat(inv.clusterCount()).isEqualTo(2);
     }
 
+    /** The example the README points new users at loads as it is, once its image is built. */
+    @Test
+    void theShippedExampleInventoryLoads() throws Exception {
+        Path example = Path.of(System.getProperty("kiln.repo.root", "..")).resolve("examples/inventory.yaml");
+        TestStore.pxeVersion(store, "debian-node", "1.0.0-20261127.1", 16);
+        Inventory inv = InventoryLoader.load(example, store);
+        assertThat(inv.clusterCount()).isEqualTo(1);
+        assertThat(inv.members()).extracting(Inventory.Member::bootstrapRole)
+                .containsExactly("init-master", "join-master", "join-master", "join-worker", "join-worker");
+        assertThat(inv.members()).allSatisfy(m -> assertThat(m.image()).isEqualTo(new ImageRef("debian-node", "1.0.0-20261127.1")));
+    }
+
     @Test
     void metadataDocumentOfANode() throws Exception {
         Inventory inv = InventoryLoader.parse(file, VALID, store);
