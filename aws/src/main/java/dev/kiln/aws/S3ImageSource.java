@@ -108,7 +108,7 @@ public final class S3ImageSource implements ImageSource {
 
     @Override
     public boolean exists(ImageRef ref) throws IOException {
-        String key = location.versionPrefix(ref) + ImageStore.MANIFEST;
+        String key = location.manifestKey(ref);
         try {
             s3.headObject(b -> b.bucket(location.bucket()).key(key));
             return true;
@@ -153,7 +153,7 @@ public final class S3ImageSource implements ImageSource {
         String prefix = location.versionPrefix(ref);
         byte[] manifestBytes;
         try {
-            manifestBytes = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(prefix + ImageStore.MANIFEST)).asByteArray();
+            manifestBytes = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(location.manifestKey(ref))).asByteArray();
         } catch (NoSuchKeyException e) {
             throw new IOException("it has no manifest.json there (not published, or removed)");
         } catch (SdkException e) {

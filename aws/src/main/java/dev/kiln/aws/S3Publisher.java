@@ -53,8 +53,6 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * one complete copy.
  */
 public final class S3Publisher {
-    /** User metadata key (x-amz-meta-kiln-sha256): hex sha256 of the object. */
-    public static final String SHA256_METADATA = "kiln-sha256";
     static final long MIB = 1 << 20;
     /** S3: at most 10,000 parts, each at least 5 MiB but the last. */
     static final int MAX_PARTS = 10_000;
@@ -260,7 +258,7 @@ public final class S3Publisher {
     private boolean matches(S3Client s3, String bucket, Item i, String where) throws PublishException {
         try {
             HeadObjectResponse h = s3.headObject(b -> b.bucket(bucket).key(i.key()));
-            return i.sha256().equals(h.metadata().get(SHA256_METADATA)) && h.contentLength() == i.size();
+            return i.sha256().equals(h.metadata().get(S3Location.SHA256_METADATA)) && h.contentLength() == i.size();
         } catch (SdkException e) {
             if (AwsErrors.status(e) == 404) {
                 return false;
@@ -331,7 +329,7 @@ public final class S3Publisher {
             byte[] digest = verify(i);
             try {
                 s3.putObject(b -> b.bucket(bucket).key(i.key()).ifNoneMatch("*")
-                                .metadata(Map.of(SHA256_METADATA, i.sha256()))
+                                .metadata(Map.of(S3Location.SHA256_METADATA, i.sha256()))
                                 .contentType(contentType(i.rel()))
                                 .checksumAlgorithm(ChecksumAlgorithm.SHA256).checksumSHA256(b64(digest)),
                         RequestBody.fromFile(i.file()));
@@ -413,7 +411,7 @@ public final class S3Publisher {
                 }
                 if (uploadId == null) {
                     uploadId = s3.createMultipartUpload(b -> b.bucket(bucket).key(i.key())
-                            .metadata(Map.of(SHA256_METADATA, i.sha256()))
+                            .metadata(Map.of(S3Location.SHA256_METADATA, i.sha256()))
                             .contentType(contentType(i.rel()))
                             .checksumAlgorithm(ChecksumAlgorithm.SHA256)).uploadId();
                 }

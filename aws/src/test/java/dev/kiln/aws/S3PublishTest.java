@@ -139,7 +139,7 @@ class S3PublishTest {
         // Each object says what it holds.
         for (Map.Entry<String, String> e : want.entrySet()) {
             HeadObjectResponse h = s3.headObject(b -> b.bucket(BUCKET).key(e.getKey()));
-            assertThat(h.metadata()).containsEntry(S3Publisher.SHA256_METADATA, e.getValue());
+            assertThat(h.metadata()).containsEntry(S3Location.SHA256_METADATA, e.getValue());
         }
         assertThat(openMultipartUploads()).isZero();
         Published p = Published.read(store.dir(ref));
@@ -207,7 +207,7 @@ class S3PublishTest {
     @Test
     void anArtifactWithOtherContentIsRefusedNotReplaced() throws Exception {
         String key = DEST.versionPrefix(ref) + "pxe/vmlinuz";
-        s3.putObject(b -> b.bucket(BUCKET).key(key).metadata(Map.of(S3Publisher.SHA256_METADATA, "0".repeat(64))),
+        s3.putObject(b -> b.bucket(BUCKET).key(key).metadata(Map.of(S3Location.SHA256_METADATA, "0".repeat(64))),
                 RequestBody.fromString("another build"));
         assertThatThrownBy(() -> publisher(PublishListener.NONE).publish(store, ref, DEST))
                 .hasMessageContaining("pxe/vmlinuz exists with other content").hasMessageContaining("does not overwrite");
