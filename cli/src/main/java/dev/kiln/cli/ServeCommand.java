@@ -4,6 +4,7 @@ import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.ImageSource;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
+import dev.kiln.fleet.PublicUrl;
 import dev.kiln.aws.S3ImageSource;
 import dev.kiln.fleet.StateDir;
 import java.nio.file.Path;
@@ -67,12 +68,22 @@ final class ServeCommand implements Callable<Integer> {
         if (host.isEmpty()) {
             host = "0.0.0.0";
         }
+        String nodesUrl = publicUrl;
+        String derivedWhy = null;
+        if (nodesUrl == null && PublicUrl.isWildcard(host)) {
+            PublicUrl.Decision d = PublicUrl.derive(port, PublicUrl.hostAddresses());
+            if (d.error() != null) {
+                throw new IllegalArgumentException(d.error());
+            }
+            nodesUrl = d.url();
+            derivedWhy = d.why();
+        }
         ImageSource source = images.open();
         ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
         KilnServer server;
         try {
-            server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, publicUrl,
+            server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, nodesUrl,
                     stateDir, 1000));
         } catch (Exception e) {
             source.close();
@@ -89,16 +100,13 @@ final class ServeCommand implements Callable<Integer> {
         }, "kiln-serve-shutdown"));
         Inventory inv = server.inventory();
         System.out.println("kiln serve: listening on " + host + ":" + server.port());
-        System.out.println("  nodes are told:  " + server.publicUrl() + "   (iPXE boot file: " + server.publicUrl() + "/boot.ipxe)");
+        System.out.println("  nodes are told:  " + server.publicUrl() + "   (iPXE boot file: " + server.publicUrl() + "/boot.ipxe)"
+                + (derivedWhy == null ? "" : "\n                   (" + derivedWhy + ")"));
         System.out.println("  inventory:       " + inv.file() + " (" + inv.members().size() + " nodes in " + inv.clusterCount()
                 + " clusters; edits apply without a restart)");
         System.out.println("  store:           " + (source instanceof S3ImageSource s3 ? s3.location() + " (cache " + local.root() + ")"
                 : local.root()));
         System.out.println("  state:           " + stateDir.toAbsolutePath());
-        if (publicUrl == null && (host.equals("0.0.0.0") || host.equals("::"))) {
-            System.out.println("  WARNING: --public-url is not set, so nodes are told " + server.publicUrl()
-                    + ", which they cannot reach; set it to this server's address on the boot network");
-        }
         System.out.println("Ctrl-C stops.");
         System.out.flush();
         stopped.await();

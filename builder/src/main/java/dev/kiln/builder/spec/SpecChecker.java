@@ -270,6 +270,9 @@ public final class SpecChecker {
         List<RenderedFile> rendered = new ArrayList<>();
         Set<String> used = new HashSet<>();
         Set<String> paths = new HashSet<>();
+        // A file that could not be rendered may be where a declared placeholder is used: then
+        // "declared but used in no file" would send the user after the wrong mistake.
+        boolean unrendered = false;
         for (int i = 0; i < spec.files().size(); i++) {
             FileEntry fe = spec.files().get(i);
             String f = "files[" + i + "]";
@@ -295,6 +298,7 @@ public final class SpecChecker {
                         : renderer.renderInline(f + ".content", fe.content(), model);
             } catch (RenderException e) {
                 problem(f + (fe.template() != null ? ".template" : ".content"), e.getMessage());
+                unrendered = true;
                 continue;
             }
             Set<String> names = Placeholders.usedIn(text);
@@ -311,7 +315,7 @@ public final class SpecChecker {
             rendered.add(new RenderedFile(fe.path(), text, mode, fe.owner(), names));
         }
         for (String declared : spec.placeholders().keySet()) {
-            if (!used.contains(declared)) {
+            if (!used.contains(declared) && !unrendered) {
                 problem("placeholders." + declared, "declared but used in no file; remove it or use @@" + declared + "@@ in a file");
             }
         }

@@ -108,6 +108,24 @@ class SpecErrorsTest {
         assertThat(p.message()).contains("'nope.ftl' not found");
     }
 
+    /** The placeholders a misspelt template would have used are not reported as unused too. */
+    @Test
+    void aMissingTemplateIsReportedAloneWithoutAnUnusedPlaceholderCascade() {
+        String spec = VALID.replace("template: motd.ftl", "template: nope.ftl")
+                .replace("    content: |\n      name=@@node_name@@\n", "    template: nope2.ftl\n");
+        assertThat(spec).contains("nope2.ftl");
+        SpecException e = fails(spec);
+        assertThat(e.problems()).extracting(YamlProblem::field).containsExactly("files[0].template", "files[1].template");
+        assertThat(e.getMessage()).doesNotContain("declared but used in no file");
+    }
+
+    @Test
+    void aDeclaredPlaceholderNoFileUsesIsStillReported() {
+        SpecException e = fails(VALID.replace("name=@@node_name@@", "name=fixed"));
+        assertThat(e.problems()).extracting(YamlProblem::field).containsExactly("placeholders.node_name");
+        assertThat(e.getMessage()).contains("declared but used in no file");
+    }
+
     @Test
     void templateThatFailsToRenderNamesTemplateLine() {
         SpecException e = fails(VALID.replace("template: motd.ftl", "template: broken.ftl"));
