@@ -5,6 +5,8 @@ import dev.kiln.core.store.ImageSource;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.PublicUrl;
+import dev.kiln.fleet.pxe.DhcpConfig;
+import dev.kiln.fleet.pxe.PxeService;
 import dev.kiln.aws.S3ImageSource;
 import dev.kiln.fleet.StateDir;
 import java.nio.file.Path;
@@ -22,14 +24,19 @@ import picocli.CommandLine.Option;
                 "invalid edit is logged and the previous inventory stays in force.",
                 "With --store s3://BUCKET/PREFIX, images come from kiln publish --s3: each",
                 "assigned version is fetched into --cache and checked before it is served.",
-                "Runs until Ctrl-C. Point DHCP's iPXE boot file at PUBLIC-URL/boot.ipxe."},
+                "Runs until Ctrl-C. Point DHCP's iPXE boot file at PUBLIC-URL/boot.ipxe,",
+                "or let kiln answer PXE itself: --pxe proxy next to the site's DHCP server",
+                "(firmware PXE -> TFTP iPXE -> boot.ipxe), --pxe dhcp on an isolated network,",
+                "or --print-dhcp-config for the site's own DHCP server."},
         footer = {"", "Example:",
                 "  kiln serve --inventory /etc/kiln/inventory.yaml \\",
                 "      --listen 0.0.0.0:8080 --public-url http://10.0.2.2:8080",
                 "  # dnsmasq: dhcp-boot=tag:ipxe,http://10.0.2.2:8080/boot.ipxe",
-                "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1"})
+                "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1",
+                "  kiln serve --inventory inventory.yaml --pxe proxy --interface eno1",
+                "  kiln serve --print-dhcp-config isc --interface eno1"})
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--inventory", required = true, paramLabel = "FILE",
+    @Option(names = "--inventory", paramLabel = "FILE",
             description = "Which MAC is which node of which cluster and boots which image (YAML).")
     Path inventory;
 
@@ -43,6 +50,23 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--public-url", paramLabel = "URL",
             description = "Base URL nodes reach this server at, for boot scripts and metadata (default: http://LISTEN).")
     String publicUrl;
+
+    @Option(names = "--pxe", defaultValue = "off", paramLabel = "proxy|dhcp|off",
+            description = {"Answer firmware PXE on --interface with a dnsmasq kiln runs and supervises:",
+                    "proxy leaves addresses to the site's DHCP server, dhcp hands them out too",
+                    "(--dhcp-range). Default: ${DEFAULT-VALUE}."})
+    String pxe;
+
+    @Option(names = "--interface", paramLabel = "IF",
+            description = "The interface on the boot network (for --pxe and --print-dhcp-config; its address is the public URL's host when --public-url is not set).")
+    String iface;
+
+    @Option(names = "--dhcp-range", paramLabel = "START,END", description = "Addresses --pxe dhcp hands out, e.g. 10.0.0.100,10.0.0.200.")
+    String dhcpRange;
+
+    @Option(names = "--print-dhcp-config", paramLabel = "dnsmasq|isc|kea",
+            description = "Print what the site's own DHCP server needs to chain into kiln, and exit.")
+    String printDhcpConfig;
 
     @Option(names = "--state", paramLabel = "DIR",
             description = "Token secret and node status (default: $XDG_STATE_HOME/kiln/serve or ~/.local/state/kiln/serve).")
@@ -70,6 +94,11 @@ final class ServeCommand implements Callable<Integer> {
         }
         String nodesUrl = publicUrl;
         String derivedWhy = null;
+        PxeService.InterfaceV4 bootNet = iface == null ? null : PxeService.addressOf(iface);
+        if (nodesUrl == null && bootNet != null && PublicUrl.isWildcard(host) && port != 0) {
+            nodesUrl = "http://" + bootNet.address() + ":" + port;
+            derivedWhy = "the address of --interface " + iface;
+        }
         if (nodesUrl == null && PublicUrl.isWildcard(host)) {
             PublicUrl.Decision d = PublicUrl.derive(port, PublicUrl.hostAddresses());
             if (d.error() != null) {
@@ -77,6 +106,28 @@ final class ServeCommand implements Callable<Integer> {
             }
             nodesUrl = d.url();
             derivedWhy = d.why();
+        }
+        DhcpConfig dhcp = null;
+        if (printDhcpConfig != null || !pxe.equals("off")) {
+            String url = nodesUrl != null ? nodesUrl : "http://" + host + ":" + port;
+            String serverIp = bootNet != null ? bootNet.address() : java.net.URI.create(url).getHost();
+            if (bootNet == null && !pxe.equals("off")) {
+                throw new IllegalArgumentException("--pxe " + pxe + " needs --interface: the interface on the boot network");
+            }
+            String[] range = dhcpRange == null ? new String[] {null, null} : dhcpRange.split(",", 2);
+            if (range.length != 2) {
+                throw new IllegalArgumentException("--dhcp-range: expected START,END like 10.0.0.100,10.0.0.200, got '" + dhcpRange + "'");
+            }
+            dhcp = new DhcpConfig(pxe.equals("off") ? DhcpConfig.Mode.PROXY : DhcpConfig.Mode.parse(pxe), iface, serverIp,
+                    bootNet == null ? null : bootNet.network(), bootNet == null ? "255.255.255.0" : bootNet.netmask(),
+                    range[0], range[1], url);
+        }
+        if (printDhcpConfig != null) {
+            System.out.print(dhcp.snippet(printDhcpConfig));
+            return 0;
+        }
+        if (inventory == null) {
+            throw new IllegalArgumentException("--inventory FILE is required: which MAC is which node and boots which image");
         }
         ImageSource source = images.open();
         ImageStore local = source.store();
@@ -89,9 +140,23 @@ final class ServeCommand implements Callable<Integer> {
             source.close();
             throw e;
         }
+        PxeService pxeService = null;
+        if (dhcp != null) {
+            try {
+                pxeService = PxeService.start(dhcp, stateDir.resolve("pxe"));
+            } catch (Exception e) {
+                server.close();
+                source.close();
+                throw e;
+            }
+        }
+        PxeService pxeToStop = pxeService;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
+                if (pxeToStop != null) {
+                    pxeToStop.close();
+                }
                 server.close();
             } finally {
                 source.close();
@@ -107,6 +172,10 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  store:           " + (source instanceof S3ImageSource s3 ? s3.location() + " (cache " + local.root() + ")"
                 : local.root()));
         System.out.println("  state:           " + stateDir.toAbsolutePath());
+        if (pxeService != null) {
+            System.out.println("  pxe:             " + pxe + " on " + iface + " (dnsmasq pid " + pxeService.pid() + ", "
+                    + pxeService.configFile() + "; firmware gets TFTP iPXE, iPXE gets " + server.publicUrl() + "/boot.ipxe)");
+        }
         System.out.println("Ctrl-C stops.");
         System.out.flush();
         stopped.await();

@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.fleet.pxe.FirmwareBinaries;
 import dev.kiln.core.node.AgentStep;
 import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageSource;
@@ -164,6 +165,8 @@ public final class KilnServer implements AutoCloseable {
     private void routes() {
         app.get("/boot.ipxe", ctx -> ipxe(ctx, BootScripts.generic(publicUrl)));
         app.get("/ipxe", this::nodeScript);
+        // iPXE itself, for UEFI HTTP Boot (a server's firmware fetches it over HTTP, not TFTP).
+        app.get("/ipxe/{file}", this::firmwareBinary);
         app.get("/images/<path>", ctx -> images.handle(ctx, false));
         app.head("/images/<path>", ctx -> images.handle(ctx, true));
         app.get("/metadata", this::metadata);
@@ -175,6 +178,18 @@ public final class KilnServer implements AutoCloseable {
             LOG.error("{} {} from {} failed", ctx.method(), ctx.path(), ctx.ip(), e);
             plain(ctx, 500, "internal error");
         });
+    }
+
+    private void firmwareBinary(Context ctx) throws IOException {
+        String name = ctx.pathParam("file");
+        java.util.Optional<Path> file = FirmwareBinaries.file(name);
+        if (file.isEmpty()) {
+            plain(ctx, 404, FirmwareBinaries.NAMES.contains(name)
+                    ? name + " is not installed on this server (Debian package 'ipxe')"
+                    : "no such iPXE binary; kiln serves " + String.join(", ", FirmwareBinaries.NAMES));
+            return;
+        }
+        ctx.status(200).contentType("application/octet-stream").result(java.nio.file.Files.readAllBytes(file.get()));
     }
 
     private void nodeScript(Context ctx) throws IOException {
