@@ -478,7 +478,7 @@ class KilnServerTest {
     }
 
     List<NodeView> nodes() throws Exception {
-        HttpResponse<String> r = get("/nodes");
+        HttpResponse<String> r = get("/nodes", bearer(server.operatorToken()));
         assertThat(r.statusCode()).isEqualTo(200);
         return JSON.readValue(r.body(), new TypeReference<>() { });
     }
