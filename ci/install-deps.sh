@@ -1,5 +1,7 @@
 #!/bin/sh
 # Installs (idempotently) the Debian packages kiln and its tests need on a Debian bookworm host.
+# chromium + chromium-driver (+ a font for legible screenshots) run the fleet page's browser test;
+# prometheus brings promtool, which checks /metrics.
 set -eu
 packages="
   openjdk-17-jdk-headless maven
@@ -8,6 +10,7 @@ packages="
   qemu-system-x86 qemu-utils ipxe-qemu ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
   iproute2 dnsmasq-base iptables
+  chromium chromium-driver fonts-dejavu-core prometheus
 "
 missing=""
 for p in $packages; do

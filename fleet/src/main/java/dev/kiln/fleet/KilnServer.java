@@ -147,9 +147,10 @@ public final class KilnServer implements AutoCloseable {
         StatusBook status = StatusBook.open(state);
         InventoryWatcher inventory = null;
         try {
+            inventory = InventoryWatcher.start(options.inventory(), options.images(), options.pollMillis());
+            // After the inventory: a start that fails on it does not make a token nobody was shown.
             OperatorAuth operators = OperatorAuth.loadOrCreate(state);
             ServedVersions served = ServedVersions.open(state);
-            inventory = InventoryWatcher.start(options.inventory(), options.images(), options.pollMillis());
             return new KilnServer(options, status, tokens, new ClusterSecrets(state), inventory, operators, served);
         } catch (IOException | InventoryException | RuntimeException e) {
             if (inventory != null) {
