@@ -15,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -238,9 +237,5 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
         Set<String> out = new LinkedHashSet<>();
         inventory.members().forEach(m -> out.add(m.image().toString()));
         return out;
-    }
-
-    static boolean same(String a, String b) {
-        return Objects.equals(a, b);
     }
 }
