@@ -1,5 +1,7 @@
 #!/bin/sh
 # Installs (idempotently) the Debian packages kiln and its tests need on a Debian bookworm host.
+# chromium + chromium-driver (+ a font for legible screenshots) run the fleet page's browser test;
+# prometheus brings promtool, which checks /metrics.
 set -eu
 packages="
   openjdk-17-jdk-headless maven
@@ -9,6 +11,7 @@ packages="
   systemd tar zstd xz-utils curl jq openssl ca-certificates
   iproute2 dnsmasq-base iptables
   shellcheck
+  chromium chromium-driver fonts-dejavu-core prometheus
 "
 missing=""
 for p in $packages; do

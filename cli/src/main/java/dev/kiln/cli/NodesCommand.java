@@ -22,8 +22,12 @@ import picocli.CommandLine.Option;
         description = {"Lists the nodes of a running kiln serve and what they report.",
                 "Per node: assigned image, the image it reports running, its kernel,",
                 "its last boot step and how long ago it reported it.",
-                "REPORTED is marked * when it differs from ASSIGNED (not replaced yet)."},
-        footer = {"", "Examples:", "  kiln nodes", "  kiln nodes --server http://10.0.2.2:8080", "  kiln nodes --json | jq -r '.[] | select(.step == \"failed\") | .name'"})
+                "REPORTED is marked * when it differs from ASSIGNED (not replaced yet).",
+                "/nodes is an operator endpoint: the operator token comes from --token,",
+                "$KILN_TOKEN, or else the local kiln serve's state directory."},
+        footer = {"", "Examples:", "  kiln nodes",
+                "  KILN_TOKEN=$(ssh boot-server cat .local/state/kiln/serve/operator-token) kiln nodes --server http://10.0.2.2:8080",
+                "  kiln nodes --server http://127.0.0.1:9090   # an --admin-listen address needs no token"})
 final class NodesCommand implements Callable<Integer> {
     @Option(names = "--server", paramLabel = "URL",
             description = "kiln serve to ask (default: $KILN_SERVER or http://127.0.0.1:8080).")
@@ -31,6 +35,13 @@ final class NodesCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Print the nodes as JSON (kiln serve's /nodes documents) instead of a table.")
     boolean json;
+    @Option(names = "--token", paramLabel = "TOKEN",
+            description = "The operator token (default: $KILN_TOKEN, else, for a server on this machine, STATE/operator-token).")
+    String token;
+
+    @Option(names = "--state", paramLabel = "DIR",
+            description = "kiln serve's state directory to read the token from (default: as kiln serve's).")
+    java.nio.file.Path state;
 
     @Override
     public Integer call() throws Exception {
@@ -39,10 +50,24 @@ final class NodesCommand implements Callable<Integer> {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
         HttpResponse<String> r;
         try {
-            r = http.send(HttpRequest.newBuilder(URI.create(base + "/nodes")).timeout(Duration.ofSeconds(10)).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            String credential = token != null ? token : System.getenv("KILN_TOKEN");
+            String host = URI.create(base).getHost();
+            boolean local = host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]"));
+            if ((credential == null || credential.isBlank()) && (local || state != null)) {
+                // Only to a server on this machine (or with --state said): this machine's token is no business of another's.
+                credential = dev.kiln.fleet.OperatorAuth.readToken(state != null ? state : dev.kiln.fleet.StateDir.defaultDir());
+            }
+            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + "/nodes")).timeout(Duration.ofSeconds(10));
+            if (credential != null && !credential.isBlank()) {
+                req.header("Authorization", "Bearer " + credential.trim());
+            }
+            r = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException e) {
             throw new IOException("cannot reach kiln serve at " + base + " (is it running? --server or $KILN_SERVER sets where)");
+        }
+        if (r.statusCode() == 401) {
+            throw new IOException("GET " + base + "/nodes: 401, the operator token is missing or wrong: pass --token or"
+                    + " $KILN_TOKEN (it is in operator-token in kiln serve's state directory)");
         }
         if (r.statusCode() != 200) {
             throw new IOException("GET " + base + "/nodes: HTTP " + r.statusCode() + " " + r.body().trim());

@@ -27,14 +27,21 @@ import picocli.CommandLine.Option;
                 "Runs until Ctrl-C. Point DHCP's iPXE boot file at PUBLIC-URL/boot.ipxe,",
                 "or let kiln answer PXE itself: --pxe proxy next to the site's DHCP server",
                 "(firmware PXE -> TFTP iPXE -> boot.ipxe), --pxe dhcp on an isolated network,",
-                "or --print-dhcp-config for the site's own DHCP server."},
+                "or --print-dhcp-config for the site's own DHCP server.",
+                "Operators see the fleet at /ui (page), /nodes, /metrics (Prometheus) and",
+                "/images: they want the operator token (made at first start, printed once,",
+                "kept in STATE/operator-token) as a bearer token or a basic-auth password,",
+                "or a user added with --add-operator; with --admin-listen they are served",
+                "on that address only, without a credential."},
         footer = {"", "Example:",
                 "  kiln serve --inventory /etc/kiln/inventory.yaml \\",
                 "      --listen 0.0.0.0:8080 --public-url http://10.0.2.2:8080",
                 "  # dnsmasq: dhcp-boot=tag:ipxe,http://10.0.2.2:8080/boot.ipxe",
                 "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1",
                 "  kiln serve --inventory inventory.yaml --pxe proxy --interface eno1",
-                "  kiln serve --print-dhcp-config isc --interface eno1"})
+                "  kiln serve --print-dhcp-config isc --interface eno1",
+                "  kiln serve --inventory inventory.yaml --admin-listen 127.0.0.1:9090",
+                "  kiln serve --add-operator alice < password.txt"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--inventory", paramLabel = "FILE",
             description = "Which MAC is which node of which cluster and boots which image (YAML).")
@@ -69,11 +76,32 @@ final class ServeCommand implements Callable<Integer> {
     String printDhcpConfig;
 
     @Option(names = "--state", paramLabel = "DIR",
-            description = "Token secret and node status (default: $XDG_STATE_HOME/kiln/serve or ~/.local/state/kiln/serve).")
+            description = "Token secret, operator token and users, node status (default: $XDG_STATE_HOME/kiln/serve or"
+                    + " ~/.local/state/kiln/serve).")
     Path state;
+
+    @Option(names = "--admin-listen", paramLabel = "HOST:PORT",
+            description = "Serve the operator endpoints (/ui, /nodes, /metrics, /images) here only, without a credential;"
+                    + " bind it to an address only operators reach (e.g. 127.0.0.1:9090).")
+    String adminListen;
+
+    @Option(names = "--add-operator", paramLabel = "NAME",
+            description = "Add (or change) a basic-auth operator in the state directory, with the password read from stdin,"
+                    + " and exit.")
+    String addOperator;
 
     @Override
     public Integer call() throws Exception {
+        if (addOperator != null) {
+            return addOperator();
+        }
+        if (inventory == null && printDhcpConfig == null) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "Missing required option: '--inventory=FILE'");
+        }
+        if (adminListen != null) {
+            dev.kiln.fleet.ListenAddress.parse("--admin-listen", adminListen);
+        }
         String host;
         int port;
         int colon = listen.lastIndexOf(':');
@@ -126,16 +154,13 @@ final class ServeCommand implements Callable<Integer> {
             System.out.print(dhcp.snippet(printDhcpConfig));
             return 0;
         }
-        if (inventory == null) {
-            throw new IllegalArgumentException("--inventory FILE is required: which MAC is which node and boots which image");
-        }
         ImageSource source = images.open();
         ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
         KilnServer server;
         try {
             server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, nodesUrl,
-                    stateDir, 1000));
+                    stateDir, 1000, adminListen));
         } catch (Exception e) {
             source.close();
             throw e;
@@ -176,9 +201,42 @@ final class ServeCommand implements Callable<Integer> {
             System.out.println("  pxe:             " + pxe + " on " + iface + " (dnsmasq pid " + pxeService.pid() + ", "
                     + pxeService.configFile() + "; firmware gets TFTP iPXE, iPXE gets " + server.publicUrl() + "/boot.ipxe)");
         }
+        if (adminListen != null) {
+            System.out.println("  operators:       http://" + adminListen.substring(0, adminListen.lastIndexOf(':') + 1)
+                    + server.adminPort() + "/ui (also /nodes, /metrics, /images; no credential: keep this address private)");
+        } else {
+            System.out.println("  operators:       " + server.publicUrl() + "/ui (also /nodes, /metrics, /images), with the token in "
+                    + stateDir.toAbsolutePath().resolve(dev.kiln.fleet.OperatorAuth.TOKEN_FILE));
+        }
+        if (server.newOperatorToken() != null) {
+            // Shown once, at the start that made it; afterwards it is only in the 0600 file.
+            System.out.println("  operator token (new; shown this once): " + server.newOperatorToken());
+            System.out.println("    browser: user operator, password = the token;  curl -H 'Authorization: Bearer TOKEN'");
+        }
         System.out.println("Ctrl-C stops.");
         System.out.flush();
         stopped.await();
+        return 0;
+    }
+
+    /** --add-operator NAME: the password is the first line of stdin (or typed at the console, not echoed). */
+    private int addOperator() throws Exception {
+        Path stateDir = state != null ? state : StateDir.defaultDir();
+        String password;
+        java.io.Console console = System.console();
+        if (console != null) {
+            char[] typed = console.readPassword("password for operator %s (12 or more characters): ", addOperator);
+            password = typed == null ? null : new String(typed);
+        } else {
+            password = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8))
+                    .readLine();
+        }
+        if (password == null) {
+            throw new IllegalArgumentException("--add-operator: no password on stdin");
+        }
+        dev.kiln.fleet.OperatorAuth.addUser(stateDir, addOperator, password);
+        System.out.println("operator " + addOperator + " can sign in with basic auth; kept (hashed) in "
+                + stateDir.toAbsolutePath().resolve(dev.kiln.fleet.OperatorAuth.USERS_FILE) + "; a running kiln serve picks it up at once");
         return 0;
     }
 }

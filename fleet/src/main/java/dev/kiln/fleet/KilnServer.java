@@ -46,19 +46,31 @@ public final class KilnServer implements AutoCloseable {
      * @param publicUrl   base URL nodes use to reach this server; null means http://HOST:PORT
      * @param pollMillis  how often the inventory file is checked for edits
      * @param images      where versions come from; the server serves files from its local store
+     * @param adminListen HOST:PORT of a second listener for the operator endpoints, or null: then
+     *                    they are on the main one and want the operator credential
      */
     public record Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
-                          long pollMillis) {
+                          long pollMillis, String adminListen) {
         public Options {
             if (pollMillis <= 0) {
                 pollMillis = 1000;
             }
         }
 
+        public Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
+                       long pollMillis) {
+            this(inventory, images, host, port, publicUrl, stateDir, pollMillis, null);
+        }
+
         /** Serving straight from a local store. */
         public Options(Path inventory, ImageStore store, String host, int port, String publicUrl, Path stateDir,
                        long pollMillis) {
-            this(inventory, ImageSource.local(store), host, port, publicUrl, stateDir, pollMillis);
+            this(inventory, ImageSource.local(store), host, port, publicUrl, stateDir, pollMillis, null);
+        }
+
+        /** These options with the operator endpoints on their own listener (--admin-listen). */
+        public Options withAdminListen(String hostPort) {
+            return new Options(inventory, images, host, port, publicUrl, stateDir, pollMillis, hostPort);
         }
 
         /** The local store artifacts are served from. */
@@ -76,27 +88,49 @@ public final class KilnServer implements AutoCloseable {
     private final Javalin app;
     private final String publicUrl;
     private volatile TokenIndex tokenIndex;
+    private final OperatorAuth operators;
+    private final ServedVersions served;
+    private final BootTimes boots;
+    private final FleetMetrics metrics;
+    private volatile FleetFeeds feeds = FleetFeeds.NONE;
+    /** The Jetty connector name of the --admin-listen listener. */
+    private static final String ADMIN = "admin";
 
     /** Token digest → MAC for one inventory; rebuilt when the inventory changes. */
     private record TokenIndex(Inventory inventory, Map<String, String> macByDigest) { }
 
     private KilnServer(Options options, StatusBook status, NodeTokens tokens, ClusterSecrets secrets,
-                       InventoryWatcher inventory) {
+                       InventoryWatcher inventory, OperatorAuth operators, ServedVersions served) {
         this.options = options;
         this.status = status;
         this.tokens = tokens;
         this.secrets = secrets;
         this.inventory = inventory;
         this.images = new ImageFiles(options.store());
+        this.operators = operators;
+        this.served = served;
+        this.metrics = new FleetMetrics(this::fleet);
+        this.boots = new BootTimes((mac, seconds) -> {
+            Inventory.Member m = inventory.current().member(mac);
+            metrics.bootToReady(m == null ? "unknown" : m.cluster().name(), seconds);
+        });
+        status.onChange(boots::report);
+        ListenAddress admin = options.adminListen() == null ? null : ListenAddress.parse("--admin-listen", options.adminListen());
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
             // Artifacts are compressed already, scripts and metadata are tiny; compressing would
             // also break Content-Length and ranges.
             cfg.http.disableCompression();
+            cfg.jetty.modifyServer(server -> server.setRequestLog(metrics));
+            // The main listener first: Javalin's port() is the first connector's.
+            cfg.jetty.addConnector((server, http) -> connector(server, http, "main", options.host(), options.port()));
+            if (admin != null) {
+                cfg.jetty.addConnector((server, http) -> connector(server, http, ADMIN, admin.host(), admin.port()));
+            }
         });
         routes();
-        app.start(options.host(), options.port());
+        app.start();
         String url = options.publicUrl() != null ? options.publicUrl()
                 : "http://" + NodeMetadata.urlHost(options.host()) + ":" + app.port();
         this.publicUrl = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
@@ -116,7 +150,10 @@ public final class KilnServer implements AutoCloseable {
         InventoryWatcher inventory = null;
         try {
             inventory = InventoryWatcher.start(options.inventory(), options.images(), options.pollMillis());
-            return new KilnServer(options, status, tokens, new ClusterSecrets(state), inventory);
+            // After the inventory: a start that fails on it does not make a token nobody was shown.
+            OperatorAuth operators = OperatorAuth.loadOrCreate(state);
+            ServedVersions served = ServedVersions.open(state);
+            return new KilnServer(options, status, tokens, new ClusterSecrets(state), inventory, operators, served);
         } catch (IOException | InventoryException | RuntimeException e) {
             if (inventory != null) {
                 inventory.close();
@@ -172,8 +209,14 @@ public final class KilnServer implements AutoCloseable {
         app.get("/metadata", this::metadata);
         app.post("/status", this::report);
         app.post("/checks", this::checks);
-        app.get("/nodes", this::nodes);
         app.get("/peers", this::peers);
+        // Operator endpoints: the fleet's whole picture, for people and Prometheus, not for nodes.
+        app.get("/nodes", operator(this::nodes));
+        app.get("/images", operator(this::imageList));
+        app.get("/metrics", operator(ctx -> ctx.status(200).contentType(metrics.contentType()).result(metrics.scrape())));
+        app.get("/ui", operator(ctx -> FleetUi.asset(ctx, "")));
+        app.get("/ui/fleet.json", operator(ctx -> json(ctx, 200, fleet())));
+        app.get("/ui/{file}", operator(ctx -> FleetUi.asset(ctx, ctx.pathParam("file"))));
         app.exception(Exception.class, (e, ctx) -> {
             LOG.error("{} {} from {} failed", ctx.method(), ctx.path(), ctx.ip(), e);
             plain(ctx, 500, "internal error");
@@ -197,6 +240,7 @@ public final class KilnServer implements AutoCloseable {
         String mac = MacAddress.normalize(raw);
         if (mac == null) {
             LOG.warn("ipxe: refused request from {}: '{}' is not a MAC address", ctx.ip(), BootScripts.safe(String.valueOf(raw)));
+            metrics.refused("/ipxe", "bad-mac");
             plain(ctx, 400, "expected /ipxe?mac=52:54:00:12:34:56");
             return;
         }
@@ -204,6 +248,7 @@ public final class KilnServer implements AutoCloseable {
         Inventory.Member m = inv.member(mac);
         if (m == null) {
             LOG.warn("ipxe: refused {} (from {}): not in the inventory {}", mac, ctx.ip(), inv.file());
+            metrics.refused("/ipxe", "unknown-mac");
             ipxe(ctx, BootScripts.refuse(publicUrl, mac, "MAC " + mac + " is not in the inventory " + inv.file()));
             return;
         }
@@ -211,10 +256,12 @@ public final class KilnServer implements AutoCloseable {
         String why = unbootable(m.image());
         if (why != null) {
             LOG.warn("ipxe: refused {} ({}, from {}): {}", mac, who, ctx.ip(), why);
+            metrics.refused("/ipxe", "unbootable");
             ipxe(ctx, BootScripts.refuse(publicUrl, mac, who + ": " + why));
             return;
         }
         LOG.info("ipxe: {} (from {}) is {} ({}), booting {}", mac, ctx.ip(), who, m.bootstrapRole(), m.image());
+        served.record(mac, m.image().toString());
         status.record(mac, NodeStatus.IPXE, "boot script served for " + m.image(), null, null, null, ctx.ip());
         ipxe(ctx, BootScripts.boot(publicUrl, mac, m.name(), m.cluster().name(), m.image(), tokens.token(mac)));
     }
@@ -413,11 +460,13 @@ public final class KilnServer implements AutoCloseable {
             token = ctx.queryParam("token");
         }
         if (token == null || token.isEmpty()) {
+            metrics.refused(FleetMetrics.endpoint(ctx.path()), "no-token");
             return forbidden(ctx, "no token (send Authorization: Bearer TOKEN)");
         }
         String mac = index(inv).macByDigest().get(NodeTokens.digest(token));
         Inventory.Member m = mac == null ? null : inv.member(mac);
         if (m == null) {
+            metrics.refused(FleetMetrics.endpoint(ctx.path()), "bad-token");
             return forbidden(ctx, "token of no node in the inventory");
         }
         return m;
@@ -440,6 +489,91 @@ public final class KilnServer implements AutoCloseable {
             tokenIndex = idx;
         }
         return idx;
+    }
+
+    /**
+     * An operator endpoint: with --admin-listen, served there only and without a credential (the
+     * listener's address is the protection); otherwise it wants the operator credential, and a
+     * request without one gets 401 with a basic-auth challenge, so a browser asks for it.
+     */
+    private io.javalin.http.Handler operator(io.javalin.http.Handler handler) {
+        return ctx -> {
+            boolean onAdmin = ADMIN.equals(org.eclipse.jetty.server.Request.getBaseRequest(ctx.req()).getHttpChannel()
+                    .getConnector().getName());
+            if (options.adminListen() != null) {
+                if (!onAdmin) {
+                    plain(ctx, 404, "operator endpoints are on the admin listener (--admin-listen)");
+                    return;
+                }
+            } else if (operators.operator(ctx) == null) {
+                boolean tried = ctx.header("Authorization") != null;
+                LOG.warn("401 {} {} from {}: {}", ctx.method(), ctx.path(), ctx.ip(),
+                        tried ? "wrong operator credential" : "no operator credential");
+                metrics.refused(FleetMetrics.endpoint(ctx.path()), "operator-credential");
+                ctx.header("WWW-Authenticate", "Basic realm=\"" + OperatorAuth.REALM + "\", charset=\"UTF-8\"");
+                plain(ctx, 401, "operator credential required: Authorization: Bearer TOKEN, or basic auth with the token"
+                        + " as password; the token is in " + OperatorAuth.TOKEN_FILE + " in kiln serve's state directory");
+                return;
+            }
+            handler.handle(ctx);
+        };
+    }
+
+    private static org.eclipse.jetty.server.Connector connector(org.eclipse.jetty.server.Server server,
+            org.eclipse.jetty.server.HttpConfiguration http, String name, String host, int port) {
+        org.eclipse.jetty.server.ServerConnector c = new org.eclipse.jetty.server.ServerConnector(server,
+                new org.eclipse.jetty.server.HttpConnectionFactory(http));
+        c.setName(name);
+        c.setHost(host);
+        c.setPort(port);
+        return c;
+    }
+
+    /** What the fleet page shows, now. */
+    public FleetView fleet() {
+        return FleetView.build(inventory.current(), status::get, served, boots, options.store(), feeds, Instant.now());
+    }
+
+    /** Plugs in channels and rollouts (promotion and rollout live above this module). */
+    public void feeds(FleetFeeds feeds) {
+        this.feeds = feeds == null ? FleetFeeds.NONE : feeds;
+    }
+
+    /** The operator token if this start generated it (print it once), else null. */
+    public String newOperatorToken() {
+        return operators.newToken();
+    }
+
+    /** The operator credential of the operator endpoints (Authorization: Bearer). */
+    public String operatorToken() {
+        return operators.token();
+    }
+
+    /** The port of the --admin-listen listener, or -1 without one. */
+    public int adminPort() {
+        for (org.eclipse.jetty.server.Connector c : app.jettyServer().server().getConnectors()) {
+            if (ADMIN.equals(c.getName())) {
+                return ((org.eclipse.jetty.server.ServerConnector) c).getLocalPort();
+            }
+        }
+        return -1;
+    }
+
+    /** GET /images: the versions in the store, each with its kernel, outputs and validation verdict. */
+    private void imageList(Context ctx) throws IOException {
+        java.util.Set<String> wanted = FleetView.inUse(inventory.current());
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Manifest m : options.store().list()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("image", m.ref());
+            row.put("builtAt", m.builtAt());
+            row.put("kernel", m.kernel() == null ? null : m.kernel().release());
+            row.put("outputs", m.outputs());
+            row.put("inInventory", wanted.contains(m.ref()));
+            row.put("validation", FleetView.verdict(options.store(), ImageRef.parse(m.ref())));
+            out.add(row);
+        }
+        json(ctx, 200, out);
     }
 
     private static void ipxe(Context ctx, String script) {

@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -51,7 +52,7 @@ class KilnServerTest {
                 nodes:
                   - {mac: "52:54:00:bb:00:01", name: o1, role: master, address: 10.0.3.15}
             """;
-    static final ObjectMapper JSON = new ObjectMapper();
+    static final ObjectMapper JSON = Json.MAPPER;
 
     @TempDir
     Path tmp;
@@ -478,7 +479,7 @@ class KilnServerTest {
     }
 
     List<NodeView> nodes() throws Exception {
-        HttpResponse<String> r = get("/nodes");
+        HttpResponse<String> r = get("/nodes", bearer(server.operatorToken()));
         assertThat(r.statusCode()).isEqualTo(200);
         return JSON.readValue(r.body(), new TypeReference<>() { });
     }

@@ -95,7 +95,8 @@ class NodeAgentTest {
 
     private JsonNode status() throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(server.publicUrl() + "/nodes")).build(), HttpResponse.BodyHandlers.ofString());
+                URI.create(server.publicUrl() + "/nodes")).header("Authorization", "Bearer " + server.operatorToken()).build(),
+                HttpResponse.BodyHandlers.ofString());
         return Json.MAPPER.readTree(r.body()).get(0);
     }
 

@@ -47,7 +47,7 @@ class S3PxeBootTest {
              QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
                      TestImages.dirOf(m).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
             assertThat(source.store().exists(ref)).isTrue();
-            JsonNode row = PxeLab.awaitStep(port, vm, Pattern.compile("ready|failed"), Duration.ofMinutes(6));
+            JsonNode row = PxeLab.awaitStep(server, vm, Pattern.compile("ready|failed"), Duration.ofMinutes(6));
             assertThat(row.path("step").asText()).as("last step, detail: " + row.path("detail").asText()
                     + "\nconsole:\n" + PxeLab.tail(vm.consoleText())).isEqualTo("ready");
             assertThat(row.path("reportedImage").asText()).isEqualTo(m.ref());

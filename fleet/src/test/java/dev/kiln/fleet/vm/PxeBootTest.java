@@ -91,7 +91,7 @@ class PxeBootTest {
                 port, publicUrl, tmp.resolve("state"), 500));
              QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
                      TestImages.dirOf(image).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
-            JsonNode row = PxeLab.awaitStep(port, vm, Pattern.compile(stepPattern), Duration.ofMinutes(6));
+            JsonNode row = PxeLab.awaitStep(server, vm, Pattern.compile(stepPattern), Duration.ofMinutes(6));
             vm.await(consoleLine, Duration.ofSeconds(60));
             return row;
         }

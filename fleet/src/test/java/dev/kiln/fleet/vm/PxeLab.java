@@ -3,6 +3,7 @@ package dev.kiln.fleet.vm;
 import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.fleet.KilnServer;
 import dev.kiln.machines.qemu.QemuMachine;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -49,11 +50,11 @@ public final class PxeLab {
     }
 
     /** Polls /nodes until m1's step matches; fails with its last row and the console's end. */
-    public static JsonNode awaitStep(int port, QemuMachine vm, Pattern step, Duration timeout) throws Exception {
+    public static JsonNode awaitStep(KilnServer server, QemuMachine vm, Pattern step, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         JsonNode row = null;
         while (System.nanoTime() < deadline) {
-            row = nodeRow(port);
+            row = nodeRow(server);
             if (row != null && step.matcher(row.path("step").asText()).matches()) {
                 return row;
             }
@@ -63,9 +64,9 @@ public final class PxeLab {
                 + row + "\nconsole:\n" + tail(vm.consoleText()));
     }
 
-    private static JsonNode nodeRow(int port) throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/nodes")).build(),
-                HttpResponse.BodyHandlers.ofString());
+    private static JsonNode nodeRow(KilnServer server) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/nodes"))
+                .header("Authorization", "Bearer " + server.operatorToken()).build(), HttpResponse.BodyHandlers.ofString());
         for (JsonNode n : Json.MAPPER.readTree(r.body())) {
             if (n.path("mac").asText().equalsIgnoreCase(MAC)) {
                 return n;
