@@ -91,7 +91,7 @@ public final class EnvironmentsLoader {
             problems.add(at.at("environments", "expected a list of environments (name, from, gates)"));
             throw new EnvironmentsException(problems);
         }
-        Map<String, String> seen = new HashMap<>();
+        Map<String, String> seen = new java.util.LinkedHashMap<>();
         for (int i = 0; i < doc.environments().size(); i++) {
             Env e = doc.environments().get(i);
             String p = "environments[" + i + "]";
@@ -100,6 +100,13 @@ public final class EnvironmentsLoader {
                 continue;
             }
             int before = problems.size();
+            if (e.from() != null && e.from().equals(e.name())) {
+                problems.add(at.at(p + ".from", "an environment cannot come from itself"));
+            } else if (e.from() != null && !seen.containsKey(e.from())) {
+                problems.add(at.at(p + ".from", "'" + e.from() + "' is not an environment defined above this one"
+                        + " (environments are listed in promotion order; defined so far: "
+                        + (seen.isEmpty() ? "none" : String.join(", ", seen.keySet())) + ")"));
+            }
             if (e.name() == null) {
                 problems.add(at.at(p + ".name", "missing required field"));
             } else if (!e.name().matches(NAME)) {
@@ -107,12 +114,6 @@ public final class EnvironmentsLoader {
                         + " and '-', like prod)"));
             } else if (seen.putIfAbsent(e.name(), p) != null) {
                 problems.add(at.at(p + ".name", "environment '" + e.name() + "' is already defined at " + seen.get(e.name())));
-            }
-            if (e.from() != null && !seen.containsKey(e.from())) {
-                problems.add(at.at(p + ".from", "'" + e.from() + "' is not an environment defined above this one"
-                        + " (environments are listed in promotion order; defined so far: " + String.join(", ", seen.keySet()) + ")"));
-            } else if (e.from() != null && e.from().equals(e.name())) {
-                problems.add(at.at(p + ".from", "an environment cannot come from itself"));
             }
             List<Environments.Gate> gates = new ArrayList<>();
             Set<String> kinds = new HashSet<>();

@@ -29,7 +29,7 @@ import java.util.UUID;
  * evaluating again on the newer history and trying the next number. After the append, the
  * environment's pointer is moved (never backwards), then its SSM parameters.
  */
-public final class Releases {
+public final class Releases implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .setSerializationInclusion(JsonInclude.Include.NON_EMPTY);
@@ -50,6 +50,12 @@ public final class Releases {
 
     public ReleaseStore store() {
         return store;
+    }
+
+    /** Closes the store (its AWS clients). */
+    @Override
+    public void close() {
+        store.close();
     }
 
     /** The image's history, folded. */
