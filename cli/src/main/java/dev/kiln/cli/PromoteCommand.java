@@ -35,7 +35,7 @@ import picocli.CommandLine.Parameters;
                 "  kiln promote debian-node:1.0.1 --to staging --reason 'passed dev'",
                 "  kiln promote debian-node:1.0.1 --to prod --override window --reason 'CVE fix'",
                 "  kiln promote debian-node --rollback prod --reason 'etcd regression'",
-                "  kiln promote debian-node:1.0.1 --to prod --store s3://my-images/kiln --environments envs.yaml"})
+                "  kiln promote debian-node:1.0.1 --to prod --store s3://my-images/kiln"})
 final class PromoteCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME:VERSION", arity = "0..1",
             description = "The version to promote (with --rollback: the image NAME; optional if only one image has ENV).")
