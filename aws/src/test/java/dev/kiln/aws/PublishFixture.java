@@ -20,14 +20,14 @@ import java.util.stream.Stream;
  * ImageStore.Staging.commit) but small: random artifacts, and a sparse 64 MiB disk.raw whose data
  * sits in a few places (aligned and not, spanning blocks), the rest holes.
  */
-final class PublishFixture {
+public final class PublishFixture {
     static final int DISK_MIB = 64;
     /** The 512 KiB blocks of the fixture disk that hold data; every other block is zeros. */
     static final List<Integer> DATA_BLOCKS = List.of(0, 1, 20, 21, 80, 127);
 
     private PublishFixture() { }
 
-    static ImageRef version(ImageStore store, String name, String version, String builtAt) throws IOException {
+    public static ImageRef version(ImageStore store, String name, String version, String builtAt) throws IOException {
         ImageRef ref = new ImageRef(name, version);
         Random random = new Random((name + version).hashCode());
         try (ImageStore.Staging s = store.stage(ref)) {

@@ -2,7 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.core.store.Published;
 import dev.kiln.core.store.ImageStore;
-import dev.kiln.validator.ValidationRecord;
+import dev.kiln.core.store.ValidationRecord;
 import java.nio.file.Files;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -9,10 +9,12 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Bakes versioned, immutable golden images for Kubernetes nodes.",
         subcommands = {BuildCommand.class, ImagesCommand.class, InspectCommand.class, DiffCommand.class, BootCommand.class, PublishCommand.class,
-                ServeCommand.class, NodesCommand.class, ValidateCommand.class, CommandLine.HelpCommand.class},
+                ServeCommand.class, NodesCommand.class, ValidateCommand.class, PromoteCommand.class, ApproveCommand.class,
+                ChannelsCommand.class, HistoryCommand.class, RevokeCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Example:", "  kiln build image-specs/debian-node.yaml", "  kiln images",
                 "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",
-                "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080"})
+                "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080",
+                "  kiln promote debian-node:1.0.0-20261127.1 --to staging"})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));
@@ -25,7 +27,8 @@ public final class Main {
                     if (System.getenv("KILN_DEBUG") != null) {
                         e.printStackTrace(cmd.getErr());
                     }
-                    return e instanceof dev.kiln.builder.spec.SpecException || e instanceof dev.kiln.fleet.InventoryException ? 2 : 1;
+                    return e instanceof dev.kiln.builder.spec.SpecException || e instanceof dev.kiln.fleet.InventoryException
+                            || e instanceof dev.kiln.release.EnvironmentsException ? 2 : 1;
                 })
                 .execute(args);
     }

@@ -23,6 +23,8 @@ import picocli.CommandLine.Option;
                 "Per node: assigned image, the image it reports running, its kernel,",
                 "its last boot step and how long ago it reported it.",
                 "REPORTED is marked * when it differs from ASSIGNED (not replaced yet).",
+                "A node assigned a channel (NAME@ENV) shows it in CHANNEL, and in ASSIGNED",
+                "the version it resolved to.",
                 "/nodes is an operator endpoint: the operator token comes from --token,",
                 "$KILN_TOKEN, or else the local kiln serve's state directory."},
         footer = {"", "Examples:", "  kiln nodes",
@@ -82,7 +84,9 @@ final class NodesCommand implements Callable<Integer> {
             return 0;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"MAC", "NAME", "ROLE", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"});
+        boolean channels = nodes.stream().anyMatch(n -> n.channel() != null);
+        rows.add(channels ? new String[] {"MAC", "NAME", "ROLE", "CHANNEL", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"}
+                : new String[] {"MAC", "NAME", "ROLE", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"});
         boolean mismatch = false;
         for (NodeView n : nodes) {
             String reported = n.reportedImage() == null ? "-" : n.reportedImage();
@@ -90,8 +94,14 @@ final class NodesCommand implements Callable<Integer> {
                 reported += "*";
                 mismatch = true;
             }
-            rows.add(new String[] {n.mac(), n.cluster() + "/" + n.name(), n.bootstrapRole(), n.assignedImage(), reported,
-                    dash(n.kernel()), dash(n.step()), n.ageSeconds() == null ? "-" : age(n.ageSeconds())});
+            String[] row = {n.mac(), n.cluster() + "/" + n.name(), n.bootstrapRole(), n.assignedImage(), reported,
+                    dash(n.kernel()), dash(n.step()), n.ageSeconds() == null ? "-" : age(n.ageSeconds())};
+            if (channels) {
+                List<String> withChannel = new ArrayList<>(List.of(row));
+                withChannel.add(3, dash(n.channel()));
+                row = withChannel.toArray(new String[0]);
+            }
+            rows.add(row);
         }
         Format.table(rows);
         if (mismatch) {

@@ -24,6 +24,9 @@ import picocli.CommandLine.Option;
                 "invalid edit is logged and the previous inventory stays in force.",
                 "With --store s3://BUCKET/PREFIX, images come from kiln publish --s3: each",
                 "assigned version is fetched into --cache and checked before it is served.",
+                "An image may be a channel, NAME@ENV: the version kiln promote put in ENV",
+                "(re-read every 10 s; nodes get a new version when they next boot). A",
+                "revoked version (kiln revoke) is refused to nodes, with the reason.",
                 "Runs until Ctrl-C. Point DHCP's iPXE boot file at PUBLIC-URL/boot.ipxe,",
                 "or let kiln answer PXE itself: --pxe proxy next to the site's DHCP server",
                 "(firmware PXE -> TFTP iPXE -> boot.ipxe), --pxe dhcp on an isolated network,",
@@ -158,10 +161,19 @@ final class ServeCommand implements Callable<Integer> {
         ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
         KilnServer server;
+        // Channels (NAME@ENV) and revocations come from the promotion records of the same store.
+        dev.kiln.release.ReleaseStore records;
+        try {
+            records = ReleaseOptions.store(images);
+        } catch (Exception e) {
+            source.close();
+            throw e;
+        }
         try {
             server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, nodesUrl,
-                    stateDir, 1000, adminListen));
+                    stateDir, 1000, adminListen), new dev.kiln.release.ReleaseChannels(records));
         } catch (Exception e) {
+            records.close();
             source.close();
             throw e;
         }
@@ -184,6 +196,7 @@ final class ServeCommand implements Callable<Integer> {
                 }
                 server.close();
             } finally {
+                records.close();
                 source.close();
                 stopped.countDown();
             }

@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.store.ChannelResolver;
 import dev.kiln.core.store.ImageRef;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -18,13 +19,29 @@ public final class Inventory {
     private final Path file;
     private final List<Member> members;
     private final Map<String, Member> byMac;
+    private final ChannelResolver.State channels;
 
     Inventory(Path file, List<Member> members) {
+        this(file, members, ChannelResolver.State.EMPTY);
+    }
+
+    Inventory(Path file, List<Member> members, ChannelResolver.State channels) {
         this.file = file;
         this.members = List.copyOf(members);
         Map<String, Member> index = new LinkedHashMap<>();
         members.forEach(m -> index.put(m.mac(), m));
         this.byMac = Map.copyOf(index);
+        this.channels = channels;
+    }
+
+    /** The same nodes with newer channel records (a revocation since the file was loaded). */
+    Inventory withChannels(ChannelResolver.State newer) {
+        return new Inventory(file, members, newer);
+    }
+
+    /** The channels and revocations as last read (kiln promote, kiln revoke). */
+    public ChannelResolver.State channels() {
+        return channels;
     }
 
     /**
@@ -34,6 +51,7 @@ public final class Inventory {
      *   - name: lab                        # [a-z0-9-], unique
      *     domain: lab.example              # optional; fqdn = name.domain
      *     image: debian-node:1.0.0-1       # default NAME:VERSION for the nodes; must be in the store
+     *                                      # or NAME@ENV: the version environment ENV points at
      *     waitTimeout: 180                 # optional, seconds the first master waits for the others
      *     metadata: {key: value}           # optional, added to every node's metadata
      *     nodes:
@@ -69,8 +87,15 @@ public final class Inventory {
     /**
      * A node with what follows from its place in the inventory: canonical MAC, effective image,
      * and bootstrap role (the first master of a cluster creates it, the others join).
+     *
+     * @param channel NAME@ENV when the inventory names a channel ({@code image} is then what it
+     *                resolved to), else null
      */
-    public record Member(String mac, Node node, Cluster cluster, ImageRef image, String bootstrapRole) {
+    public record Member(String mac, Node node, Cluster cluster, ImageRef image, String bootstrapRole, String channel) {
+        public Member(String mac, Node node, Cluster cluster, ImageRef image, String bootstrapRole) {
+            this(mac, node, cluster, image, bootstrapRole, null);
+        }
+
         public String name() {
             return node.name();
         }

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.kiln.core.yaml.YamlErrors;
 import dev.kiln.core.yaml.YamlProblem;
 import dev.kiln.core.yaml.YamlLocations;
+import dev.kiln.core.store.ChannelRef;
+import dev.kiln.core.store.ChannelResolver;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.node.Placeholders;
@@ -22,6 +24,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -48,6 +52,11 @@ public final class InventoryLoader {
 
     /** As {@link #load(Path, ImageStore)}, checking images against any source (the S3 store). */
     public static Inventory load(Path file, ImageSource store) throws InventoryException, IOException {
+        return load(file, store, ChannelResolver.NONE);
+    }
+
+    /** As {@link #load(Path, ImageSource)}, resolving NAME@ENV images and revocations through {@code channels}. */
+    public static Inventory load(Path file, ImageSource store, ChannelResolver channels) throws InventoryException, IOException {
         String text;
         try {
             text = Files.readString(file);
@@ -55,7 +64,7 @@ public final class InventoryLoader {
             throw new InventoryException(List.of(new YamlProblem(file, 0, 0, null, "inventory file not found")));
         }
         try {
-            return parse(file, text, store);
+            return parse(file, text, store, channels);
         } catch (UncheckedIOException e) {
             throw e.getCause(); // the source could not be asked: not a problem of the file
         }
@@ -69,6 +78,15 @@ public final class InventoryLoader {
      * @throws UncheckedIOException when the source cannot say whether an image exists (S3 down)
      */
     public static Inventory parse(Path file, String text, ImageSource store) throws InventoryException {
+        return parse(file, text, store, ChannelResolver.NONE);
+    }
+
+    /**
+     * @throws UncheckedIOException when the source cannot say whether an image exists (S3 down), or
+     *                              the channel records cannot be read
+     */
+    public static Inventory parse(Path file, String text, ImageSource store, ChannelResolver channels)
+            throws InventoryException {
         if (text.lines().allMatch(l -> l.isBlank() || l.trim().startsWith("#"))) {
             throw empty(file);
         }
@@ -80,15 +98,44 @@ public final class InventoryLoader {
         } catch (IOException e) {
             throw new InventoryException(List.of(fromJackson(file, e, text)));
         }
-        Checker checker = new Checker(file, locations, store);
         if (doc == null) {
             throw empty(file);
         }
+        ChannelResolver.State state;
+        try {
+            state = channels.read(imageNames(doc));
+        } catch (IOException e) {
+            throw new UncheckedIOException(new IOException("cannot read the promotion records (" + channels.describe()
+                    + "): " + e.getMessage(), e));
+        }
+        Checker checker = new Checker(file, locations, store, channels, state);
         List<Inventory.Member> members = checker.check(doc);
         if (!checker.problems.isEmpty()) {
             throw new InventoryException(checker.problems);
         }
-        return new Inventory(file, members);
+        return new Inventory(file, members, state);
+    }
+
+    /** The image names the inventory mentions (as NAME:VERSION or NAME@ENV), for reading their channels. */
+    static Set<String> imageNames(Inventory.Document doc) {
+        Set<String> names = new LinkedHashSet<>();
+        List<String> images = new ArrayList<>();
+        for (Inventory.Cluster c : doc.clusters() == null ? List.<Inventory.Cluster>of() : doc.clusters()) {
+            if (c == null) {
+                continue;
+            }
+            images.add(c.image());
+            for (Inventory.Node n : c.nodes() == null ? List.<Inventory.Node>of() : c.nodes()) {
+                images.add(n == null ? null : n.image());
+            }
+        }
+        for (String i : images) {
+            int cut = i == null ? -1 : Math.max(i.indexOf(':'), i.indexOf('@'));
+            if (cut > 0) {
+                names.add(i.substring(0, cut));
+            }
+        }
+        return names;
     }
 
     private static InventoryException empty(Path file) {
@@ -100,13 +147,17 @@ public final class InventoryLoader {
         final Path file;
         final YamlLocations locations;
         final ImageSource store;
+        final ChannelResolver channels;
+        final ChannelResolver.State state;
         final List<YamlProblem> problems = new ArrayList<>();
         final Map<String, Boolean> imageExists = new HashMap<>();
 
-        Checker(Path file, YamlLocations locations, ImageSource store) {
+        Checker(Path file, YamlLocations locations, ImageSource store, ChannelResolver channels, ChannelResolver.State state) {
             this.file = file;
             this.locations = locations;
             this.store = store;
+            this.channels = channels;
+            this.state = state;
         }
 
         void problem(String field, String message) {
@@ -235,7 +286,9 @@ public final class InventoryLoader {
                         } else {
                             role = Role.JOIN_WORKER.wire();
                         }
-                        members.add(new Inventory.Member(validMacs.get(i), n, c, validImages.get(i), role));
+                        String text = n.image() != null ? n.image() : c.image();
+                        members.add(new Inventory.Member(validMacs.get(i), n, c, validImages.get(i), role,
+                                ChannelRef.isChannel(text) ? ChannelRef.parse(text).toString() : null));
                     }
                 }
             }
@@ -248,8 +301,23 @@ public final class InventoryLoader {
          */
         ImageRef checkImage(String field, String text, String who) {
             ImageRef ref;
+            String via = "";
             try {
-                ref = ImageRef.parse(text);
+                if (ChannelRef.isChannel(text)) {
+                    ChannelRef channel = ChannelRef.parse(text);
+                    ChannelResolver.Assignment a = state.resolve(channel);
+                    if (a == null) {
+                        if (who != null) {
+                            problem(field, who + ": channel " + channel + " points at no version in " + channels.describe()
+                                    + " (kiln promote " + channel.name() + ":VERSION --to " + channel.env() + " sets it)");
+                        }
+                        return null;
+                    }
+                    ref = a.version();
+                    via = "channel " + channel + " points at " + ref + ", but ";
+                } else {
+                    ref = ImageRef.parse(text);
+                }
             } catch (IllegalArgumentException e) {
                 if (who != null) {
                     problem(field, who + ": " + e.getMessage());
@@ -258,7 +326,7 @@ public final class InventoryLoader {
             }
             if (!ref.name().matches("[a-z0-9-]+") || ref.version().contains("/") || ref.version().contains("..")) {
                 if (who != null) {
-                    problem(field, who + ": '" + text + "' is not an image reference NAME:VERSION");
+                    problem(field, who + ": '" + text + "' is not an image reference NAME:VERSION or channel NAME@ENV");
                 }
                 return null;
             }
@@ -271,7 +339,7 @@ public final class InventoryLoader {
             });
             if (!exists) {
                 if (who != null) {
-                    problem(field, who + ": image " + ref + " is not in " + store.notFound(ref));
+                    problem(field, who + ": " + via + "image " + ref + " is not in " + store.notFound(ref));
                 }
                 return null;
             }

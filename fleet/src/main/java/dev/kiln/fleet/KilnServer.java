@@ -3,6 +3,7 @@ package dev.kiln.fleet;
 import dev.kiln.fleet.pxe.FirmwareBinaries;
 import dev.kiln.core.node.AgentStep;
 import dev.kiln.core.json.Json;
+import dev.kiln.core.store.ChannelResolver;
 import dev.kiln.core.store.ImageSource;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -141,6 +142,14 @@ public final class KilnServer implements AutoCloseable {
      * invalid inventory fails here: there is no previous one to fall back on.
      */
     public static KilnServer start(Options options) throws IOException, InventoryException {
+        return start(options, ChannelResolver.NONE);
+    }
+
+    /**
+     * As {@link #start(Options)}, resolving NAME@ENV images of the inventory and refusing revoked
+     * versions through {@code channels} (the cli plugs in the release module's records).
+     */
+    public static KilnServer start(Options options, ChannelResolver channels) throws IOException, InventoryException {
         if (options.publicUrl() != null) {
             checkPublicUrl(options.publicUrl());
         }
@@ -149,7 +158,7 @@ public final class KilnServer implements AutoCloseable {
         StatusBook status = StatusBook.open(state);
         InventoryWatcher inventory = null;
         try {
-            inventory = InventoryWatcher.start(options.inventory(), options.images(), options.pollMillis());
+            inventory = InventoryWatcher.start(options.inventory(), options.images(), channels, options.pollMillis());
             // After the inventory: a start that fails on it does not make a token nobody was shown.
             OperatorAuth operators = OperatorAuth.loadOrCreate(state);
             ServedVersions served = ServedVersions.open(state);
@@ -253,7 +262,7 @@ public final class KilnServer implements AutoCloseable {
             return;
         }
         String who = m.name() + " of cluster " + m.cluster().name();
-        String why = unbootable(m.image());
+        String why = unbootable(inv, m.image());
         if (why != null) {
             LOG.warn("ipxe: refused {} ({}, from {}): {}", mac, who, ctx.ip(), why);
             metrics.refused("/ipxe", "unbootable");
@@ -267,7 +276,11 @@ public final class KilnServer implements AutoCloseable {
     }
 
     /** Why a version cannot be booted over the network right now, or null if it can. */
-    private String unbootable(ImageRef ref) {
+    private String unbootable(Inventory inv, ImageRef ref) {
+        String revoked = inv.channels().revoked(ref);
+        if (revoked != null) {
+            return "image " + ref + " was revoked (" + revoked + ")";
+        }
         String unavailable = options.images().unavailable(ref);
         if (unavailable != null) {
             return unavailable;
@@ -420,7 +433,7 @@ public final class KilnServer implements AutoCloseable {
         for (Inventory.Member m : inventory.current().members()) {
             NodeStatus s = status.get(m.mac());
             rows.add(new NodeView(m.mac(), m.cluster().name(), m.name(), m.node().role(), m.bootstrapRole(), m.node().address(),
-                    m.image().toString(), s == null ? null : s.reportedImage(), s == null ? null : s.kernel(),
+                    m.image().toString(), m.channel(), s == null ? null : s.reportedImage(), s == null ? null : s.kernel(),
                     s == null ? null : s.step(), s == null ? null : s.detail(), s == null ? null : s.receivedAt(),
                     s == null ? null : s.ageSeconds(now)));
         }

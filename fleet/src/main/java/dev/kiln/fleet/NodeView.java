@@ -6,10 +6,11 @@ package dev.kiln.fleet;
  *
  * @param role          master or worker, as in the inventory
  * @param bootstrapRole init-master, join-master or join-worker, as in its metadata
- * @param assignedImage NAME:VERSION the inventory assigns
+ * @param assignedImage NAME:VERSION the inventory assigns (what its channel resolved to, if it names one)
+ * @param channel       NAME@ENV when the inventory names a channel, else null
  * @param reportedImage NAME:VERSION the node last reported running (from its /etc/kiln/image.json)
  * @param ageSeconds    seconds since the server received the last step
  */
 public record NodeView(String mac, String cluster, String name, String role, String bootstrapRole, String address,
-                       String assignedImage, String reportedImage, String kernel, String step, String detail,
+                       String assignedImage, String channel, String reportedImage, String kernel, String step, String detail,
                        String reportedAt, Long ageSeconds) { }

@@ -10,6 +10,8 @@ import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.store.ImageSource;
+import dev.kiln.core.store.ValidationRecord;
+import dev.kiln.core.util.Hashing;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.InventoryException;
 import dev.kiln.fleet.KilnServer;
@@ -151,7 +153,10 @@ public final class Validator {
         boolean timedOut = awaitVerdict(withTokens, timeout);
         ValidationReport report = report(manifest, providerName, plan, withTokens, startedAt, timedOut, timeout);
         ReportWriter.Written written = ReportWriter.write(report, reportDir(manifest));
-        ValidationRecord.append(versionDir, report, written);
+        // The manifest's sha256 ties the verdict to this exact build: kiln promote's "validated" gate checks it.
+        ValidationRecord.append(versionDir, report.image(), new ValidationRecord.Run(report.runId(), report.result(),
+                report.provider(), report.masters(), report.workers(), report.startedAt(), report.seconds(),
+                written.jsonSha256(), Hashing.sha256(versionDir.resolve(ImageStore.MANIFEST))), written.json());
         for (String line : ReportWriter.summary(report)) {
             say(line);
         }

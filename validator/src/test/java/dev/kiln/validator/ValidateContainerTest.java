@@ -1,6 +1,8 @@
 package dev.kiln.validator;
 
 import dev.kiln.core.json.Json;
+import dev.kiln.core.store.ValidationRecord;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;

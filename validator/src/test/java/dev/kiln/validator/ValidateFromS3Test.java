@@ -1,5 +1,7 @@
 package dev.kiln.validator;
 
+import dev.kiln.core.store.ValidationRecord;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
