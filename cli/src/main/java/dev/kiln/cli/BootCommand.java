@@ -66,6 +66,16 @@ final class BootCommand implements Callable<Integer> {
         };
         long diskBytes = diskSize == null ? 0 : DiskOverlay.parseSize(diskSize, "--disk-size");
         Path work = Files.createTempDirectory("kiln-boot");
+        // Ctrl-C skips the finally below: QEMU would outlive kiln, and the overlay can hold gigabytes.
+        Thread cleanup = new Thread(() -> {
+            ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+            try {
+                Files2.deleteRecursively(work);
+            } catch (java.io.IOException ignored) {
+                // best effort at exit
+            }
+        }, "kiln-boot-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             if (diskSize != null) {
                 disk = DiskOverlay.create(disk, diskBytes, work);
@@ -87,6 +97,11 @@ final class BootCommand implements Callable<Integer> {
             return 0;
         } finally {
             Files2.deleteRecursively(work);
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs anyway
+            }
         }
     }
 }
