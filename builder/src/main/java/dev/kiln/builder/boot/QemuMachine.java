@@ -61,7 +61,7 @@ public final class QemuMachine implements AutoCloseable {
     public static List<String> diskArgs(Path disk, Bus bus) {
         List<String> drive = DiskOverlay.isOverlay(disk) ? List.of("-drive", "if=none,id=disk0,format=qcow2,file=" + disk)
                 : List.of("-drive", "if=none,id=disk0,format=raw,file=" + disk, "-snapshot");
-        return java.util.stream.Stream.concat(drive.stream(), Stream.of(
+        return Stream.concat(drive.stream(), Stream.of(
                 "-device", bus == Bus.NVME ? "nvme,drive=disk0,serial=kiln0,bootindex=0" : "virtio-blk-pci,drive=disk0,bootindex=0")).toList();
     }
 
