@@ -94,8 +94,15 @@ public final class AmiPublisher {
      * @param shareWith    AWS account ids given launch permission
      * @param ssmParameter the parameter to point at the AMI in every region; null for
      *                     {@code /kiln/images/NAME/latest}, empty for none
+     * @param volumeSizeGib the AMI's default root volume size in GiB (instances grow their root into
+     *                     it at first boot), at least the snapshot's; null for the snapshot's size
      */
-    public record Options(String region, List<String> copyTo, List<String> shareWith, String ssmParameter) { }
+    public record Options(String region, List<String> copyTo, List<String> shareWith, String ssmParameter,
+                          Integer volumeSizeGib) {
+        public Options(String region, List<String> copyTo, List<String> shareWith, String ssmParameter) {
+            this(region, copyTo, shareWith, ssmParameter, null);
+        }
+    }
 
     /** What a publish left: AMI id per region, and what it had to do. */
     public record Result(Map<String, String> images, String snapshotId, String ssmParameter, boolean snapshotWritten,
@@ -117,6 +124,7 @@ public final class AmiPublisher {
         if (!Files.isRegularFile(disk)) {
             throw new PublishException(ref + " has no disk/disk.raw to make an AMI of (its spec's outputs must include 'disk')");
         }
+        int volumeGib = VolumeSize.check(o.volumeSizeGib(), Files.size(disk));
         Region home = o.region() != null ? AwsSettings.checkRegion(o.region(), "--region") : clients.settings().homeRegion();
         List<Region> copies = new ArrayList<>();
         for (String r : o.copyTo() == null ? List.<String>of() : o.copyTo()) {
@@ -177,7 +185,7 @@ public final class AmiPublisher {
                 snapshotId = w.snapshotId();
                 written = w.result();
             }
-            image = register(ec2, ref, m, name, snapshotId, disk, tags, where, created);
+            image = register(ec2, ref, m, name, snapshotId, volumeGib, tags, where, created);
         }
         String homeImage = image.imageId();
         images.put(home.id(), homeImage);
@@ -452,9 +460,8 @@ public final class AmiPublisher {
         return null;
     }
 
-    private Image register(Ec2Client ec2, ImageRef ref, Manifest m, String name, String snapshotId, Path disk,
+    private Image register(Ec2Client ec2, ImageRef ref, Manifest m, String name, String snapshotId, int gib,
                            List<Tag> tags, String where, List<String> created) throws IOException {
-        long gib = Math.max(1, (Files.size(disk) + GIB - 1) / GIB);
         try (Progress.Step step = progress.step("register AMI " + name + " from " + snapshotId)) {
             String id;
             try {
@@ -466,7 +473,7 @@ public final class AmiPublisher {
                         .imdsSupport(ImdsSupportValues.V2_0)
                         .rootDeviceName("/dev/xvda")
                         .blockDeviceMappings(BlockDeviceMapping.builder().deviceName("/dev/xvda")
-                                .ebs(e -> e.snapshotId(snapshotId).volumeType(VolumeType.GP3).volumeSize((int) gib)
+                                .ebs(e -> e.snapshotId(snapshotId).volumeType(VolumeType.GP3).volumeSize(gib)
                                         .deleteOnTermination(true))
                                 .build())
                         .tagSpecifications(t -> t.resourceType(ResourceType.IMAGE).tags(limit(tags)))).imageId();

@@ -364,6 +364,15 @@ class AmiPublishTest {
     }
 
     @Test
+    void aRootVolumeSmallerThanTheSnapshotIsRefusedBeforeAnythingIsCreated() {
+        assertThatThrownBy(() -> publisher(PublishListener.NONE).publish(store, ref,
+                new AmiPublisher.Options(HOME, List.of(), List.of(), null, 0)))
+                .hasMessageContaining("--volume-size 0 GiB is smaller than the snapshot of disk.raw (1 GiB)");
+        assertThat(snapshots(HOME, ref)).isEmpty();
+        assertThat(images(HOME, ref)).isEmpty();
+    }
+
+    @Test
     void aVersionWithoutADiskIsAClearError() throws Exception {
         java.nio.file.Files.delete(store.dir(ref).resolve("disk/disk.raw"));
         assertThatThrownBy(() -> publisher(PublishListener.NONE).publish(store, ref, options()))

@@ -40,6 +40,19 @@ class PublishBasicsTest {
     }
 
     @Test
+    void theRootVolumeIsTheSnapshotsSizeOrMoreNeverLess() throws Exception {
+        long disk = 2L << 30;
+        assertThat(VolumeSize.check(null, disk)).isEqualTo(2);
+        assertThat(VolumeSize.check(2, disk)).isEqualTo(2);
+        assertThat(VolumeSize.check(20, disk)).isEqualTo(20);
+        assertThat(VolumeSize.check(null, disk + 1)).as("EBS counts whole GiB").isEqualTo(3);
+        assertThatThrownBy(() -> VolumeSize.check(1, disk)).isInstanceOf(PublishException.class)
+                .hasMessage("--volume-size 1 GiB is smaller than the snapshot of disk.raw (2 GiB): an AMI's root volume "
+                        + "can only be as big as its snapshot or bigger; give at least 2");
+        assertThatThrownBy(() -> VolumeSize.check(20000, disk)).hasMessageContaining("more than a gp3 volume can hold");
+    }
+
+    @Test
     void publishedRecordsMergeByDestination() throws Exception {
         Published.update(dir, "node:1", p -> p.withS3(new Published.S3Copy("s3://a/node/1/", null, "t1", 9, 100)));
         Published.update(dir, "node:1", p -> p.withAmi(new Published.Ami("eu-west-1", "ami-2", null, "kiln/node/1", "us-east-1",

@@ -22,7 +22,8 @@ import picocli.CommandLine.Parameters;
                 "  crash completes the upload.",
                 "--ami: disk.raw becomes an EBS snapshot through the EBS direct APIs (zero",
                 "  blocks skipped), then an AMI (x86_64, ENA, uefi-preferred, gp3 /dev/xvda,",
-                "  IMDSv2 only), copied to --copy-to regions, shared with --share-with",
+                "  IMDSv2 only; root volume --volume-size GiB, nodes grow their root into",
+                "  it at first boot), copied to --copy-to regions, shared with --share-with",
                 "  accounts; the SSM parameter /kiln/images/NAME/latest points at it. Re-runs",
                 "  find what earlier runs made by its tags and never make a duplicate.",
                 "Credentials and region: the AWS SDK's (environment, ~/.aws, AWS_PROFILE).",
@@ -30,6 +31,7 @@ import picocli.CommandLine.Parameters;
         footer = {"", "Examples:", "  kiln publish debian-node:1.0.0-20261127.1 --s3 s3://my-images/kiln",
                 "  kiln publish debian-node:1.0.0-20261127.1 --ami --region eu-west-1 \\",
                 "      --copy-to us-east-1,us-west-2 --share-with 111122223333",
+                "  kiln publish debian-node:1.0.0-20261127.1 --ami --volume-size 20   # 20 GiB root volume",
                 "  kiln publish debian-node:1.0.0-20261127.1 --s3 s3://images \\",
                 "      --endpoint-url http://127.0.0.1:5000"})
 final class PublishCommand implements Callable<Integer> {
@@ -52,6 +54,11 @@ final class PublishCommand implements Callable<Integer> {
             description = "With --ami: the SSM parameter to point at the AMI in every region (default: /kiln/images/NAME/latest; '' for none).")
     String ssmParameter;
 
+    @Option(names = "--volume-size", paramLabel = "GiB", description = "With --ami: the AMI's default root volume size "
+            + "in GiB, at least the snapshot's (disk.raw rounded up to whole GiB; the default). Instances grow their "
+            + "root partition and filesystem into it at first boot.")
+    Integer volumeSize;
+
     @Option(names = "--workers", defaultValue = "8", paramLabel = "N", description = "Parallel S3 uploads, objects and parts (default: ${DEFAULT-VALUE}).")
     int workers;
 
@@ -70,8 +77,8 @@ final class PublishCommand implements Callable<Integer> {
         if (s3 == null && !ami) {
             throw new IllegalArgumentException("say where to publish: --s3 s3://BUCKET[/PREFIX] and/or --ami");
         }
-        if (!ami && (!copyTo.isEmpty() || !shareWith.isEmpty() || ssmParameter != null)) {
-            throw new IllegalArgumentException("--copy-to, --share-with and --ssm-parameter go with --ami");
+        if (!ami && (!copyTo.isEmpty() || !shareWith.isEmpty() || ssmParameter != null || volumeSize != null)) {
+            throw new IllegalArgumentException("--copy-to, --share-with, --ssm-parameter and --volume-size go with --ami");
         }
         ImageStore images = store.open();
         ImageRef r = ImageRef.parse(ref);
@@ -91,7 +98,7 @@ final class PublishCommand implements Callable<Integer> {
             }
             if (ami) {
                 AmiPublisher.Result res = new AmiPublisher(clients, progress, PublishListener.NONE).workers(blockWorkers)
-                        .publish(images, r, new AmiPublisher.Options(aws.region, copyTo, shareWith, ssmParameter));
+                        .publish(images, r, new AmiPublisher.Options(aws.region, copyTo, shareWith, ssmParameter, volumeSize));
                 if (res.snapshotWritten()) {
                     System.out.printf("snapshot %s: %d blocks of 512 KiB written, %s sent for a %s disk (zero blocks skipped)%n",
                             res.snapshotId(), res.blocksWritten(), Format.size(res.bytesSent()), Format.size(res.diskBytes()));

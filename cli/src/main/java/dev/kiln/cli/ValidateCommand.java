@@ -29,6 +29,7 @@ import picocli.CommandLine.Spec;
                         + "manifest; for an S3 store, in its local cache). Exit status: 0 validated, 1 failed, 2 bad usage."},
         footer = {"", "Examples:", "  kiln validate debian-node:1.0.0-20261127.1",
                 "  kiln validate --provider container --masters 1 --workers 2 --report out/ debian-node:1.0.0-20261127.1",
+                "  kiln validate --provider qemu-disk --disk-size 8G debian-node:1.0.0-20261127.1   # as an AMI on an 8 GiB volume",
                 "  kiln validate --store s3://my-images/kiln --region eu-west-1 debian-node:1.0.0-20261127.1",
                 "  kiln validate --cleanup        # remove what a crashed run left behind"})
 final class ValidateCommand implements Callable<Integer> {
@@ -48,6 +49,11 @@ final class ValidateCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS",
             description = "For the whole cluster to bootstrap and check. Default: 600 (qemu-pxe, qemu-disk), 180 (container).")
     Integer timeout;
+
+    @Option(names = "--disk-size", paramLabel = "SIZE", description = "qemu-disk: each node's disk size, e.g. 8G "
+            + "(at least disk.raw's; copy-on-write, the image never changes). Nodes grow their root into it, as on an "
+            + "AMI launched with a bigger volume; the summary shows each node's root. Default: disk.raw's own size.")
+    String diskSize;
 
     @Option(names = "--report", paramLabel = "DIR", description = "Where report.json and junit.xml go. "
             + "Default: kiln-reports/NAME-VERSION-RUN.")
@@ -82,11 +88,19 @@ final class ValidateCommand implements Callable<Integer> {
         if (masters < 1 || workers < 0) {
             throw new ParameterException(spec.commandLine(), "--masters must be at least 1 and --workers at least 0");
         }
+        Long diskBytes = null;
+        if (diskSize != null) {
+            try {
+                diskBytes = dev.kiln.machines.qemu.DiskOverlay.parseSize(diskSize, "--disk-size");
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
+            }
+        }
         ImageRef image = ImageRef.parse(ref);
         try (ImageSource source = images.open()) {
             ValidationReport r = Validator.run(new Validator.Request(source, image, provider, masters, workers,
                     timeout == null ? null : Duration.ofSeconds(timeout), report, RunLabel.defaultTmpRoot(),
-                    System.out::println));
+                    System.out::println, diskBytes));
             return r.passed() ? 0 : 1;
         }
     }

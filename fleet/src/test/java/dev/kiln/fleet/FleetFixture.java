@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.store.ValidationRecord;
 import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.store.ImageRef;

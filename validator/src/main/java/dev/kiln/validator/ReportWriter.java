@@ -60,6 +60,9 @@ final class ReportWriter {
             if (n.failure() != null) {
                 out.add("      " + n.failure().step() + ": " + n.failure().error());
             }
+            if (RootReport.worthShowing(n.root())) {
+                out.add("      root " + n.root());
+            }
         }
         for (Check c : r.cluster()) {
             out.add("cluster " + c.check() + " (on " + c.node() + "): " + c.status() + ": " + c.detail());

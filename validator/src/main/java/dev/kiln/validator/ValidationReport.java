@@ -46,10 +46,18 @@ public record ValidationReport(
      *                 seconds since the node was started
      * @param failure  set when the node's agent reported "failed" or the node never finished
      * @param console  the end of the node's console, for failed nodes only
+     * @param root     what the node's disk root did at boot, as its agent reported it (e.g. "grown
+     *                 1.7G -> 7.7G (/dev/nvme0n1p3 fills the 8.0G disk /dev/nvme0n1)"), when it said
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Node(String name, String role, String address, String mac, String kernel,
-                       Map<String, Double> reached, Failure failure, List<Check> checks, List<String> console) {
+                       Map<String, Double> reached, Failure failure, List<Check> checks, List<String> console,
+                       String root) {
+        public Node(String name, String role, String address, String mac, String kernel,
+                    Map<String, Double> reached, Failure failure, List<Check> checks, List<String> console) {
+            this(name, role, address, mac, kernel, reached, failure, checks, console, null);
+        }
+
         @JsonIgnore
         public boolean passed() {
             return failure == null && checks.stream().allMatch(c -> !Check.FAIL.equals(c.status()));

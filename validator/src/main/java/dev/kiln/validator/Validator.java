@@ -54,13 +54,23 @@ public final class Validator {
      * @param reportDir where report.json and junit.xml go; null means kiln-reports/NAME-VERSION-RUN
      * @param tmpRoot   where run directories go (their names carry the run label)
      * @param out       step lines with timings, and the summary
+     * @param diskBytes qemu-disk only: each node's disk size (a copy-on-write overlay over disk.raw,
+     *                  so the node grows its root into it, as on an AMI with a bigger volume); null
+     *                  for the image's own size
      */
     public record Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
-                          Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out) { }
+                          Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out, Long diskBytes) {
+        public Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
+                       Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out) {
+            this(images, image, provider, masters, workers, timeout, reportDir, tmpRoot, out, null);
+        }
+    }
 
     private final Request req;
     private final long t0 = System.nanoTime();
     private final Map<String, Map<String, Double>> reached = new ConcurrentHashMap<>();
+    /** Per node, what its disk's root did at boot (the agent's "booted" report says it). */
+    private final Map<String, String> roots = new ConcurrentHashMap<>();
     private volatile long nodesStartedAt;
     private RunLabel run;
     private NodeProvider provider;
@@ -106,6 +116,10 @@ public final class Validator {
         Path versionDir = store.dir(req.image());
         String providerName = req.provider() != null ? req.provider() : Providers.defaultFor(manifest);
         Providers.checkUsable(providerName, manifest, versionDir);
+        if (req.diskBytes() != null && Providers.kind(providerName) != ProviderKind.QEMU_DISK) {
+            throw new IllegalArgumentException("--disk-size is for --provider " + ProviderKind.QEMU_DISK + " only (this run uses "
+                    + providerName + ")");
+        }
         if (req.masters() < 1 || req.workers() < 0) {
             throw new IllegalArgumentException("--masters must be at least 1 and --workers at least 0 (got "
                     + req.masters() + " and " + req.workers() + ")");
@@ -115,7 +129,7 @@ public final class Validator {
 
         synchronized (this) {
             run = RunLabel.create(req.tmpRoot());
-            provider = Providers.create(providerName, run, versionDir, manifest, this::say);
+            provider = Providers.create(providerName, run, versionDir, manifest, this::say, req.diskBytes());
         }
         say("run " + run.id() + ": validating " + manifest.ref() + " on " + providerName + " with "
                 + req.masters() + " master(s) + " + req.workers() + " worker(s), timeout " + timeout.toSeconds() + " s");
@@ -215,9 +229,14 @@ public final class Validator {
         if (NodeStatus.IPXE.equals(step)) {
             return;
         }
+        String root = "booted".equals(step) ? RootReport.of(s.detail()) : null;
+        if (root != null) {
+            roots.putIfAbsent(node.name(), root);
+        }
         if (reached.get(node.name()).putIfAbsent(step, round(at)) == null) {
             String detail = AgentStep.FAILED.is(step) ? " (" + s.phase() + "): " + s.detail()
-                    : "checked".equals(step) ? " " + ReportWriter.tally(s.checks()) : "";
+                    : "checked".equals(step) ? " " + ReportWriter.tally(s.checks())
+                    : root != null ? " root " + root : "";
             say(String.format(Locale.ROOT, "%-4s %-17s +%.1fs%s", node.name(), step, at, detail));
         }
     }
@@ -279,7 +298,8 @@ public final class Validator {
             List<String> console = failure != null || checks.stream().anyMatch(c -> Check.FAIL.equals(c.status()))
                     ? List.of(provider.consoleTail(n.name(), CONSOLE_LINES).split("\r?\n")) : null;
             rows.add(new ValidationReport.Node(n.name(), roleOf(n, nodes), n.address(), n.mac(),
-                    s == null ? null : s.kernel(), new LinkedHashMap<>(reached.get(n.name())), failure, checks, console));
+                    s == null ? null : s.kernel(), new LinkedHashMap<>(reached.get(n.name())), failure, checks, console,
+                    roots.get(n.name())));
         }
         boolean nodesOk = rows.stream().allMatch(ValidationReport.Node::passed);
         boolean clusterOk = cluster.stream().noneMatch(c -> Check.FAIL.equals(c.status()))

@@ -13,6 +13,12 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
 
     static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work)
             throws Exception {
+        return of(image, provider, masters, workers, timeout, work, null);
+    }
+
+    /** @param diskBytes qemu-disk's disk size per node, null for disk.raw's own */
+    static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work,
+                            Long diskBytes) throws Exception {
         List<String> out = new CopyOnWriteArrayList<>();
         Path reports = work.resolve("reports");
         Path tmpRoot = work.resolve("tmp");
@@ -21,7 +27,7 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
                 provider, masters, workers, timeout, reports, tmpRoot, line -> {
                     out.add(line);
                     System.out.println(line);
-                }));
+                }, diskBytes));
         return new ValidationRun(r, out, reports, tmpRoot);
     }
 

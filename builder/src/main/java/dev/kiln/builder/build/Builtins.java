@@ -10,7 +10,8 @@ import java.util.Set;
 /** Files and units kiln puts into every image, whatever the spec says. */
 final class Builtins {
     /** Units enabled in every image. */
-    static final List<String> UNITS = List.of("kiln-identity.service", "kiln-agent.service", "kiln-agent-outcome.service");
+    static final List<String> UNITS = List.of("kiln-identity.service", "kiln-agent.service", "kiln-agent-outcome.service",
+            "kiln-grow-root.service");
 
     private record Entry(String template, String path, int mode) { }
 
@@ -20,7 +21,9 @@ final class Builtins {
             new Entry("units/kiln-agent.service", "/usr/lib/systemd/system/kiln-agent.service", 0644),
             new Entry("units/kiln-agent-outcome.service", "/usr/lib/systemd/system/kiln-agent-outcome.service", 0644),
             new Entry("agent/kiln-agent", "/usr/lib/kiln/kiln-agent", 0755),
-            new Entry("agent/kiln-check", "/usr/lib/kiln/kiln-check", 0755));
+            new Entry("agent/kiln-check", "/usr/lib/kiln/kiln-check", 0755),
+            new Entry("units/kiln-grow-root.service", "/usr/lib/systemd/system/kiln-grow-root.service", 0644),
+            new Entry("agent/kiln-grow-root", "/usr/lib/kiln/kiln-grow-root", 0755));
 
     private Builtins() { }
 

@@ -18,10 +18,11 @@ import java.util.Map;
 public final class PackagePlan {
     /**
      * Packages every kiln image needs whatever the spec says: systemd as init, initramfs-tools and
-     * busybox for the network-root initrd, curl and jq for the node agent, zstd for initramfs compression.
+     * busybox for the network-root initrd, curl and jq for the node agent, zstd for initramfs compression,
+     * fdisk (sfdisk) and e2fsprogs (resize2fs) for kiln-grow-root.
      */
     public static final List<String> ALWAYS = List.of("systemd-sysv", "udev", "kmod", "initramfs-tools",
-            "busybox", "curl", "jq", "ca-certificates", "iproute2", "zstd");
+            "busybox", "curl", "jq", "ca-certificates", "iproute2", "zstd", "fdisk", "e2fsprogs");
 
     private final List<AptIndex.Source> sources;
     /** apt argument ("name" or "name=version") keyed by package name, with the spec field it came from. */

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * One QEMU machine booting a kiln disk image, its serial console captured to a file. Uses KVM
@@ -28,17 +29,20 @@ public final class QemuMachine implements AutoCloseable {
 
     private final Process process;
     private final Path console;
+    /** Where the monitor socket is, or null (netboot machines have none). */
+    private final Path monitorDir;
 
-    private QemuMachine(Process process, Path console) {
+    private QemuMachine(Process process, Path console, Path monitorDir) {
         this.process = process;
         this.console = console;
+        this.monitorDir = monitorDir;
     }
 
     /** The QEMU command line that boots {@code disk}; {@code workDir} holds firmware variables. */
     public static List<String> command(Path disk, Firmware firmware, Bus bus, Path workDir, int memoryMiB)
             throws IOException {
         // The image's own kernel (pxe/vmlinuz beside disk/) proves KVM works before we rely on it.
-        Path probe = disk.toAbsolutePath().getParent().resolveSibling("pxe").resolve("vmlinuz");
+        Path probe = DiskOverlay.imageOf(disk).toAbsolutePath().getParent().resolveSibling("pxe").resolve("vmlinuz");
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64"));
         cmd.addAll(Accel.args(Accel.choose(probe)));
         cmd.addAll(List.of("-m", String.valueOf(memoryMiB), "-smp", "2"));
@@ -50,10 +54,15 @@ public final class QemuMachine implements AutoCloseable {
         return cmd;
     }
 
-    /** {@code disk} as the boot disk, under a throwaway overlay (-snapshot): the image never changes. */
+    /**
+     * {@code disk} as the boot disk, under a throwaway overlay (-snapshot): the image never changes.
+     * A {@link DiskOverlay} already is one (its backing image is opened read-only) and keeps its writes.
+     */
     public static List<String> diskArgs(Path disk, Bus bus) {
-        return List.of("-drive", "if=none,id=disk0,format=raw,file=" + disk, "-snapshot",
-                "-device", bus == Bus.NVME ? "nvme,drive=disk0,serial=kiln0,bootindex=0" : "virtio-blk-pci,drive=disk0,bootindex=0");
+        List<String> drive = DiskOverlay.isOverlay(disk) ? List.of("-drive", "if=none,id=disk0,format=qcow2,file=" + disk)
+                : List.of("-drive", "if=none,id=disk0,format=raw,file=" + disk, "-snapshot");
+        return Stream.concat(drive.stream(), Stream.of(
+                "-device", bus == Bus.NVME ? "nvme,drive=disk0,serial=kiln0,bootindex=0" : "virtio-blk-pci,drive=disk0,bootindex=0")).toList();
     }
 
     /** Fails with what to install when the host has no OVMF (UEFI firmware). */
@@ -72,15 +81,34 @@ public final class QemuMachine implements AutoCloseable {
                 "-drive", "if=pflash,format=raw,unit=1,file=" + vars);
     }
 
-    /** Starts the machine headless; its serial console goes to {@code workDir/console.log}. */
+    /**
+     * Starts the machine headless; its serial console goes to {@code workDir/console.log}, its
+     * monitor listens on {@code workDir/monitor.sock} (for {@link #shutdown}).
+     */
     public static QemuMachine start(Path disk, Firmware firmware, Bus bus, Path workDir) throws IOException {
         Files.createDirectories(workDir);
         Path console = workDir.resolve("console.log");
         List<String> cmd = command(disk, firmware, bus, workDir, 1024);
-        cmd.addAll(List.of("-display", "none", "-monitor", "none", "-serial", "file:" + console));
+        cmd.addAll(List.of("-display", "none", "-monitor", GuestShutdown.monitorArg(workDir), "-serial", "file:" + console));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(workDir.resolve("qemu.log").toFile()).start();
-        return new QemuMachine(p, console);
+        return new QemuMachine(p, console, workDir);
+    }
+
+    /**
+     * Shuts the guest down cleanly (Ctrl-Alt-Del: systemd stops every unit and unmounts, then
+     * reboots, which -no-reboot turns into QEMU exiting) and waits for QEMU to exit, so the disk
+     * is clean for whoever reads it next. Fails with the console's end if it does not stop in time.
+     */
+    public void shutdown(Duration timeout) throws IOException, InterruptedException {
+        if (monitorDir == null) {
+            throw new IllegalStateException("this machine has no monitor to shut it down through");
+        }
+        GuestShutdown.ctrlAltDelete(monitorDir);
+        if (!process.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            throw new IOException("the machine did not stop within " + timeout.toSeconds()
+                    + " s of Ctrl-Alt-Del; console ends with:\n" + tail());
+        }
     }
 
     /**
@@ -99,7 +127,7 @@ public final class QemuMachine implements AutoCloseable {
                 "-display", "none", "-monitor", "none", "-serial", "file:" + console));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(workDir.resolve("qemu.log").toFile()).start();
-        return new QemuMachine(p, console);
+        return new QemuMachine(p, console, null);
     }
 
     /**
@@ -123,7 +151,8 @@ public final class QemuMachine implements AutoCloseable {
                 + " s; console ends with:\n" + tail());
     }
 
-    private Optional<Matcher> find(Pattern pattern) throws IOException {
+    /** The first console line so far that matches, if any. */
+    public Optional<Matcher> find(Pattern pattern) throws IOException {
         if (!Files.exists(console)) {
             return Optional.empty();
         }

@@ -45,6 +45,10 @@ class DiskBootTest {
                     .isEqualTo(bus == QemuMachine.Bus.NVME ? "/dev/nvme0n1p3" : "/dev/vda3");
             assertThat(boot.group(3)).isEqualTo("ext4");
             assertThat(boot.group(4)).isEqualTo("no");
+            // At its built size the root already fills the disk: kiln-grow-root leaves it alone.
+            Matcher root = vm.await(DiskGrowTest.UNCHANGED, Duration.ofSeconds(30));
+            assertThat(root.group(2)).isEqualTo(boot.group(2));
+            assertThat(vm.consoleText()).doesNotContain("kiln-boot: root grown");
         }
     }
 }

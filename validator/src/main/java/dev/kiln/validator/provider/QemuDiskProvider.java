@@ -4,6 +4,7 @@ import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.machines.qemu.Accel;
 import dev.kiln.machines.qemu.QemuMachine;
+import dev.kiln.machines.qemu.DiskOverlay;
 import dev.kiln.validator.RunLabel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,6 +38,8 @@ public final class QemuDiskProvider implements NodeProvider {
     private final Path versionDir;
     private final Consumer<String> log;
     private final NamespaceLan lan;
+    /** Each node's disk size (an overlay over disk.raw), or null: disk.raw as built, under -snapshot. */
+    private final Long diskBytes;
     /** Guarded by this: start() creates the IMDS server only while not closed. */
     private boolean closed;
     private Imds imds;
@@ -49,10 +52,19 @@ public final class QemuDiskProvider implements NodeProvider {
      * @param log        receives one line per step, with timings
      */
     public QemuDiskProvider(RunLabel run, Path versionDir, Consumer<String> log) {
+        this(run, versionDir, log, null);
+    }
+
+    /**
+     * @param diskBytes each node's disk size, at least disk.raw's (as an AMI launched with a
+     *                  bigger root volume); null boots disk.raw at its own size
+     */
+    public QemuDiskProvider(RunLabel run, Path versionDir, Consumer<String> log, Long diskBytes) {
         this.run = run;
         this.versionDir = versionDir;
         this.log = log;
         this.lan = new NamespaceLan(run, name(), log);
+        this.diskBytes = diskBytes;
     }
 
     @Override
@@ -70,6 +82,11 @@ public final class QemuDiskProvider implements NodeProvider {
         // Missing tools fail the run before anything is created.
         iptables();
         QemuMachine.requireOvmf();
+        long imageBytes = Files.size(versionDir.resolve(DISK));
+        if (diskBytes != null && diskBytes < imageBytes) {
+            throw new IllegalArgumentException("--disk-size " + DiskOverlay.format(diskBytes) + " is smaller than "
+                    + DISK + " (" + DiskOverlay.format(imageBytes) + "); give at least " + DiskOverlay.format(imageBytes));
+        }
         return lan.create(nodes);
     }
 
@@ -102,7 +119,8 @@ public final class QemuDiskProvider implements NodeProvider {
         }
         lan.checkMachinesStarted(nodes, machines);
         log.accept(nodes.size() + " machine(s) booting " + DISK + " under UEFI (" + accel + ", " + MEMORY_MIB
-                + " MiB) " + NamespaceLan.millis(t3));
+                + " MiB" + (diskBytes == null ? "" : ", " + DiskOverlay.format(diskBytes) + " disk each") + ") "
+                + NamespaceLan.millis(t3));
     }
 
     /** User data per node address, the IMDS server on .1, and the DNAT rule that leads to it. */
@@ -133,7 +151,8 @@ public final class QemuDiskProvider implements NodeProvider {
 
     /**
      * UEFI with its own copy of OVMF's variables; the store's disk under a throwaway overlay
-     * (-snapshot), on NVMe as on Nitro.
+     * (-snapshot, or with a disk size a qcow2 overlay of that size in the node's directory), on
+     * NVMe as on Nitro.
      */
     private List<String> machineArgs(NodeBoot node, String accel) throws IOException {
         Path dir = lan.nodeDir(node.name());
@@ -142,7 +161,8 @@ public final class QemuDiskProvider implements NodeProvider {
         // One vCPU each, as for qemu-pxe: under TCG, extra vCPU threads only compete for the cores.
         args.addAll(List.of("-nodefaults", "-m", String.valueOf(MEMORY_MIB), "-smp", "1", "-no-reboot"));
         args.addAll(QemuMachine.uefiArgs(dir));
-        args.addAll(QemuMachine.diskArgs(versionDir.resolve(DISK), QemuMachine.Bus.NVME));
+        Path disk = diskBytes == null ? versionDir.resolve(DISK) : DiskOverlay.create(versionDir.resolve(DISK), diskBytes, dir);
+        args.addAll(QemuMachine.diskArgs(disk, QemuMachine.Bus.NVME));
         return args;
     }
 
