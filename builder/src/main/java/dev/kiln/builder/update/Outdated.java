@@ -100,9 +100,21 @@ public final class Outdated {
     public static Report check(SpecLoader.Loaded loaded, Manifest lastBuilt, Consumer<String> reading) throws IOException {
         ImageSpec spec = loaded.spec();
         List<SourceRead> sources = sources(spec);
-        UpdateIndex index = UpdateIndex.read(sources.stream()
-                .map(s -> new AptIndex.Source(s.url(), s.suite(), s.components())).toList(), "amd64",
-                s -> reading.accept(s.url() + " " + s.suite()));
+        int[] current = {-1};
+        UpdateIndex index;
+        try {
+            index = UpdateIndex.read(sources.stream()
+                    .map(s -> new AptIndex.Source(s.url(), s.suite(), s.components())).toList(), "amd64", s -> {
+                        current[0]++;
+                        reading.accept(s.url() + " " + s.suite());
+                    });
+        } catch (IOException e) {
+            if (current[0] >= 0 && !sources.get(current[0]).inSpec()) {
+                throw new IOException("update suite " + sources.get(current[0]).suite() + ": " + e.getMessage()
+                        + "; base.updates lists the suites to read for updates ([] for none)", e);
+            }
+            throw e;
+        }
         // The index knows better whether a source is a security suite (its Release Label).
         List<SourceRead> read = new ArrayList<>();
         for (int i = 0; i < sources.size(); i++) {

@@ -57,27 +57,9 @@ public final class SpecEditor {
                     pending = join(paths.peek(), p.currentName());
                     continue;
                 }
-                String here;
-                if (pending != null) {
-                    here = pending;
-                    pending = null;
-                } else if (!counters.isEmpty() && counters.peek()[0] >= 0) {
-                    here = paths.peek() + "[" + counters.peek()[0]++ + "]";
-                } else {
-                    here = "";
-                }
                 int start = chars(p.currentTokenLocation().getCharOffset());
                 int end = chars(p.currentLocation().getCharOffset());
-                if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
-                    boolean flow = start < text.length() && (text.charAt(start) == '{' || text.charAt(start) == '[');
-                    if (!lastChild.isEmpty()) {
-                        lastChild.pop();
-                        lastChild.push(here);
-                    }
-                    paths.push(here);
-                    counters.push(new int[] {t == JsonToken.START_ARRAY ? 0 : -1, start, flow ? 1 : 0, start});
-                    lastChild.push("");
-                } else if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
+                if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
                     String path = paths.pop();
                     int[] c = counters.pop();
                     String last = lastChild.pop();
@@ -88,6 +70,26 @@ public final class SpecEditor {
                     if (!counters.isEmpty()) {
                         counters.peek()[3] = Math.max(counters.peek()[3], flow ? end : c[3]);
                     }
+                    continue;
+                }
+                String here;
+                if (pending != null) {
+                    here = pending;
+                    pending = null;
+                } else if (!counters.isEmpty() && counters.peek()[0] >= 0) {
+                    here = paths.peek() + "[" + counters.peek()[0]++ + "]";
+                } else {
+                    here = "";
+                }
+                if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+                    boolean flow = start < text.length() && (text.charAt(start) == '{' || text.charAt(start) == '[');
+                    if (!lastChild.isEmpty()) {
+                        lastChild.pop();
+                        lastChild.push(here);
+                    }
+                    paths.push(here);
+                    counters.push(new int[] {t == JsonToken.START_ARRAY ? 0 : -1, start, flow ? 1 : 0, start});
+                    lastChild.push("");
                 } else {
                     nodes.put(here, new Node(Kind.SCALAR, start, end, false, 0, null));
                     if (!counters.isEmpty()) {
