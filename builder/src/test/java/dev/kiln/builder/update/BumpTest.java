@@ -131,7 +131,6 @@ class BumpTest {
     void flowListsGetTheItemInsideTheBrackets() throws Exception {
         SpecLoader.Loaded spec = load(spec("  repositories: []   # none yet\n"));
 
-
         Bump.Result r = Bump.apply(spec, Outdated.check(spec, null, s -> { }), new Bump.Selection(true, true), null, TODAY);
 
         assertThat(r.text()).contains("  repositories: [{url: " + mirror.url("debian-security") + ", suite: bookworm-security}]   # none yet\n");
