@@ -8,6 +8,7 @@ packages="
   qemu-system-x86 qemu-utils ipxe-qemu ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
   iproute2 dnsmasq-base iptables
+  shellcheck git
 "
 missing=""
 for p in $packages; do
