@@ -199,8 +199,10 @@ release() {
 # PROMOTE HOOK: kiln has no "promote" command yet. Once it has, this step promotes the validated,
 # published version to the first environment; until then it says so and does nothing.
 promote() {
-    local env=${KILN_PROMOTE_ENV:-dev}
-    if kiln_cmd promote --help >/dev/null 2>&1; then
+    local env=${KILN_PROMOTE_ENV:-dev} commands
+    # "kiln promote --help" would print kiln's own help for an unknown command: read the list.
+    commands=$(kiln_cmd --help 2>/dev/null || true)
+    if grep -Eq '^[[:space:]]+promote([[:space:]]|$)' <<<"$commands"; then
         log "promote $1 to $env"
         kiln_cmd promote "${store[@]}" "$1" --to "$env"
     else

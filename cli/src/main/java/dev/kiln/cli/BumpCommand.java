@@ -48,14 +48,17 @@ final class BumpCommand implements Callable<Integer> {
     @Mixin
     StoreOption store;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec commandSpec;
+
     @Override
     public Integer call() throws Exception {
         if (!kernel && !all && !securityOnly) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(),
                     "say what to bump: --kernel, --security-only or --all");
         }
         if (kernel && all) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(),
                     "--kernel and --all exclude each other (--all includes the kernel)");
         }
         Outdated.Report report = OutdatedCommand.check(spec, store.open());
@@ -72,6 +75,12 @@ final class BumpCommand implements Callable<Integer> {
         }
         for (String repo : r.addedRepositories()) {
             System.out.println("base.repositories += " + repo);
+        }
+        String snapshot = loaded.spec().base().snapshot();
+        if (snapshot != null && r.applied().stream().anyMatch(i -> report.sourceOf(i).inSpec())) {
+            // outdated read the live mirror; the build reads the snapshot, which predates these versions.
+            System.out.println("note: base.snapshot pins the mirror to " + snapshot + "; move it past the new versions'"
+                    + " publication, or kiln build will not find them");
         }
         System.out.print(UnifiedDiff.of(loaded.text(), r.text(), spec + " (" + r.oldVersion() + ")",
                 spec + " (" + r.newVersion() + ")"));
