@@ -169,8 +169,11 @@ public final class SpecEditor {
         // Block mapping: a new key at the indentation of its siblings, after the last one and any
         // comment lines that follow it at that indentation (they read as part of the block).
         Node sibling = nodes.get(parent.lastChild());
+        if (sibling == null) {
+            throw new IllegalArgumentException(parentPath + " is empty; add " + key + " by hand");
+        }
         int firstKeyColumn = column(keyStart(parentPath));
-        int at = lineEnd(sibling.kind() == Kind.SCALAR || sibling.flow() ? sibling.end() : sibling.end());
+        int at = lineEnd(sibling.end());
         while (at < text.length()) {
             int next = at + 1;
             int nextEnd = lineEnd(next);
