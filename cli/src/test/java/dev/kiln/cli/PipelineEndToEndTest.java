@@ -94,6 +94,20 @@ class PipelineEndToEndTest {
             Manifest m = ImageStore.JSON.readValue(published, Manifest.class);
             assertThat(m.kernel().packageName()).isEqualTo(after.kernel().packageName());
             assertThat(m.kernel().version()).isEqualTo(after.kernel().version());
+        } finally {
+            // The container provider imports rootfs.tar into dockerd (once per build); this image is the test's alone.
+            removeDockerImages("kiln-node/pipeline-node");
+        }
+    }
+
+    private static void removeDockerImages(String repository) throws Exception {
+        Process list = new ProcessBuilder("docker", "images", "-q", repository).redirectErrorStream(true).start();
+        List<String> ids = new String(list.getInputStream().readAllBytes()).lines().filter(l -> !l.isBlank()).distinct().toList();
+        list.waitFor();
+        if (!ids.isEmpty()) {
+            List<String> cmd = new java.util.ArrayList<>(List.of("docker", "rmi", "-f"));
+            cmd.addAll(ids);
+            new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor();
         }
     }
 
