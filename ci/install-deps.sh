@@ -10,7 +10,7 @@ packages="
   qemu-system-x86 qemu-utils ipxe-qemu ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
   iproute2 dnsmasq-base iptables
-  shellcheck
+  shellcheck git
   chromium chromium-driver fonts-dejavu-core prometheus
 "
 missing=""

@@ -9,10 +9,11 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Bakes versioned, immutable golden images for Kubernetes nodes.",
         subcommands = {BuildCommand.class, ImagesCommand.class, InspectCommand.class, DiffCommand.class, BootCommand.class, PublishCommand.class,
-                ServeCommand.class, NodesCommand.class, ValidateCommand.class, PromoteCommand.class, ApproveCommand.class,
+                ServeCommand.class, NodesCommand.class, ValidateCommand.class, OutdatedCommand.class, BumpCommand.class, PromoteCommand.class, ApproveCommand.class,
                 ChannelsCommand.class, HistoryCommand.class, RevokeCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Example:", "  kiln build image-specs/debian-node.yaml", "  kiln images",
                 "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",
+                "  kiln outdated image-specs/debian-node.yaml; kiln bump --kernel image-specs/debian-node.yaml",
                 "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080",
                 "  kiln promote debian-node:1.0.0-20261127.1 --to staging"})
 public final class Main {

@@ -60,16 +60,27 @@ public final class AptIndex {
         Map<String, Set<String>> versions = new LinkedHashMap<>();
         StringBuilder state = new StringBuilder();
         for (Source s : sources) {
-            byte[] release = fetchFirst(s.base(), List.of("InRelease", "Release"));
-            state.append(s.debLine()).append('\n').append(Hashing.sha256(release)).append('\n');
-            List<String> indexDirs = s.isFlat() ? List.of("") : s.components().stream()
-                    .map(c -> c + "/binary-" + arch + "/").toList();
-            for (String dir : indexDirs) {
-                byte[] packages = fetchFirst(s.base() + dir, List.of("Packages.xz", "Packages.gz", "Packages"));
+            Fetched f = fetch(s, arch);
+            state.append(s.debLine()).append('\n').append(Hashing.sha256(f.release())).append('\n');
+            for (byte[] packages : f.packages()) {
                 parse(packages, versions);
             }
         }
         return new AptIndex(versions, Hashing.sha256(state.toString()));
+    }
+
+    /** One source's Release file and its decompressed Packages files (also read by {@link UpdateIndex}). */
+    record Fetched(byte[] release, List<byte[]> packages) { }
+
+    static Fetched fetch(Source s, String arch) throws IOException {
+        byte[] release = fetchFirst(s.base(), List.of("InRelease", "Release"));
+        List<String> indexDirs = s.isFlat() ? List.of("") : s.components().stream()
+                .map(c -> c + "/binary-" + arch + "/").toList();
+        List<byte[]> packages = new ArrayList<>();
+        for (String dir : indexDirs) {
+            packages.add(fetchFirst(s.base() + dir, List.of("Packages.xz", "Packages.gz", "Packages")));
+        }
+        return new Fetched(release, packages);
     }
 
     /** A digest of every source's Release file: changes whenever the mirror publishes anything. */
@@ -135,18 +146,41 @@ public final class AptIndex {
 
     /** Collects Package/Version pairs from a Packages file (RFC822-style stanzas). */
     static void parse(byte[] packages, Map<String, Set<String>> into) throws IOException {
+        stanzas(packages, Set.of("Package", "Version"), f -> {
+            if (f.containsKey("Package") && f.containsKey("Version")) {
+                into.computeIfAbsent(f.get("Package"), k -> new LinkedHashSet<>()).add(f.get("Version"));
+            }
+        });
+    }
+
+    /**
+     * Calls {@code each} with the {@code wanted} single-line fields of every stanza of a Packages
+     * (or Release) file; continuation lines are skipped.
+     */
+    static void stanzas(byte[] text, Set<String> wanted, java.util.function.Consumer<Map<String, String>> each)
+            throws IOException {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                new java.io.ByteArrayInputStream(packages), StandardCharsets.UTF_8))) {
-            String pkg = null;
+                new java.io.ByteArrayInputStream(text), StandardCharsets.UTF_8))) {
+            Map<String, String> fields = new LinkedHashMap<>();
             String line;
             while ((line = r.readLine()) != null) {
-                if (line.startsWith("Package: ")) {
-                    pkg = line.substring(9).trim();
-                } else if (line.startsWith("Version: ") && pkg != null) {
-                    into.computeIfAbsent(pkg, k -> new LinkedHashSet<>()).add(line.substring(9).trim());
-                } else if (line.isEmpty()) {
-                    pkg = null;
+                if (line.isEmpty()) {
+                    if (!fields.isEmpty()) {
+                        each.accept(fields);
+                        fields = new LinkedHashMap<>();
+                    }
+                    continue;
                 }
+                int colon = line.indexOf(':');
+                if (colon > 0 && !Character.isWhitespace(line.charAt(0))) {
+                    String name = line.substring(0, colon);
+                    if (wanted.contains(name)) {
+                        fields.put(name, line.substring(colon + 1).trim());
+                    }
+                }
+            }
+            if (!fields.isEmpty()) {
+                each.accept(fields);
             }
         }
     }

@@ -63,7 +63,11 @@ public record ImageSpec(
         return outputs.contains(output.specName());
     }
 
-    /** Where packages come from. {@code snapshot} pins the mirror to a point in time (snapshot.debian.org). */
+    /**
+     * Where packages come from. {@code snapshot} pins the mirror to a point in time (snapshot.debian.org).
+     * {@code updates}: the suites kiln outdated also reads for newer versions; null means the
+     * suite's -security and -updates suites, an empty list none.
+     */
     public record Base(
             @JsonProperty(required = true) String distribution,
             @JsonProperty(required = true) String suite,
@@ -71,7 +75,8 @@ public record ImageSpec(
             String snapshot,
             List<String> components,
             List<Repository> repositories,
-            String variant) {
+            String variant,
+            List<Repository> updates) {
         public Base {
             mirror = mirror == null ? "http://deb.debian.org/debian" : mirror;
             components = components == null ? List.of("main") : List.copyOf(components);

@@ -119,6 +119,9 @@ public final class SpecChecker {
         for (int i = 0; i < b.repositories().size(); i++) {
             repository("base.repositories[" + i + "]", b.repositories().get(i));
         }
+        for (int i = 0; b.updates() != null && i < b.updates().size(); i++) {
+            repository("base.updates[" + i + "]", b.updates().get(i));
+        }
     }
 
     private void repository(String field, ImageSpec.Repository r) {
