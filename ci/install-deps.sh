@@ -7,7 +7,7 @@ packages="
   openjdk-17-jdk-headless maven
   mmdebstrap squashfs-tools e2fsprogs dosfstools mtools fdisk
   grub-pc-bin grub-efi-amd64-bin grub-common
-  qemu-system-x86 qemu-utils ipxe-qemu ovmf
+  qemu-system-x86 qemu-utils ipxe-qemu ipxe ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
   iproute2 dnsmasq-base iptables
   shellcheck git
