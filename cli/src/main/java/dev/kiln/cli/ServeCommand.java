@@ -6,7 +6,9 @@ import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.S3ImageSource;
 import dev.kiln.fleet.StateDir;
+import dev.kiln.builder.store.ManifestSignatures;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -21,12 +23,16 @@ import picocli.CommandLine.Option;
                 "invalid edit is logged and the previous inventory stays in force.",
                 "With --store s3://BUCKET/PREFIX, images come from kiln publish --s3: each",
                 "assigned version is fetched into --cache and checked before it is served.",
+                "With --trust, a version goes to nodes only when one of those keys signed it (kiln",
+                "sign) and its pxe/ files match the signed manifest; the others get the refusal",
+                "script with the reason.",
                 "Runs until Ctrl-C. Point DHCP's iPXE boot file at PUBLIC-URL/boot.ipxe."},
         footer = {"", "Example:",
                 "  kiln serve --inventory /etc/kiln/inventory.yaml \\",
                 "      --listen 0.0.0.0:8080 --public-url http://10.0.2.2:8080",
                 "  # dnsmasq: dhcp-boot=tag:ipxe,http://10.0.2.2:8080/boot.ipxe",
-                "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1"})
+                "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1",
+                "  kiln serve --inventory inventory.yaml --trust release.pub.pem"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--inventory", required = true, paramLabel = "FILE",
             description = "Which MAC is which node of which cluster and boots which image (YAML).")
@@ -46,6 +52,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--state", paramLabel = "DIR",
             description = "Token secret and node status (default: $XDG_STATE_HOME/kiln/serve or ~/.local/state/kiln/serve).")
     Path state;
+
+    @Option(names = "--trust", paramLabel = "PUB.pem", arity = "1..*",
+            description = "Serve only versions signed by one of these Ed25519 public keys (kiln keygen, kiln sign).")
+    List<Path> trust;
 
     @Override
     public Integer call() throws Exception {
@@ -67,13 +77,14 @@ final class ServeCommand implements Callable<Integer> {
         if (host.isEmpty()) {
             host = "0.0.0.0";
         }
+        List<ManifestSignatures.Key> trusted = trust == null ? List.of() : ManifestSignatures.readPublicKeys(trust);
         ImageSource source = images.open();
         ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
         KilnServer server;
         try {
             server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, publicUrl,
-                    stateDir, 1000));
+                    stateDir, 1000).trusting(trusted));
         } catch (Exception e) {
             source.close();
             throw e;
@@ -95,6 +106,10 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  store:           " + (source instanceof S3ImageSource s3 ? s3.location() + " (cache " + local.root() + ")"
                 : local.root()));
         System.out.println("  state:           " + stateDir.toAbsolutePath());
+        if (!trusted.isEmpty()) {
+            System.out.println("  trust:           only versions signed by " + String.join(", ",
+                    trusted.stream().map(k -> k.fingerprint() + " (" + k.source() + ")").toList()));
+        }
         if (publicUrl == null && (host.equals("0.0.0.0") || host.equals("::"))) {
             System.out.println("  WARNING: --public-url is not set, so nodes are told " + server.publicUrl()
                     + ", which they cannot reach; set it to this server's address on the boot network");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
 import dev.kiln.builder.store.Manifest;
+import dev.kiln.builder.store.ManifestSignatures;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.io.IOException;
@@ -43,13 +44,26 @@ public final class KilnServer implements AutoCloseable {
      * @param publicUrl   base URL nodes use to reach this server; null means http://HOST:PORT
      * @param pollMillis  how often the inventory file is checked for edits
      * @param images      where versions come from; the server serves files from its local store
+     * @param trust       public keys of which one must have signed a version for nodes to get it;
+     *                    empty: signatures are not required
      */
     public record Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
-                          long pollMillis) {
+                          long pollMillis, List<ManifestSignatures.Key> trust) {
         public Options {
             if (pollMillis <= 0) {
                 pollMillis = 1000;
             }
+            trust = trust == null ? List.of() : List.copyOf(trust);
+        }
+
+        public Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
+                       long pollMillis) {
+            this(inventory, images, host, port, publicUrl, stateDir, pollMillis, List.of());
+        }
+
+        /** The same options, requiring a signature by one of these keys (kiln serve --trust). */
+        public Options trusting(List<ManifestSignatures.Key> keys) {
+            return new Options(inventory, images, host, port, publicUrl, stateDir, pollMillis, keys);
         }
 
         /** Serving straight from a local store. */
@@ -70,6 +84,7 @@ public final class KilnServer implements AutoCloseable {
     private final ClusterSecrets secrets;
     private final InventoryWatcher inventory;
     private final ImageFiles images;
+    private final SignatureGate signatures;
     private final Javalin app;
     private final String publicUrl;
     private volatile TokenIndex tokenIndex;
@@ -85,6 +100,7 @@ public final class KilnServer implements AutoCloseable {
         this.secrets = secrets;
         this.inventory = inventory;
         this.images = new ImageFiles(options.store());
+        this.signatures = options.trust().isEmpty() ? null : new SignatureGate(options.trust(), PXE_FILES);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
@@ -220,7 +236,7 @@ public final class KilnServer implements AutoCloseable {
                 return "image " + ref + " has no pxe output (no " + f + "; its spec's outputs must include pxe)";
             }
         }
-        return null;
+        return signatures == null ? null : signatures.refusal(ref, options.store().dir(ref));
     }
 
     private void metadata(Context ctx) throws IOException {

@@ -3,6 +3,7 @@ package dev.kiln.builder.publish;
 import dev.kiln.builder.progress.Progress;
 import dev.kiln.builder.store.ImageRef;
 import dev.kiln.builder.store.ImageStore;
+import dev.kiln.builder.store.ManifestSignatures;
 import dev.kiln.builder.store.Manifest;
 import dev.kiln.builder.util.Hashing;
 import java.io.ByteArrayInputStream;
@@ -120,6 +121,15 @@ public final class S3Publisher {
         if (Files.isRegularFile(sbom) && !manifest.artifacts().containsKey("sbom.cdx.json")) {
             items.add(new Item("sbom.cdx.json", sbom, Hashing.sha256(sbom), Files.size(sbom), versionPrefix + "sbom.cdx.json"));
         }
+        // The detached signature goes up before the manifest too: a reader that finds the manifest of
+        // a signed version finds its signature.
+        Path signature = dir.resolve(ManifestSignatures.FILE);
+        Item signatureItem = null;
+        if (Files.isRegularFile(signature)) {
+            signatureItem = new Item(ManifestSignatures.FILE, signature, Hashing.sha256(signature), Files.size(signature),
+                    versionPrefix + ManifestSignatures.FILE);
+            items.add(signatureItem);
+        }
         Path manifestFile = dir.resolve(ImageStore.MANIFEST);
         Item manifestItem = new Item(ImageStore.MANIFEST, manifestFile, Hashing.sha256(manifestFile), Files.size(manifestFile),
                 versionPrefix + ImageStore.MANIFEST);
@@ -156,12 +166,22 @@ public final class S3Publisher {
         }
         if (existing.containsKey(manifestItem.key())) {
             int aborted = abortLeftovers(s3, dest, versionPrefix, where, List.of());
+            int signed = 0;
+            if (signatureItem != null && !existing.containsKey(signatureItem.key())) {
+                // Signed after it was published: the signature joins the (unchanged) manifest.
+                new Uploader(s3, dest.bucket(), where, null, new AtomicLong(), signatureItem.size(),
+                        Progress.SILENT.step("signature")).upload(signatureItem);
+                signed = 1;
+            }
             for (Item i : items) {
-                listener.objectSkipped(i.key());
+                if (signed == 0 || i != signatureItem) {
+                    listener.objectSkipped(i.key());
+                }
             }
             listener.objectSkipped(manifestItem.key());
             record(dir, ref, dest, items, manifestItem);
-            return new Result(dest.url(ref), 0, items.size() + 1, 0, true, aborted);
+            return new Result(dest.url(ref), signed, items.size() + 1 - signed, signed == 0 ? 0 : signatureItem.size(), true,
+                    aborted);
         }
 
         // 3. Skip what is complete with the right content; refuse what holds something else.
