@@ -7,6 +7,7 @@ packages="
   grub-pc-bin grub-efi-amd64-bin grub-common
   qemu-system-x86 qemu-utils ipxe-qemu ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
+  diffoscope-minimal
   iproute2 dnsmasq-base iptables
 "
 missing=""
