@@ -5,6 +5,7 @@ import dev.kiln.builder.artifact.DiskImageWriter;
 import dev.kiln.builder.artifact.PxeBundle;
 import dev.kiln.builder.artifact.RootfsArtifacts;
 import dev.kiln.builder.progress.Progress;
+import dev.kiln.builder.repro.AptDirs;
 import dev.kiln.builder.repro.Clamp;
 import dev.kiln.builder.repro.SourceDate;
 import dev.kiln.builder.spec.ImageSpec;
@@ -169,6 +170,7 @@ public final class ImageBuilder {
                 return null;
             });
             step("clamp file times to SOURCE_DATE_EPOCH " + date.iso(), s -> {
+                AptDirs.normalize(rootfs);
                 s.detail(Clamp.mtimes(rootfs, date.epoch()) + " paths were newer");
                 return null;
             });
