@@ -7,10 +7,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "keygen", mixinStandardHelpOptions = true,
-        description = {"Makes an Ed25519 key pair for kiln sign: PRIVATE.pem (PKCS#8, mode 0600) and",
-                "PRIVATE.pub.pem (the public key, for kiln verify and kiln serve --trust).",
-                "OpenSSL makes the same files: openssl genpkey -algorithm ed25519 -out KEY.pem",
-                "and openssl pkey -in KEY.pem -pubout -out KEY.pub.pem."},
+        description = "Makes an Ed25519 key pair for kiln sign: PRIVATE.pem (PKCS#8, mode 0600) and PRIVATE.pub.pem "
+                + "(the public key, for kiln verify and kiln serve --trust). OpenSSL makes the same files: openssl "
+                + "genpkey -algorithm ed25519 -out KEY.pem and openssl pkey -in KEY.pem -pubout -out KEY.pub.pem.",
         footer = {"", "Example:", "  kiln keygen ~/.config/kiln/release.pem",
                 "  kiln sign debian-node:1.0.0-20261127.1 --key ~/.config/kiln/release.pem"})
 final class KeygenCommand implements Callable<Integer> {

@@ -10,12 +10,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "rebuild-check", mixinStandardHelpOptions = true,
-        description = {"Builds a stored version again from the spec and mirror state its manifest records,",
-                "into a scratch store with a fresh package cache, and compares every artifact with the",
-                "stored one. Prints 'identical', or the artifacts that differ and what differs in the",
-                "first (diffoscope when installed, else the contents listing). Refuses at once when",
-                "the spec, a rendered file or the mirror has changed since the build (pin",
-                "base.snapshot to keep a version rebuildable). Exit 0 only when identical."},
+        description = "Builds a stored version again from the spec and mirror state its manifest records, into a "
+                + "scratch store with a fresh package cache, and compares every artifact with the stored one. "
+                + "Prints 'identical', or the artifacts that differ and what differs in the first (diffoscope when "
+                + "installed, else the contents listing). Refuses at once when the spec, a rendered file or the "
+                + "mirror has changed since the build (pin base.snapshot to keep a version rebuildable). Exit 0 "
+                + "only when identical.",
         footer = {"", "Examples:", "  kiln rebuild-check debian-node:1.0.0-20261127.1",
                 "  kiln rebuild-check debian-node:1.0.0-20261127.1 --spec image-specs/debian-node.yaml --keep"})
 final class RebuildCheckCommand implements Callable<Integer> {

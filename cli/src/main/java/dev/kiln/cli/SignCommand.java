@@ -10,11 +10,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "sign", mixinStandardHelpOptions = true,
-        description = {"Signs a version: a detached Ed25519 signature of its manifest.json (which holds",
-                "the sha256 of every artifact), written beside it as manifest.json.sig and published",
-                "with it by kiln publish --s3. Signing again replaces the signature.",
-                "Check it with kiln verify, or with OpenSSL alone: openssl pkeyutl -verify -pubin",
-                "-inkey KEY.pub.pem -rawin -in manifest.json -sigfile manifest.json.sig"},
+        description = "Signs a version: a detached Ed25519 signature of its manifest.json (which holds the sha256 of "
+                + "every artifact), written beside it as manifest.json.sig and published with it by kiln publish "
+                + "--s3. Signing again replaces the signature. Check it with kiln verify, or with OpenSSL alone: "
+                + "openssl pkeyutl -verify -pubin -inkey KEY.pub.pem -rawin -in manifest.json -sigfile "
+                + "manifest.json.sig",
         footer = {"", "Example:", "  kiln keygen release.pem",
                 "  kiln sign debian-node:1.0.0-20261127.1 --key release.pem",
                 "  kiln verify debian-node:1.0.0-20261127.1 --key release.pub.pem"})

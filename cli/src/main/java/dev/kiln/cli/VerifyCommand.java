@@ -10,9 +10,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Checks a version's signature with the given public key(s), then every artifact",
-                "(size and sha256) against the signed manifest. Exit 0 only when the signature is",
-                "good and every artifact matches; otherwise says what is wrong, naming the artifact."},
+        description = "Checks a version's signature with the given public key(s), then every artifact (size and "
+                + "sha256) against the signed manifest. Exit 0 only when the signature is good and every artifact "
+                + "matches; otherwise says what is wrong, naming the artifact.",
         footer = {"", "Example:", "  kiln verify debian-node:1.0.0-20261127.1 --key release.pub.pem"})
 final class VerifyCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME:VERSION")
