@@ -9,6 +9,7 @@ packages="
   grub-pc-bin grub-efi-amd64-bin grub-common
   qemu-system-x86 qemu-utils ipxe-qemu ipxe ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
+  diffoscope-minimal
   iproute2 dnsmasq-base iptables
   shellcheck git
   chromium chromium-driver fonts-dejavu-core prometheus

@@ -7,6 +7,16 @@ import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
+import dev.kiln.aws.AwsClients;
+import dev.kiln.aws.AwsErrors;
+import dev.kiln.aws.AwsSettings;
+import dev.kiln.aws.PublishException;
+import dev.kiln.aws.S3Location;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.ManifestSignatures;
+import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -167,6 +177,10 @@ public final class S3ImageSource implements ImageSource {
                         + "... here, " + manifestSha.substring(0, 12) + "... in S3); remove " + cache.dir(ref) + " to fetch S3's");
             }
             LOG.info("s3: {} is in the cache already ({})", ref, cache.dir(ref));
+            Path sig = cache.dir(ref).resolve(ManifestSignatures.FILE);
+            if (!Files.exists(sig) && fetchSignature(prefix, cache.dir(ref), sig)) {
+                LOG.info("s3: {} was signed since it was cached; fetched its {}", ref, ManifestSignatures.FILE);
+            }
             return;
         }
         Manifest manifest;
@@ -195,6 +209,8 @@ public final class S3ImageSource implements ImageSource {
                 LOG.info("s3: {} [{}/{}] {} ({} bytes) fetched and verified in {} ms", ref, i, artifacts.size(), a.getKey(),
                         a.getValue().size(), ms);
             }
+            // Optional, and checked only where signatures are required (kiln serve --trust).
+            fetchSignature(prefix, staging.dir(), staging.dir().resolve(ManifestSignatures.FILE));
             staging.commit(manifestBytes);
         }
         LOG.info("s3: {} is ready in the cache ({} MiB in {} s)", ref, total >> 20, (System.nanoTime() - started) / 1_000_000_000);
@@ -250,6 +266,29 @@ public final class S3ImageSource implements ImageSource {
                     + "...) does not match the manifest (" + artifact.size() + " bytes, sha256 " + artifact.sha256().substring(0, 12)
                     + "...); not serving this version");
         }
+    }
+
+    /** The version's detached signature, if it has one (written whole or not at all). */
+    private boolean fetchSignature(String prefix, Path dir, Path file) throws IOException {
+        byte[] sig;
+        try {
+            sig = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(prefix + ManifestSignatures.FILE)).asByteArray();
+        } catch (NoSuchKeyException e) {
+            return false;
+        } catch (SdkException e) {
+            if (AwsErrors.status(e) == 404) {
+                return false;
+            }
+            throw AwsErrors.explain(e, "fetching " + ManifestSignatures.FILE, where);
+        }
+        Path tmp = Files.createTempFile(dir, "." + ManifestSignatures.FILE, ".tmp");
+        try {
+            Files.write(tmp, sig);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return true;
     }
 
     private static long copy(InputStream in, OutputStream out, MessageDigest md) throws IOException {

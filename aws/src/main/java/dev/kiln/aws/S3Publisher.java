@@ -6,6 +6,12 @@ import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.ManifestSignatures;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.util.Hashing;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -119,6 +125,15 @@ public final class S3Publisher {
         if (Files.isRegularFile(sbom) && !manifest.artifacts().containsKey("sbom.cdx.json")) {
             items.add(new Item("sbom.cdx.json", sbom, Hashing.sha256(sbom), Files.size(sbom), versionPrefix + "sbom.cdx.json"));
         }
+        // The detached signature goes up before the manifest too: a reader that finds the manifest of
+        // a signed version finds its signature.
+        Path signature = dir.resolve(ManifestSignatures.FILE);
+        Item signatureItem = null;
+        if (Files.isRegularFile(signature)) {
+            signatureItem = new Item(ManifestSignatures.FILE, signature, Hashing.sha256(signature), Files.size(signature),
+                    versionPrefix + ManifestSignatures.FILE);
+            items.add(signatureItem);
+        }
         Path manifestFile = dir.resolve(ImageStore.MANIFEST);
         Item manifestItem = new Item(ImageStore.MANIFEST, manifestFile, Hashing.sha256(manifestFile), Files.size(manifestFile),
                 versionPrefix + ImageStore.MANIFEST);
@@ -155,12 +170,22 @@ public final class S3Publisher {
         }
         if (existing.containsKey(manifestItem.key())) {
             int aborted = abortLeftovers(s3, dest, versionPrefix, where, List.of());
+            int signed = 0;
+            if (signatureItem != null && !existing.containsKey(signatureItem.key())) {
+                // Signed after it was published: the signature joins the (unchanged) manifest.
+                new Uploader(s3, dest.bucket(), where, null, new AtomicLong(), signatureItem.size(),
+                        Progress.SILENT.step("signature")).upload(signatureItem);
+                signed = 1;
+            }
             for (Item i : items) {
-                listener.objectSkipped(i.key());
+                if (signed == 0 || i != signatureItem) {
+                    listener.objectSkipped(i.key());
+                }
             }
             listener.objectSkipped(manifestItem.key());
             record(dir, ref, dest, items, manifestItem);
-            return new Result(dest.url(ref), 0, items.size() + 1, 0, true, aborted);
+            return new Result(dest.url(ref), signed, items.size() + 1 - signed, signed == 0 ? 0 : signatureItem.size(), true,
+                    aborted);
         }
 
         // 3. Skip what is complete with the right content; refuse what holds something else.

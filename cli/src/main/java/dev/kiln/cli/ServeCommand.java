@@ -9,7 +9,9 @@ import dev.kiln.fleet.pxe.DhcpConfig;
 import dev.kiln.fleet.pxe.PxeService;
 import dev.kiln.aws.S3ImageSource;
 import dev.kiln.fleet.StateDir;
+import dev.kiln.core.store.ManifestSignatures;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -35,7 +37,10 @@ import picocli.CommandLine.Option;
                 "/images: they want the operator token (made at first start, printed once,",
                 "kept in STATE/operator-token) as a bearer token or a basic-auth password,",
                 "or a user added with --add-operator; with --admin-listen they are served",
-                "on that address only, without a credential."},
+                "on that address only, without a credential.",
+                "With --trust, a version goes to nodes only when one of those keys signed it",
+                "(kiln sign) and its pxe/ files match the signed manifest; the nodes of any",
+                "other version get the refusal script with the reason."},
         footer = {"", "Example:",
                 "  kiln serve --inventory /etc/kiln/inventory.yaml \\",
                 "      --listen 0.0.0.0:8080 --public-url http://10.0.2.2:8080",
@@ -44,7 +49,8 @@ import picocli.CommandLine.Option;
                 "  kiln serve --inventory inventory.yaml --pxe proxy --interface eno1",
                 "  kiln serve --print-dhcp-config isc --interface eno1",
                 "  kiln serve --inventory inventory.yaml --admin-listen 127.0.0.1:9090",
-                "  kiln serve --add-operator alice < password.txt"})
+                "  kiln serve --add-operator alice < password.txt",
+                "  kiln serve --inventory inventory.yaml --trust release.pub.pem"})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--inventory", paramLabel = "FILE",
             description = "Which MAC is which node of which cluster and boots which image (YAML).")
@@ -92,6 +98,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Add (or change) a basic-auth operator in the state directory, with the password read from stdin,"
                     + " and exit.")
     String addOperator;
+
+    @Option(names = "--trust", paramLabel = "PUB.pem", arity = "1..*",
+            description = "Serve only versions signed by one of these Ed25519 public keys (kiln keygen, kiln sign).")
+    List<Path> trust;
 
     @Override
     public Integer call() throws Exception {
@@ -157,6 +167,7 @@ final class ServeCommand implements Callable<Integer> {
             System.out.print(dhcp.snippet(printDhcpConfig));
             return 0;
         }
+        List<ManifestSignatures.Key> trusted = trust == null ? List.of() : ManifestSignatures.readPublicKeys(trust);
         ImageSource source = images.open();
         ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
@@ -171,7 +182,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         try {
             server = KilnServer.start(new KilnServer.Options(inventory.toAbsolutePath(), source, host, port, nodesUrl,
-                    stateDir, 1000, adminListen), new dev.kiln.release.ReleaseChannels(records));
+                    stateDir, 1000, adminListen).trusting(trusted), new dev.kiln.release.ReleaseChannels(records));
         } catch (Exception e) {
             records.close();
             source.close();
@@ -225,6 +236,10 @@ final class ServeCommand implements Callable<Integer> {
             // Shown once, at the start that made it; afterwards it is only in the 0600 file.
             System.out.println("  operator token (new; shown this once): " + server.newOperatorToken());
             System.out.println("    browser: user operator, password = the token;  curl -H 'Authorization: Bearer TOKEN'");
+        }
+        if (!trusted.isEmpty()) {
+            System.out.println("  trust:           only versions signed by " + String.join(", ",
+                    trusted.stream().map(k -> k.fingerprint() + " (" + k.source() + ")").toList()));
         }
         System.out.println("Ctrl-C stops.");
         System.out.flush();

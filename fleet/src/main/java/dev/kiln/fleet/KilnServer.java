@@ -10,6 +10,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.ManifestSignatures;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.io.IOException;
@@ -49,29 +53,42 @@ public final class KilnServer implements AutoCloseable {
      * @param images      where versions come from; the server serves files from its local store
      * @param adminListen HOST:PORT of a second listener for the operator endpoints, or null: then
      *                    they are on the main one and want the operator credential
+     * @param trust       public keys of which one must have signed a version for nodes to get it;
+     *                    empty: signatures are not required
      */
     public record Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
-                          long pollMillis, String adminListen) {
+                          long pollMillis, String adminListen, List<ManifestSignatures.Key> trust) {
         public Options {
             if (pollMillis <= 0) {
                 pollMillis = 1000;
             }
+            trust = trust == null ? List.of() : List.copyOf(trust);
         }
 
         public Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
                        long pollMillis) {
-            this(inventory, images, host, port, publicUrl, stateDir, pollMillis, null);
+            this(inventory, images, host, port, publicUrl, stateDir, pollMillis, null, List.of());
+        }
+
+        public Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
+                       long pollMillis, String adminListen) {
+            this(inventory, images, host, port, publicUrl, stateDir, pollMillis, adminListen, List.of());
         }
 
         /** Serving straight from a local store. */
         public Options(Path inventory, ImageStore store, String host, int port, String publicUrl, Path stateDir,
                        long pollMillis) {
-            this(inventory, ImageSource.local(store), host, port, publicUrl, stateDir, pollMillis, null);
+            this(inventory, ImageSource.local(store), host, port, publicUrl, stateDir, pollMillis, null, List.of());
+        }
+
+        /** The same options, requiring a signature by one of these keys (kiln serve --trust). */
+        public Options trusting(List<ManifestSignatures.Key> keys) {
+            return new Options(inventory, images, host, port, publicUrl, stateDir, pollMillis, adminListen, keys);
         }
 
         /** These options with the operator endpoints on their own listener (--admin-listen). */
         public Options withAdminListen(String hostPort) {
-            return new Options(inventory, images, host, port, publicUrl, stateDir, pollMillis, hostPort);
+            return new Options(inventory, images, host, port, publicUrl, stateDir, pollMillis, hostPort, trust);
         }
 
         /** The local store artifacts are served from. */
@@ -86,6 +103,7 @@ public final class KilnServer implements AutoCloseable {
     private final ClusterSecrets secrets;
     private final InventoryWatcher inventory;
     private final ImageFiles images;
+    private final SignatureGate signatures;
     private final Javalin app;
     private final String publicUrl;
     private volatile TokenIndex tokenIndex;
@@ -117,6 +135,7 @@ public final class KilnServer implements AutoCloseable {
         });
         status.onChange(boots::report);
         ListenAddress admin = options.adminListen() == null ? null : ListenAddress.parse("--admin-listen", options.adminListen());
+        this.signatures = options.trust().isEmpty() ? null : new SignatureGate(options.trust(), PXE_FILES);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
@@ -297,7 +316,7 @@ public final class KilnServer implements AutoCloseable {
                 return "image " + ref + " has no pxe output (no " + f + "; its spec's outputs must include pxe)";
             }
         }
-        return null;
+        return signatures == null ? null : signatures.refusal(ref, options.store().dir(ref));
     }
 
     private void metadata(Context ctx) throws IOException {

@@ -33,10 +33,12 @@ public final class AptIndex {
 
     private final Map<String, Set<String>> versions;
     private final String state;
+    private final java.time.Instant newestReleaseDate;
 
-    private AptIndex(Map<String, Set<String>> versions, String state) {
+    private AptIndex(Map<String, Set<String>> versions, String state, java.time.Instant newestReleaseDate) {
         this.versions = versions;
         this.state = state;
+        this.newestReleaseDate = newestReleaseDate;
     }
 
     /** One apt source: "deb URL SUITE COMPONENTS...". A suite ending in '/' is a flat repository. */
@@ -59,14 +61,24 @@ public final class AptIndex {
     public static AptIndex read(List<Source> sources, String arch) throws IOException {
         Map<String, Set<String>> versions = new LinkedHashMap<>();
         StringBuilder state = new StringBuilder();
+        java.time.Instant newest = null;
         for (Source s : sources) {
             Fetched f = fetch(s, arch);
+            java.time.Instant date = ReleaseDate.of(f.release());
+            if (date != null && (newest == null || date.isAfter(newest))) {
+                newest = date;
+            }
             state.append(s.debLine()).append('\n').append(Hashing.sha256(f.release())).append('\n');
             for (byte[] packages : f.packages()) {
                 parse(packages, versions);
             }
         }
-        return new AptIndex(versions, Hashing.sha256(state.toString()));
+        return new AptIndex(versions, Hashing.sha256(state.toString()), newest);
+    }
+
+    /** The newest {@code Date:} of the Release files read (null if none has one): the build's source date. */
+    public java.time.Instant newestReleaseDate() {
+        return newestReleaseDate;
     }
 
     /** One source's Release file and its decompressed Packages files (also read by {@link UpdateIndex}). */

@@ -2,6 +2,11 @@ package dev.kiln.builder.artifact;
 
 import dev.kiln.core.exec.Exec;
 import dev.kiln.core.progress.Progress;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.builder.repro.Clamp;
+import dev.kiln.builder.repro.DerivedIds;
+import dev.kiln.builder.repro.Ext4Times;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -19,7 +24,6 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -28,7 +32,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
-import java.util.UUID;
 import java.util.function.DoubleConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -46,7 +49,7 @@ import java.util.stream.Stream;
  *   p1  1 MiB        BIOS boot partition: GRUB i386-pc core.img (blocklist patched in Java)
  *   p2  256 MiB      EFI System Partition, FAT32: /EFI/BOOT/BOOTX64.EFI, /boot/grub/grub.cfg,
  *                    /vmlinuz, /initrd.img  (GRUB only ever reads FAT, never the root ext4)
- *   p3  rest         ext4 root, label kiln-root, fresh PARTUUID per call, populated by mkfs.ext4 -d;
+ *   p3  rest         ext4 root, label kiln-root, PARTUUID derived from name:version, populated by mkfs.ext4 -d;
  *                    physically last so growpart/systemd-repart can grow it on a bigger volume
  *   last 1 MiB       backup GPT
  * </pre>
@@ -60,14 +63,20 @@ import java.util.stream.Stream;
  */
 public final class DiskImageWriter {
 
+    /**
+     * @param idSeed          what GUIDs, UUIDs and the FAT volume id are derived from (name:version),
+     *                        so that a rebuild gets the same ones
+     * @param sourceDateEpoch every time stamp the disk gets (superblocks, directories, FAT entries)
+     */
     public record Request(Path rootfsDir, Path kernel, Path initrd, String kernelCmdline, String title,
-                          Path output) {
+                          Path output, String idSeed, long sourceDateEpoch) {
         public Request {
             Objects.requireNonNull(rootfsDir, "rootfsDir");
             Objects.requireNonNull(kernel, "kernel");
             Objects.requireNonNull(initrd, "initrd");
             Objects.requireNonNull(title, "title");
             Objects.requireNonNull(output, "output");
+            Objects.requireNonNull(idSeed, "idSeed");
             kernelCmdline = kernelCmdline == null ? "" : kernelCmdline;
         }
     }
@@ -129,7 +138,6 @@ public final class DiskImageWriter {
     static final int MAX_CORE_SECTORS = (0x78000 - 0x9000) / SECTOR;
 
     private static final int BLOCK = 4096;
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private DiskImageWriter() { }
 
@@ -180,10 +188,13 @@ public final class DiskImageWriter {
     }
 
     private static Result build(Request r, Progress.Step s, Path tmp, Path output) throws IOException {
-        String rootPartUuid = UUID.randomUUID().toString();
-        String rootFsUuid = UUID.randomUUID().toString();
-        String diskGuid = UUID.randomUUID().toString();
-        String espVolumeId = String.format(Locale.ROOT, "%08X", RANDOM.nextInt());
+        // Derived, not random, and every time stamp is the epoch: a rebuild gives the same bytes.
+        DerivedIds ids = new DerivedIds(r.idSeed());
+        String rootPartUuid = ids.uuid("gpt-root").toString();
+        String rootFsUuid = ids.uuid("ext4-root").toString();
+        String diskGuid = ids.uuid("gpt-disk").toString();
+        String espVolumeId = ids.fatVolumeId("esp");
+        String epoch = Long.toString(r.sourceDateEpoch());
 
         // 1. size the root filesystem from its content, then round the disk to whole GiB.
         RootfsUsage usage = stage(s, "size root filesystem", 0.00, () -> RootfsUsage.measure(r.rootfsDir()));
@@ -198,12 +209,13 @@ public final class DiskImageWriter {
             createSparse(rootImg, rootBytes);
             List<String> cmd = new ArrayList<>(List.of("mkfs.ext4", "-F", "-t", "ext4", "-T", "default",
                     "-b", Integer.toString(BLOCK), "-L", ROOT_LABEL, "-U", rootFsUuid,
-                    "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard"));
+                    "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard,hash_seed=" + ids.uuid("ext4-hash-seed")));
             if (inodes > rootBytes / 16384) {
                 cmd.addAll(List.of("-N", Long.toString(inodes)));
             }
             cmd.addAll(List.of("-d", r.rootfsDir().toAbsolutePath().toString(), rootImg.toString()));
-            Exec.of(cmd).onLine(s::detail).run();
+            Exec.of(cmd).env("E2FSPROGS_FAKE_TIME", epoch).env("SOURCE_DATE_EPOCH", epoch).onLine(s::detail).run();
+            Ext4Times.set(rootImg, r.rootfsDir(), r.sourceDateEpoch(), tmp, s::detail);
             return null;
         });
 
@@ -239,13 +251,16 @@ public final class DiskImageWriter {
                         + ESP_BYTES / MIB + " MiB EFI system partition with room to spare");
             }
             createSparse(espImg, ESP_BYTES);
-            Exec.of("mkfs.fat", "-F", "32", "-n", ESP_LABEL, "-i", espVolumeId, "-h", Long.toString(ESP_LBA),
+            // --invariant: no creation time from the clock (the volume id is given with -i).
+            Exec.of("mkfs.fat", "--invariant", "-F", "32", "-n", ESP_LABEL, "-i", espVolumeId, "-h", Long.toString(ESP_LBA),
                     espImg.toString()).onLine(s::detail).run();
-            mtools("mmd", espImg, "::/EFI", "::/EFI/BOOT", "::/boot", "::/boot/grub").run();
-            mtools("mcopy", espImg, bootx64.toString(), "::/EFI/BOOT/BOOTX64.EFI").run();
-            mtools("mcopy", espImg, grubCfg.toString(), "::/boot/grub/grub.cfg").run();
-            mtools("mcopy", espImg, r.kernel().toAbsolutePath().toString(), "::/vmlinuz").run();
-            mtools("mcopy", espImg, r.initrd().toAbsolutePath().toString(), "::/initrd.img").run();
+            Clamp.set(bootx64, r.sourceDateEpoch());
+            Clamp.set(grubCfg, r.sourceDateEpoch());
+            mtools("mmd", espImg, "::/EFI", "::/EFI/BOOT", "::/boot", "::/boot/grub").env("SOURCE_DATE_EPOCH", epoch).run();
+            mtools("mcopy", espImg, bootx64.toString(), "::/EFI/BOOT/BOOTX64.EFI").env("SOURCE_DATE_EPOCH", epoch).run();
+            mtools("mcopy", espImg, grubCfg.toString(), "::/boot/grub/grub.cfg").env("SOURCE_DATE_EPOCH", epoch).run();
+            mtools("mcopy", espImg, r.kernel().toAbsolutePath().toString(), "::/vmlinuz").env("SOURCE_DATE_EPOCH", epoch).run();
+            mtools("mcopy", espImg, r.initrd().toAbsolutePath().toString(), "::/initrd.img").env("SOURCE_DATE_EPOCH", epoch).run();
             Files.delete(bootx64);
             return null;
         });
@@ -255,7 +270,8 @@ public final class DiskImageWriter {
         stage(s, "partition disk (sfdisk)", 0.60, () -> {
             createSparse(disk, diskBytes);
             Path script = tmp.resolve("sfdisk.script");
-            Files.writeString(script, sfdiskScript(diskGuid, rootPartUuid, rootBytes / SECTOR), StandardCharsets.UTF_8);
+            Files.writeString(script, sfdiskScript(diskGuid, ids.uuid("gpt-bios-boot").toString(), ids.uuid("gpt-esp").toString(),
+                    rootPartUuid, rootBytes / SECTOR), StandardCharsets.UTF_8);
             Exec.of("sh", "-c", "exec sfdisk --quiet --no-reread --no-tell-kernel \"$1\" < \"$2\"", "sfdisk",
                     disk.toString(), script.toString()).onLine(s::detail).run();
             verifyPartitionTable(Exec.of("sfdisk", "--dump", disk.toString()).run(), rootPartUuid,
@@ -424,7 +440,7 @@ public final class DiskImageWriter {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 
-    static String sfdiskScript(String diskGuid, String rootPartUuid, long rootSectors) {
+    static String sfdiskScript(String diskGuid, String biosBootUuid, String espUuid, String rootPartUuid, long rootSectors) {
         return "label: gpt\n"
                 + "label-id: " + diskGuid.toUpperCase(Locale.ROOT) + "\n"
                 + "unit: sectors\n"
@@ -432,9 +448,9 @@ public final class DiskImageWriter {
                 + "sector-size: 512\n"
                 + "\n"
                 + "start=" + BIOS_BOOT_LBA + ", size=" + BIOS_BOOT_SECTORS + ", type=" + TYPE_BIOS_BOOT
-                + ", uuid=" + UUID.randomUUID().toString().toUpperCase(Locale.ROOT) + ", name=\"bios-boot\"\n"
+                + ", uuid=" + biosBootUuid.toUpperCase(Locale.ROOT) + ", name=\"bios-boot\"\n"
                 + "start=" + ESP_LBA + ", size=" + ESP_BYTES / SECTOR + ", type=" + TYPE_ESP
-                + ", uuid=" + UUID.randomUUID().toString().toUpperCase(Locale.ROOT) + ", name=\"esp\"\n"
+                + ", uuid=" + espUuid.toUpperCase(Locale.ROOT) + ", name=\"esp\"\n"
                 + "start=" + ROOT_LBA + ", size=" + rootSectors + ", type=" + TYPE_ROOT_X86_64
                 + ", uuid=" + rootPartUuid.toUpperCase(Locale.ROOT) + ", name=\"" + ROOT_LABEL + "\"\n";
     }
@@ -471,7 +487,8 @@ public final class DiskImageWriter {
             cmd.add("-m"); // keep source modification times
         }
         cmd.addAll(Arrays.asList(args));
-        return Exec.of(cmd).env("MTOOLS_SKIP_CHECK", "1").env("MTOOLSRC", "/dev/null");
+        // FAT time stamps are local time: UTC, so the build host's zone does not end up in the bytes.
+        return Exec.of(cmd).env("MTOOLS_SKIP_CHECK", "1").env("MTOOLSRC", "/dev/null").env("TZ", "UTC");
     }
 
     // ---- boot sector patching (what grub-bios-setup does for a GPT disk with a BIOS boot partition)

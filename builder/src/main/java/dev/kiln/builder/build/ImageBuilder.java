@@ -7,6 +7,10 @@ import dev.kiln.builder.artifact.DiskImageWriter;
 import dev.kiln.builder.artifact.PxeBundle;
 import dev.kiln.builder.artifact.RootfsArtifacts;
 import dev.kiln.core.progress.Progress;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.builder.repro.AptDirs;
+import dev.kiln.builder.repro.Clamp;
+import dev.kiln.builder.repro.SourceDate;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.RenderedFile;
 import dev.kiln.builder.spec.SpecChecker;
@@ -49,7 +53,7 @@ public final class ImageBuilder {
 
     /** What a dry run found: the checked spec, its rendered files and the package plan. */
     public record Plan(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages, String mirrorState,
-                       String layerKey) { }
+                       String layerKey, SourceDate sourceDate) { }
 
     /**
      * Stops a running build from another thread (Ctrl-C): the external tools are terminated so the
@@ -125,8 +129,14 @@ public final class ImageBuilder {
                 + (packages.sources().size() == 1 ? "" : "s") + ")", s -> {
                     AptIndex index = AptIndex.read(packages.sources(), "amd64");
                     packages.verify(index, checked.loaded().problems());
+                    SourceDate date;
+                    try {
+                        date = SourceDate.of(index.newestReleaseDate(), checked.loaded().spec().base().snapshot());
+                    } catch (IllegalArgumentException e) {
+                        throw new IOException(e.getMessage(), e);
+                    }
                     return new Plan(checked.loaded(), checked.files(), packages, index.state(),
-                            PackageLayer.key(checked.loaded().spec(), packages, index.state()));
+                            PackageLayer.key(checked.loaded().spec(), packages, index.state(), date), date);
                 });
     }
 
@@ -145,12 +155,15 @@ public final class ImageBuilder {
             Path rootfs = work.resolve("rootfs");
             Map<String, Path> downloads = download(plan.loaded(), work);
             PackageLayer.Layer layer = step("package layer (mmdebstrap, " + plan.packages().pins().size() + " packages)", s -> {
-                PackageLayer.Layer l = new PackageLayer(cacheDir).obtain(spec, plan.packages(), plan.layerKey(), work, s);
+                PackageLayer.Layer l = new PackageLayer(cacheDir).obtain(spec, plan.packages(), plan.layerKey(),
+                        plan.sourceDate(), work, s);
                 s.detail((l.fromCache() ? "reused cached layer " : "built layer ") + l.key().substring(0, 12));
                 return l;
             });
+            // The wall clock goes in the manifest only; inside the image, the build time is the epoch.
             String builtAt = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
-            Assembled root = step("assemble root filesystem", s -> assemble(plan, layer, rootfs, downloads, builtAt));
+            SourceDate date = plan.sourceDate();
+            Assembled root = step("assemble root filesystem", s -> assemble(plan, layer, rootfs, downloads, date.iso()));
             step("hygiene (machine-id, host keys, apt lists, secrets)", s -> {
                 Hygiene.clean(rootfs);
                 List<String> bad = Hygiene.verify(rootfs);
@@ -159,12 +172,17 @@ public final class ImageBuilder {
                 }
                 return null;
             });
+            step("clamp file times to SOURCE_DATE_EPOCH " + date.iso(), s -> {
+                AptDirs.normalize(rootfs);
+                s.detail(Clamp.mtimes(rootfs, date.epoch()) + " paths were newer");
+                return null;
+            });
             Path kernel = rootfs.resolve("boot/vmlinuz-" + root.kernelRelease());
             Path initrd = rootfs.resolve("boot/initrd.img-" + root.kernelRelease());
             String cmdline = spec.kernel().cmdline();
             if (spec.wants(Output.ROOTFS_TAR)) {
                 step("write rootfs.tar", s -> {
-                    RootfsArtifacts.tar(rootfs, out.resolve("rootfs.tar"));
+                    RootfsArtifacts.tar(rootfs, out.resolve("rootfs.tar"), date.epoch());
                     return null;
                 });
             }
@@ -173,7 +191,7 @@ public final class ImageBuilder {
                     Path pxe = out.resolve("pxe");
                     Files.createDirectories(pxe);
                     Path squash = pxe.resolve("rootfs.squashfs");
-                    RootfsArtifacts.squashfs(rootfs, squash, s);
+                    RootfsArtifacts.squashfs(rootfs, squash, date.epoch(), s);
                     PxeBundle.write(pxe, kernel, initrd, Hashing.sha256(squash), cmdline);
                     return null;
                 });
@@ -183,7 +201,8 @@ public final class ImageBuilder {
                     Path disk = out.resolve("disk");
                     Files.createDirectories(disk);
                     DiskImageWriter.write(new DiskImageWriter.Request(rootfs, kernel, initrd, cmdline,
-                            spec.name() + " " + spec.version(), disk.resolve("disk.raw")), s);
+                            spec.name() + " " + spec.version(), disk.resolve("disk.raw"),
+                            spec.name() + ":" + spec.version(), date.epoch()), s);
                     return null;
                 });
             }
@@ -344,6 +363,8 @@ public final class ImageBuilder {
                         plan.packages().sources().stream().map(AptIndex.Source::debLine).toList(), plan.mirrorState()),
                 new Manifest.Kernel(spec.kernel().packageName(), installed.get(spec.kernel().packageName()), kernelRelease,
                         spec.kernel().cmdline()),
-                components, installed, files, spec.placeholders(), images, spec.outputs(), artifacts, validation);
+                components, installed, files, spec.placeholders(), images, spec.outputs(), artifacts, validation,
+                new Manifest.Reproducible(plan.sourceDate().epoch(), plan.sourceDate().iso(), plan.sourceDate().from(),
+                        plan.loaded().file().toAbsolutePath().normalize().toString()));
     }
 }

@@ -2,6 +2,9 @@ package dev.kiln.builder.build;
 
 import dev.kiln.core.exec.Exec;
 import dev.kiln.core.progress.Progress;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.progress.Progress;
+import dev.kiln.builder.repro.SourceDate;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.core.util.Files2;
 import dev.kiln.core.util.Hashing;
@@ -21,7 +24,7 @@ import java.util.List;
  */
 public final class PackageLayer {
     /** Bump when the way layers are made changes, so old cached layers are not reused. */
-    private static final String RECIPE = "kiln-layer-v1";
+    private static final String RECIPE = "kiln-layer-v2"; // v2: made with SOURCE_DATE_EPOCH
     /** initramfs-tools extensions that make the PXE initrd fetch its root over HTTP. */
     static final List<String> INITRAMFS_FILES = List.of("initramfs/scripts/kiln", "initramfs/hooks/kiln");
     /** Docs, man pages and translations have no business on a node; copyright files stay (SBOM). */
@@ -41,8 +44,9 @@ public final class PackageLayer {
 
     public record Layer(Path tarball, String key, boolean fromCache) { }
 
-    public static String key(ImageSpec spec, PackagePlan plan, String mirrorState) throws IOException {
+    public static String key(ImageSpec spec, PackagePlan plan, String mirrorState, SourceDate sourceDate) throws IOException {
         StringBuilder k = new StringBuilder(RECIPE).append('\n');
+        k.append("source-date-epoch=").append(sourceDate.epoch()).append('\n');
         k.append("variant=").append(spec.base().variant()).append('\n');
         k.append("suite=").append(spec.base().suite()).append('\n');
         plan.sources().forEach(s -> k.append(s.debLine()).append('\n'));
@@ -56,7 +60,7 @@ public final class PackageLayer {
     }
 
     /** Returns the cached layer for this key, or builds it with mmdebstrap. */
-    public Layer obtain(ImageSpec spec, PackagePlan plan, String key, Path workDir, Progress.Step step)
+    public Layer obtain(ImageSpec spec, PackagePlan plan, String key, SourceDate sourceDate, Path workDir, Progress.Step step)
             throws IOException {
         Path tarball = cacheDir.resolve(key + ".tar");
         if (Files.isRegularFile(tarball)) {
@@ -93,7 +97,10 @@ public final class PackageLayer {
             // the store's sweep of dead stagings removes it (unmounting what mmdebstrap mounted).
             Path tmp = workDir.resolve("tmp");
             Files.createDirectories(tmp);
-            Exec.of(cmd).env("TMPDIR", tmp.toString()).onLine(step::detail).run();
+            // SOURCE_DATE_EPOCH makes mmdebstrap's tarball and what the packages' scripts make in it
+            // (the initrd: mkinitramfs clamps its cpio) the same on every run against this mirror state.
+            Exec.of(cmd).env("TMPDIR", tmp.toString()).env("SOURCE_DATE_EPOCH", sourceDate.value())
+                    .onLine(step::detail).run();
             Files.move(partial, tarball, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(partial);

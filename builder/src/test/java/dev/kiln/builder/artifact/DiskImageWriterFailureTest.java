@@ -41,7 +41,7 @@ class DiskImageWriterFailureTest {
         };
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> DiskImageWriter.write(
                         new DiskImageWriter.Request(rootfs, kernel, initrd, "", "t",
-                                out.resolve("disk.raw")), step))
+                                out.resolve("disk.raw"), "t:1", 1_700_000_000L), step))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining("build EFI system partition")
                 .hasMessageContaining("do not fit");

@@ -181,11 +181,15 @@ class DiskImageWriterPatchingTest {
     @Test
     void sfdiskScriptDescribesTheLayout() {
         String script = DiskImageWriter.sfdiskScript("11111111-2222-3333-4444-555555555555",
+                "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002",
                 "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", 1_000_000);
         assertThat(script).startsWith("label: gpt\n")
                 .contains("label-id: 11111111-2222-3333-4444-555555555555")
                 .contains("start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649")
-                .contains("start=4096, size=524288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+                .contains("start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, "
+                        + "uuid=11111111-0000-4000-8000-000000000001, name=\"bios-boot\"")
+                .contains("start=4096, size=524288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, "
+                        + "uuid=11111111-0000-4000-8000-000000000002")
                 .contains("start=528384, size=1000000, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, "
                         + "uuid=AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE, name=\"kiln-root\"");
     }

@@ -27,9 +27,23 @@ public record Manifest(
         List<ImageRecord> images,
         List<String> outputs,
         Map<String, Artifact> artifacts,
-        Map<String, Object> validation) {
+        Map<String, Object> validation,
+        Reproducible reproducible) {
 
     public static final int SCHEMA = 1;
+
+    @com.fasterxml.jackson.annotation.JsonCreator
+    public Manifest { }
+
+    /** A manifest of a build that recorded nothing about rebuilding it (older kiln, tests). */
+    public Manifest(int schema, String name, String version, String description, String specSha256, String builtAt,
+                    double buildSeconds, String kilnVersion, Base base, Kernel kernel, Map<String, Component> components,
+                    Map<String, String> packages, List<FileRecord> files, Map<String, String> placeholders,
+                    List<ImageRecord> images, List<String> outputs, Map<String, Artifact> artifacts,
+                    Map<String, Object> validation) {
+        this(schema, name, version, description, specSha256, builtAt, buildSeconds, kilnVersion, base, kernel, components,
+                packages, files, placeholders, images, outputs, artifacts, validation, null);
+    }
 
     public String ref() {
         return name + ":" + version;
@@ -52,4 +66,11 @@ public record Manifest(
     public record ImageRecord(String name, String sha256, long size) { }
 
     public record Artifact(String sha256, long size) { }
+
+    /**
+     * What a rebuild needs besides the spec (specSha256) and the mirror state (base): the time every
+     * time stamp in the artifacts was clamped to, where it came from, and the spec file the build read.
+     * {@code builtAt} above is the wall clock and appears in no artifact.
+     */
+    public record Reproducible(long sourceDateEpoch, String sourceDate, String sourceDateFrom, String specFile) { }
 }

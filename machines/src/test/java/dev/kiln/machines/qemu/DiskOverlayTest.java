@@ -1,5 +1,7 @@
 package dev.kiln.machines.qemu;
 
+import dev.kiln.core.json.Json;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -61,7 +63,7 @@ class DiskOverlayTest {
         assertThat(DiskOverlay.isOverlay(overlay)).isTrue();
         assertThat(DiskOverlay.imageOf(overlay)).isEqualTo(image.toAbsolutePath());
         assertThat(DiskOverlay.imageOf(image)).isEqualTo(image);
-        JsonNode info = new ObjectMapper().readTree(Exec.of("qemu-img", "info", "--output=json", overlay.toString()).run());
+        JsonNode info = Json.MAPPER.readTree(Exec.of("qemu-img", "info", "--output=json", overlay.toString()).run());
         assertThat(info.get("format").asText()).isEqualTo("qcow2");
         assertThat(info.get("virtual-size").asLong()).isEqualTo(4L << 20);
         assertThat(info.get("backing-filename-format").asText()).isEqualTo("raw");

@@ -1,5 +1,7 @@
 package dev.kiln.machines.vm;
 
+import dev.kiln.core.json.Json;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -33,7 +35,7 @@ class DiskGrowTest {
     static final Pattern GROWN = Pattern.compile("kiln-boot: root grown (\\S+) -> (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
     static final Pattern UNCHANGED = Pattern.compile("kiln-boot: root unchanged (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
     static final Pattern AGENT_BOOTED = Pattern.compile("kiln-agent: booted .*; root (grown|unchanged) .*");
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @TempDir
     Path work;
