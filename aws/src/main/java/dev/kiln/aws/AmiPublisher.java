@@ -321,10 +321,7 @@ public final class AmiPublisher {
                     finishSnapshot(ec2, id, m, tags, where, step);
                     return new Written(id, r);
                 } catch (SnapshotUploader.BlockException e) {
-                    int status = AwsErrors.status(e.sdk);
-                    String code = String.valueOf(AwsErrors.code(e.sdk));
-                    if (status < 400 || status >= 500 || AwsErrors.BAD_CREDENTIALS.contains(code)
-                            || AwsErrors.DENIED.contains(code) || code.contains("Throttl")) {
+                    if (!AwsErrorCode.refused(e.sdk)) {
                         // Network, service or permission trouble: the snapshot may be fine; keep it for the next run.
                         step.failed();
                         throw AwsErrors.explain(e.sdk, "writing into snapshot " + id, where);
@@ -364,7 +361,7 @@ public final class AmiPublisher {
                 r = new SnapshotUploader(ebs, workers, listener).upload(disk, id, true, step);
             } catch (SnapshotUploader.BlockException e) {
                 step.failed();
-                throw AwsErrors.explain(e.sdk, e.getMessage().split(":")[0], where);
+                throw AwsErrors.explain(e.sdk, e.doing, where);
             }
             finishSnapshot(ec2, id, m, tags, where, step);
             return new Written(id, r);
@@ -399,7 +396,7 @@ public final class AmiPublisher {
             List<Snapshot> s = ec2.describeSnapshots(b -> b.snapshotIds(id)).snapshots();
             return s.isEmpty() ? null : s.get(0);
         } catch (SdkException e) {
-            if (AwsErrors.is(e, "InvalidSnapshot.NotFound")) {
+            if (AwsErrorCode.SNAPSHOT_NOT_FOUND.matches(e)) {
                 return null;
             }
             throw AwsErrors.explain(e, "reading snapshot " + id, where);
@@ -411,7 +408,7 @@ public final class AmiPublisher {
             try {
                 ec2.deleteSnapshot(b -> b.snapshotId(id));
             } catch (SdkException e) {
-                if (!AwsErrors.is(e, "InvalidSnapshot.NotFound")) {
+                if (!AwsErrorCode.SNAPSHOT_NOT_FOUND.matches(e)) {
                     step.failed();
                     throw AwsErrors.explain(e, "deleting snapshot " + id, where);
                 }
@@ -478,7 +475,7 @@ public final class AmiPublisher {
                                 .build())
                         .tagSpecifications(t -> t.resourceType(ResourceType.IMAGE).tags(limit(tags)))).imageId();
             } catch (SdkException e) {
-                if (AwsErrors.is(e, "InvalidAMIName.Duplicate")) { // registered concurrently, or untagged by a crash
+                if (AwsErrorCode.AMI_NAME_DUPLICATE.matches(e)) { // registered concurrently, or untagged by a crash
                     Image there = findImage(ec2, ref, name, where);
                     if (there != null) {
                         return there;
@@ -556,7 +553,7 @@ public final class AmiPublisher {
             try {
                 current = ssm.getParameter(b -> b.name(param)).parameter().value();
             } catch (SdkException e) {
-                if (!AwsErrors.is(e, "ParameterNotFound")) {
+                if (!AwsErrorCode.PARAMETER_NOT_FOUND.matches(e)) {
                     step.failed();
                     throw AwsErrors.explain(e, "reading SSM parameter " + param, where);
                 }
