@@ -7,7 +7,6 @@ import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,13 +65,13 @@ public final class AmiPublisher {
     private final Progress progress;
     private final PublishListener listener;
     private int workers = 16;
-    private Duration pollInterval = Duration.ofSeconds(10);
-    private Duration waitTimeout = Duration.ofMinutes(90);
+    private Waiter waiter;
 
     public AmiPublisher(AwsClients clients, Progress progress, PublishListener listener) {
         this.clients = clients;
         this.progress = progress;
         this.listener = listener;
+        this.waiter = new Waiter(Duration.ofSeconds(10), Duration.ofMinutes(90), progress);
     }
 
     /** Parallel block uploads. Default 16. */
@@ -83,8 +82,7 @@ public final class AmiPublisher {
 
     /** How often and how long to wait for snapshots and images to become ready. */
     public AmiPublisher polling(Duration interval, Duration timeout) {
-        this.pollInterval = interval;
-        this.waitTimeout = timeout;
+        this.waiter = new Waiter(interval, timeout, progress);
         return this;
     }
 
@@ -372,21 +370,21 @@ public final class AmiPublisher {
     private void finishSnapshot(Ec2Client ec2, String id, Manifest m, List<Tag> tags, String where, Progress.Step step)
             throws IOException {
         step.detail("waiting for " + id + " to complete");
-        long deadline = System.nanoTime() + waitTimeout.toNanos();
-        while (true) {
-            Snapshot s = describeSnapshot(ec2, id, where);
-            if (s == null) {
-                throw new PublishException("snapshot " + id + " vanished while completing (" + where + ")");
-            }
-            if (s.state() == SnapshotState.COMPLETED) {
-                break;
-            }
-            if (s.state() == SnapshotState.ERROR) {
-                step.failed();
-                throw new PublishException("snapshot " + id + " failed: " + s.stateMessage()
-                        + " (a re-run deletes it and writes a new one)");
-            }
-            pause(deadline, "snapshot " + id + " to complete");
+        try {
+            waiter.until("snapshot " + id + " to complete", null, () -> {
+                Snapshot s = describeSnapshot(ec2, id, where);
+                if (s == null) {
+                    throw new PublishException("snapshot " + id + " vanished while completing (" + where + ")");
+                }
+                if (s.state() == SnapshotState.ERROR) {
+                    throw new PublishException("snapshot " + id + " failed: " + s.stateMessage()
+                            + " (a re-run deletes it and writes a new one)");
+                }
+                return s.state() == SnapshotState.COMPLETED ? s : null;
+            });
+        } catch (IOException e) {
+            step.failed();
+            throw e;
         }
         call(step, "tagging " + id, where, () -> ec2.createTags(b -> b.resources(id).tags(limit(withState(tags, STATE_COMPLETE)))));
     }
@@ -493,30 +491,16 @@ public final class AmiPublisher {
     }
 
     private void waitForImage(Ec2Client ec2, String id, String where) throws IOException {
-        long deadline = System.nanoTime() + waitTimeout.toNanos();
-        Progress.Step step = null;
-        try {
-            while (true) {
-                List<Image> imgs = call(null, "reading image " + id, where, () -> ec2.describeImages(b -> b.imageIds(id))).images();
-                String state = imgs.isEmpty() ? "missing" : imgs.get(0).stateAsString();
-                if (state.equals("available")) {
-                    return;
-                }
-                if (!state.equals("pending") && !state.equals("missing")) {
-                    throw new PublishException("image " + id + " is " + state + " (" + where + ")"
-                            + (imgs.isEmpty() || imgs.get(0).stateReason() == null ? "" : ": " + imgs.get(0).stateReason().message())
-                            + "; a re-run deregisters it and tries again");
-                }
-                if (step == null) {
-                    step = progress.step("wait for image " + id + " to become available (" + where + ")");
-                }
-                pause(deadline, "image " + id);
+        waiter.until("image " + id + " to become available", "wait for image " + id + " to become available (" + where + ")", () -> {
+            List<Image> imgs = call(null, "reading image " + id, where, () -> ec2.describeImages(b -> b.imageIds(id))).images();
+            String state = imgs.isEmpty() ? "missing" : imgs.get(0).stateAsString();
+            if (!state.equals("available") && !state.equals("pending") && !state.equals("missing")) {
+                throw new PublishException("image " + id + " is " + state + " (" + where + ")"
+                        + (imgs.isEmpty() || imgs.get(0).stateReason() == null ? "" : ": " + imgs.get(0).stateReason().message())
+                        + "; a re-run deregisters it and tries again");
             }
-        } finally {
-            if (step != null) {
-                step.close();
-            }
-        }
+            return state.equals("available") ? state : null;
+        });
     }
 
     private void share(Ec2Client ec2, String imageId, List<String> accounts, String where) throws PublishException {
@@ -624,19 +608,6 @@ public final class AmiPublisher {
     /** EC2's 50-tag limit: the kiln: identity tags come first, component tags past the limit are left out. */
     private static List<Tag> limit(List<Tag> tags) {
         return tags.size() <= MAX_TAGS ? tags : tags.subList(0, MAX_TAGS);
-    }
-
-    private void pause(long deadline, String what) throws IOException {
-        if (System.nanoTime() > deadline) {
-            throw new PublishException("gave up waiting for " + what + " after " + waitTimeout.toMinutes()
-                    + " min; a re-run picks up from here");
-        }
-        try {
-            Thread.sleep(pollInterval.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("publish interrupted");
-        }
     }
 
     private static <T> T call(Progress.Step step, String doing, String where, Supplier<T> call) throws PublishException {
