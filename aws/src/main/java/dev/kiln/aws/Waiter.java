@@ -65,8 +65,11 @@ final class Waiter {
         }
     }
 
-    /** "90 min", "30 s": minutes when whole, else seconds (a short test timeout is not "0 min"). */
+    /** "90 min", "30 s", "200 ms": the largest whole unit (a short timeout is not "0 min"). */
     static String describe(Duration d) {
-        return d.toSeconds() % 60 == 0 && d.toMinutes() > 0 ? d.toMinutes() + " min" : d.toSeconds() + " s";
+        if (d.toMinutes() > 0 && d.toSeconds() % 60 == 0) {
+            return d.toMinutes() + " min";
+        }
+        return d.toSeconds() > 0 && d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 }
