@@ -1,43 +1,25 @@
 package dev.kiln.aws;
 
-import dev.kiln.core.store.Published;
+import static dev.kiln.aws.AwsCall.call;
+
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
-import dev.kiln.core.util.Hashing;
+import dev.kiln.core.store.Published;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Supplier;
-import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.regions.Region;
-import software.amazon.awssdk.services.ebs.EbsClient;
-import software.amazon.awssdk.services.ebs.model.StartSnapshotResponse;
-import software.amazon.awssdk.services.ec2.Ec2Client;
-import software.amazon.awssdk.services.ec2.model.ArchitectureValues;
-import software.amazon.awssdk.services.ec2.model.BlockDeviceMapping;
-import software.amazon.awssdk.services.ec2.model.BootModeValues;
-import software.amazon.awssdk.services.ec2.model.Filter;
 import software.amazon.awssdk.services.ec2.model.Image;
-import software.amazon.awssdk.services.ec2.model.ImdsSupportValues;
-import software.amazon.awssdk.services.ec2.model.LaunchPermission;
-import software.amazon.awssdk.services.ec2.model.ResourceType;
 import software.amazon.awssdk.services.ec2.model.Snapshot;
-import software.amazon.awssdk.services.ec2.model.SnapshotState;
-import software.amazon.awssdk.services.ec2.model.Tag;
-import software.amazon.awssdk.services.ec2.model.VolumeType;
-import software.amazon.awssdk.services.ssm.SsmClient;
-import software.amazon.awssdk.services.ssm.model.ParameterType;
 
 /**
  * Publishes a version's {@code disk/disk.raw} as an AMI: an EBS snapshot written through the EBS
@@ -50,29 +32,28 @@ import software.amazon.awssdk.services.ssm.model.ParameterType;
  * {@code kiln/NAME/VERSION}, unique per region. A re-run finds what an earlier (crashed) run made
  * and goes on from there: a complete snapshot or an AMI is reused, a snapshot still pending is
  * written again and completed, one in error is deleted and redone. Nothing is made twice.
+ *
+ * <p>This class orders the steps and records them in published.json; {@link SnapshotStore},
+ * {@link ImageRegistrar} and {@link SsmImagePointer} do the work.
  */
 public final class AmiPublisher {
-    public static final String TAG_NAME = "kiln:name";
-    public static final String TAG_VERSION = "kiln:version";
-    public static final String TAG_STATE = "kiln:state";
-    public static final String STATE_UPLOADING = "uploading";
-    public static final String STATE_COMPLETE = "complete";
-    static final String TAG_BUILT_AT = "kiln:built-at";
-    static final long GIB = 1L << 30;
-    /** EC2 allows 50 tags per resource. */
-    private static final int MAX_TAGS = 50;
+    public static final String TAG_NAME = KilnTags.NAME;
+    public static final String TAG_VERSION = KilnTags.VERSION;
+    public static final String TAG_STATE = KilnTags.STATE;
+    public static final String STATE_UPLOADING = KilnTags.STATE_UPLOADING;
+    public static final String STATE_COMPLETE = KilnTags.STATE_COMPLETE;
 
     private final AwsClients clients;
     private final Progress progress;
     private final PublishListener listener;
     private int workers = 16;
-    private Duration pollInterval = Duration.ofSeconds(10);
-    private Duration waitTimeout = Duration.ofMinutes(90);
+    private Waiter waiter;
 
     public AmiPublisher(AwsClients clients, Progress progress, PublishListener listener) {
         this.clients = clients;
         this.progress = progress;
         this.listener = listener;
+        this.waiter = new Waiter(Duration.ofSeconds(10), Duration.ofMinutes(90), progress);
     }
 
     /** Parallel block uploads. Default 16. */
@@ -83,8 +64,7 @@ public final class AmiPublisher {
 
     /** How often and how long to wait for snapshots and images to become ready. */
     public AmiPublisher polling(Duration interval, Duration timeout) {
-        this.pollInterval = interval;
-        this.waitTimeout = timeout;
+        this.waiter = new Waiter(interval, timeout, progress);
         return this;
     }
 
@@ -109,7 +89,7 @@ public final class AmiPublisher {
                          int blocksWritten, long bytesSent, long diskBytes, List<String> created) { }
 
     public static String defaultSsmParameter(String imageName) {
-        return "/kiln/images/" + imageName + "/latest";
+        return SsmImagePointer.parameter(imageName, "latest");
     }
 
     /** AMI names: 3-128 of letters, digits, ()[] ./-'@_ and unique per account and region. */
@@ -117,10 +97,11 @@ public final class AmiPublisher {
         return ("kiln/" + ref.name() + "/" + ref.version()).replaceAll("[^A-Za-z0-9()\\[\\] ./\\-'@_]", "_");
     }
 
-    public Result publish(ImageStore store, ImageRef ref, Options o) throws IOException {
-        Manifest m = store.manifest(ref);
-        Path dir = store.dir(ref);
-        Path disk = dir.resolve("disk/disk.raw");
+    /** The options checked, before anything is made. */
+    private record Plan(Path disk, int volumeGib, Region home, List<Region> copies, List<String> accounts, String ssmName) { }
+
+    private Plan plan(ImageStore store, ImageRef ref, Options o) throws IOException {
+        Path disk = store.dir(ref).resolve("disk/disk.raw");
         if (!Files.isRegularFile(disk)) {
             throw new PublishException(ref + " has no disk/disk.raw to make an AMI of (its spec's outputs must include 'disk')");
         }
@@ -141,17 +122,91 @@ public final class AmiPublisher {
             accounts.add(a.trim());
         }
         String ssmName = o.ssmParameter() == null ? defaultSsmParameter(ref.name()) : o.ssmParameter();
+        return new Plan(disk, volumeGib, home, copies, accounts, ssmName);
+    }
+
+    public Result publish(ImageStore store, ImageRef ref, Options o) throws IOException {
+        Manifest m = store.manifest(ref);
+        Path dir = store.dir(ref);
+        Plan plan = plan(store, ref, o);
         String endpoint = clients.settings().endpoint() == null ? null : clients.settings().endpoint().toString();
-        String where = "region " + home.id() + (endpoint != null ? " (endpoint " + endpoint + ")" : "");
-        Ec2Client ec2 = clients.ec2(home);
-        String name = amiName(ref);
-        List<Tag> tags = tags(m);
-        List<String> created = new ArrayList<>();
+        Ec2Region home = Ec2Region.of(clients, plan.home(), endpoint);
+        ImageRegistrar.AmiSpec spec = new ImageRegistrar.AmiSpec(ref, amiName(ref), KilnTags.description(m), KilnTags.of(m));
+        Created created = new Created(listener);
 
         // 0. Credentials, region and the copy regions, before anything is made.
-        try (Progress.Step step = progress.step("check AWS account, " + where)) {
+        checkRegions(home, plan.copies());
+
+        // 1. The AMI in the home region, or the snapshot to make it from.
+        SnapshotStore snapshots = new SnapshotStore(home, clients.ebs(plan.home()), workers, waiter, progress, created);
+        ImageRegistrar homeImages = new ImageRegistrar(home, waiter, progress, created);
+        Image image = homeImages.find(spec);
+        Snapshot done = snapshots.findComplete(ref);
+        String snapshotId;
+        SnapshotUploader.Result written = null;
+        if (done != null) {
+            snapshotId = done.snapshotId();
+        } else if (image != null) {
+            // The tagged snapshot above is preferred: an EC2 implementation may describe a snapshot
+            // of its own making as the image's root.
+            snapshotId = ImageRegistrar.rootSnapshot(image);
+        } else {
+            SnapshotStore.Written w = snapshots.write(ref, m, plan.disk(), spec.tags());
+            snapshotId = w.snapshotId();
+            written = w.result();
+        }
+        if (image == null) {
+            image = homeImages.register(spec, snapshotId, plan.volumeGib());
+        }
+        String homeImage = image.imageId();
+        Map<String, String> images = new LinkedHashMap<>();
+        images.put(plan.home().id(), homeImage);
+        homeImages.awaitAvailable(homeImage);
+        homeImages.share(homeImage, plan.accounts());
+        Published.update(dir, ref.toString(), p -> p.withAmi(new Published.Ami(plan.home().id(), homeImage, snapshotId,
+                spec.name(), null, plan.accounts(), null, endpoint, S3Publisher.now())));
+
+        // 2. Copies: start them all, then wait for each (they run in parallel on AWS's side).
+        Map<Region, String> copyIds = new LinkedHashMap<>();
+        for (Region c : plan.copies()) {
+            ImageRegistrar there = registrar(c, created);
+            Image found = there.find(spec);
+            copyIds.put(c, found != null ? found.imageId() : there.copy(spec, plan.home(), homeImage));
+        }
+        for (Map.Entry<Region, String> e : copyIds.entrySet()) {
+            ImageRegistrar there = registrar(e.getKey(), created);
+            there.awaitAvailable(e.getValue());
+            there.tagCopySnapshot(e.getValue(), spec.tags());
+            there.share(e.getValue(), plan.accounts());
+            images.put(e.getKey().id(), e.getValue());
+            Published.update(dir, ref.toString(), p -> p.withAmi(new Published.Ami(e.getKey().id(), e.getValue(), null,
+                    spec.name(), plan.home().id(), plan.accounts(), null, endpoint, S3Publisher.now())));
+        }
+
+        // 3. The SSM parameter in every region points at the newest published version's AMI.
+        if (!plan.ssmName().isEmpty()) {
+            for (Map.Entry<String, String> e : images.entrySet()) {
+                Region r = Region.of(e.getKey());
+                if (pointLatest(r, plan.ssmName(), e.getValue(), m, created)) {
+                    recordSsm(dir, ref, r, e.getValue(), plan.ssmName());
+                }
+            }
+        }
+        return new Result(images, snapshotId, plan.ssmName().isEmpty() ? null : plan.ssmName(), written != null,
+                written == null ? 0 : written.changedBlocks(), written == null ? 0 : written.bytesSent(),
+                Files.size(plan.disk()), created.ids());
+    }
+
+    /** Copy regions are named without the endpoint in messages (only the home region's calls name it). */
+    private ImageRegistrar registrar(Region r, Created created) {
+        return new ImageRegistrar(new Ec2Region(r, clients.ec2(r), "region " + r.id()), waiter, progress, created);
+    }
+
+    /** Fails, before anything is made, when the credentials do not work or a region is not enabled. */
+    private void checkRegions(Ec2Region home, List<Region> copies) throws PublishException {
+        try (Progress.Step step = progress.step("check AWS account, " + home.where())) {
             Set<String> enabled = new LinkedHashSet<>();
-            call(step, "listing the account's regions", where, () -> ec2.describeRegions(b -> b.allRegions(false)))
+            call(step, "listing the account's regions", home.where(), () -> home.ec2().describeRegions(b -> b.allRegions(false)))
                     .regions().forEach(r -> enabled.add(r.regionName()));
             for (Region c : copies) {
                 if (!enabled.isEmpty() && !enabled.contains(c.id())) {
@@ -160,496 +215,56 @@ public final class AmiPublisher {
                             + " (opt-in regions must be enabled first); enabled: " + String.join(", ", enabled));
                 }
             }
-            if (!enabled.isEmpty() && !enabled.contains(home.id())) {
+            if (!enabled.isEmpty() && !enabled.contains(home.region().id())) {
                 step.failed();
-                throw new PublishException("region " + home.id() + " is not enabled for this account; enabled: "
+                throw new PublishException("region " + home.region().id() + " is not enabled for this account; enabled: "
                         + String.join(", ", enabled));
             }
         }
-
-        // 1. The AMI in the home region, or the snapshot to make it from.
-        Map<String, String> images = new LinkedHashMap<>();
-        Image image = findImage(ec2, ref, name, where);
-        String snapshotId;
-        SnapshotUploader.Result written = null;
-        if (image != null) {
-            // Ours by its tags first (moto describes an auto-made snapshot as the image's root); AWS agrees.
-            Snapshot done = findCompleteSnapshot(ec2, ref, where);
-            snapshotId = done != null ? done.snapshotId() : rootSnapshot(image);
-        } else {
-            Snapshot done = findCompleteSnapshot(ec2, ref, where);
-            if (done != null) {
-                snapshotId = done.snapshotId();
-            } else {
-                Written w = writeSnapshot(ref, m, disk, home, ec2, tags, where, created);
-                snapshotId = w.snapshotId();
-                written = w.result();
-            }
-            image = register(ec2, ref, m, name, snapshotId, volumeGib, tags, where, created);
-        }
-        String homeImage = image.imageId();
-        images.put(home.id(), homeImage);
-        waitForImage(ec2, homeImage, where);
-        share(ec2, homeImage, accounts, where);
-        final String snap = snapshotId;
-        Published.update(dir, ref.toString(), p -> p.withAmi(new Published.Ami(home.id(), homeImage, snap, name, null,
-                accounts, null, endpoint, S3Publisher.now())));
-
-        // 2. Copies: start them all, then wait for each (they run in parallel on AWS's side).
-        Map<Region, String> copyIds = new LinkedHashMap<>();
-        for (Region c : copies) {
-            Ec2Client dst = clients.ec2(c);
-            String cw = "region " + c.id();
-            Image there = findImage(dst, ref, name, cw);
-            String id;
-            if (there != null) {
-                id = there.imageId();
-            } else {
-                try (Progress.Step step = progress.step("copy " + homeImage + " to " + c.id())) {
-                    String token = "kiln-" + Hashing.sha256(ref + "/" + homeImage + "/" + c.id()).substring(0, 32);
-                    id = call(step, "copying " + homeImage + " to " + c.id(), cw, () -> dst.copyImage(b -> b
-                            .sourceImageId(homeImage).sourceRegion(home.id()).name(name)
-                            .description(description(m)).clientToken(token)
-                            .copyImageTags(true))).imageId();
-                    List<Tag> copyTags = new ArrayList<>(tags);
-                    copyTags.add(tag("kiln:copied-from", home.id() + "/" + homeImage));
-                    // CopyImage's tags are not honoured everywhere (moto ignores them): tag explicitly.
-                    call(step, "tagging " + id, cw, () -> dst.createTags(b -> b.resources(id).tags(limit(copyTags))));
-                    created.add(id);
-                    listener.created("image-copy", c.id(), id);
-                }
-            }
-            copyIds.put(c, id);
-        }
-        for (Map.Entry<Region, String> e : copyIds.entrySet()) {
-            Ec2Client dst = clients.ec2(e.getKey());
-            String cw = "region " + e.getKey().id();
-            waitForImage(dst, e.getValue(), cw);
-            tagCopySnapshots(dst, e.getValue(), tags, cw);
-            share(dst, e.getValue(), accounts, cw);
-            images.put(e.getKey().id(), e.getValue());
-            Published.update(dir, ref.toString(), p -> p.withAmi(new Published.Ami(e.getKey().id(), e.getValue(), null,
-                    name, home.id(), accounts, null, endpoint, S3Publisher.now())));
-        }
-
-        // 3. The SSM parameter in every region points at the newest published version's AMI.
-        if (!ssmName.isEmpty()) {
-            for (Map.Entry<String, String> e : images.entrySet()) {
-                Region r = Region.of(e.getKey());
-                if (pointParameter(clients.ssm(r), clients.ec2(r), ssmName, e.getValue(), m, "region " + r.id())) {
-                    String imageId = e.getValue();
-                    Published.update(dir, ref.toString(), p -> {
-                        for (Published.Ami a : p.amis()) {
-                            if (a.region().equals(r.id()) && imageId.equals(a.imageId())) {
-                                return p.withAmi(new Published.Ami(a.region(), a.imageId(), a.snapshotId(), a.name(),
-                                        a.copiedFrom(), a.sharedWith(), ssmName, a.endpoint(), a.publishedAt()));
-                            }
-                        }
-                        return p;
-                    });
-                }
-            }
-        }
-        return new Result(images, snapshotId, ssmName.isEmpty() ? null : ssmName, written != null,
-                written == null ? 0 : written.changedBlocks(), written == null ? 0 : written.bytesSent(),
-                Files.size(disk), created);
     }
-
-    // ---------------------------------------------------------------- snapshot
-
-    private record Written(String snapshotId, SnapshotUploader.Result result) { }
-
-    private List<Snapshot> snapshots(Ec2Client ec2, ImageRef ref, String where) throws PublishException {
-        try {
-            List<Snapshot> all = new ArrayList<>();
-            ec2.describeSnapshotsPaginator(b -> b.ownerIds("self").filters(
-                    Filter.builder().name("tag:" + TAG_NAME).values(ref.name()).build(),
-                    Filter.builder().name("tag:" + TAG_VERSION).values(ref.version()).build()))
-                    .snapshots().forEach(all::add);
-            all.sort(Comparator.comparing(Snapshot::startTime, Comparator.nullsFirst(Comparator.naturalOrder())));
-            return all;
-        } catch (SdkException e) {
-            throw AwsErrors.explain(e, "looking for snapshots of " + ref, where);
-        }
-    }
-
-    static String tagValue(List<Tag> tags, String key) {
-        for (Tag t : tags) {
-            if (t.key().equals(key)) {
-                return t.value();
-            }
-        }
-        return null;
-    }
-
-    /** A complete snapshot of this version, if an earlier run finished one. */
-    private Snapshot findCompleteSnapshot(Ec2Client ec2, ImageRef ref, String where)
-            throws PublishException {
-        for (Snapshot s : snapshots(ec2, ref, where)) {
-            if (STATE_COMPLETE.equals(tagValue(s.tags(), TAG_STATE)) && s.state() == SnapshotState.COMPLETED) {
-                return s;
-            }
-        }
-        return null;
-    }
-
-    /**
-     * Writes the disk into a snapshot: the pending one a crashed run left (PutSnapshotBlock
-     * overwrites blocks, so writing every block again and completing it is safe), else a new one.
-     * Snapshots of this version in error are deleted first.
-     */
-    private Written writeSnapshot(ImageRef ref, Manifest m, Path disk, Region home, Ec2Client ec2, List<Tag> tags,
-                                  String where, List<String> created) throws IOException {
-        EbsClient ebs = clients.ebs(home);
-        Snapshot resume = null;
-        for (Snapshot s : snapshots(ec2, ref, where)) {
-            if (s.state() == SnapshotState.ERROR || resume != null) {
-                // In error (a crashed run's snapshot timed out, or its checksum failed), or a second
-                // unfinished one: it can never be used, and would be a duplicate.
-                delete(ec2, s.snapshotId(), where);
-            } else if (!STATE_COMPLETE.equals(tagValue(s.tags(), TAG_STATE))) {
-                resume = s;
-            }
-        }
-        long size = Files.size(disk);
-        long gib = Math.max(1, (size + GIB - 1) / GIB);
-        if (resume != null) {
-            String id = resume.snapshotId();
-            try (Progress.Step step = progress.step("write " + disk.getFileName() + " into unfinished snapshot " + id)) {
-                try {
-                    SnapshotUploader.Result r = new SnapshotUploader(ebs, workers, listener).upload(disk, id, false, step);
-                    finishSnapshot(ec2, id, m, tags, where, step);
-                    return new Written(id, r);
-                } catch (SnapshotUploader.BlockException e) {
-                    int status = AwsErrors.status(e.sdk);
-                    String code = String.valueOf(AwsErrors.code(e.sdk));
-                    if (status < 400 || status >= 500 || AwsErrors.BAD_CREDENTIALS.contains(code)
-                            || AwsErrors.DENIED.contains(code) || code.contains("Throttl")) {
-                        // Network, service or permission trouble: the snapshot may be fine; keep it for the next run.
-                        step.failed();
-                        throw AwsErrors.explain(e.sdk, "writing into snapshot " + id, where);
-                    }
-                    // Refused: not writable any more. Completed by the crashed run after all (then it
-                    // is good: CompleteSnapshot checked the block count and checksum), else unusable.
-                    Snapshot now = describeSnapshot(ec2, id, where);
-                    if (now != null && now.state() == SnapshotState.COMPLETED) {
-                        step.detail("it was completed by the earlier run");
-                        finishSnapshot(ec2, id, m, tags, where, step);
-                        return new Written(id, null);
-                    }
-                    step.detail("cannot resume it (" + e.getMessage() + "); starting over");
-                    if (now != null) {
-                        delete(ec2, id, where);
-                    }
-                }
-            }
-        }
-        try (Progress.Step step = progress.step(String.format("write %s (%d GiB) into a new EBS snapshot, %s",
-                disk.getFileName(), gib, where))) {
-            List<software.amazon.awssdk.services.ebs.model.Tag> ebsTags = new ArrayList<>();
-            for (Tag t : limit(withState(tags, STATE_UPLOADING))) {
-                ebsTags.add(software.amazon.awssdk.services.ebs.model.Tag.builder().key(t.key()).value(t.value()).build());
-            }
-            StartSnapshotResponse started = call(step, "starting an EBS snapshot (EBS direct APIs)", where,
-                    () -> ebs.startSnapshot(b -> b.volumeSize(gib).tags(ebsTags).description(description(m))));
-            String id = started.snapshotId();
-            created.add(id);
-            listener.created("snapshot", home.id(), id);
-            if (started.blockSize() != null && started.blockSize() != SnapshotUploader.BLOCK) {
-                // moto reports 512; AWS 524288. Block indexes are defined in 512 KiB units either way.
-                step.detail("service reports BlockSize " + started.blockSize() + "; writing 512 KiB blocks");
-            }
-            SnapshotUploader.Result r;
-            try {
-                r = new SnapshotUploader(ebs, workers, listener).upload(disk, id, true, step);
-            } catch (SnapshotUploader.BlockException e) {
-                step.failed();
-                throw AwsErrors.explain(e.sdk, e.getMessage().split(":")[0], where);
-            }
-            finishSnapshot(ec2, id, m, tags, where, step);
-            return new Written(id, r);
-        }
-    }
-
-    /** Waits for the completed snapshot and marks it complete (the tag a re-run trusts). */
-    private void finishSnapshot(Ec2Client ec2, String id, Manifest m, List<Tag> tags, String where, Progress.Step step)
-            throws IOException {
-        step.detail("waiting for " + id + " to complete");
-        long deadline = System.nanoTime() + waitTimeout.toNanos();
-        while (true) {
-            Snapshot s = describeSnapshot(ec2, id, where);
-            if (s == null) {
-                throw new PublishException("snapshot " + id + " vanished while completing (" + where + ")");
-            }
-            if (s.state() == SnapshotState.COMPLETED) {
-                break;
-            }
-            if (s.state() == SnapshotState.ERROR) {
-                step.failed();
-                throw new PublishException("snapshot " + id + " failed: " + s.stateMessage()
-                        + " (a re-run deletes it and writes a new one)");
-            }
-            pause(deadline, "snapshot " + id + " to complete");
-        }
-        call(step, "tagging " + id, where, () -> ec2.createTags(b -> b.resources(id).tags(limit(withState(tags, STATE_COMPLETE)))));
-    }
-
-    private Snapshot describeSnapshot(Ec2Client ec2, String id, String where) throws PublishException {
-        try {
-            List<Snapshot> s = ec2.describeSnapshots(b -> b.snapshotIds(id)).snapshots();
-            return s.isEmpty() ? null : s.get(0);
-        } catch (SdkException e) {
-            if (AwsErrors.is(e, "InvalidSnapshot.NotFound")) {
-                return null;
-            }
-            throw AwsErrors.explain(e, "reading snapshot " + id, where);
-        }
-    }
-
-    private void delete(Ec2Client ec2, String id, String where) throws PublishException {
-        try (Progress.Step step = progress.step("delete unusable snapshot " + id)) {
-            try {
-                ec2.deleteSnapshot(b -> b.snapshotId(id));
-            } catch (SdkException e) {
-                if (!AwsErrors.is(e, "InvalidSnapshot.NotFound")) {
-                    step.failed();
-                    throw AwsErrors.explain(e, "deleting snapshot " + id, where);
-                }
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- image
-
-    /** The AMI of this version in a region: by its tags, or by its name (a run that crashed before tagging it). */
-    private Image findImage(Ec2Client ec2, ImageRef ref, String name, String where) throws PublishException {
-        try {
-            Map<String, Image> found = new LinkedHashMap<>();
-            ec2.describeImages(b -> b.owners("self").filters(
-                    Filter.builder().name("tag:" + TAG_NAME).values(ref.name()).build(),
-                    Filter.builder().name("tag:" + TAG_VERSION).values(ref.version()).build()))
-                    .images().forEach(i -> found.put(i.imageId(), i));
-            ec2.describeImages(b -> b.owners("self").filters(Filter.builder().name("name").values(name).build()))
-                    .images().forEach(i -> found.put(i.imageId(), i));
-            List<Image> usable = new ArrayList<>();
-            for (Image i : found.values()) {
-                switch (i.stateAsString()) {
-                    case "available", "pending" -> usable.add(i);
-                    case "failed", "error", "invalid" -> {
-                        try (Progress.Step step = progress.step("deregister failed image " + i.imageId() + " (" + where + ")")) {
-                            ec2.deregisterImage(b -> b.imageId(i.imageId()));
-                        }
-                    }
-                    default -> { }
-                }
-            }
-            usable.sort(Comparator.comparing(Image::creationDate, Comparator.nullsLast(Comparator.naturalOrder())));
-            return usable.isEmpty() ? null : usable.get(0);
-        } catch (SdkException e) {
-            throw AwsErrors.explain(e, "looking for the AMI of " + ref, where);
-        }
-    }
-
-    private static String rootSnapshot(Image image) {
-        for (BlockDeviceMapping bdm : image.blockDeviceMappings()) {
-            if (bdm.ebs() != null && bdm.ebs().snapshotId() != null
-                    && (image.rootDeviceName() == null || image.rootDeviceName().equals(bdm.deviceName()))) {
-                return bdm.ebs().snapshotId();
-            }
-        }
-        return null;
-    }
-
-    private Image register(Ec2Client ec2, ImageRef ref, Manifest m, String name, String snapshotId, int gib,
-                           List<Tag> tags, String where, List<String> created) throws IOException {
-        try (Progress.Step step = progress.step("register AMI " + name + " from " + snapshotId)) {
-            String id;
-            try {
-                id = ec2.registerImage(b -> b.name(name).description(description(m))
-                        .architecture(ArchitectureValues.X86_64)
-                        .virtualizationType("hvm")
-                        .enaSupport(true)
-                        .bootMode(BootModeValues.UEFI_PREFERRED)
-                        .imdsSupport(ImdsSupportValues.V2_0)
-                        .rootDeviceName("/dev/xvda")
-                        .blockDeviceMappings(BlockDeviceMapping.builder().deviceName("/dev/xvda")
-                                .ebs(e -> e.snapshotId(snapshotId).volumeType(VolumeType.GP3).volumeSize(gib)
-                                        .deleteOnTermination(true))
-                                .build())
-                        .tagSpecifications(t -> t.resourceType(ResourceType.IMAGE).tags(limit(tags)))).imageId();
-            } catch (SdkException e) {
-                if (AwsErrors.is(e, "InvalidAMIName.Duplicate")) { // registered concurrently, or untagged by a crash
-                    Image there = findImage(ec2, ref, name, where);
-                    if (there != null) {
-                        return there;
-                    }
-                }
-                step.failed();
-                throw AwsErrors.explain(e, "registering AMI " + name, where);
-            }
-            created.add(id);
-            listener.created("image", where, id);
-            // RegisterImage tags atomically on AWS; moto ignores TagSpecifications. Tagging again is harmless.
-            call(step, "tagging " + id, where, () -> ec2.createTags(b -> b.resources(id).tags(limit(tags))));
-            return ec2.describeImages(b -> b.imageIds(id)).images().get(0);
-        }
-    }
-
-    private void waitForImage(Ec2Client ec2, String id, String where) throws IOException {
-        long deadline = System.nanoTime() + waitTimeout.toNanos();
-        Progress.Step step = null;
-        try {
-            while (true) {
-                List<Image> imgs = call(null, "reading image " + id, where, () -> ec2.describeImages(b -> b.imageIds(id))).images();
-                String state = imgs.isEmpty() ? "missing" : imgs.get(0).stateAsString();
-                if (state.equals("available")) {
-                    return;
-                }
-                if (!state.equals("pending") && !state.equals("missing")) {
-                    throw new PublishException("image " + id + " is " + state + " (" + where + ")"
-                            + (imgs.isEmpty() || imgs.get(0).stateReason() == null ? "" : ": " + imgs.get(0).stateReason().message())
-                            + "; a re-run deregisters it and tries again");
-                }
-                if (step == null) {
-                    step = progress.step("wait for image " + id + " to become available (" + where + ")");
-                }
-                pause(deadline, "image " + id);
-            }
-        } finally {
-            if (step != null) {
-                step.close();
-            }
-        }
-    }
-
-    private void share(Ec2Client ec2, String imageId, List<String> accounts, String where) throws PublishException {
-        if (accounts.isEmpty()) {
-            return;
-        }
-        try (Progress.Step step = progress.step("share " + imageId + " with " + String.join(", ", accounts))) {
-            List<LaunchPermission> add = accounts.stream().map(a -> LaunchPermission.builder().userId(a).build()).toList();
-            call(step, "granting launch permission on " + imageId, where, () -> ec2.modifyImageAttribute(b -> b
-                    .imageId(imageId).launchPermission(l -> l.add(add))));
-        }
-    }
-
-    private void tagCopySnapshots(Ec2Client ec2, String imageId, List<Tag> tags, String where) throws PublishException {
-        Image img = call(null, "reading image " + imageId, where, () -> ec2.describeImages(b -> b.imageIds(imageId))).images().get(0);
-        String snap = rootSnapshot(img);
-        if (snap != null) {
-            List<Tag> t = withState(tags, STATE_COMPLETE);
-            call(null, "tagging " + snap, where, () -> ec2.createTags(b -> b.resources(snap).tags(limit(t))));
-        }
-    }
-
-    // ---------------------------------------------------------------- SSM
 
     /**
      * Points the parameter at {@code imageId} unless it points at an AMI of a newer build of this
      * image (publishing an old version again must not move "latest" back). Returns whether it
      * points at {@code imageId} now.
      */
-    private boolean pointParameter(SsmClient ssm, Ec2Client ec2, String param, String imageId, Manifest m, String where)
-            throws PublishException {
+    private boolean pointLatest(Region r, String param, String imageId, Manifest m, Created created) throws PublishException {
+        String where = "region " + r.id();
+        SsmImagePointer pointer = new SsmImagePointer(clients.ssm(r), where);
         try (Progress.Step step = progress.step("point SSM parameter " + param + " at " + imageId + " (" + where + ")")) {
-            String current = null;
             try {
-                current = ssm.getParameter(b -> b.name(param)).parameter().value();
-            } catch (SdkException e) {
-                if (!AwsErrors.is(e, "ParameterNotFound")) {
-                    step.failed();
-                    throw AwsErrors.explain(e, "reading SSM parameter " + param, where);
+                String current = pointer.current(param);
+                if (imageId.equals(current)) {
+                    return true;
                 }
-            }
-            if (imageId.equals(current)) {
-                return true;
-            }
-            if (current != null) {
-                String other = current;
-                try {
-                    List<Image> imgs = ec2.describeImages(b -> b.imageIds(other)).images();
-                    String builtAt = imgs.isEmpty() ? null : tagValue(imgs.get(0).tags(), TAG_BUILT_AT);
+                if (current != null) {
+                    // An AMI that is gone or not ours has no built-at: point the parameter at this one.
+                    String builtAt = registrar(r, created).builtAt(current);
                     if (builtAt != null && m.builtAt() != null && builtAt.compareTo(m.builtAt()) > 0) {
-                        step.detail("stays at " + other + ", built " + builtAt + ", newer than this version");
+                        step.detail("stays at " + current + ", built " + builtAt + ", newer than this version");
                         return false;
                     }
-                } catch (SdkException e) {
-                    // the AMI it points at is gone or not ours: point it at this one
                 }
+                pointer.point(param, imageId, "newest AMI of kiln image " + m.name() + " (" + m.version() + ")");
+            } catch (PublishException e) {
+                step.failed();
+                throw e;
             }
-            call(step, "writing SSM parameter " + param, where, () -> ssm.putParameter(b -> b.name(param).value(imageId)
-                    .type(ParameterType.STRING).dataType("aws:ec2:image").overwrite(true)
-                    .description("newest AMI of kiln image " + m.name() + " (" + m.version() + ")")));
-            listener.created("ssm-parameter", where, param);
+            listener.created("ssm-parameter", r.id(), param);
             return true;
         }
     }
 
-    // ---------------------------------------------------------------- helpers
-
-    private static String description(Manifest m) {
-        String d = "kiln image " + m.ref() + (m.kernel() != null ? ", kernel " + m.kernel().release() : "");
-        return d.length() > 255 ? d.substring(0, 255) : d;
-    }
-
-    static Tag tag(String key, String value) {
-        String v = value == null ? "" : value;
-        return Tag.builder().key(key).value(v.length() > 256 ? v.substring(0, 256) : v).build();
-    }
-
-    /** kiln:name, kiln:version, kiln:spec-hash, kiln:built-at, kernel and component versions. */
-    static List<Tag> tags(Manifest m) {
-        List<Tag> t = new ArrayList<>();
-        t.add(tag("Name", m.name() + " " + m.version()));
-        t.add(tag(TAG_NAME, m.name()));
-        t.add(tag(TAG_VERSION, m.version()));
-        t.add(tag("kiln:spec-hash", m.specSha256()));
-        t.add(tag(TAG_BUILT_AT, m.builtAt()));
-        if (m.kernel() != null) {
-            t.add(tag("kiln:kernel", m.kernel().release()));
-            if (m.kernel().version() != null) {
-                t.add(tag("kiln:kernel-package", m.kernel().packageName() + "=" + m.kernel().version()));
+    /** Notes in published.json that the parameter points at this region's AMI. */
+    private static void recordSsm(Path dir, ImageRef ref, Region r, String imageId, String ssmName) throws IOException {
+        Published.update(dir, ref.toString(), p -> {
+            for (Published.Ami a : p.amis()) {
+                if (a.region().equals(r.id()) && imageId.equals(a.imageId())) {
+                    return p.withAmi(new Published.Ami(a.region(), a.imageId(), a.snapshotId(), a.name(),
+                            a.copiedFrom(), a.sharedWith(), ssmName, a.endpoint(), a.publishedAt()));
+                }
             }
-        }
-        if (m.components() != null) {
-            m.components().forEach((n, c) -> t.add(tag("kiln:component:" + n,
-                    c.version() + (c.packageVersion() != null && !c.packageVersion().equals(c.version()) ? " (" + c.packageVersion() + ")" : ""))));
-        }
-        return t;
-    }
-
-    private static List<Tag> withState(List<Tag> tags, String state) {
-        List<Tag> t = new ArrayList<>(tags);
-        t.add(2, tag(TAG_STATE, state));
-        return t;
-    }
-
-    /** EC2's 50-tag limit: the kiln: identity tags come first, component tags past the limit are left out. */
-    private static List<Tag> limit(List<Tag> tags) {
-        return tags.size() <= MAX_TAGS ? tags : tags.subList(0, MAX_TAGS);
-    }
-
-    private void pause(long deadline, String what) throws IOException {
-        if (System.nanoTime() > deadline) {
-            throw new PublishException("gave up waiting for " + what + " after " + waitTimeout.toMinutes()
-                    + " min; a re-run picks up from here");
-        }
-        try {
-            Thread.sleep(pollInterval.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("publish interrupted");
-        }
-    }
-
-    private static <T> T call(Progress.Step step, String doing, String where, Supplier<T> call) throws PublishException {
-        try {
-            return call.get();
-        } catch (SdkException e) {
-            if (step != null) {
-                step.failed();
-            }
-            throw AwsErrors.explain(e, doing, where);
-        }
+            return p;
+        });
     }
 }

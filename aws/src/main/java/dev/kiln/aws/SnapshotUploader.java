@@ -37,8 +37,8 @@ import software.amazon.awssdk.services.ebs.model.ResourceNotFoundException;
 final class SnapshotUploader {
     /**
      * The EBS direct APIs' block: block indexes are offset / 524288 (AWS documents the unit as
-     * fixed). StartSnapshot also reports a BlockSize; AWS says 524288. moto says 512 but stores
-     * whatever it is given under the index, so kiln keeps 512 KiB blocks everywhere.
+     * fixed). StartSnapshot also reports a BlockSize, which kiln does not trust over the documented
+     * unit: it keeps 512 KiB blocks everywhere.
      */
     static final int BLOCK = 512 * 1024;
     private static final byte[] ZEROS = new byte[BLOCK];
@@ -181,12 +181,14 @@ final class SnapshotUploader {
         }
     }
 
-    /** A failed EBS direct API call, with the SDK exception kept for the caller to classify. */
+    /** A failed EBS direct API call, with what it was doing and the SDK exception kept for the caller. */
     static final class BlockException extends IOException {
+        final String doing;
         final SdkException sdk;
 
         BlockException(String doing, SdkException e) {
             super(doing + ": " + e.getMessage(), e);
+            this.doing = doing;
             this.sdk = e;
         }
     }

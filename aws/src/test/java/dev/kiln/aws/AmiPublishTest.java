@@ -59,6 +59,13 @@ import software.amazon.awssdk.services.ssm.model.Parameter;
  * EC2 (so the "pending" and "error" states of a crashed run's snapshot exist here only as kiln's
  * kiln:state tag). The checks below read back what moto does keep: the blocks, the tags, the
  * images per region, launch permissions and SSM parameters.
+ *
+ * <p>Where main code copes with these gaps (the AWS behaviour is the one it relies on):
+ * ImageRegistrar tags with CreateTags after RegisterImage and CopyImage (moto ignores
+ * TagSpecifications and CopyImageTags); SnapshotStore logs, and ignores, a BlockSize other than
+ * 512 KiB (moto's 512 bytes; moto stores whatever it is given under the block index); AmiPublisher
+ * takes the snapshot tagged kiln:state=complete before the image's root snapshot (moto describes a
+ * snapshot it made itself at RegisterImage as the image's root).
  */
 @Tag("aws")
 class AmiPublishTest {

@@ -1,9 +1,8 @@
 package dev.kiln.release;
 
 import dev.kiln.aws.AwsClients;
-import dev.kiln.aws.AwsErrors;
 import dev.kiln.aws.AwsSettings;
-import dev.kiln.aws.PublishException;
+import dev.kiln.aws.SsmImagePointer;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.Published;
 import java.io.IOException;
@@ -11,10 +10,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.regions.Region;
-import software.amazon.awssdk.services.ssm.SsmClient;
-import software.amazon.awssdk.services.ssm.model.ParameterType;
 
 /**
  * {@code /kiln/images/NAME/ENV} (SSM, data type aws:ec2:image) in every region the version has an
@@ -31,7 +27,7 @@ public final class SsmChannels {
     }
 
     public static String parameter(String image, String env) {
-        return "/kiln/images/" + image + "/" + env;
+        return SsmImagePointer.parameter(image, env);
     }
 
     /** The parameters to point, one per region with an AMI of the version; empty if it has none. */
@@ -54,13 +50,8 @@ public final class SsmChannels {
             AwsSettings s = new AwsSettings(t.region(), endpoint, settings.profile(), settings.credentials());
             String where = "region " + t.region() + (endpoint != null ? " (endpoint " + endpoint + ")" : "");
             try (AwsClients clients = new AwsClients(s, 1)) {
-                SsmClient ssm = clients.ssm(Region.of(t.region()));
-                ssm.putParameter(b -> b.name(t.parameter()).value(t.imageId()).type(ParameterType.STRING)
-                        .dataType("aws:ec2:image").overwrite(true)
-                        .description("AMI of kiln image " + ref.name() + " in " + env + ": " + ref.version()));
-            } catch (SdkException e) {
-                PublishException p = AwsErrors.explain(e, "pointing SSM parameter " + t.parameter() + " at " + t.imageId(), where);
-                throw new IOException(p.getMessage(), e);
+                new SsmImagePointer(clients.ssm(Region.of(t.region())), where).point(t.parameter(), t.imageId(),
+                        "AMI of kiln image " + ref.name() + " in " + env + ": " + ref.version());
             }
         }
     }
