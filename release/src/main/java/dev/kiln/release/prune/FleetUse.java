@@ -142,7 +142,7 @@ public final class FleetUse {
                 }
             }
         }
-        String source = files.isEmpty() ? "no kiln serve (--server) and no --inventory" : "the inventories " + files;
+        String source = files.isEmpty() ? "no kiln serve (--server) and no --inventory" : "the inventories " + String.join(", ", files.stream().map(Path::toString).toList());
         return new FleetUse(uses, source, false);
     }
 }

@@ -101,9 +101,9 @@ public final class Pruner {
         }
 
         if (!fleet.checkedServer()) {
-            notes.add("could not check what nodes run or are assigned: no kiln serve to ask (--server); keeping what "
-                    + (fleet.uses().isEmpty() && fleet.source().startsWith("no ") ? "nothing names (no --inventory given)"
-                    : fleet.source() + " assign"));
+            notes.add("could not check what nodes run or are assigned: no kiln serve to ask (--server); "
+                    + (fleet.source().startsWith("no ") ? "no --inventory given either, so no node's version is known to keep"
+                    : "keeping what " + fleet.source() + " assign"));
         } else {
             notes.add("nodes: asked " + fleet.source());
         }
