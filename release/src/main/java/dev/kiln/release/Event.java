@@ -34,6 +34,9 @@ public record Event(int schema, long seq, String id, String type, String image, 
     public static final String APPROVE = "approve";
     public static final String REVOKE = "revoke";
     public static final String CONFLICT = "conflict";
+    /** kiln pin: kiln prune never deletes the version until it is unpinned. */
+    public static final String PIN = "pin";
+    public static final String UNPIN = "unpin";
 
     /** Whether this event moved {@code env}'s channel. */
     @JsonIgnore

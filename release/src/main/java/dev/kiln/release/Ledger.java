@@ -104,4 +104,17 @@ public final class Ledger {
     public List<Event> after(long seq) {
         return events.stream().filter(e -> e.seq() > seq).toList();
     }
+
+    /** version → the pin that holds it, for every version pinned and not unpinned since. */
+    public Map<String, Event> pins() {
+        Map<String, Event> out = new LinkedHashMap<>();
+        for (Event e : events) {
+            if (Event.PIN.equals(e.type())) {
+                out.putIfAbsent(e.version(), e);
+            } else if (Event.UNPIN.equals(e.type())) {
+                out.remove(e.version());
+            }
+        }
+        return out;
+    }
 }

@@ -200,6 +200,32 @@ public final class Releases implements AutoCloseable {
         return append(ref.name(), ledger, event(Event.REVOKE, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
     }
 
+    /**
+     * Pins the version: kiln prune keeps it (with the reason) until it is unpinned. Pinning a
+     * pinned version returns its pin. The version must exist: pinning is about keeping it.
+     */
+    public Event pin(ImageRef ref, String reason) throws IOException {
+        if (reason == null || reason.isBlank()) {
+            throw new IllegalArgumentException("a pin needs --reason: kiln prune prints it for the version it keeps");
+        }
+        Ledger ledger = ledger(ref.name());
+        Event already = ledger.pins().get(ref.version());
+        if (already != null) {
+            return already;
+        }
+        facts(ref, ledger);
+        return append(ref.name(), ledger, event(Event.PIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
+    }
+
+    /** Removes the pin of the version; null if it was not pinned. Works for a version no longer in the store. */
+    public Event unpin(ImageRef ref, String reason) throws IOException {
+        Ledger ledger = ledger(ref.name());
+        if (ledger.pins().get(ref.version()) == null) {
+            return null;
+        }
+        return append(ref.name(), ledger, event(Event.UNPIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
+    }
+
     /** One environment as kiln channels shows it. */
     public record Channel(String env, Event current, Event revocation) { }
 

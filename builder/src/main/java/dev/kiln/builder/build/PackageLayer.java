@@ -65,6 +65,12 @@ public final class PackageLayer {
         Path tarball = cacheDir.resolve(key + ".tar");
         if (Files.isRegularFile(tarball)) {
             step.detail("cached layer " + key.substring(0, 12));
+            // Its mtime is its last use: kiln prune --cache-max drops the least recently used first.
+            try {
+                Files.setLastModifiedTime(tarball, java.nio.file.attribute.FileTime.from(java.time.Instant.now()));
+            } catch (IOException e) {
+                // a read-only cache still serves; only the prune order suffers
+            }
             return new Layer(tarball, key, true);
         }
         Files.createDirectories(cacheDir);
