@@ -8,6 +8,7 @@ packages="
   qemu-system-x86 qemu-utils ipxe-qemu ovmf
   systemd tar zstd xz-utils curl jq openssl ca-certificates
   iproute2 dnsmasq-base iptables
+  ipmitool openipmi redfishtool python3-sushy
 "
 missing=""
 for p in $packages; do

@@ -42,7 +42,8 @@ public final class Inventory {
      *     metadata: {key: value}           # optional, added to every node's metadata
      *     nodes:
      *       - {mac: "52:54:00:12:34:01", name: m1, role: master, address: 10.0.2.15,
-     *          image: NAME:VERSION, metadata: {key: value}}   # image, metadata optional
+     *          image: NAME:VERSION, metadata: {key: value},   # image, metadata optional
+     *          bmc: {driver: ipmi, address: 10.0.9.11, user: admin, passwordFile: /etc/kiln/bmc.pass}}
      * </pre>
      * The first master of a cluster initializes it. Required fields are checked by the loader, not
      * by Jackson: Jackson would report a misspelled required field as missing instead of unknown.
@@ -68,7 +69,38 @@ public final class Inventory {
             String role,
             String address,
             String image,
-            Map<String, String> metadata) { }
+            Map<String, String> metadata,
+            Bmc bmc) {
+
+        public Node(String mac, String name, String role, String address, String image, Map<String, String> metadata) {
+            this(mac, name, role, address, image, metadata, null);
+        }
+    }
+
+    /**
+     * How to reach a node's power: its BMC (driver ipmi, redfish or manual; the password only from a file or an environment variable). A plain record so that
+     * kiln serve needs no BMC code; the machines module maps it to a driver.
+     */
+    public record Bmc(
+            String driver,
+            String address,
+            String user,
+            String passwordFile,
+            String passwordEnv,
+            /* Only so the loader can refuse it with where it belongs; never printed. */
+            String password,
+            String systemId,
+            String caFile,
+            Boolean insecure) {
+
+        /** Never the password, whatever was written. */
+        @Override
+        public String toString() {
+            return "Bmc[driver=" + driver + ", address=" + address + ", user=" + user + ", passwordFile=" + passwordFile
+                    + ", passwordEnv=" + passwordEnv + ", systemId=" + systemId + ", caFile=" + caFile
+                    + ", insecure=" + insecure + "]";
+        }
+    }
 
     /**
      * A node with what follows from its place in the inventory: canonical MAC, effective image,
