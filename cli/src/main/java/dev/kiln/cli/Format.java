@@ -18,4 +18,23 @@ final class Format {
         }
         return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
+
+    /** Rows as left-aligned columns, two spaces apart; the first row is the header. */
+    static java.util.List<String> table(java.util.List<String[]> rows) {
+        int[] width = new int[rows.get(0).length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                width[i] = Math.max(width[i], row[i].length());
+            }
+        }
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        for (String[] row : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < row.length; i++) {
+                line.append(i == row.length - 1 ? row[i] : String.format("%-" + (width[i] + 2) + "s", row[i]));
+            }
+            lines.add(line.toString().stripTrailing());
+        }
+        return lines;
+    }
 }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Bakes versioned, immutable golden images for Kubernetes nodes.",
         subcommands = {BuildCommand.class, ImagesCommand.class, InspectCommand.class, DiffCommand.class, BootCommand.class, PublishCommand.class,
-                ServeCommand.class, NodesCommand.class, ValidateCommand.class, CommandLine.HelpCommand.class},
+                ServeCommand.class, NodesCommand.class, ValidateCommand.class, BmcCommand.class, LabCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Example:", "  kiln build image-specs/debian-node.yaml", "  kiln images",
                 "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",
                 "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080"})

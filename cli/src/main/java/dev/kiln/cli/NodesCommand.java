@@ -59,19 +59,7 @@ final class NodesCommand implements Callable<Integer> {
             rows.add(new String[] {n.mac(), n.cluster() + "/" + n.name(), n.bootstrapRole(), n.assignedImage(), reported,
                     dash(n.kernel()), dash(n.step()), n.ageSeconds() == null ? "-" : age(n.ageSeconds())});
         }
-        int[] width = new int[rows.get(0).length];
-        for (String[] row : rows) {
-            for (int i = 0; i < row.length; i++) {
-                width[i] = Math.max(width[i], row[i].length());
-            }
-        }
-        for (String[] row : rows) {
-            StringBuilder line = new StringBuilder();
-            for (int i = 0; i < row.length; i++) {
-                line.append(i == row.length - 1 ? row[i] : String.format("%-" + (width[i] + 2) + "s", row[i]));
-            }
-            System.out.println(line.toString().stripTrailing());
-        }
+        Format.table(rows).forEach(System.out::println);
         if (mismatch) {
             System.out.println("* runs another image than the inventory assigns");
         }

@@ -25,11 +25,19 @@ public final class IpmiMachine implements Machine {
 
     public IpmiMachine(BmcEndpoint bmc) {
         this.bmc = bmc;
+        // HOST, HOST:PORT, or [IPv6]:PORT; IPMI's port is 623.
         String a = bmc.address();
-        int colon = a.lastIndexOf(':');
-        boolean hasPort = colon > 0 && !a.endsWith("]") && a.indexOf(':') == colon;
-        this.host = hasPort ? a.substring(0, colon) : a.replaceAll("^\\[|\\]$", "");
-        this.port = hasPort ? a.substring(colon + 1) : "623";
+        if (a.startsWith("[") && a.contains("]")) {
+            int end = a.indexOf(']');
+            this.host = a.substring(1, end);
+            this.port = a.startsWith(":", end + 1) ? a.substring(end + 2) : "623";
+        } else if (a.indexOf(':') > 0 && a.indexOf(':') == a.lastIndexOf(':')) {
+            this.host = a.substring(0, a.indexOf(':'));
+            this.port = a.substring(a.indexOf(':') + 1);
+        } else {
+            this.host = a;
+            this.port = "623";
+        }
     }
 
     @Override

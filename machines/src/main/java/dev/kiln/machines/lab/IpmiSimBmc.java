@@ -41,11 +41,16 @@ public final class IpmiSimBmc implements AutoCloseable {
      */
     public static IpmiSimBmc start(LabMachine machine, PowerPanel panel, Path dir, QemuVm.Launcher launcher)
             throws IOException, InterruptedException {
-        Files.createDirectories(dir.resolve("state"));
-        String user = "admin";
         byte[] b = new byte[8];
         new SecureRandom().nextBytes(b);
-        Secret password = Secret.of(HexFormat.of().formatHex(b), "the lab's BMC password file");
+        return startWithPassword(machine, panel, dir, launcher, Secret.of(HexFormat.of().formatHex(b), "the lab"));
+    }
+
+    /** As {@link #start}, with the admin user's password given (IPMI 2.0 allows up to 20 characters). */
+    public static IpmiSimBmc startWithPassword(LabMachine machine, PowerPanel panel, Path dir, QemuVm.Launcher launcher,
+                                               Secret password) throws IOException, InterruptedException {
+        Files.createDirectories(dir.resolve("state"));
+        String user = "admin";
         int port;
         try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
             port = probe.getLocalPort();

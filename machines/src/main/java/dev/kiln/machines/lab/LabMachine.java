@@ -12,46 +12,62 @@ public final class LabMachine {
     /** What a BMC was told to boot next; NONE = the machine's own order. */
     public enum BootOverride { NONE, PXE, DISK }
 
-    private final Machine machine;
+    private final String name;
+    private Machine machine;
     private BootOverride override = BootOverride.NONE;
     private boolean once = true;
 
     public LabMachine(Machine machine) {
+        this.name = machine.name();
         this.machine = machine;
     }
 
-    public String name() {
-        return machine.name();
+    /** A machine whose BMC starts before it exists (the BMC's address goes into the inventory first). */
+    public LabMachine(String name) {
+        this.name = name;
     }
 
-    public Machine machine() {
+    /** Puts the machine behind this BMC. */
+    public synchronized void attach(Machine m) {
+        this.machine = m;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public synchronized Machine machine() throws IOException {
+        if (machine == null) {
+            throw new IOException("lab machine " + name + " does not exist yet");
+        }
         return machine;
     }
 
     public synchronized boolean isOn() throws IOException, InterruptedException {
-        return machine.powerState() == Machine.PowerState.ON;
+        return machine != null && machine.powerState() == Machine.PowerState.ON;
     }
 
     public synchronized void powerOn() throws IOException, InterruptedException {
         if (isOn()) {
             return;
         }
+        Machine m = machine();
         if (override == BootOverride.PXE) {
-            machine.bootOnceFromNetwork();
+            m.bootOnceFromNetwork();
         }
         if (once) {
             override = BootOverride.NONE;
         }
-        machine.powerOn();
+        m.powerOn();
     }
 
     public synchronized void powerOff() throws IOException, InterruptedException {
-        machine.powerOff();
+        machine().powerOff();
     }
 
     /** Off and on again; a machine that is off is only switched on. */
     public synchronized void reset() throws IOException, InterruptedException {
-        machine.powerOff();
+        machine().powerOff();
         powerOn();
     }
 

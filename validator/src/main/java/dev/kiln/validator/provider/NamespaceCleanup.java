@@ -76,7 +76,7 @@ final class NamespaceCleanup {
         return removed;
     }
 
-    /** Pid → run id of every QEMU or dnsmasq whose command line carries a run's marker. */
+    /** Pid → run id of every QEMU, dnsmasq or ipmi_sim (kiln lab) whose command line carries a run's marker. */
     private static Map<Long, String> markedProcesses() {
         Map<Long, String> found = new LinkedHashMap<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
@@ -84,7 +84,7 @@ final class NamespaceCleanup {
                 String[] argv = NamespaceLan.readQuietly(p.resolve("cmdline")).split("\0");
                 String exe = Path.of(argv[0].isEmpty() ? "-" : argv[0]).getFileName().toString();
                 Matcher m = MARKER.matcher(String.join(" ", argv));
-                if ((exe.startsWith("qemu-system-") || exe.equals("dnsmasq")) && m.find()) {
+                if ((exe.startsWith("qemu-system-") || exe.equals("dnsmasq") || exe.equals("ipmi_sim")) && m.find()) {
                     found.put(Long.parseLong(p.getFileName().toString()), m.group(1));
                 }
             }
