@@ -42,13 +42,18 @@ public final class PowerPanel implements AutoCloseable {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
         PowerPanel panel = new PowerPanel(server, HexFormat.of().formatHex(t));
         server.createContext("/", panel::handle);
-        server.setExecutor(Executors.newFixedThreadPool(4, r -> {
-            Thread th = new Thread(r, "kiln-lab-power");
-            th.setDaemon(true);
-            return th;
-        }));
+        server.setExecutor(daemonPool("kiln-lab-power"));
         server.start();
         return panel;
+    }
+
+    /** A few daemon threads for a lab server: they never keep the JVM alive. */
+    static java.util.concurrent.ExecutorService daemonPool(String name) {
+        return Executors.newFixedThreadPool(4, r -> {
+            Thread th = new Thread(r, name);
+            th.setDaemon(true);
+            return th;
+        });
     }
 
     public void add(LabMachine m) {

@@ -21,7 +21,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 
 /**
  * The lab's Redfish BMC: one HTTPS service on loopback for all lab machines, one
@@ -58,11 +57,7 @@ public final class RedfishService implements AutoCloseable {
         server.setHttpsConfigurator(new HttpsConfigurator(cert.sslContext()));
         RedfishService s = new RedfishService(server, user, password);
         server.createContext("/", s::handle);
-        server.setExecutor(Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "kiln-lab-redfish");
-            t.setDaemon(true);
-            return t;
-        }));
+        server.setExecutor(PowerPanel.daemonPool("kiln-lab-redfish"));
         server.start();
         return s;
     }
