@@ -231,7 +231,7 @@ public final class Lab implements AutoCloseable {
 
     /** The lab directory's files (and the directory, when nothing else is in it). */
     static void removeLabFiles(Path dir) {
-        for (String f : List.of(STATE, "inventory.yaml", "bmc.pass", "bmc-ca.pem")) {
+        for (String f : List.of(STATE, "inventory.yaml", "bmc.pass", "bmc-ca.pem", "lab.log")) {
             try {
                 Files.deleteIfExists(dir.resolve(f));
             } catch (IOException e) {

@@ -60,8 +60,9 @@ public final class LabControl {
                 waitQuietly(p.get());
             }
         }
-        // Whatever a killed lab process left: its run is no longer live, so cleanup takes it.
-        Validator.cleanup(tmpRoot, out);
+        // Whatever a killed lab process left, and only that: other runs are not this command's.
+        String id = state.get().runId();
+        Providers.cleanupStale(tmpRoot, run -> !run.equals(id) || RunLabel.isLive(run), out);
         Lab.removeLabFiles(dir);
         out.accept("lab " + state.get().runId() + " is down");
         return true;
