@@ -13,6 +13,7 @@ packages="
   iproute2 dnsmasq-base iptables
   shellcheck git
   chromium chromium-driver fonts-dejavu-core prometheus
+  ipmitool openipmi redfishtool python3-sushy
 "
 missing=""
 for p in $packages; do

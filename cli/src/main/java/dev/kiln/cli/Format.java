@@ -23,21 +23,23 @@ final class Format {
         return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 
-    /** Prints rows (the first is the header) as columns two spaces apart, trailing spaces trimmed. */
-    static void table(List<String[]> rows) {
+    /** Rows as left-aligned columns, two spaces apart; the first row is the header. */
+    static java.util.List<String> table(java.util.List<String[]> rows) {
         int[] width = new int[rows.get(0).length];
         for (String[] row : rows) {
             for (int i = 0; i < row.length; i++) {
                 width[i] = Math.max(width[i], row[i].length());
             }
         }
+        java.util.List<String> lines = new java.util.ArrayList<>();
         for (String[] row : rows) {
             StringBuilder line = new StringBuilder();
             for (int i = 0; i < row.length; i++) {
                 line.append(i == row.length - 1 ? row[i] : String.format("%-" + (width[i] + 2) + "s", row[i]));
             }
-            System.out.println(line.toString().stripTrailing());
+            lines.add(line.toString().stripTrailing());
         }
+        return lines;
     }
 
     /** The value as indented JSON on stdout: what --json prints, so scripts never parse columns. */

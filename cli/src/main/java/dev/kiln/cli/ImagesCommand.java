@@ -35,7 +35,7 @@ final class ImagesCommand implements Callable<Integer> {
         for (Manifest m : all) {
             rows.add(new String[] {m.name(), m.version(), m.kernel().release(), m.builtAt(), String.join(",", m.outputs())});
         }
-        Format.table(rows);
+        Format.table(rows).forEach(System.out::println);
         return 0;
     }
 }

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
                 ServeCommand.class, NodesCommand.class, ValidateCommand.class, OutdatedCommand.class, BumpCommand.class, PromoteCommand.class, ApproveCommand.class,
                 ChannelsCommand.class, HistoryCommand.class, RevokeCommand.class, SignCommand.class, VerifyCommand.class,
                 KeygenCommand.class, RebuildCheckCommand.class, PruneCommand.class, PinCommand.class, UnpinCommand.class,
+                BmcCommand.class, LabCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Example:", "  kiln build image-specs/debian-node.yaml", "  kiln images",
                 "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",

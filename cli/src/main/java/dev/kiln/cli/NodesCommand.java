@@ -103,7 +103,7 @@ final class NodesCommand implements Callable<Integer> {
             }
             rows.add(row);
         }
-        Format.table(rows);
+        Format.table(rows).forEach(System.out::println);
         if (mismatch) {
             System.out.println("* runs another image than the inventory assigns");
         }

@@ -1,5 +1,6 @@
 package dev.kiln.fleet;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ChannelResolver;
 import dev.kiln.core.store.ImageRef;
 import java.nio.file.Path;
@@ -56,12 +57,19 @@ public final class Inventory {
      *     metadata: {key: value}           # optional, added to every node's metadata
      *     nodes:
      *       - {mac: "52:54:00:12:34:01", name: m1, role: master, address: 10.0.2.15,
-     *          image: NAME:VERSION, metadata: {key: value}}   # image, metadata optional
+     *          image: NAME:VERSION, metadata: {key: value},   # image, metadata optional
+     *          bmc: {driver: ipmi, address: 10.0.9.11, user: admin, passwordFile: /etc/kiln/bmc.pass}}
      * </pre>
      * The first master of a cluster initializes it. Required fields are checked by the loader, not
      * by Jackson: Jackson would report a misspelled required field as missing instead of unknown.
      */
-    public record Document(List<Cluster> clusters) { }
+    public record Document(List<Cluster> clusters) {
+        /** Writes a generated inventory (kiln validate's, kiln lab's) as YAML kiln serve loads; unset fields are left out. */
+        public void write(java.nio.file.Path file) throws java.io.IOException {
+            Json.YAML.copy().setSerializationInclusion(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+                    .writeValue(file.toFile(), this);
+        }
+    }
 
     public record Cluster(
             String name,
@@ -82,7 +90,38 @@ public final class Inventory {
             String role,
             String address,
             String image,
-            Map<String, String> metadata) { }
+            Map<String, String> metadata,
+            Bmc bmc) {
+
+        public Node(String mac, String name, String role, String address, String image, Map<String, String> metadata) {
+            this(mac, name, role, address, image, metadata, null);
+        }
+    }
+
+    /**
+     * How to reach a node's power: its BMC (driver ipmi, redfish or manual; the password only from a file or an environment variable). A plain record so that
+     * kiln serve needs no BMC code; the machines module maps it to a driver.
+     */
+    public record Bmc(
+            String driver,
+            String address,
+            String user,
+            String passwordFile,
+            String passwordEnv,
+            /* Only so the loader can refuse it with where it belongs; never printed. */
+            String password,
+            String systemId,
+            String caFile,
+            Boolean insecure) {
+
+        /** Never the password, whatever was written. */
+        @Override
+        public String toString() {
+            return "Bmc[driver=" + driver + ", address=" + address + ", user=" + user + ", passwordFile=" + passwordFile
+                    + ", passwordEnv=" + passwordEnv + ", systemId=" + systemId + ", caFile=" + caFile
+                    + ", insecure=" + insecure + "]";
+        }
+    }
 
     /**
      * A node with what follows from its place in the inventory: canonical MAC, effective image,

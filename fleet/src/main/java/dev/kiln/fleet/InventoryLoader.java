@@ -263,6 +263,7 @@ public final class InventoryLoader {
                         image = checkImage(cp + ".image", c.image(), null);
                     }
                     checkMetadata(np + ".metadata", n.metadata());
+                    BmcCheck.check(np + ".bmc", who, n.bmc(), this::problem);
                     if (problems.size() == before && image != null) {
                         valid.add(n);
                         validMacs.add(mac);

@@ -58,7 +58,11 @@ final class Providers {
 
     /** Everything of runs whose owner process is gone: provider resources, run directories, owner records. */
     static int cleanupStale(Path tmpRoot, Consumer<String> log) {
-        Predicate<String> live = RunLabel::isLive;
+        return cleanupStale(tmpRoot, RunLabel::isLive, log);
+    }
+
+    /** As above, leaving alone every run {@code live} accepts (kiln lab down: all but its own). */
+    static int cleanupStale(Path tmpRoot, Predicate<String> live, Consumer<String> log) {
         // Also removes qemu-pxe's leftovers: both QEMU providers build the same kind of network.
         int removed = QemuDiskProvider.cleanupStale(live, log);
         try {

@@ -193,15 +193,19 @@ public final class Validator {
 
     /** m1..mN then w1..wN; MACs carry the run id, so two runs never share one. */
     private List<NodeBoot> plannedNodes(NodeProvider.Lan lan) {
+        return plannedNodes(run.id(), req.masters(), req.workers(), lan.nodeAddresses());
+    }
+
+    static List<NodeBoot> plannedNodes(String runId, int masters, int workers, List<String> addresses) {
         List<NodeBoot> out = new ArrayList<>();
-        String id = run.id().substring(2);
-        int n = req.masters() + req.workers();
+        String id = runId.substring(2);
+        int n = masters + workers;
         for (int i = 0; i < n; i++) {
-            boolean master = i < req.masters();
-            String name = master ? "m" + (i + 1) : "w" + (i + 1 - req.masters());
+            boolean master = i < masters;
+            String name = master ? "m" + (i + 1) : "w" + (i + 1 - masters);
             String mac = String.format(Locale.ROOT, "52:54:%s:%s:%s:%02x", id.substring(0, 2), id.substring(2, 4),
                     id.substring(4, 6), i + 1);
-            out.add(new NodeBoot(name, master ? "master" : "worker", mac, lan.nodeAddresses().get(i), null, null));
+            out.add(new NodeBoot(name, master ? "master" : "worker", mac, addresses.get(i), null, null));
         }
         return out;
     }
@@ -216,7 +220,7 @@ public final class Validator {
         Inventory.Cluster cluster = new Inventory.Cluster("validate-" + run.id(), null, manifest.ref(),
                 (int) timeout.toSeconds(), metadata, invNodes);
         Path file = run.dir().resolve("inventory.yaml");
-        Json.YAML.writeValue(file.toFile(), new Inventory.Document(List.of(cluster)));
+        new Inventory.Document(List.of(cluster)).write(file);
         return file;
     }
 

@@ -2,6 +2,7 @@ package dev.kiln.validator.provider;
 
 import dev.kiln.core.exec.Exec;
 import dev.kiln.core.util.ConsoleText;
+import dev.kiln.machines.qemu.QemuVm;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;
 import java.io.IOException;
@@ -11,18 +12,15 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * The private network of one run of a QEMU provider, and the processes on it: a namespace
@@ -37,8 +35,6 @@ import java.util.stream.Stream;
 final class NamespaceLan implements AutoCloseable {
     private static final String BRIDGE = "br0";
     private static final int FIRST_NODE = 10;
-    private static final Pattern RUN_ID = Pattern.compile("kv[0-9a-f]{6}");
-    private static final Pattern MARKER = Pattern.compile(Pattern.quote(RunLabel.DIR_PREFIX) + "(" + RUN_ID + ")");
 
     private final RunLabel run;
     private final String provider;
@@ -47,6 +43,7 @@ final class NamespaceLan implements AutoCloseable {
     private final String hostVeth;
     /** Guarded by this. */
     private final List<Process> processes = new ArrayList<>();
+    private final Map<String, QemuVm> machines = new ConcurrentHashMap<>();
     private boolean closed;
     private String subnet;
     private List<String> nodeAddresses = List.of();
@@ -56,8 +53,8 @@ final class NamespaceLan implements AutoCloseable {
         this.run = run;
         this.provider = provider;
         this.log = log;
-        this.namespace = namespaceOf(run.id());
-        this.hostVeth = hostVethOf(run.id());
+        this.namespace = NamespaceCleanup.namespaceOf(run.id());
+        this.hostVeth = NamespaceCleanup.hostVethOf(run.id());
     }
 
     NodeProvider.Lan create(int nodes) throws IOException, InterruptedException {
@@ -180,36 +177,41 @@ final class NamespaceLan implements AutoCloseable {
     }
 
     /**
-     * Starts QEMU for {@code node} in the namespace, on a new tap {@code tap} on the bridge, named
-     * after the run's process marker (for --cleanup), headless, serial console to the node's directory. {@code machineArgs}
-     * (accelerator, memory, firmware, disks) go before the network arguments; {@code nicOptions}
-     * are appended to the virtio-net device.
+     * A QEMU machine for {@code node} in the namespace, on a new tap {@code tap} on the bridge,
+     * named after the run's process marker (for --cleanup), headless, serial console to the node's
+     * directory, and powered on. {@code machineArgs} (accelerator, memory, firmware, disks) go
+     * before the network arguments; {@code nicOptions} are appended to the virtio-net device.
+     * close() kills it with every other process of the run.
      */
-    Process startMachine(NodeBoot node, String tap, List<String> machineArgs, String nicOptions)
+    QemuVm startMachine(NodeBoot node, String tap, List<String> machineArgs, String nicOptions)
             throws IOException, InterruptedException {
         Path dir = nodeDir(node.name());
         Files.createDirectories(dir);
         ip("-n", namespace, "tuntap", "add", "dev", tap, "mode", "tap");
         ip("-n", namespace, "link", "set", tap, "master", BRIDGE, "up");
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", namespace, "qemu-system-x86_64",
-                "-name", run.processMarker() + "-" + node.name()));
-        cmd.addAll(machineArgs);
-        cmd.addAll(List.of("-netdev", "tap,id=n0,ifname=" + tap + ",script=no,downscript=no",
-                "-device", "virtio-net-pci,netdev=n0,mac=" + node.mac() + nicOptions));
-        cmd.addAll(List.of("-display", "none", "-monitor", "none", "-serial", "file:" + dir.resolve("console.log")));
-        return launch(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()));
+        QemuVm vm = QemuVm.builder(node.name(), dir)
+                .launcher(List.of("ip", "netns", "exec", namespace))
+                .processName(run.processMarker() + "-" + node.name())
+                .args(machineArgs)
+                .nic(new QemuVm.Nic(tap, node.mac(), nicOptions))
+                .startWith(this::launch)
+                .build();
+        machines.put(node.name(), vm);
+        vm.powerOn();
+        return vm;
     }
 
     /** QEMU fails on a bad tap or option at once; later trouble shows on the console. */
-    void checkMachinesStarted(List<NodeBoot> nodes, List<Process> machines) throws IOException, InterruptedException {
+    static void checkMachinesStarted(List<QemuVm> machines) throws IOException, InterruptedException {
         Thread.sleep(1000);
-        for (int i = 0; i < nodes.size(); i++) {
-            if (!machines.get(i).isAlive()) {
-                Path qemuLog = nodeDir(nodes.get(i).name()).resolve("qemu.log");
-                throw new IOException("QEMU of node " + nodes.get(i).name() + " exited at once (status "
-                        + machines.get(i).exitValue() + "): " + readQuietly(qemuLog).strip());
-            }
+        for (QemuVm m : machines) {
+            m.checkRunning();
         }
+    }
+
+    /** The machines started so far, by node name. */
+    Map<String, QemuVm> machines() {
+        return Map.copyOf(machines);
     }
 
     Path nodeDir(String node) {
@@ -312,86 +314,14 @@ final class NamespaceLan implements AutoCloseable {
         return v;
     }
 
-    /**
-     * Removes what crashed runs left behind: namespaces kiln-kv*, QEMU and dnsmasq processes
-     * carrying a run's marker, host veths kv*h. Runs {@code isLiveRun} accepts are left alone, and
-     * nothing without a run's marker is touched. Returns how many were removed.
-     */
+    /** See {@link NamespaceCleanup#run}. */
     static int cleanupStale(Predicate<String> isLiveRun, Consumer<String> log) {
-        int removed = 0;
-        // Processes first (they hold the taps), then veths, then namespaces, as in close().
-        for (Map.Entry<Long, String> e : markedProcesses().entrySet()) {
-            if (!isLiveRun.test(e.getValue())) {
-                Optional<ProcessHandle> p = ProcessHandle.of(e.getKey());
-                if (p.isPresent()) {
-                    String what = p.get().info().command().orElse("process");
-                    p.get().destroyForcibly();
-                    try {
-                        p.get().onExit().get(10, TimeUnit.SECONDS);
-                    } catch (InterruptedException ex) {
-                        Thread.currentThread().interrupt();
-                    } catch (ExecutionException | TimeoutException ex) {
-                        log.accept("pid " + e.getKey() + " of stale run " + e.getValue() + " did not exit within 10 s");
-                    }
-                    log.accept("killed " + what + " (pid " + e.getKey() + ") of stale run " + e.getValue());
-                    removed++;
-                }
-            }
-        }
-        Pattern vethName = Pattern.compile("^\\d+: (" + RUN_ID + ")h[@:]");
-        for (String line : exec(List.of("ip", "-o", "link", "show"), "").lines().toList()) {
-            Matcher m = vethName.matcher(line);
-            if (m.find() && !isLiveRun.test(m.group(1))) {
-                if (runQuietly("ip", "link", "del", hostVethOf(m.group(1)))) {
-                    log.accept("removed host interface " + hostVethOf(m.group(1)));
-                    removed++;
-                }
-            }
-        }
-        Pattern nsName = Pattern.compile("^kiln-(" + RUN_ID + ")\\b");
-        for (String line : exec(List.of("ip", "netns", "list"), "").lines().toList()) {
-            Matcher m = nsName.matcher(line);
-            if (m.find() && !isLiveRun.test(m.group(1))) {
-                if (runQuietly("ip", "netns", "del", namespaceOf(m.group(1)))) {
-                    log.accept("removed network namespace " + namespaceOf(m.group(1)));
-                    removed++;
-                }
-            }
-        }
-        return removed;
-    }
-
-    /** Pid → run id of every QEMU or dnsmasq whose command line carries a run's marker. */
-    private static Map<Long, String> markedProcesses() {
-        Map<Long, String> found = new LinkedHashMap<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
-                String[] argv = readQuietly(p.resolve("cmdline")).split("\0");
-                String exe = Path.of(argv[0].isEmpty() ? "-" : argv[0]).getFileName().toString();
-                Matcher m = MARKER.matcher(String.join(" ", argv));
-                if ((exe.startsWith("qemu-system-") || exe.equals("dnsmasq")) && m.find()) {
-                    found.put(Long.parseLong(p.getFileName().toString()), m.group(1));
-                }
-            }
-        } catch (IOException e) {
-            // No /proc: nothing to find.
-        }
-        return found;
+        return NamespaceCleanup.run(isLiveRun, log);
     }
 
     /** The run id in {@code text} (a marker "kiln-validate-kvXXXXXX"), if any. */
     static Optional<String> runIdIn(String text) {
-        Matcher m = MARKER.matcher(text);
-        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
-    }
-
-    static String namespaceOf(String runId) {
-        return "kiln-" + runId;
-    }
-
-    /** The host end of the run's veth pair: "kvXXXXXXh", within Linux's 15 characters. */
-    static String hostVethOf(String runId) {
-        return runId + "h";
+        return NamespaceCleanup.runIdIn(text);
     }
 
     /** The command's output, or {@code orElse} if it cannot run. */

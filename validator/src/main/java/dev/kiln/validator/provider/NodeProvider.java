@@ -1,5 +1,6 @@
 package dev.kiln.validator.provider;
 
+import dev.kiln.machines.Machine;
 import java.io.IOException;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -33,6 +34,9 @@ public interface NodeProvider extends AutoCloseable {
      * @param serverUrl kiln serve as the nodes reach it, e.g. http://10.77.3.1:40123
      */
     void start(List<NodeBoot> nodes, String serverUrl) throws IOException, InterruptedException;
+
+    /** The machines started so far, by node name: power and console of each node. */
+    Map<String, ? extends Machine> machines();
 
     /** The end of a node's console (serial console or container log), for reports; never throws. */
     String consoleTail(String node, int lines);

@@ -3,6 +3,7 @@ package dev.kiln.validator.provider;
 import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.machines.qemu.Accel;
+import dev.kiln.machines.qemu.QemuVm;
 import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.machines.qemu.DiskOverlay;
 import dev.kiln.validator.RunLabel;
@@ -111,13 +112,13 @@ public final class QemuDiskProvider implements NodeProvider {
         log.accept("QEMU accelerator " + accel + " " + NamespaceLan.millis(t2));
 
         long t3 = System.nanoTime();
-        List<Process> machines = new ArrayList<>();
+        List<QemuVm> machines = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) {
             machines.add(lan.startMachine(nodes.get(i), "t" + i, machineArgs(nodes.get(i), accel),
                     // No iPXE ROM: the machine boots its disk, and OVMF has a virtio-net driver.
                     ",romfile="));
         }
-        lan.checkMachinesStarted(nodes, machines);
+        NamespaceLan.checkMachinesStarted(machines);
         log.accept(nodes.size() + " machine(s) booting " + DISK + " under UEFI (" + accel + ", " + MEMORY_MIB
                 + " MiB" + (diskBytes == null ? "" : ", " + DiskOverlay.format(diskBytes) + " disk each") + ") "
                 + NamespaceLan.millis(t3));
@@ -164,6 +165,11 @@ public final class QemuDiskProvider implements NodeProvider {
         Path disk = diskBytes == null ? versionDir.resolve(DISK) : DiskOverlay.create(versionDir.resolve(DISK), diskBytes, dir);
         args.addAll(QemuMachine.diskArgs(disk, QemuMachine.Bus.NVME));
         return args;
+    }
+
+    @Override
+    public Map<String, QemuVm> machines() {
+        return lan.machines();
     }
 
     @Override

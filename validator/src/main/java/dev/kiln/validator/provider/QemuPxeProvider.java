@@ -1,12 +1,14 @@
 package dev.kiln.validator.provider;
 
 import dev.kiln.machines.qemu.Accel;
+import dev.kiln.machines.qemu.QemuVm;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.RunLabel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 
@@ -73,7 +75,7 @@ public final class QemuPxeProvider implements NodeProvider {
         log.accept("QEMU accelerator " + accel + " " + NamespaceLan.millis(t1));
 
         long t2 = System.nanoTime();
-        List<Process> machines = new ArrayList<>();
+        List<QemuVm> machines = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) {
             List<String> args = new ArrayList<>(Accel.args(accel));
             // One vCPU each: with several machines on a few cores, TCG's extra vCPU threads only
@@ -85,7 +87,7 @@ public final class QemuPxeProvider implements NodeProvider {
                     "-device", "sga"));
             machines.add(lan.startMachine(nodes.get(i), "t" + i, args, ""));
         }
-        lan.checkMachinesStarted(nodes, machines);
+        NamespaceLan.checkMachinesStarted(machines);
         log.accept(nodes.size() + " diskless machine(s) PXE booting (" + accel + ", " + memoryMiB() + " MiB) "
                 + NamespaceLan.millis(t2));
     }
@@ -98,6 +100,11 @@ public final class QemuPxeProvider implements NodeProvider {
         Manifest.Artifact root = manifest.artifacts() == null ? null : manifest.artifacts().get("pxe/rootfs.squashfs");
         long squashMiB = root == null ? 512 : (root.size() + (1 << 20) - 1) >> 20;
         return (int) Math.max(1024, 768 + squashMiB * 2);
+    }
+
+    @Override
+    public Map<String, QemuVm> machines() {
+        return lan.machines();
     }
 
     @Override

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.github.dockerjava.api.DockerClient;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.core.store.ImageStore;
+import dev.kiln.machines.container.Dockerd;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.provider.NodeProvider.Lan;
@@ -34,7 +35,8 @@ class ContainerProviderTest {
 
     @Test
     void cleanupStaleRemovesTheResourcesOfRunsThatAreOverOnly() throws Exception {
-        try (DockerClient docker = ContainerProvider.client()) {
+        try (Dockerd dockerd = ContainerProvider.client()) {
+            DockerClient docker = dockerd.api();
             try {
                 docker.pingCmd().exec();
             } catch (RuntimeException e) {
