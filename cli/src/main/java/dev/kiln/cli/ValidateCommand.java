@@ -30,6 +30,7 @@ import picocli.CommandLine.Spec;
         footer = {"", "Examples:", "  kiln validate debian-node:1.0.0-20261127.1",
                 "  kiln validate --provider container --masters 1 --workers 2 --report out/ debian-node:1.0.0-20261127.1",
                 "  kiln validate --provider qemu-disk --disk-size 8G debian-node:1.0.0-20261127.1   # as an AMI on an 8 GiB volume",
+                "  kiln validate --pxe-boot firmware debian-node:1.0.0-20261127.1   # UEFI firmware PXE + kiln ProxyDHCP, as real servers",
                 "  kiln validate --store s3://my-images/kiln --region eu-west-1 debian-node:1.0.0-20261127.1",
                 "  kiln validate --cleanup        # remove what a crashed run left behind"})
 final class ValidateCommand implements Callable<Integer> {
@@ -55,6 +56,12 @@ final class ValidateCommand implements Callable<Integer> {
             + "AMI launched with a bigger volume; the summary shows each node's root. Default: disk.raw's own size.")
     String diskSize;
 
+    @Option(names = "--pxe-boot", defaultValue = "rom", paramLabel = "rom|firmware",
+            description = "qemu-pxe: how machines reach iPXE. rom: QEMU's iPXE option ROM (fast). firmware: UEFI firmware PXE"
+                    + " with no iPXE ROM, beside a DHCP server that gives addresses only, and kiln's ProxyDHCP (TFTP"
+                    + " snponly.efi, then boot.ipxe): the chain a real server goes through. Default: ${DEFAULT-VALUE}.")
+    String pxeBoot;
+
     @Option(names = "--report", paramLabel = "DIR", description = "Where report.json and junit.xml go. "
             + "Default: kiln-reports/NAME-VERSION-RUN.")
     Path report;
@@ -68,6 +75,14 @@ final class ValidateCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    private boolean firmwarePxe() {
+        return switch (pxeBoot) {
+            case "rom" -> false;
+            case "firmware" -> true;
+            default -> throw new IllegalArgumentException("--pxe-boot: expected rom or firmware, got '" + pxeBoot + "'");
+        };
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -100,7 +115,7 @@ final class ValidateCommand implements Callable<Integer> {
         try (ImageSource source = images.open()) {
             ValidationReport r = Validator.run(new Validator.Request(source, image, provider, masters, workers,
                     timeout == null ? null : Duration.ofSeconds(timeout), report, RunLabel.defaultTmpRoot(),
-                    System.out::println, diskBytes));
+                    System.out::println, diskBytes, firmwarePxe()));
             return r.passed() ? 0 : 1;
         }
     }

@@ -43,9 +43,9 @@ final class Providers {
 
     /** @param diskBytes qemu-disk's disk size per node, or null for the image's own */
     static NodeProvider create(String provider, RunLabel run, Path versionDir, Manifest m, Consumer<String> log,
-                               Long diskBytes) throws IOException {
+                               Long diskBytes, boolean firmwarePxe) throws IOException {
         return switch (kind(provider)) {
-            case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log);
+            case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log, firmwarePxe);
             case QEMU_DISK -> new QemuDiskProvider(run, versionDir, log, diskBytes);
             case CONTAINER -> new ContainerProvider(run, versionDir, m, log);
         };

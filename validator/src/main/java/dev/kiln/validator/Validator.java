@@ -58,11 +58,18 @@ public final class Validator {
      *                  so the node grows its root into it, as on an AMI with a bigger volume); null
      *                  for the image's own size
      */
+    /** @param firmwarePxe qemu-pxe: boot through UEFI firmware PXE and kiln's ProxyDHCP, as real servers do */
     public record Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
-                          Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out, Long diskBytes) {
+                          Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out, Long diskBytes,
+                          boolean firmwarePxe) {
         public Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
                        Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out) {
-            this(images, image, provider, masters, workers, timeout, reportDir, tmpRoot, out, null);
+            this(images, image, provider, masters, workers, timeout, reportDir, tmpRoot, out, null, false);
+        }
+
+        public Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
+                       Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out, Long diskBytes) {
+            this(images, image, provider, masters, workers, timeout, reportDir, tmpRoot, out, diskBytes, false);
         }
     }
 
@@ -120,6 +127,10 @@ public final class Validator {
             throw new IllegalArgumentException("--disk-size is for --provider " + ProviderKind.QEMU_DISK + " only (this run uses "
                     + providerName + ")");
         }
+        if (req.firmwarePxe() && Providers.kind(providerName) != ProviderKind.QEMU_PXE) {
+            throw new IllegalArgumentException("--pxe-boot firmware is for --provider " + ProviderKind.QEMU_PXE
+                    + " only (this run uses " + providerName + ")");
+        }
         if (req.masters() < 1 || req.workers() < 0) {
             throw new IllegalArgumentException("--masters must be at least 1 and --workers at least 0 (got "
                     + req.masters() + " and " + req.workers() + ")");
@@ -129,7 +140,7 @@ public final class Validator {
 
         synchronized (this) {
             run = RunLabel.create(req.tmpRoot());
-            provider = Providers.create(providerName, run, versionDir, manifest, this::say, req.diskBytes());
+            provider = Providers.create(providerName, run, versionDir, manifest, this::say, req.diskBytes(), req.firmwarePxe());
         }
         say("run " + run.id() + ": validating " + manifest.ref() + " on " + providerName + " with "
                 + req.masters() + " master(s) + " + req.workers() + " worker(s), timeout " + timeout.toSeconds() + " s");

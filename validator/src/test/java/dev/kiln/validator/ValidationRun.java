@@ -19,6 +19,12 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
     /** @param diskBytes qemu-disk's disk size per node, null for disk.raw's own */
     static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work,
                             Long diskBytes) throws Exception {
+        return of(image, provider, masters, workers, timeout, work, diskBytes, false);
+    }
+
+    /** @param firmwarePxe qemu-pxe through UEFI firmware PXE and kiln's ProxyDHCP */
+    static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work,
+                            Long diskBytes, boolean firmwarePxe) throws Exception {
         List<String> out = new CopyOnWriteArrayList<>();
         Path reports = work.resolve("reports");
         Path tmpRoot = work.resolve("tmp");
@@ -27,7 +33,7 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
                 provider, masters, workers, timeout, reports, tmpRoot, line -> {
                     out.add(line);
                     System.out.println(line);
-                }, diskBytes));
+                }, diskBytes, firmwarePxe));
         return new ValidationRun(r, out, reports, tmpRoot);
     }
 

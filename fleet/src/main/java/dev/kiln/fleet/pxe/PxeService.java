@@ -25,6 +25,7 @@ public final class PxeService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PxeService.class);
 
     private final DhcpConfig config;
+    private final java.util.function.Consumer<String> lines;
     private final Path conf;
     private final Path leases;
     private final Thread supervisor;
@@ -32,8 +33,9 @@ public final class PxeService implements AutoCloseable {
     private volatile Process process;
     private volatile int starts;
 
-    private PxeService(DhcpConfig config, Path dir) {
+    private PxeService(DhcpConfig config, Path dir, java.util.function.Consumer<String> lines) {
         this.config = config;
+        this.lines = lines;
         this.conf = dir.resolve("dnsmasq.conf");
         this.leases = dir.resolve("dnsmasq.leases");
         this.supervisor = new Thread(this::supervise, "kiln-pxe-dnsmasq");
@@ -45,9 +47,15 @@ public final class PxeService implements AutoCloseable {
      * fails with dnsmasq's own words: a port taken by another DHCP server, a missing interface).
      */
     public static PxeService start(DhcpConfig config, Path dir) throws IOException, InterruptedException {
+        return start(config, dir, line -> { });
+    }
+
+    /** As {@link #start(DhcpConfig, Path)}; {@code lines} also gets every line dnsmasq logs. */
+    public static PxeService start(DhcpConfig config, Path dir, java.util.function.Consumer<String> lines)
+            throws IOException, InterruptedException {
         FirmwareBinaries.require();
         Files.createDirectories(dir);
-        PxeService s = new PxeService(config, dir);
+        PxeService s = new PxeService(config, dir, lines);
         Files.writeString(s.conf, config.dnsmasq(FirmwareBinaries.dir().toString(), s.leases.toString()));
         CountDownLatch ready = new CountDownLatch(1);
         StringBuilder early = new StringBuilder();
@@ -94,6 +102,7 @@ public final class PxeService implements AutoCloseable {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = r.readLine()) != null; ) {
                     LOG.info("dnsmasq: {}", line);
+                    lines.accept(line);
                     onLine.accept(line);
                 }
             } catch (IOException e) {
