@@ -53,7 +53,7 @@ class DiskImageWriterPatchingTest {
     void mbrGetsKernelSectorBootDriveAndKeepsPartitionTable() {
         byte[] boot = fakeBootImg();
         byte[] mbr = protectiveMbr();
-        byte[] out = DiskImageWriter.patchMbr(boot, mbr, 2048);
+        byte[] out = GrubBootSector.patchMbr(boot, mbr, 2048);
 
         ByteBuffer le = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
         assertThat(le.getLong(0x5c)).isEqualTo(2048L);
@@ -75,7 +75,7 @@ class DiskImageWriterPatchingTest {
 
     @Test
     void kernelSectorIsWrittenAsFullLittleEndian64() {
-        byte[] out = DiskImageWriter.patchMbr(fakeBootImg(), protectiveMbr(), 0x0102030405L);
+        byte[] out = GrubBootSector.patchMbr(fakeBootImg(), protectiveMbr(), 0x0102030405L);
         assertThat(Arrays.copyOfRange(out, 0x5c, 0x64))
                 .containsExactly(0x05, 0x04, 0x03, 0x02, 0x01, 0x00, 0x00, 0x00);
     }
@@ -84,13 +84,13 @@ class DiskImageWriterPatchingTest {
     void mbrPatchRejectsForeignInput() {
         byte[] notGrub = fakeBootImg();
         notGrub[0] = 0x33;
-        assertThatThrownBy(() -> DiskImageWriter.patchMbr(notGrub, protectiveMbr(), 2048))
+        assertThatThrownBy(() -> GrubBootSector.patchMbr(notGrub, protectiveMbr(), 2048))
                 .isInstanceOf(IllegalArgumentException.class);
         byte[] noSignature = protectiveMbr();
         noSignature[0x1fe] = 0;
-        assertThatThrownBy(() -> DiskImageWriter.patchMbr(fakeBootImg(), noSignature, 2048))
+        assertThatThrownBy(() -> GrubBootSector.patchMbr(fakeBootImg(), noSignature, 2048))
                 .hasMessageContaining("0x55AA");
-        assertThatThrownBy(() -> DiskImageWriter.patchMbr(new byte[511], protectiveMbr(), 2048))
+        assertThatThrownBy(() -> GrubBootSector.patchMbr(new byte[511], protectiveMbr(), 2048))
                 .hasMessageContaining("512");
     }
 
@@ -110,7 +110,7 @@ class DiskImageWriterPatchingTest {
     @Test
     void coreBlocklistPointsAtTheRestOfCoreImg() {
         byte[] core = fakeCoreImg(163_538); // 320 sectors, last one partial
-        byte[] out = DiskImageWriter.patchCoreImage(core, 2048);
+        byte[] out = GrubBootSector.patchCoreImage(core, 2048);
 
         assertThat(out.length).isEqualTo(320 * 512);
         ByteBuffer le = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
@@ -132,7 +132,7 @@ class DiskImageWriterPatchingTest {
         le.putLong(0x1e8, 99); // a second, stale entry
         le.putShort(0x1f0, (short) 7);
         le.putShort(0x1f2, (short) 0x1000);
-        byte[] out = DiskImageWriter.patchCoreImage(core, 34);
+        byte[] out = GrubBootSector.patchCoreImage(core, 34);
         ByteBuffer o = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
         assertThat(o.getLong(0x1f4)).isEqualTo(35L);
         assertThat(o.getShort(0x1fc)).isEqualTo((short) 3);
@@ -141,21 +141,21 @@ class DiskImageWriterPatchingTest {
 
     @Test
     void coreImgSizeLimits() {
-        assertThatThrownBy(() -> DiskImageWriter.patchCoreImage(new byte[512], 2048))
+        assertThatThrownBy(() -> GrubBootSector.patchCoreImage(new byte[512], 2048))
                 .hasMessageContaining("too small");
-        assertThatThrownBy(() -> DiskImageWriter.patchCoreImage(fakeCoreImg(889 * 512), 2048))
+        assertThatThrownBy(() -> GrubBootSector.patchCoreImage(fakeCoreImg(889 * 512), 2048))
                 .hasMessageContaining("at most 888");
         byte[] noTerminator = new byte[2 * 512];
         for (int pos = 0x1f4; pos > 0; pos -= 12) {
             noTerminator[pos + 8] = 1;
         }
-        assertThatThrownBy(() -> DiskImageWriter.patchCoreImage(noTerminator, 2048))
+        assertThatThrownBy(() -> GrubBootSector.patchCoreImage(noTerminator, 2048))
                 .hasMessageContaining("terminator");
     }
 
     @Test
     void grubConfigBootsKernelFromEspWithRootByPartuuid() {
-        String cfg = DiskImageWriter.grubConfig("node 'golden' v1", "0a1b2c3d-0000-4000-8000-000000000001",
+        String cfg = GrubConfig.grubConfig("node 'golden' v1", "0a1b2c3d-0000-4000-8000-000000000001",
                 "console=tty0  console=ttyS0,115200n8 net.ifnames=0 foo=$bar");
         assertThat(cfg).contains("serial --unit=0 --speed=115200")
                 .contains("terminal_input serial console")
@@ -169,18 +169,18 @@ class DiskImageWriterPatchingTest {
 
     @Test
     void cmdlineWithQuotesOrRootIsRefused() {
-        assertThatThrownBy(() -> DiskImageWriter.cmdlineTokens("dyndbg=\"file x +p\""))
+        assertThatThrownBy(() -> GrubConfig.cmdlineTokens("dyndbg=\"file x +p\""))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("quote");
-        assertThatThrownBy(() -> DiskImageWriter.cmdlineTokens("root=/dev/sda1"))
+        assertThatThrownBy(() -> GrubConfig.cmdlineTokens("root=/dev/sda1"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("root=");
-        assertThatThrownBy(() -> DiskImageWriter.cmdlineTokens("a\nb"))
+        assertThatThrownBy(() -> GrubConfig.cmdlineTokens("a\nb"))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThat(DiskImageWriter.cmdlineTokens("  ")).isEmpty();
+        assertThat(GrubConfig.cmdlineTokens("  ")).isEmpty();
     }
 
     @Test
     void sfdiskScriptDescribesTheLayout() {
-        String script = DiskImageWriter.sfdiskScript("11111111-2222-3333-4444-555555555555",
+        String script = GptLayout.sfdiskScript("11111111-2222-3333-4444-555555555555",
                 "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002",
                 "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", 1_000_000);
         assertThat(script).startsWith("label: gpt\n")
