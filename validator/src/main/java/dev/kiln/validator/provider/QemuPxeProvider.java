@@ -88,7 +88,7 @@ public final class QemuPxeProvider implements NodeProvider {
             proxy = PxeService.start(new DhcpConfig(DhcpConfig.Mode.PROXY, lan.hostVeth(), host.address(), host.network(),
                     host.netmask(), null, null, serverUrl), run.dir().resolve("kiln-pxe"), line -> {
                         // The chain's progress, in dnsmasq's words: which firmware fetched which iPXE.
-                        if (line.contains("TFTP") && line.contains("sent")) {
+                        if (line.startsWith("dnsmasq-tftp") && line.contains(" sent ")) {
                             log.accept("kiln ProxyDHCP: " + line.replaceFirst("^dnsmasq-tftp\\[\\d+\\]: ", ""));
                         }
                     });
