@@ -143,8 +143,14 @@ public final class S3ReleaseStore implements ReleaseStore {
     }
 
     private byte[] get(String key) throws IOException {
+        ResponseBytes<GetObjectResponse> r = getWithETag(key);
+        return r == null ? null : r.asByteArray();
+    }
+
+    /** The object and its ETag; null when there is none. */
+    private ResponseBytes<GetObjectResponse> getWithETag(String key) throws IOException {
         try {
-            return s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key)).asByteArray();
+            return s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key));
         } catch (NoSuchKeyException e) {
             return null;
         } catch (SdkException e) {
@@ -163,18 +169,8 @@ public final class S3ReleaseStore implements ReleaseStore {
 
     @Override
     public Pointer pointer(String image, String env) throws IOException {
-        String key = prefix(image) + "channels/" + env + ".json";
-        try {
-            ResponseBytes<GetObjectResponse> r = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key));
-            return new Pointer(r.asByteArray(), r.response().eTag());
-        } catch (NoSuchKeyException e) {
-            return null;
-        } catch (SdkException e) {
-            if (AwsErrors.status(e) == 404) {
-                return null;
-            }
-            throw AwsErrors.explain(e, "reading s3://" + location.bucket() + "/" + key, where);
-        }
+        ResponseBytes<GetObjectResponse> r = getWithETag(prefix(image) + "channels/" + env + ".json");
+        return r == null ? null : new Pointer(r.asByteArray(), r.response().eTag());
     }
 
     @Override
