@@ -7,10 +7,8 @@ import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
-import dev.kiln.aws.AwsClients;
 import dev.kiln.aws.AwsErrors;
 import dev.kiln.aws.AwsSettings;
-import dev.kiln.aws.PublishException;
 import dev.kiln.aws.S3Location;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
@@ -34,7 +32,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
@@ -56,47 +53,27 @@ public final class S3ImageSource implements ImageSource {
     private static final int BUFFER = 1 << 20;
 
     private final S3Location location;
-    private final AwsClients clients;
+    private final S3Store store;
     private final S3Client s3;
     private final String where;
     private final ImageStore cache;
     private volatile Map<ImageRef, String> failed = Map.of();
 
-    private S3ImageSource(S3Location location, AwsClients clients, S3Client s3, String where, ImageStore cache) {
-        this.location = location;
-        this.clients = clients;
-        this.s3 = s3;
-        this.where = where;
+    private S3ImageSource(S3Store store, ImageStore cache) {
+        this.store = store;
+        this.location = store.location();
+        this.s3 = store.s3();
+        this.where = store.where();
         this.cache = cache;
     }
 
     /**
-     * Checks the bucket (and with it credentials and region) once, so a typo fails at start
-     * rather than as every image "missing": S3 answers HEAD of a key in a missing bucket with a
-     * bare 404.
+     * Checks the bucket once ({@link S3Store#open}), so a typo fails at start.
      *
      * @param cacheDir the local store versions are mirrored into; see {@link #defaultCache}
      */
     public static S3ImageSource open(S3Location location, AwsSettings settings, Path cacheDir) throws IOException {
-        Region region = settings.homeRegion();
-        String where = "region " + region.id() + (settings.endpoint() != null ? " (endpoint " + settings.endpoint() + ")" : "");
-        AwsClients clients = new AwsClients(settings, 4);
-        try {
-            S3Client s3 = clients.s3(region);
-            try {
-                s3.headBucket(b -> b.bucket(location.bucket()));
-            } catch (SdkException e) {
-                if (AwsErrors.status(e) == 404 || AwsErrors.is(e, "NoSuchBucket")) {
-                    throw new PublishException("bucket '" + location.bucket() + "' does not exist (looked in " + where
-                            + "): check --store", e);
-                }
-                throw AwsErrors.explain(e, "opening the S3 store " + location, where);
-            }
-            return new S3ImageSource(location, clients, s3, where, new ImageStore(cacheDir));
-        } catch (IOException | RuntimeException e) {
-            clients.close();
-            throw e;
-        }
+        return new S3ImageSource(S3Store.open(location, settings), new ImageStore(cacheDir));
     }
 
     /** $XDG_CACHE_HOME/kiln/s3-images/BUCKET/PREFIX, else ~/.cache/kiln/s3-images/BUCKET/PREFIX. */
@@ -305,6 +282,6 @@ public final class S3ImageSource implements ImageSource {
 
     @Override
     public void close() {
-        clients.close();
+        store.close();
     }
 }

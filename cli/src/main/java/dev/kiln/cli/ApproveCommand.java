@@ -1,13 +1,10 @@
 package dev.kiln.cli;
 
-import dev.kiln.core.store.ImageRef;
 import dev.kiln.release.Event;
-import dev.kiln.release.Releases;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "approve", mixinStandardHelpOptions = true,
         description = {"Records your approval of an image version for an environment.",
@@ -17,9 +14,6 @@ import picocli.CommandLine.Parameters;
                 "Approving twice counts once."},
         footer = {"", "Example:", "  kiln approve debian-node:1.0.1 --env prod --reason 'reviewed the diff'"})
 final class ApproveCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "NAME:VERSION")
-    String ref;
-
     @Option(names = "--env", required = true, paramLabel = "ENV", description = "The environment the approval is for.")
     String env;
 
@@ -27,17 +21,15 @@ final class ApproveCommand implements Callable<Integer> {
     String reason;
 
     @Mixin
-    ReleaseOptions options;
+    VersionEventOptions version;
 
     @Override
     public Integer call() throws Exception {
-        ImageRef image = ImageRef.parse(ref);
-        try (Releases releases = options.open()) {
-            Event e = releases.approve(options.environments(), image, env, reason);
+        return version.record((releases, image) -> {
+            Event e = releases.approve(version.options.environments(), image, env, reason);
             int count = releases.ledger(image.name()).approvals(image.version(), env).size();
             System.out.println((e.seq() > 0 && e.at() != null ? "approved " : "") + image + " for " + env + " by " + e.by()
                     + " (event #" + e.seq() + " at " + e.at() + "); " + count + " distinct approval(s) now");
-            return 0;
-        }
+        });
     }
 }

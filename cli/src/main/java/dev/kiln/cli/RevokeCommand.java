@@ -1,13 +1,11 @@
 package dev.kiln.cli;
 
-import dev.kiln.core.store.ImageRef;
 import dev.kiln.release.Event;
 import dev.kiln.release.Releases;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "revoke", mixinStandardHelpOptions = true,
         description = {"Revokes an image version: it is never promoted again, and kiln serve",
@@ -16,19 +14,15 @@ import picocli.CommandLine.Parameters;
                 "environment still pointing at it: promote another version or roll back."},
         footer = {"", "Example:", "  kiln revoke debian-node:1.0.1 --reason 'CVE-2026-1234 in containerd'"})
 final class RevokeCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "NAME:VERSION")
-    String ref;
-
     @Option(names = "--reason", required = true, paramLabel = "TEXT", description = "Why; recorded, and shown to refused nodes.")
     String reason;
 
     @Mixin
-    ReleaseOptions options;
+    VersionEventOptions version;
 
     @Override
     public Integer call() throws Exception {
-        ImageRef image = ImageRef.parse(ref);
-        try (Releases releases = options.open()) {
+        return version.record((releases, image) -> {
             Event e = releases.revoke(image, reason);
             System.out.println("revoked " + image + ": event #" + e.seq() + " by " + e.by() + " at " + e.at() + ": " + e.reason());
             for (Releases.Channel c : releases.channels(image.name(), null)) {
@@ -37,7 +31,6 @@ final class RevokeCommand implements Callable<Integer> {
                             + image.name() + " --rollback " + c.env());
                 }
             }
-            return 0;
-        }
+        });
     }
 }

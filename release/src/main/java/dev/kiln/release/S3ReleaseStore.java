@@ -1,11 +1,10 @@
 package dev.kiln.release;
 
-import dev.kiln.aws.AwsClients;
 import dev.kiln.aws.AwsErrors;
 import dev.kiln.aws.AwsSettings;
-import dev.kiln.aws.PublishException;
 import dev.kiln.aws.S3ImageSource;
 import dev.kiln.aws.S3Location;
+import dev.kiln.aws.S3Store;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import java.io.IOException;
@@ -20,7 +19,6 @@ import java.util.stream.Stream;
 import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CommonPrefix;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
@@ -39,16 +37,16 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  */
 public final class S3ReleaseStore implements ReleaseStore {
     private final S3Location location;
-    private final AwsClients clients;
+    private final S3Store store;
     private final S3Client s3;
     private final String where;
     private final ImageStore cache;
 
-    private S3ReleaseStore(S3Location location, AwsClients clients, S3Client s3, String where, ImageStore cache) {
-        this.location = location;
-        this.clients = clients;
-        this.s3 = s3;
-        this.where = where;
+    private S3ReleaseStore(S3Store store, ImageStore cache) {
+        this.store = store;
+        this.location = store.location();
+        this.s3 = store.s3();
+        this.where = store.where();
         this.cache = cache;
     }
 
@@ -59,25 +57,7 @@ public final class S3ReleaseStore implements ReleaseStore {
      *                 {@link S3ImageSource#defaultCache}, so their records are found)
      */
     public static S3ReleaseStore open(S3Location location, AwsSettings settings, Path cacheDir) throws IOException {
-        Region region = settings.homeRegion();
-        String where = "region " + region.id() + (settings.endpoint() != null ? " (endpoint " + settings.endpoint() + ")" : "");
-        AwsClients clients = new AwsClients(settings, 4);
-        try {
-            S3Client s3 = clients.s3(region);
-            try {
-                s3.headBucket(b -> b.bucket(location.bucket()));
-            } catch (SdkException e) {
-                if (AwsErrors.status(e) == 404 || AwsErrors.is(e, "NoSuchBucket")) {
-                    throw new PublishException("bucket '" + location.bucket() + "' does not exist (looked in " + where
-                            + "): check --store", e);
-                }
-                throw AwsErrors.explain(e, "opening the S3 store " + location, where);
-            }
-            return new S3ReleaseStore(location, clients, s3, where, new ImageStore(cacheDir));
-        } catch (IOException | RuntimeException e) {
-            clients.close();
-            throw e;
-        }
+        return new S3ReleaseStore(S3Store.open(location, settings), new ImageStore(cacheDir));
     }
 
     private String prefix(String image) {
@@ -163,8 +143,14 @@ public final class S3ReleaseStore implements ReleaseStore {
     }
 
     private byte[] get(String key) throws IOException {
+        ResponseBytes<GetObjectResponse> r = getWithETag(key);
+        return r == null ? null : r.asByteArray();
+    }
+
+    /** The object and its ETag; null when there is none. */
+    private ResponseBytes<GetObjectResponse> getWithETag(String key) throws IOException {
         try {
-            return s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key)).asByteArray();
+            return s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key));
         } catch (NoSuchKeyException e) {
             return null;
         } catch (SdkException e) {
@@ -183,18 +169,8 @@ public final class S3ReleaseStore implements ReleaseStore {
 
     @Override
     public Pointer pointer(String image, String env) throws IOException {
-        String key = prefix(image) + "channels/" + env + ".json";
-        try {
-            ResponseBytes<GetObjectResponse> r = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key));
-            return new Pointer(r.asByteArray(), r.response().eTag());
-        } catch (NoSuchKeyException e) {
-            return null;
-        } catch (SdkException e) {
-            if (AwsErrors.status(e) == 404) {
-                return null;
-            }
-            throw AwsErrors.explain(e, "reading s3://" + location.bucket() + "/" + key, where);
-        }
+        ResponseBytes<GetObjectResponse> r = getWithETag(prefix(image) + "channels/" + env + ".json");
+        return r == null ? null : new Pointer(r.asByteArray(), r.response().eTag());
     }
 
     @Override
@@ -235,6 +211,6 @@ public final class S3ReleaseStore implements ReleaseStore {
 
     @Override
     public void close() {
-        clients.close();
+        store.close();
     }
 }

@@ -1,9 +1,9 @@
 package dev.kiln.release.prune;
 
-import dev.kiln.aws.AwsClients;
 import dev.kiln.aws.AwsErrors;
 import dev.kiln.aws.AwsSettings;
 import dev.kiln.aws.S3Location;
+import dev.kiln.aws.S3Store;
 import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CommonPrefix;
 import software.amazon.awssdk.services.s3.model.Delete;
@@ -39,31 +38,25 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  */
 public final class S3Versions implements VersionStore {
     private final S3Location location;
-    private final AwsClients clients;
+    private final S3Store store;
     private final S3Client s3;
     private final String where;
     private final LocalVersions cache;
     private final ImageStore cacheStore;
 
+    /** Checks the bucket once ({@link S3Store#open}), so a typo fails here. */
     public S3Versions(S3Location location, AwsSettings settings, Path cacheDir) throws IOException {
-        Region region = settings.homeRegion();
-        this.where = "region " + region.id() + (settings.endpoint() != null ? " (endpoint " + settings.endpoint() + ")" : "");
+        this.store = S3Store.open(location, settings);
         this.location = location;
-        this.clients = new AwsClients(settings, 4);
-        this.s3 = clients.s3(region);
+        this.s3 = store.s3();
+        this.where = store.where();
         this.cacheStore = new ImageStore(cacheDir);
         this.cache = new LocalVersions(cacheStore);
-        try {
-            s3.headBucket(b -> b.bucket(location.bucket()));
-        } catch (SdkException e) {
-            clients.close();
-            throw AwsErrors.explain(e, "opening the S3 store " + location, where);
-        }
     }
 
     /** Closes the AWS clients. */
     public void close() {
-        clients.close();
+        store.close();
     }
 
     @Override
