@@ -23,18 +23,18 @@ import software.amazon.awssdk.services.ec2.model.Snapshot;
 
 /**
  * Publishes a version's {@code disk/disk.raw} as an AMI: an EBS snapshot written through the EBS
- * direct APIs (no S3 staging, no ImportSnapshot, no builder instance), RegisterImage, CopyImage
- * to more regions, launch permissions, and an SSM parameter per image name pointing at the newest
+ * direct APIs (no S3 staging, no ImportSnapshot, no builder instance), RegisterImage, CopyImage to
+ * more regions, launch permissions, and an SSM parameter per image name pointing at the newest
  * published AMI (as EKS publishes its recommended image ids).
  *
  * <p>Idempotent: everything it creates carries the tags {@code kiln:name} and {@code kiln:version}
- * (the snapshot also {@code kiln:state}: uploading, then complete), and AMI names are
- * {@code kiln/NAME/VERSION}, unique per region. A re-run finds what an earlier (crashed) run made
- * and goes on from there: a complete snapshot or an AMI is reused, a snapshot still pending is
- * written again and completed, one in error is deleted and redone. Nothing is made twice.
+ * (the snapshot also {@code kiln:state}: uploading, then complete), and AMI names are {@code
+ * kiln/NAME/VERSION}, unique per region. A re-run finds what an earlier (crashed) run made and goes
+ * on from there: a complete snapshot or an AMI is reused, a snapshot still pending is written again
+ * and completed, one in error is deleted and redone. Nothing is made twice.
  *
- * <p>This class orders the steps and records them in published.json; {@link SnapshotStore},
- * {@link ImageRegistrar} and {@link SsmImagePointer} do the work.
+ * <p>This class orders the steps and records them in published.json; {@link SnapshotStore}, {@link
+ * ImageRegistrar} and {@link SsmImagePointer} do the work.
  */
 public final class AmiPublisher {
     public static final String TAG_NAME = KilnTags.NAME;
@@ -69,24 +69,31 @@ public final class AmiPublisher {
     }
 
     /**
-     * @param region       home region (null: the configured one)
-     * @param copyTo       more regions to copy the AMI to
-     * @param shareWith    AWS account ids given launch permission
-     * @param ssmParameter the parameter to point at the AMI in every region; null for
-     *                     {@code /kiln/images/NAME/latest}, empty for none
-     * @param volumeSizeGib the AMI's default root volume size in GiB (instances grow their root into
-     *                     it at first boot), at least the snapshot's; null for the snapshot's size
+     * @param region home region (null: the configured one)
+     * @param copyTo more regions to copy the AMI to
+     * @param shareWith AWS account ids given launch permission
+     * @param ssmParameter the parameter to point at the AMI in every region; null for {@code
+     *     /kiln/images/NAME/latest}, empty for none
+     * @param volumeSizeGib the AMI's default root volume size in GiB (instances grow their root
+     *     into it at first boot), at least the snapshot's; null for the snapshot's size
      */
-    public record Options(String region, List<String> copyTo, List<String> shareWith, String ssmParameter,
-                          Integer volumeSizeGib) {
+    public record Options(
+            String region, List<String> copyTo, List<String> shareWith, String ssmParameter, Integer volumeSizeGib) {
         public Options(String region, List<String> copyTo, List<String> shareWith, String ssmParameter) {
             this(region, copyTo, shareWith, ssmParameter, null);
         }
     }
 
     /** What a publish left: AMI id per region, and what it had to do. */
-    public record Result(Map<String, String> images, String snapshotId, String ssmParameter, boolean snapshotWritten,
-                         int blocksWritten, long bytesSent, long diskBytes, List<String> created) { }
+    public record Result(
+            Map<String, String> images,
+            String snapshotId,
+            String ssmParameter,
+            boolean snapshotWritten,
+            int blocksWritten,
+            long bytesSent,
+            long diskBytes,
+            List<String> created) {}
 
     public static String defaultSsmParameter(String imageName) {
         return SsmImagePointer.parameter(imageName, "latest");
@@ -98,15 +105,19 @@ public final class AmiPublisher {
     }
 
     /** The options checked, before anything is made. */
-    private record Plan(Path disk, int volumeGib, Region home, List<Region> copies, List<String> accounts, String ssmName) { }
+    private record Plan(
+            Path disk, int volumeGib, Region home, List<Region> copies, List<String> accounts, String ssmName) {}
 
     private Plan plan(ImageStore store, ImageRef ref, Options o) throws IOException {
         Path disk = store.dir(ref).resolve("disk/disk.raw");
         if (!Files.isRegularFile(disk)) {
-            throw new PublishException(ref + " has no disk/disk.raw to make an AMI of (its spec's outputs must include 'disk')");
+            throw new PublishException(
+                    ref + " has no disk/disk.raw to make an AMI of (its spec's outputs must include 'disk')");
         }
         int volumeGib = VolumeSize.check(o.volumeSizeGib(), Files.size(disk));
-        Region home = o.region() != null ? AwsSettings.checkRegion(o.region(), "--region") : clients.settings().homeRegion();
+        Region home = o.region() != null
+                ? AwsSettings.checkRegion(o.region(), "--region")
+                : clients.settings().homeRegion();
         List<Region> copies = new ArrayList<>();
         for (String r : o.copyTo() == null ? List.<String>of() : o.copyTo()) {
             Region c = AwsSettings.checkRegion(r, "--copy-to");
@@ -129,9 +140,12 @@ public final class AmiPublisher {
         Manifest m = store.manifest(ref);
         Path dir = store.dir(ref);
         Plan plan = plan(store, ref, o);
-        String endpoint = clients.settings().endpoint() == null ? null : clients.settings().endpoint().toString();
+        String endpoint = clients.settings().endpoint() == null
+                ? null
+                : clients.settings().endpoint().toString();
         Ec2Region home = Ec2Region.of(clients, plan.home(), endpoint);
-        ImageRegistrar.AmiSpec spec = new ImageRegistrar.AmiSpec(ref, amiName(ref), KilnTags.description(m), KilnTags.of(m));
+        ImageRegistrar.AmiSpec spec =
+                new ImageRegistrar.AmiSpec(ref, amiName(ref), KilnTags.description(m), KilnTags.of(m));
         Created created = new Created(listener);
 
         // 0. Credentials, region and the copy regions, before anything is made.
@@ -163,8 +177,19 @@ public final class AmiPublisher {
         images.put(plan.home().id(), homeImage);
         homeImages.awaitAvailable(homeImage);
         homeImages.share(homeImage, plan.accounts());
-        Published.update(dir, ref.toString(), p -> p.withAmi(new Published.Ami(plan.home().id(), homeImage, snapshotId,
-                spec.name(), null, plan.accounts(), null, endpoint, S3Publisher.now())));
+        Published.update(
+                dir,
+                ref.toString(),
+                p -> p.withAmi(new Published.Ami(
+                        plan.home().id(),
+                        homeImage,
+                        snapshotId,
+                        spec.name(),
+                        null,
+                        plan.accounts(),
+                        null,
+                        endpoint,
+                        S3Publisher.now())));
 
         // 2. Copies: start them all, then wait for each (they run in parallel on AWS's side).
         Map<Region, String> copyIds = new LinkedHashMap<>();
@@ -179,8 +204,19 @@ public final class AmiPublisher {
             there.tagCopySnapshot(e.getValue(), spec.tags());
             there.share(e.getValue(), plan.accounts());
             images.put(e.getKey().id(), e.getValue());
-            Published.update(dir, ref.toString(), p -> p.withAmi(new Published.Ami(e.getKey().id(), e.getValue(), null,
-                    spec.name(), plan.home().id(), plan.accounts(), null, endpoint, S3Publisher.now())));
+            Published.update(
+                    dir,
+                    ref.toString(),
+                    p -> p.withAmi(new Published.Ami(
+                            e.getKey().id(),
+                            e.getValue(),
+                            null,
+                            spec.name(),
+                            plan.home().id(),
+                            plan.accounts(),
+                            null,
+                            endpoint,
+                            S3Publisher.now())));
         }
 
         // 3. The SSM parameter in every region points at the newest published version's AMI.
@@ -192,32 +228,53 @@ public final class AmiPublisher {
                 }
             }
         }
-        return new Result(images, snapshotId, plan.ssmName().isEmpty() ? null : plan.ssmName(), written != null,
-                written == null ? 0 : written.changedBlocks(), written == null ? 0 : written.bytesSent(),
-                Files.size(plan.disk()), created.ids());
+        return new Result(
+                images,
+                snapshotId,
+                plan.ssmName().isEmpty() ? null : plan.ssmName(),
+                written != null,
+                written == null ? 0 : written.changedBlocks(),
+                written == null ? 0 : written.bytesSent(),
+                Files.size(plan.disk()),
+                created.ids());
     }
 
-    /** Copy regions are named without the endpoint in messages (only the home region's calls name it). */
+    /**
+     * Copy regions are named without the endpoint in messages (only the home region's calls name
+     * it).
+     */
     private ImageRegistrar registrar(Region r, Created created) {
         return new ImageRegistrar(new Ec2Region(r, clients.ec2(r), "region " + r.id()), waiter, progress, created);
     }
 
-    /** Fails, before anything is made, when the credentials do not work or a region is not enabled. */
+    /**
+     * Fails, before anything is made, when the credentials do not work or a region is not enabled.
+     */
     private void checkRegions(Ec2Region home, List<Region> copies) throws PublishException {
         try (Progress.Step step = progress.step("check AWS account, " + home.where())) {
             Set<String> enabled = new LinkedHashSet<>();
-            call(step, "listing the account's regions", home.where(), () -> home.ec2().describeRegions(b -> b.allRegions(false)))
-                    .regions().forEach(r -> enabled.add(r.regionName()));
+            call(
+                            step,
+                            "listing the account's regions",
+                            home.where(),
+                            () -> home.ec2().describeRegions(b -> b.allRegions(false)))
+                    .regions()
+                    .forEach(r -> enabled.add(r.regionName()));
             for (Region c : copies) {
                 if (!enabled.isEmpty() && !enabled.contains(c.id())) {
                     step.failed();
-                    throw new PublishException("--copy-to " + c.id() + ": the region is not enabled for this account"
-                            + " (opt-in regions must be enabled first); enabled: " + String.join(", ", enabled));
+                    throw new PublishException("--copy-to "
+                            + c.id()
+                            + ": the region is not enabled for this account"
+                            + " (opt-in regions must be enabled first); enabled: "
+                            + String.join(", ", enabled));
                 }
             }
             if (!enabled.isEmpty() && !enabled.contains(home.region().id())) {
                 step.failed();
-                throw new PublishException("region " + home.region().id() + " is not enabled for this account; enabled: "
+                throw new PublishException("region "
+                        + home.region().id()
+                        + " is not enabled for this account; enabled: "
                         + String.join(", ", enabled));
             }
         }
@@ -228,17 +285,20 @@ public final class AmiPublisher {
      * image (publishing an old version again must not move "latest" back). Returns whether it
      * points at {@code imageId} now.
      */
-    private boolean pointLatest(Region r, String param, String imageId, Manifest m, Created created) throws PublishException {
+    private boolean pointLatest(Region r, String param, String imageId, Manifest m, Created created)
+            throws PublishException {
         String where = "region " + r.id();
         SsmImagePointer pointer = new SsmImagePointer(clients.ssm(r), where);
-        try (Progress.Step step = progress.step("point SSM parameter " + param + " at " + imageId + " (" + where + ")")) {
+        try (Progress.Step step =
+                progress.step("point SSM parameter " + param + " at " + imageId + " (" + where + ")")) {
             try {
                 String current = pointer.current(param);
                 if (imageId.equals(current)) {
                     return true;
                 }
                 if (current != null) {
-                    // An AMI that is gone or not ours has no built-at: point the parameter at this one.
+                    // An AMI that is gone or not ours has no built-at: point the parameter at this
+                    // one.
                     String builtAt = registrar(r, created).builtAt(current);
                     if (builtAt != null && m.builtAt() != null && builtAt.compareTo(m.builtAt()) > 0) {
                         step.detail("stays at " + current + ", built " + builtAt + ", newer than this version");
@@ -260,8 +320,16 @@ public final class AmiPublisher {
         Published.update(dir, ref.toString(), p -> {
             for (Published.Ami a : p.amis()) {
                 if (a.region().equals(r.id()) && imageId.equals(a.imageId())) {
-                    return p.withAmi(new Published.Ami(a.region(), a.imageId(), a.snapshotId(), a.name(),
-                            a.copiedFrom(), a.sharedWith(), ssmName, a.endpoint(), a.publishedAt()));
+                    return p.withAmi(new Published.Ami(
+                            a.region(),
+                            a.imageId(),
+                            a.snapshotId(),
+                            a.name(),
+                            a.copiedFrom(),
+                            a.sharedWith(),
+                            ssmName,
+                            a.endpoint(),
+                            a.publishedAt()));
                 }
             }
             return p;

@@ -4,11 +4,16 @@ import dev.kiln.core.progress.Progress;
 import java.util.function.Supplier;
 import software.amazon.awssdk.core.exception.SdkException;
 
-/** One SDK call whose failure becomes a {@link PublishException} saying what kiln was doing, and where. */
+/**
+ * One SDK call whose failure becomes a {@link PublishException} saying what kiln was doing, and
+ * where.
+ */
 final class AwsCall {
-    private AwsCall() { }
+    private AwsCall() {}
 
-    /** @param step marked failed when the call fails; null for none */
+    /**
+     * @param step marked failed when the call fails; null for none
+     */
     static <T> T call(Progress.Step step, String doing, String where, Supplier<T> call) throws PublishException {
         try {
             return call.get();

@@ -34,8 +34,8 @@ public final class AwsClients implements AutoCloseable {
     }
 
     /**
-     * With SDK interceptors on every client: tests use them to make the emulator answer as AWS
-     * does where it cannot (a snapshot in error, a completed snapshot refusing blocks).
+     * With SDK interceptors on every client: tests use them to make the emulator answer as AWS does
+     * where it cannot (a snapshot in error, a completed snapshot refusing blocks).
      */
     public AwsClients(AwsSettings settings, int parallelism, List<ExecutionInterceptor> interceptors) {
         this.settings = settings;
@@ -58,7 +58,8 @@ public final class AwsClients implements AutoCloseable {
             builder.endpointOverride(settings.endpoint());
         }
         return builder.overrideConfiguration(ClientOverrideConfiguration.builder()
-                        // Throttling and 5xx are retried with backoff; a block or part upload is cheap to redo.
+                        // Throttling and 5xx are retried with backoff; a block or part
+                        // upload is cheap to redo.
                         .retryStrategy(b -> b.maxAttempts(6))
                         .executionInterceptors(interceptors)
                         .build())
@@ -71,15 +72,22 @@ public final class AwsClients implements AutoCloseable {
     }
 
     public S3Client s3(Region region) {
-        return cached("s3/" + region.id(), () -> configure(S3Client.builder()
-                .httpClient(http)
-                // Emulators answer on one host: no virtual-hosted bucket names there.
-                .forcePathStyle(settings.endpoint() != null)
-                // A bucket in another region than --region is followed, not an error.
-                .crossRegionAccessEnabled(true)
-                // kiln sends its own SHA-256 checksums as headers; no SDK-added CRC32 trailers.
-                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED), region));
+        return cached(
+                "s3/" + region.id(),
+                () -> configure(
+                        S3Client.builder()
+                                .httpClient(http)
+                                // Emulators answer on one host: no virtual-hosted bucket
+                                // names there.
+                                .forcePathStyle(settings.endpoint() != null)
+                                // A bucket in another region than --region is followed, not
+                                // an error.
+                                .crossRegionAccessEnabled(true)
+                                // kiln sends its own SHA-256 checksums as headers; no
+                                // SDK-added CRC32 trailers.
+                                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED),
+                        region));
     }
 
     public EbsClient ebs(Region region) {

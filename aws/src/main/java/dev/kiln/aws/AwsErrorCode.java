@@ -3,8 +3,8 @@ package dev.kiln.aws;
 import software.amazon.awssdk.core.exception.SdkException;
 
 /**
- * The service error codes the AMI publish acts on, matched on the SDK's
- * {@code AwsServiceException.awsErrorDetails().errorCode()} (never on message text).
+ * The service error codes the AMI publish acts on, matched on the SDK's {@code
+ * AwsServiceException.awsErrorDetails().errorCode()} (never on message text).
  */
 enum AwsErrorCode {
     SNAPSHOT_NOT_FOUND("InvalidSnapshot.NotFound"),
@@ -30,7 +30,10 @@ enum AwsErrorCode {
     static boolean refused(SdkException e) {
         int status = AwsErrors.status(e);
         String code = String.valueOf(AwsErrors.code(e));
-        return status >= 400 && status < 500 && !AwsErrors.BAD_CREDENTIALS.contains(code)
-                && !AwsErrors.DENIED.contains(code) && !code.contains("Throttl");
+        return status >= 400
+                && status < 500
+                && !AwsErrors.BAD_CREDENTIALS.contains(code)
+                && !AwsErrors.DENIED.contains(code)
+                && !code.contains("Throttl");
     }
 }

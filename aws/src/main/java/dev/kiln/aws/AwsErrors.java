@@ -12,14 +12,24 @@ import software.amazon.awssdk.core.exception.SdkException;
  * serve's S3 store (fleet), which reads what publish wrote.
  */
 public final class AwsErrors {
-    private AwsErrors() { }
+    private AwsErrors() {}
 
-    static final Set<String> BAD_CREDENTIALS = Set.of("InvalidAccessKeyId", "InvalidClientTokenId",
-            "UnrecognizedClientException", "AuthFailure", "SignatureDoesNotMatch", "IncompleteSignature",
-            "MissingAuthenticationToken", "ExpiredToken", "ExpiredTokenException", "InvalidToken", "RequestExpired",
-            "InvalidSignatureException", "TokenRefreshRequired");
-    static final Set<String> DENIED = Set.of("AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-            "Forbidden", "OptInRequired", "Blocked");
+    static final Set<String> BAD_CREDENTIALS = Set.of(
+            "InvalidAccessKeyId",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "AuthFailure",
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+            "MissingAuthenticationToken",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidToken",
+            "RequestExpired",
+            "InvalidSignatureException",
+            "TokenRefreshRequired");
+    static final Set<String> DENIED = Set.of(
+            "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "OptInRequired", "Blocked");
 
     static final String CREDENTIALS_HINT = "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, "
             + "AWS_PROFILE or --profile, ~/.aws/credentials, and the clock (signatures expire)";
@@ -53,16 +63,33 @@ public final class AwsErrors {
         if (e instanceof AwsServiceException ase) {
             String code = code(ase);
             String msg = ase.awsErrorDetails() != null && ase.awsErrorDetails().errorMessage() != null
-                    ? ase.awsErrorDetails().errorMessage() : ase.getMessage();
+                    ? ase.awsErrorDetails().errorMessage()
+                    : ase.getMessage();
             String detail = (code != null ? code : "HTTP " + ase.statusCode()) + ": " + msg;
             if (code != null && BAD_CREDENTIALS.contains(code)) {
-                return new PublishException("AWS rejected the credentials while " + doing + " in " + where + " (" + detail
-                        + "); " + CREDENTIALS_HINT, e);
+                return new PublishException(
+                        "AWS rejected the credentials while "
+                                + doing
+                                + " in "
+                                + where
+                                + " ("
+                                + detail
+                                + "); "
+                                + CREDENTIALS_HINT,
+                        e);
             }
             if ((code != null && DENIED.contains(code)) || (code == null && ase.statusCode() == 403)) {
-                return new PublishException("access denied while " + doing + " in " + where + " (" + detail
-                        + "): the credentials are wrong, or their identity lacks the permission; " + CREDENTIALS_HINT
-                        + ", and the IAM policy", e);
+                return new PublishException(
+                        "access denied while "
+                                + doing
+                                + " in "
+                                + where
+                                + " ("
+                                + detail
+                                + "): the credentials are wrong, or their identity lacks the permission; "
+                                + CREDENTIALS_HINT
+                                + ", and the IAM policy",
+                        e);
             }
             return new PublishException(doing + " failed in " + where + ": " + detail, e);
         }
@@ -72,19 +99,33 @@ public final class AwsErrors {
                 int detail = m.indexOf(" : [");
                 String why = m.startsWith("Unable to load credentials from any of the providers in the chain")
                         ? "none of the SDK's default providers has any (environment, system properties, web identity,"
-                        + " profile, container, instance metadata)"
+                                + " profile, container, instance metadata)"
                         : firstLine(detail > 0 ? m.substring(0, detail) : m);
-                return new PublishException("no usable AWS credentials while " + doing + ": " + why + "; "
-                        + CREDENTIALS_HINT, e);
+                return new PublishException(
+                        "no usable AWS credentials while " + doing + ": " + why + "; " + CREDENTIALS_HINT, e);
             }
             Throwable root = rootCause(e);
             if (root instanceof UnknownHostException) {
-                return new PublishException("cannot reach AWS while " + doing + ": unknown host " + root.getMessage()
-                        + " (check the region " + where + ", --endpoint-url and the network)", e);
+                return new PublishException(
+                        "cannot reach AWS while "
+                                + doing
+                                + ": unknown host "
+                                + root.getMessage()
+                                + " (check the region "
+                                + where
+                                + ", --endpoint-url and the network)",
+                        e);
             }
             if (root instanceof ConnectException) {
-                return new PublishException("cannot connect while " + doing + " (" + where + "): " + root.getMessage()
-                        + " (check --endpoint-url and the network)", e);
+                return new PublishException(
+                        "cannot connect while "
+                                + doing
+                                + " ("
+                                + where
+                                + "): "
+                                + root.getMessage()
+                                + " (check --endpoint-url and the network)",
+                        e);
             }
             return new PublishException(doing + " failed (" + where + "): " + firstLine(m), e);
         }

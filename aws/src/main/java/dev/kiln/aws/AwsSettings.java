@@ -17,8 +17,8 @@ import software.amazon.awssdk.regions.providers.SystemSettingsRegionProvider;
 /**
  * Where and as whom to talk to AWS, the SDK's way: credentials from the default chain (environment,
  * system properties, ~/.aws/credentials and config, SSO, web identity, container and instance
- * roles) or a named profile; the region from {@code --region}, else AWS_REGION, else the
- * profile's. {@code endpoint} points every service at one URL (an emulator such as moto).
+ * roles) or a named profile; the region from {@code --region}, else AWS_REGION, else the profile's.
+ * {@code endpoint} points every service at one URL (an emulator such as moto).
  */
 public record AwsSettings(String region, URI endpoint, String profile, AwsCredentialsProvider credentials) {
 
@@ -51,12 +51,15 @@ public record AwsSettings(String region, URI endpoint, String profile, AwsCreden
             return checkRegion(region, "--region");
         }
         try {
-            Region r = new AwsRegionProviderChain(new SystemSettingsRegionProvider(),
-                    new AwsProfileRegionProvider(null, profile)).getRegion();
+            Region r = new AwsRegionProviderChain(
+                            new SystemSettingsRegionProvider(), new AwsProfileRegionProvider(null, profile))
+                    .getRegion();
             return checkRegion(r.id(), "the configured region (AWS_REGION or the profile's)");
         } catch (SdkClientException e) {
-            throw new PublishException("no AWS region given: pass --region, or set AWS_REGION, or a region in the profile"
-                    + (profile != null ? " '" + profile + "'" : "") + " (~/.aws/config)");
+            throw new PublishException(
+                    "no AWS region given: pass --region, or set AWS_REGION, or a region in the profile"
+                            + (profile != null ? " '" + profile + "'" : "")
+                            + " (~/.aws/config)");
         }
     }
 
@@ -71,8 +74,8 @@ public record AwsSettings(String region, URI endpoint, String profile, AwsCreden
                     known.add(k.id());
                 }
             }
-            throw new PublishException("unknown AWS region '" + id + "' (from " + from + "); known regions: "
-                    + String.join(", ", known));
+            throw new PublishException(
+                    "unknown AWS region '" + id + "' (from " + from + "); known regions: " + String.join(", ", known));
         }
         return r;
     }

@@ -1,19 +1,12 @@
 package dev.kiln.aws;
 
 import dev.kiln.core.json.Json;
-import dev.kiln.core.util.ConsoleText;
+import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageSource;
-import dev.kiln.core.store.ImageRef;
-import dev.kiln.core.store.ImageStore;
-import dev.kiln.core.store.Manifest;
-import dev.kiln.core.util.Hashing;
-import dev.kiln.aws.AwsErrors;
-import dev.kiln.aws.AwsSettings;
-import dev.kiln.aws.S3Location;
-import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.store.ManifestSignatures;
+import dev.kiln.core.util.ConsoleText;
 import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,15 +30,15 @@ import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 
 /**
- * kiln serve's S3 store: versions published by {@code kiln publish --s3}, mirrored on demand into
- * a local cache store that the server serves from like any store.
+ * kiln serve's S3 store: versions published by {@code kiln publish --s3}, mirrored on demand into a
+ * local cache store that the server serves from like any store.
  *
- * <p>A version exists when its manifest.json object does (publish uploads it last). Mirroring
- * reads the manifest first, then every artifact it lists into a staging directory of the cache,
- * each checked against the manifest's size and sha256, and makes the version visible with one
- * rename ({@link ImageStore.Staging}): a failed, corrupt or interrupted fetch leaves nothing
- * visible. Versions are immutable, so one in the cache is not fetched again; its manifest is still
- * compared with S3's, so a different build under the same version is refused, not served stale.
+ * <p>A version exists when its manifest.json object does (publish uploads it last). Mirroring reads
+ * the manifest first, then every artifact it lists into a staging directory of the cache, each
+ * checked against the manifest's size and sha256, and makes the version visible with one rename
+ * ({@link ImageStore.Staging}): a failed, corrupt or interrupted fetch leaves nothing visible.
+ * Versions are immutable, so one in the cache is not fetched again; its manifest is still compared
+ * with S3's, so a different build under the same version is refused, not served stale.
  */
 public final class S3ImageSource implements ImageSource {
     private static final Logger LOG = LoggerFactory.getLogger(S3ImageSource.class);
@@ -111,11 +104,17 @@ public final class S3ImageSource implements ImageSource {
 
     @Override
     public String notFound(ImageRef ref) {
-        return "the S3 store " + location + " (no " + location.url(ref) + ImageStore.MANIFEST
+        return "the S3 store "
+                + location
+                + " (no "
+                + location.url(ref)
+                + ImageStore.MANIFEST
                 + "; kiln publish --s3 puts versions there)";
     }
 
-    /** Mirrors each version not in the cache yet, one after the other; failures are kept by version. */
+    /**
+     * Mirrors each version not in the cache yet, one after the other; failures are kept by version.
+     */
     @Override
     public synchronized void sync(Collection<ImageRef> refs) {
         Map<ImageRef, String> problems = new LinkedHashMap<>();
@@ -124,7 +123,9 @@ public final class S3ImageSource implements ImageSource {
                 mirror(ref);
             } catch (IOException | RuntimeException e) {
                 String why = "image " + ref + " could not be fetched from " + location.url(ref) + ": " + e.getMessage();
-                LOG.error("s3: {}; its nodes are refused until the inventory is reloaded (edit or touch it to retry)", why);
+                LOG.error(
+                        "s3: {}; its nodes are refused until the inventory is reloaded (edit or touch it to retry)",
+                        why);
                 problems.put(ref, why);
             }
         }
@@ -140,7 +141,8 @@ public final class S3ImageSource implements ImageSource {
         String prefix = location.versionPrefix(ref);
         byte[] manifestBytes;
         try {
-            manifestBytes = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(location.manifestKey(ref))).asByteArray();
+            manifestBytes = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(location.manifestKey(ref)))
+                    .asByteArray();
         } catch (NoSuchKeyException e) {
             throw new IOException("it has no manifest.json there (not published, or removed)");
         } catch (SdkException e) {
@@ -150,8 +152,13 @@ public final class S3ImageSource implements ImageSource {
         if (cache.exists(ref)) {
             String cached = Hashing.sha256(cache.dir(ref).resolve(ImageStore.MANIFEST));
             if (!cached.equals(manifestSha)) {
-                throw new IOException("the cache holds another build of it than S3 (manifest sha256 " + cached.substring(0, 12)
-                        + "... here, " + manifestSha.substring(0, 12) + "... in S3); remove " + cache.dir(ref) + " to fetch S3's");
+                throw new IOException("the cache holds another build of it than S3 (manifest sha256 "
+                        + cached.substring(0, 12)
+                        + "... here, "
+                        + manifestSha.substring(0, 12)
+                        + "... in S3); remove "
+                        + cache.dir(ref)
+                        + " to fetch S3's");
             }
             LOG.info("s3: {} is in the cache already ({})", ref, cache.dir(ref));
             Path sig = cache.dir(ref).resolve(ManifestSignatures.FILE);
@@ -170,9 +177,15 @@ public final class S3ImageSource implements ImageSource {
             throw new IOException("its manifest.json is that of " + manifest.name() + ":" + manifest.version());
         }
         Map<String, Manifest.Artifact> artifacts = manifest.artifacts() == null ? Map.of() : manifest.artifacts();
-        long total = artifacts.values().stream().mapToLong(Manifest.Artifact::size).sum();
-        LOG.info("s3: fetching {} from {}: {} artifacts, {} MiB, into {}", ref, location.url(ref), artifacts.size(),
-                total >> 20, cache.root());
+        long total =
+                artifacts.values().stream().mapToLong(Manifest.Artifact::size).sum();
+        LOG.info(
+                "s3: fetching {} from {}: {} artifacts, {} MiB, into {}",
+                ref,
+                location.url(ref),
+                artifacts.size(),
+                total >> 20,
+                cache.root());
         long started = System.nanoTime();
         // The staging directory is in the cache, invisible to the server; a kill -9 leftover is
         // swept by the next stage().
@@ -183,14 +196,24 @@ public final class S3ImageSource implements ImageSource {
                 long t0 = System.nanoTime();
                 fetch(prefix, a.getKey(), a.getValue(), target(staging.dir(), a.getKey()));
                 long ms = Math.max(1, (System.nanoTime() - t0) / 1_000_000);
-                LOG.info("s3: {} [{}/{}] {} ({} bytes) fetched and verified in {} ms", ref, i, artifacts.size(), a.getKey(),
-                        a.getValue().size(), ms);
+                LOG.info(
+                        "s3: {} [{}/{}] {} ({} bytes) fetched and verified in {} ms",
+                        ref,
+                        i,
+                        artifacts.size(),
+                        a.getKey(),
+                        a.getValue().size(),
+                        ms);
             }
             // Optional, and checked only where signatures are required (kiln serve --trust).
             fetchSignature(prefix, staging.dir(), staging.dir().resolve(ManifestSignatures.FILE));
             staging.commit(manifestBytes);
         }
-        LOG.info("s3: {} is ready in the cache ({} MiB in {} s)", ref, total >> 20, (System.nanoTime() - started) / 1_000_000_000);
+        LOG.info(
+                "s3: {} is ready in the cache ({} MiB in {} s)",
+                ref,
+                total >> 20,
+                (System.nanoTime() - started) / 1_000_000_000);
     }
 
     /**
@@ -199,23 +222,31 @@ public final class S3ImageSource implements ImageSource {
      */
     private static Path target(Path dir, String rel) throws IOException {
         for (String seg : rel.split("/", -1)) {
-            boolean bad = seg.isEmpty() || seg.equals(".") || seg.equals("..") || seg.equals(ImageStore.MANIFEST) && seg.equals(rel);
+            boolean bad = seg.isEmpty()
+                    || seg.equals(".")
+                    || seg.equals("..")
+                    || seg.equals(ImageStore.MANIFEST) && seg.equals(rel);
             for (int i = 0; i < seg.length() && !bad; i++) {
                 char c = seg.charAt(i);
                 bad = c == '\\' || c < 0x20 || c == 0x7f;
             }
             if (bad) {
-                throw new IOException("its manifest lists an artifact path kiln does not accept: '" + ConsoleText.scriptSafe(rel) + "'");
+                throw new IOException("its manifest lists an artifact path kiln does not accept: '"
+                        + ConsoleText.scriptSafe(rel)
+                        + "'");
             }
         }
         Path p = dir.resolve(rel).normalize();
         if (!p.startsWith(dir)) {
-            throw new IOException("its manifest lists an artifact outside the version: '" + ConsoleText.scriptSafe(rel) + "'");
+            throw new IOException(
+                    "its manifest lists an artifact outside the version: '" + ConsoleText.scriptSafe(rel) + "'");
         }
         return p;
     }
 
-    /** Streams one object to its file, hashing on the way; a wrong size or sha256 fails the version. */
+    /**
+     * Streams one object to its file, hashing on the way; a wrong size or sha256 fails the version.
+     */
     private void fetch(String prefix, String rel, Manifest.Artifact artifact, Path file) throws IOException {
         if (artifact.sha256() == null || !SHA256.matcher(artifact.sha256()).matches()) {
             throw new IOException(rel + ": the manifest has no valid sha256 for it");
@@ -224,12 +255,15 @@ public final class S3ImageSource implements ImageSource {
         MessageDigest md = Hashing.sha256Digest();
         long n = 0;
         Files.createDirectories(file.getParent());
-        try (ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(location.bucket()).key(key));
-             OutputStream out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        try (ResponseInputStream<GetObjectResponse> in =
+                        s3.getObject(b -> b.bucket(location.bucket()).key(key));
+                OutputStream out =
+                        Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             Long length = in.response().contentLength();
             if (length != null && length != artifact.size()) {
                 in.abort();
-                throw new IOException(rel + ": the S3 object is " + length + " bytes, the manifest says " + artifact.size());
+                throw new IOException(
+                        rel + ": the S3 object is " + length + " bytes, the manifest says " + artifact.size());
             }
             n = copy(in, out, md);
         } catch (NoSuchKeyException e) {
@@ -239,8 +273,15 @@ public final class S3ImageSource implements ImageSource {
         }
         String sha = HexFormat.of().formatHex(md.digest());
         if (n != artifact.size() || !sha.equals(artifact.sha256())) {
-            throw new IOException(rel + ": the S3 object (" + n + " bytes, sha256 " + sha.substring(0, 12)
-                    + "...) does not match the manifest (" + artifact.size() + " bytes, sha256 " + artifact.sha256().substring(0, 12)
+            throw new IOException(rel
+                    + ": the S3 object ("
+                    + n
+                    + " bytes, sha256 "
+                    + sha.substring(0, 12)
+                    + "...) does not match the manifest ("
+                    + artifact.size()
+                    + " bytes, sha256 "
+                    + artifact.sha256().substring(0, 12)
                     + "...); not serving this version");
         }
     }
@@ -249,7 +290,8 @@ public final class S3ImageSource implements ImageSource {
     private boolean fetchSignature(String prefix, Path dir, Path file) throws IOException {
         byte[] sig;
         try {
-            sig = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(prefix + ManifestSignatures.FILE)).asByteArray();
+            sig = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(prefix + ManifestSignatures.FILE))
+                    .asByteArray();
         } catch (NoSuchKeyException e) {
             return false;
         } catch (SdkException e) {

@@ -1,5 +1,8 @@
 package dev.kiln.aws;
 
+import static dev.kiln.aws.S3Publisher.MAX_PARTS;
+import static dev.kiln.aws.S3Publisher.MIB;
+
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.util.Hashing;
 import java.io.ByteArrayInputStream;
@@ -28,14 +31,14 @@ import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.Part;
 
-import static dev.kiln.aws.S3Publisher.MAX_PARTS;
-import static dev.kiln.aws.S3Publisher.MIB;
-
-/** Why: how one object goes up (conditional PutObject, or a resumable multipart upload with parallel parts) is apart from what a publish uploads and in which order. */
+/**
+ * Why: how one object goes up (conditional PutObject, or a resumable multipart upload with parallel
+ * parts) is apart from what a publish uploads and in which order.
+ */
 final class S3ObjectUploader {
 
     /** A multipart upload under way: its parts are queued in the pool. */
-    record Multipart(UploadItem item, String uploadId, List<Future<CompletedPart>> parts) { }
+    record Multipart(UploadItem item, String uploadId, List<Future<CompletedPart>> parts) {}
 
     private final S3Client s3;
     private final String bucket;
@@ -48,8 +51,16 @@ final class S3ObjectUploader {
     private final PublishListener listener;
     private final long partSize;
 
-    S3ObjectUploader(S3Client s3, String bucket, String where, ExecutorService pool, AtomicLong sent, long total,
-            Progress.Step step, PublishListener listener, long partSize) {
+    S3ObjectUploader(
+            S3Client s3,
+            String bucket,
+            String where,
+            ExecutorService pool,
+            AtomicLong sent,
+            long total,
+            Progress.Step step,
+            PublishListener listener,
+            long partSize) {
         this.listener = listener;
         this.partSize = partSize;
         this.s3 = s3;
@@ -70,10 +81,14 @@ final class S3ObjectUploader {
     String upload(UploadItem i) throws IOException {
         byte[] digest = verify(i);
         try {
-            s3.putObject(b -> b.bucket(bucket).key(i.key()).ifNoneMatch("*")
+            s3.putObject(
+                    b -> b.bucket(bucket)
+                            .key(i.key())
+                            .ifNoneMatch("*")
                             .metadata(Map.of(S3Location.SHA256_METADATA, i.sha256()))
                             .contentType(contentType(i.rel()))
-                            .checksumAlgorithm(ChecksumAlgorithm.SHA256).checksumSHA256(b64(digest)),
+                            .checksumAlgorithm(ChecksumAlgorithm.SHA256)
+                            .checksumSHA256(b64(digest)),
                     RequestBody.fromFile(i.file()));
             sent.addAndGet(i.size());
         } catch (SdkException e) {
@@ -86,19 +101,30 @@ final class S3ObjectUploader {
         return null;
     }
 
-    /** A 412 on a conditional write: someone (a concurrent kiln) wrote it first. Fine if the content is ours. */
+    /**
+     * A 412 on a conditional write: someone (a concurrent kiln) wrote it first. Fine if the content
+     * is ours.
+     */
     private boolean alreadyThere(SdkException e, UploadItem i) throws PublishException {
         if (AwsErrors.status(e) == 412 || AwsErrors.is(e, "PreconditionFailed")) {
             if (S3RemoteVersion.matches(s3, bucket, i, where)) {
                 return true;
             }
-            throw new PublishException("s3://" + bucket + "/" + i.key() + " appeared during the upload with other"
-                    + " content (another publisher of this version?); not overwriting it", e);
+            throw new PublishException(
+                    "s3://"
+                            + bucket
+                            + "/"
+                            + i.key()
+                            + " appeared during the upload with other"
+                            + " content (another publisher of this version?); not overwriting it",
+                    e);
         }
         return false;
     }
 
-    /** Hashes the local file and checks it against the manifest: a damaged store is not published. */
+    /**
+     * Hashes the local file and checks it against the manifest: a damaged store is not published.
+     */
     private byte[] verify(UploadItem i) throws IOException {
         MessageDigest md = Hashing.sha256Digest();
         try (FileChannel ch = FileChannel.open(i.file(), StandardOpenOption.READ)) {
@@ -111,15 +137,16 @@ final class S3ObjectUploader {
         }
         byte[] digest = md.digest();
         if (!HexFormat.of().formatHex(digest).equals(i.sha256())) {
-            throw new PublishException(i.file() + " does not match the sha256 its manifest records; the local store"
+            throw new PublishException(i.file()
+                    + " does not match the sha256 its manifest records; the local store"
                     + " is damaged, rebuild the version (nothing of it was published)");
         }
         return digest;
     }
 
     /**
-     * Starts (or resumes) the multipart upload of a big item and queues its parts; on the
-     * calling thread, so part tasks never wait on the pool they run in.
+     * Starts (or resumes) the multipart upload of a big item and queues its parts; on the calling
+     * thread, so part tasks never wait on the pool they run in.
      */
     Multipart startMultipart(UploadItem i) throws IOException {
         long part = Math.max(partSize, (i.size() + MAX_PARTS - 1) / MAX_PARTS);
@@ -131,17 +158,21 @@ final class S3ObjectUploader {
             // Resume the newest upload a crashed run left for this key if every part it holds is
             // a part of this very file; abort the others (and that one, if it does not fit).
             List<MultipartUpload> left = new ArrayList<>();
-            for (MultipartUpload u : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(i.key())).uploads()) {
+            for (MultipartUpload u : s3.listMultipartUploadsPaginator(
+                            b -> b.bucket(bucket).prefix(i.key()))
+                    .uploads()) {
                 if (u.key().equals(i.key())) {
                     left.add(u);
                 }
             }
-            left.sort(Comparator.comparing(MultipartUpload::initiated, Comparator.nullsFirst(Comparator.naturalOrder())).reversed());
+            left.sort(Comparator.comparing(MultipartUpload::initiated, Comparator.nullsFirst(Comparator.naturalOrder()))
+                    .reversed());
             for (MultipartUpload u : left) {
                 if (uploadId == null) {
                     Map<Integer, Part> listed = new HashMap<>();
                     s3.listPartsPaginator(b -> b.bucket(bucket).key(i.key()).uploadId(u.uploadId()))
-                            .parts().forEach(p -> listed.put(p.partNumber(), p));
+                            .parts()
+                            .forEach(p -> listed.put(p.partNumber(), p));
                     if (fits(i, part, parts, listed)) {
                         uploadId = u.uploadId();
                         have = listed;
@@ -152,10 +183,12 @@ final class S3ObjectUploader {
                 s3.abortMultipartUpload(b -> b.bucket(bucket).key(i.key()).uploadId(u.uploadId()));
             }
             if (uploadId == null) {
-                uploadId = s3.createMultipartUpload(b -> b.bucket(bucket).key(i.key())
-                        .metadata(Map.of(S3Location.SHA256_METADATA, i.sha256()))
-                        .contentType(contentType(i.rel()))
-                        .checksumAlgorithm(ChecksumAlgorithm.SHA256)).uploadId();
+                uploadId = s3.createMultipartUpload(b -> b.bucket(bucket)
+                                .key(i.key())
+                                .metadata(Map.of(S3Location.SHA256_METADATA, i.sha256()))
+                                .contentType(contentType(i.rel()))
+                                .checksumAlgorithm(ChecksumAlgorithm.SHA256))
+                        .uploadId();
             }
         } catch (SdkException e) {
             throw AwsErrors.explain(e, "starting the multipart upload of " + i.rel(), where);
@@ -180,7 +213,10 @@ final class S3ObjectUploader {
             completed.add(await(f, pool));
         }
         try {
-            s3.completeMultipartUpload(b -> b.bucket(bucket).key(i.key()).uploadId(m.uploadId()).ifNoneMatch("*")
+            s3.completeMultipartUpload(b -> b.bucket(bucket)
+                    .key(i.key())
+                    .uploadId(m.uploadId())
+                    .ifNoneMatch("*")
                     .multipartUpload(u -> u.parts(completed)));
         } catch (SdkException e) {
             if (!alreadyThere(e, i)) {
@@ -218,7 +254,8 @@ final class S3ObjectUploader {
         }
         // Without a listed checksum, the ETag of an unencrypted or SSE-S3 part is its MD5.
         try {
-            String md5 = HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(data));
+            String md5 =
+                    HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(data));
             return p.eTag() != null && p.eTag().replace("\"", "").equalsIgnoreCase(md5);
         } catch (java.security.NoSuchAlgorithmException e) {
             return false;
@@ -232,20 +269,33 @@ final class S3ObjectUploader {
         }
         if (there != null) { // checked by fits(): this part is there with this content
             advance(length);
-            return CompletedPart.builder().partNumber(number).eTag(there.eTag()).checksumSHA256(there.checksumSHA256()).build();
+            return CompletedPart.builder()
+                    .partNumber(number)
+                    .eTag(there.eTag())
+                    .checksumSHA256(there.checksumSHA256())
+                    .build();
         }
         byte[] data = read(i.file(), offset, length);
         String checksum = b64(Hashing.sha256Digest().digest(data));
         try {
-            var r = s3.uploadPart(b -> b.bucket(bucket).key(i.key()).uploadId(uploadId).partNumber(number)
+            var r = s3.uploadPart(
+                    b -> b.bucket(bucket)
+                            .key(i.key())
+                            .uploadId(uploadId)
+                            .partNumber(number)
                             .contentLength((long) length)
-                            .checksumAlgorithm(ChecksumAlgorithm.SHA256).checksumSHA256(checksum),
-                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(data), length, contentType(i.rel())));
+                            .checksumAlgorithm(ChecksumAlgorithm.SHA256)
+                            .checksumSHA256(checksum),
+                    RequestBody.fromContentProvider(
+                            () -> new ByteArrayInputStream(data), length, contentType(i.rel())));
             sent.addAndGet(length);
             advance(length);
             listener.partUploaded(i.key(), number);
-            return CompletedPart.builder().partNumber(number).eTag(r.eTag())
-                    .checksumSHA256(r.checksumSHA256() != null ? r.checksumSHA256() : checksum).build();
+            return CompletedPart.builder()
+                    .partNumber(number)
+                    .eTag(r.eTag())
+                    .checksumSHA256(r.checksumSHA256() != null ? r.checksumSHA256() : checksum)
+                    .build();
         } catch (SdkException e) {
             throw AwsErrors.explain(e, "uploading part " + number + " of " + i.rel(), where);
         }
@@ -259,15 +309,19 @@ final class S3ObjectUploader {
             throws PublishException {
         int n = 0;
         try {
-            for (MultipartUpload u : s3.listMultipartUploadsPaginator(b -> b.bucket(dest.bucket()).prefix(versionPrefix)).uploads()) {
+            for (MultipartUpload u : s3.listMultipartUploadsPaginator(
+                            b -> b.bucket(dest.bucket()).prefix(versionPrefix))
+                    .uploads()) {
                 if (!keep.contains(u.uploadId())) {
-                    s3.abortMultipartUpload(b -> b.bucket(dest.bucket()).key(u.key()).uploadId(u.uploadId()));
+                    s3.abortMultipartUpload(
+                            b -> b.bucket(dest.bucket()).key(u.key()).uploadId(u.uploadId()));
                     n++;
                 }
             }
         } catch (SdkException e) {
             if (AwsErrors.status(e) != 404) { // NoSuchUpload: gone already
-                throw AwsErrors.explain(e, "aborting stale multipart uploads under s3://" + dest.bucket() + "/" + versionPrefix, where);
+                throw AwsErrors.explain(
+                        e, "aborting stale multipart uploads under s3://" + dest.bucket() + "/" + versionPrefix, where);
             }
         }
         return n;

@@ -37,6 +37,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  */
 public final class S3Publisher {
     static final long MIB = 1 << 20;
+
     /** S3: at most 10,000 parts, each at least 5 MiB but the last. */
     static final int MAX_PARTS = 10_000;
 
@@ -69,10 +70,12 @@ public final class S3Publisher {
         return this;
     }
 
-    /** What a publish did. {@code alreadyPublished}: the manifest was there already, nothing was uploaded. */
-    public record Result(String url, int uploaded, int skipped, long bytesSent, boolean alreadyPublished,
-                         int abortedUploads) { }
-
+    /**
+     * What a publish did. {@code alreadyPublished}: the manifest was there already, nothing was
+     * uploaded.
+     */
+    public record Result(
+            String url, int uploaded, int skipped, long bytesSent, boolean alreadyPublished, int abortedUploads) {}
 
     public Result publish(ImageStore store, ImageRef ref, S3Location dest) throws IOException {
         Manifest manifest = store.manifest(ref);
@@ -80,45 +83,74 @@ public final class S3Publisher {
         Region region = clients.settings().homeRegion();
         S3Client s3 = clients.s3(region);
         String versionPrefix = dest.versionPrefix(ref);
-        String where = "region " + region.id()
-                + (clients.settings().endpoint() != null ? " (endpoint " + clients.settings().endpoint() + ")" : "");
+        String where = "region "
+                + region.id()
+                + (clients.settings().endpoint() != null
+                        ? " (endpoint " + clients.settings().endpoint() + ")"
+                        : "");
 
         // 1. What there is to publish: every artifact of the manifest, the SBOM, and the manifest.
         List<UploadItem> items = new ArrayList<>();
         for (Map.Entry<String, Manifest.Artifact> a : manifest.artifacts().entrySet()) {
             Path f = dir.resolve(a.getKey());
             if (!Files.isRegularFile(f) || Files.size(f) != a.getValue().size()) {
-                throw new PublishException(ref + ": " + f + " is missing or not the size its manifest records ("
-                        + a.getValue().size() + " bytes); the local store is damaged, rebuild the version");
+                throw new PublishException(ref
+                        + ": "
+                        + f
+                        + " is missing or not the size its manifest records ("
+                        + a.getValue().size()
+                        + " bytes); the local store is damaged, rebuild the version");
             }
-            items.add(new UploadItem(a.getKey(), f, a.getValue().sha256(), a.getValue().size(), versionPrefix + a.getKey()));
+            items.add(new UploadItem(
+                    a.getKey(), f, a.getValue().sha256(), a.getValue().size(), versionPrefix + a.getKey()));
         }
         Path sbom = dir.resolve("sbom.cdx.json");
         if (Files.isRegularFile(sbom) && !manifest.artifacts().containsKey("sbom.cdx.json")) {
-            items.add(new UploadItem("sbom.cdx.json", sbom, Hashing.sha256(sbom), Files.size(sbom), versionPrefix + "sbom.cdx.json"));
+            items.add(new UploadItem(
+                    "sbom.cdx.json", sbom, Hashing.sha256(sbom), Files.size(sbom), versionPrefix + "sbom.cdx.json"));
         }
-        // The detached signature goes up before the manifest too: a reader that finds the manifest of
+        // The detached signature goes up before the manifest too: a reader that finds the manifest
+        // of
         // a signed version finds its signature.
         Path signature = dir.resolve(ManifestSignatures.FILE);
         UploadItem signatureItem = null;
         if (Files.isRegularFile(signature)) {
-            signatureItem = new UploadItem(ManifestSignatures.FILE, signature, Hashing.sha256(signature), Files.size(signature),
+            signatureItem = new UploadItem(
+                    ManifestSignatures.FILE,
+                    signature,
+                    Hashing.sha256(signature),
+                    Files.size(signature),
                     versionPrefix + ManifestSignatures.FILE);
             items.add(signatureItem);
         }
         Path manifestFile = dir.resolve(ImageStore.MANIFEST);
-        UploadItem manifestItem = new UploadItem(ImageStore.MANIFEST, manifestFile, Hashing.sha256(manifestFile), Files.size(manifestFile),
+        UploadItem manifestItem = new UploadItem(
+                ImageStore.MANIFEST,
+                manifestFile,
+                Hashing.sha256(manifestFile),
+                Files.size(manifestFile),
                 versionPrefix + ImageStore.MANIFEST);
 
-        // 2. What is there already. This first call also checks the bucket, the credentials and the region.
-        Map<String, S3Object> existing = S3RemoteVersion.list(s3, dest, ref, versionPrefix, manifestItem, where, progress);
+        // 2. What is there already. This first call also checks the bucket, the credentials and the
+        // region.
+        Map<String, S3Object> existing =
+                S3RemoteVersion.list(s3, dest, ref, versionPrefix, manifestItem, where, progress);
         if (existing.containsKey(manifestItem.key())) {
             int aborted = S3ObjectUploader.abortLeftovers(s3, dest, versionPrefix, where, List.of());
             int signed = 0;
             if (signatureItem != null && !existing.containsKey(signatureItem.key())) {
                 // Signed after it was published: the signature joins the (unchanged) manifest.
-                new S3ObjectUploader(s3, dest.bucket(), where, null, new AtomicLong(), signatureItem.size(),
-                        Progress.SILENT.step("signature"), listener, partSize).upload(signatureItem);
+                new S3ObjectUploader(
+                                s3,
+                                dest.bucket(),
+                                where,
+                                null,
+                                new AtomicLong(),
+                                signatureItem.size(),
+                                Progress.SILENT.step("signature"),
+                                listener,
+                                partSize)
+                        .upload(signatureItem);
                 signed = 1;
             }
             for (UploadItem i : items) {
@@ -128,7 +160,12 @@ public final class S3Publisher {
             }
             listener.objectSkipped(manifestItem.key());
             record(dir, ref, dest, items, manifestItem);
-            return new Result(dest.url(ref), signed, items.size() + 1 - signed, signed == 0 ? 0 : signatureItem.size(), true,
+            return new Result(
+                    dest.url(ref),
+                    signed,
+                    items.size() + 1 - signed,
+                    signed == 0 ? 0 : signatureItem.size(),
+                    true,
                     aborted);
         }
 
@@ -142,9 +179,14 @@ public final class S3Publisher {
                     listener.objectSkipped(i.key());
                     continue;
                 }
-                throw new PublishException(dest.url(ref) + i.rel() + " exists with other content than the local "
-                        + ref + " (a different build of this version was partly published there); versions are immutable,"
-                        + " kiln does not overwrite it: remove " + dest.url(ref) + " (it has no manifest yet, so no reader"
+                throw new PublishException(dest.url(ref)
+                        + i.rel()
+                        + " exists with other content than the local "
+                        + ref
+                        + " (a different build of this version was partly published there); versions are immutable,"
+                        + " kiln does not overwrite it: remove "
+                        + dest.url(ref)
+                        + " (it has no manifest yet, so no reader"
                         + " uses it) or publish under another prefix");
             }
             todo.add(i);
@@ -154,15 +196,17 @@ public final class S3Publisher {
         AtomicLong sent = new AtomicLong();
         int uploaded = 0;
         List<String> completedUploads = new ArrayList<>();
-        try (Progress.Step step = progress.step(String.format("upload %d of %d objects (%s) to %s", todo.size() + 1,
-                items.size() + 1, human(total), dest.url(ref)))) {
+        try (Progress.Step step = progress.step(String.format(
+                "upload %d of %d objects (%s) to %s",
+                todo.size() + 1, items.size() + 1, human(total), dest.url(ref)))) {
             ExecutorService pool = Executors.newFixedThreadPool(workers, r -> {
                 Thread t = new Thread(r, "kiln-s3-upload");
                 t.setDaemon(true);
                 return t;
             });
             try {
-                S3ObjectUploader up = new S3ObjectUploader(s3, dest.bucket(), where, pool, sent, total, step, listener, partSize);
+                S3ObjectUploader up =
+                        new S3ObjectUploader(s3, dest.bucket(), where, pool, sent, total, step, listener, partSize);
                 // 4. Artifacts first, in parallel: small ones whole, big ones as multipart uploads
                 //    whose parts go up in parallel too ...
                 List<Future<String>> small = new ArrayList<>();
@@ -203,11 +247,16 @@ public final class S3Publisher {
     }
 
     /** Notes the complete copy in published.json, next to the manifest. */
-    private void record(Path dir, ImageRef ref, S3Location dest, List<UploadItem> items, UploadItem manifestItem) throws IOException {
+    private void record(Path dir, ImageRef ref, S3Location dest, List<UploadItem> items, UploadItem manifestItem)
+            throws IOException {
         long bytes = items.stream().mapToLong(UploadItem::size).sum() + manifestItem.size();
-        String endpoint = clients.settings().endpoint() == null ? null : clients.settings().endpoint().toString();
-        Published.update(dir, ref.toString(), p -> p.withS3(new Published.S3Copy(dest.url(ref), endpoint, now(),
-                items.size() + 1, bytes)));
+        String endpoint = clients.settings().endpoint() == null
+                ? null
+                : clients.settings().endpoint().toString();
+        Published.update(
+                dir,
+                ref.toString(),
+                p -> p.withS3(new Published.S3Copy(dest.url(ref), endpoint, now(), items.size() + 1, bytes)));
     }
 
     private static String human(long bytes) {

@@ -6,21 +6,21 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * An opened S3 store (what kiln publish --s3 writes): its location, an S3 client of the home
- * region, and how error messages name it ({@code where}: "region us-east-1", with the endpoint
- * when one was given). The readers of a store (kiln serve's and validate's source, promotion
- * records, prune) open it here, so all of them check it the same way. Close it to release the
- * clients.
+ * region, and how error messages name it ({@code where}: "region us-east-1", with the endpoint when
+ * one was given). The readers of a store (kiln serve's and validate's source, promotion records,
+ * prune) open it here, so all of them check it the same way. Close it to release the clients.
  */
 public record S3Store(S3Location location, AwsClients clients, S3Client s3, String where) implements AutoCloseable {
 
     /**
-     * Checks the bucket (and with it credentials and region) once, so a typo fails at start
-     * rather than as every image "missing": S3 answers HEAD of a key in a missing bucket with a
-     * bare 404.
+     * Checks the bucket (and with it credentials and region) once, so a typo fails at start rather
+     * than as every image "missing": S3 answers HEAD of a key in a missing bucket with a bare 404.
      */
     public static S3Store open(S3Location location, AwsSettings settings) throws PublishException {
         Region region = settings.homeRegion();
-        String where = "region " + region.id() + (settings.endpoint() != null ? " (endpoint " + settings.endpoint() + ")" : "");
+        String where = "region "
+                + region.id()
+                + (settings.endpoint() != null ? " (endpoint " + settings.endpoint() + ")" : "");
         AwsClients clients = new AwsClients(settings, 4);
         try {
             S3Client s3 = clients.s3(region);
@@ -28,8 +28,13 @@ public record S3Store(S3Location location, AwsClients clients, S3Client s3, Stri
                 s3.headBucket(b -> b.bucket(location.bucket()));
             } catch (SdkException e) {
                 if (AwsErrors.status(e) == 404 || AwsErrors.is(e, "NoSuchBucket")) {
-                    throw new PublishException("bucket '" + location.bucket() + "' does not exist (looked in " + where
-                            + "): check --store", e);
+                    throw new PublishException(
+                            "bucket '"
+                                    + location.bucket()
+                                    + "' does not exist (looked in "
+                                    + where
+                                    + "): check --store",
+                            e);
                 }
                 throw AwsErrors.explain(e, "opening the S3 store " + location, where);
             }

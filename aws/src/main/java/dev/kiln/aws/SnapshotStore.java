@@ -20,15 +20,17 @@ import software.amazon.awssdk.services.ec2.model.SnapshotState;
 import software.amazon.awssdk.services.ec2.model.Tag;
 
 /**
- * The EBS snapshots of image versions in one region, found by their {@code kiln:name} and
- * {@code kiln:version} tags. A snapshot is written through {@link SnapshotUploader} tagged
- * {@code kiln:state=uploading}, and tagged {@code complete} once EBS says it is: that tag is what a
- * re-run trusts. A crashed run's unfinished snapshot is written again and completed; one in error
- * is deleted.
+ * The EBS snapshots of image versions in one region, found by their {@code kiln:name} and {@code
+ * kiln:version} tags. A snapshot is written through {@link SnapshotUploader} tagged {@code
+ * kiln:state=uploading}, and tagged {@code complete} once EBS says it is: that tag is what a re-run
+ * trusts. A crashed run's unfinished snapshot is written again and completed; one in error is
+ * deleted.
  */
 final class SnapshotStore {
-    /** The snapshot a run wrote, and what its upload did (null: an earlier run had completed it). */
-    record Written(String snapshotId, SnapshotUploader.Result result) { }
+    /**
+     * The snapshot a run wrote, and what its upload did (null: an earlier run had completed it).
+     */
+    record Written(String snapshotId, SnapshotUploader.Result result) {}
 
     private final Ec2Region at;
     private final EbsClient ebs;
@@ -49,7 +51,8 @@ final class SnapshotStore {
     /** A complete snapshot of this version, if an earlier run finished one; else null. */
     Snapshot findComplete(ImageRef ref) throws PublishException {
         for (Snapshot s : ofVersion(ref)) {
-            if (KilnTags.STATE_COMPLETE.equals(KilnTags.value(s.tags(), KilnTags.STATE)) && s.state() == SnapshotState.COMPLETED) {
+            if (KilnTags.STATE_COMPLETE.equals(KilnTags.value(s.tags(), KilnTags.STATE))
+                    && s.state() == SnapshotState.COMPLETED) {
                 return s;
             }
         }
@@ -65,7 +68,8 @@ final class SnapshotStore {
         Snapshot unfinished = null;
         for (Snapshot s : ofVersion(ref)) {
             if (s.state() == SnapshotState.ERROR || unfinished != null) {
-                // In error (a crashed run's snapshot timed out, or its checksum failed), or a second
+                // In error (a crashed run's snapshot timed out, or its checksum failed), or a
+                // second
                 // unfinished one: it can never be used, and would be a duplicate.
                 delete(s.snapshotId());
             } else if (!KilnTags.STATE_COMPLETE.equals(KilnTags.value(s.tags(), KilnTags.STATE))) {
@@ -90,7 +94,8 @@ final class SnapshotStore {
                 return new Written(id, r);
             } catch (SnapshotUploader.BlockException e) {
                 if (!AwsErrorCode.refused(e.sdk)) {
-                    // Network, service or permission trouble: the snapshot may be fine; keep it for the next run.
+                    // Network, service or permission trouble: the snapshot may be fine; keep it for
+                    // the next run.
                     step.failed();
                     throw AwsErrors.explain(e.sdk, "writing into snapshot " + id, at.where());
                 }
@@ -113,13 +118,19 @@ final class SnapshotStore {
 
     private Written writeNew(Manifest m, Path disk, List<Tag> tags) throws IOException {
         long gib = VolumeSize.snapshotGib(Files.size(disk));
-        try (Progress.Step step = progress.step(String.format("write %s (%d GiB) into a new EBS snapshot, %s",
-                disk.getFileName(), gib, at.where()))) {
+        try (Progress.Step step = progress.step(
+                String.format("write %s (%d GiB) into a new EBS snapshot, %s", disk.getFileName(), gib, at.where()))) {
             List<software.amazon.awssdk.services.ebs.model.Tag> ebsTags = new ArrayList<>();
             for (Tag t : KilnTags.limit(KilnTags.withState(tags, KilnTags.STATE_UPLOADING))) {
-                ebsTags.add(software.amazon.awssdk.services.ebs.model.Tag.builder().key(t.key()).value(t.value()).build());
+                ebsTags.add(software.amazon.awssdk.services.ebs.model.Tag.builder()
+                        .key(t.key())
+                        .value(t.value())
+                        .build());
             }
-            StartSnapshotResponse started = call(step, "starting an EBS snapshot (EBS direct APIs)", at.where(),
+            StartSnapshotResponse started = call(
+                    step,
+                    "starting an EBS snapshot (EBS direct APIs)",
+                    at.where(),
                     () -> ebs.startSnapshot(b -> b.volumeSize(gib).tags(ebsTags).description(KilnTags.description(m))));
             String id = started.snapshotId();
             created.add("snapshot", at.region().id(), id);
@@ -143,7 +154,9 @@ final class SnapshotStore {
         return new SnapshotUploader(ebs, workers, created.listener());
     }
 
-    /** Waits for the completed snapshot and tags it kiln:state=complete (the tag a re-run trusts). */
+    /**
+     * Waits for the completed snapshot and tags it kiln:state=complete (the tag a re-run trusts).
+     */
     void markComplete(String id, List<Tag> tags, Progress.Step step) throws IOException {
         step.detail("waiting for " + id + " to complete");
         try {
@@ -153,7 +166,10 @@ final class SnapshotStore {
                     throw new PublishException("snapshot " + id + " vanished while completing (" + at.where() + ")");
                 }
                 if (s.state() == SnapshotState.ERROR) {
-                    throw new PublishException("snapshot " + id + " failed: " + s.stateMessage()
+                    throw new PublishException("snapshot "
+                            + id
+                            + " failed: "
+                            + s.stateMessage()
                             + " (a re-run deletes it and writes a new one)");
                 }
                 return s.state() == SnapshotState.COMPLETED ? s : null;
@@ -163,7 +179,11 @@ final class SnapshotStore {
             throw e;
         }
         List<Tag> complete = KilnTags.limit(KilnTags.withState(tags, KilnTags.STATE_COMPLETE));
-        call(step, "tagging " + id, at.where(), () -> at.ec2().createTags(b -> b.resources(id).tags(complete)));
+        call(
+                step,
+                "tagging " + id,
+                at.where(),
+                () -> at.ec2().createTags(b -> b.resources(id).tags(complete)));
     }
 
     /** Deletes a snapshot that can never be used; one already gone is fine. */
@@ -184,10 +204,19 @@ final class SnapshotStore {
     private List<Snapshot> ofVersion(ImageRef ref) throws PublishException {
         try {
             List<Snapshot> all = new ArrayList<>();
-            at.ec2().describeSnapshotsPaginator(b -> b.ownerIds("self").filters(
-                    Filter.builder().name("tag:" + KilnTags.NAME).values(ref.name()).build(),
-                    Filter.builder().name("tag:" + KilnTags.VERSION).values(ref.version()).build()))
-                    .snapshots().forEach(all::add);
+            at.ec2()
+                    .describeSnapshotsPaginator(b -> b.ownerIds("self")
+                            .filters(
+                                    Filter.builder()
+                                            .name("tag:" + KilnTags.NAME)
+                                            .values(ref.name())
+                                            .build(),
+                                    Filter.builder()
+                                            .name("tag:" + KilnTags.VERSION)
+                                            .values(ref.version())
+                                            .build()))
+                    .snapshots()
+                    .forEach(all::add);
             all.sort(Comparator.comparing(Snapshot::startTime, Comparator.nullsFirst(Comparator.naturalOrder())));
             return all;
         } catch (SdkException e) {
@@ -197,7 +226,8 @@ final class SnapshotStore {
 
     private Snapshot describe(String id) throws PublishException {
         try {
-            List<Snapshot> s = at.ec2().describeSnapshots(b -> b.snapshotIds(id)).snapshots();
+            List<Snapshot> s =
+                    at.ec2().describeSnapshots(b -> b.snapshotIds(id)).snapshots();
             return s.isEmpty() ? null : s.get(0);
         } catch (SdkException e) {
             if (AwsErrorCode.SNAPSHOT_NOT_FOUND.matches(e)) {

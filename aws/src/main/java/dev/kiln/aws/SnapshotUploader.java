@@ -41,6 +41,7 @@ final class SnapshotUploader {
      * unit: it keeps 512 KiB blocks everywhere.
      */
     static final int BLOCK = 512 * 1024;
+
     private static final byte[] ZEROS = new byte[BLOCK];
 
     private final EbsClient ebs;
@@ -53,12 +54,13 @@ final class SnapshotUploader {
         this.listener = listener;
     }
 
-    record Result(int changedBlocks, long totalBlocks, String aggregateChecksum, long bytesSent) { }
+    record Result(int changedBlocks, long totalBlocks, String aggregateChecksum, long bytesSent) {}
 
     /**
-     * Writes every non-zero block of {@code disk} into {@code snapshotId} (pending) and completes it.
-     * {@code fresh}: the snapshot was just started, so "not found" answers are the service catching
-     * up and are retried for a while (a resumed snapshot that is not found is really gone).
+     * Writes every non-zero block of {@code disk} into {@code snapshotId} (pending) and completes
+     * it. {@code fresh}: the snapshot was just started, so "not found" answers are the service
+     * catching up and are retried for a while (a resumed snapshot that is not found is really
+     * gone).
      */
     Result upload(Path disk, String snapshotId, boolean fresh, Progress.Step step) throws IOException {
         long size = java.nio.file.Files.size(disk);
@@ -80,7 +82,8 @@ final class SnapshotUploader {
                 if (Thread.currentThread().isInterrupted()) {
                     throw new InterruptedIOException("publish interrupted");
                 }
-                byte[] data = new byte[BLOCK]; // the last block of a file that is not a 512 KiB multiple is zero-padded
+                byte[] data = new byte[BLOCK]; // the last block of a file that is not a 512 KiB multiple
+                // is zero-padded
                 ByteBuffer buf = ByteBuffer.wrap(data);
                 long offset = b * BLOCK;
                 while (buf.hasRemaining() && offset + buf.position() < size) {
@@ -133,8 +136,10 @@ final class SnapshotUploader {
         String checksum = Base64.getEncoder().encodeToString(aggregate.digest());
         int changed = digests.size();
         try {
-            ebs.completeSnapshot(r -> r.snapshotId(snapshotId).changedBlocksCount(changed)
-                    .checksum(checksum).checksumAlgorithm(ChecksumAlgorithm.SHA256)
+            ebs.completeSnapshot(r -> r.snapshotId(snapshotId)
+                    .changedBlocksCount(changed)
+                    .checksum(checksum)
+                    .checksumAlgorithm(ChecksumAlgorithm.SHA256)
                     .checksumAggregationMethod(ChecksumAggregationMethod.LINEAR));
         } catch (SdkException e) {
             throw new BlockException("completing snapshot " + snapshotId, e);
@@ -146,8 +151,8 @@ final class SnapshotUploader {
         step.fraction(total == 0 ? 1 : done / (double) total);
         double secs = (System.nanoTime() - started) / 1e9;
         if (secs > 0.5) {
-            step.detail(String.format("%d/%d blocks, %.0f MiB sent, %.1f MiB/s", done, total, sent / 1048576.0,
-                    sent / 1048576.0 / secs));
+            step.detail(String.format(
+                    "%d/%d blocks, %.0f MiB sent, %.1f MiB/s", done, total, sent / 1048576.0, sent / 1048576.0 / secs));
         }
     }
 
@@ -155,10 +160,14 @@ final class SnapshotUploader {
         String checksum = Base64.getEncoder().encodeToString(digest);
         for (int attempt = 1; ; attempt++) {
             try {
-                ebs.putSnapshotBlock(r -> r.snapshotId(snapshotId).blockIndex(index).dataLength(BLOCK)
-                                .checksum(checksum).checksumAlgorithm(ChecksumAlgorithm.SHA256),
-                        RequestBody.fromContentProvider(() -> new java.io.ByteArrayInputStream(data), BLOCK,
-                                "application/octet-stream"));
+                ebs.putSnapshotBlock(
+                        r -> r.snapshotId(snapshotId)
+                                .blockIndex(index)
+                                .dataLength(BLOCK)
+                                .checksum(checksum)
+                                .checksumAlgorithm(ChecksumAlgorithm.SHA256),
+                        RequestBody.fromContentProvider(
+                                () -> new java.io.ByteArrayInputStream(data), BLOCK, "application/octet-stream"));
                 return;
             } catch (ResourceNotFoundException e) {
                 // Right after StartSnapshot the snapshot may not be visible to block writes yet.
@@ -181,7 +190,10 @@ final class SnapshotUploader {
         }
     }
 
-    /** A failed EBS direct API call, with what it was doing and the SDK exception kept for the caller. */
+    /**
+     * A failed EBS direct API call, with what it was doing and the SDK exception kept for the
+     * caller.
+     */
     static final class BlockException extends IOException {
         final String doing;
         final SdkException sdk;

@@ -14,7 +14,9 @@ public final class SsmImagePointer {
     private final SsmClient ssm;
     private final String where;
 
-    /** @param where the region (and endpoint) for error messages */
+    /**
+     * @param where the region (and endpoint) for error messages
+     */
     public SsmImagePointer(SsmClient ssm, String where) {
         this.ssm = ssm;
         this.where = where;
@@ -37,11 +39,18 @@ public final class SsmImagePointer {
         }
     }
 
-    /** Points the parameter at the AMI, making it if it does not exist (each write is a new parameter version). */
+    /**
+     * Points the parameter at the AMI, making it if it does not exist (each write is a new
+     * parameter version).
+     */
     public void point(String param, String imageId, String description) throws PublishException {
         try {
-            ssm.putParameter(b -> b.name(param).value(imageId).type(ParameterType.STRING)
-                    .dataType("aws:ec2:image").overwrite(true).description(description));
+            ssm.putParameter(b -> b.name(param)
+                    .value(imageId)
+                    .type(ParameterType.STRING)
+                    .dataType("aws:ec2:image")
+                    .overwrite(true)
+                    .description(description));
         } catch (SdkException e) {
             throw AwsErrors.explain(e, "pointing SSM parameter " + param + " at " + imageId, where);
         }

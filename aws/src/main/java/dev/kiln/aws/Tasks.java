@@ -6,7 +6,7 @@ import java.util.concurrent.Future;
 
 /** Waiting on parallel upload tasks. */
 final class Tasks {
-    private Tasks() { }
+    private Tasks() {}
 
     /** The task's result; an IOException or RuntimeException it threw is rethrown as it was. */
     static <T> T result(Future<T> f) throws IOException, InterruptedException {

@@ -7,10 +7,11 @@ package dev.kiln.aws;
  */
 public final class VolumeSize {
     static final long GIB = 1L << 30;
+
     /** gp3's largest volume. */
     static final int MAX_GIB = 16384;
 
-    private VolumeSize() { }
+    private VolumeSize() {}
 
     /** The snapshot of a disk of {@code diskBytes}: whole GiB, at least 1. */
     public static int snapshotGib(long diskBytes) {
@@ -27,13 +28,16 @@ public final class VolumeSize {
             return snapshot;
         }
         if (requested < snapshot) {
-            throw new PublishException("--volume-size " + requested + " GiB is smaller than the snapshot of disk.raw ("
-                    + snapshot + " GiB): an AMI's root volume can only be as big as its snapshot or bigger; give at least "
+            throw new PublishException("--volume-size "
+                    + requested
+                    + " GiB is smaller than the snapshot of disk.raw ("
+                    + snapshot
+                    + " GiB): an AMI's root volume can only be as big as its snapshot or bigger; give at least "
                     + snapshot);
         }
         if (requested > MAX_GIB) {
-            throw new PublishException("--volume-size " + requested + " GiB is more than a gp3 volume can hold ("
-                    + MAX_GIB + " GiB)");
+            throw new PublishException(
+                    "--volume-size " + requested + " GiB is more than a gp3 volume can hold (" + MAX_GIB + " GiB)");
         }
         return requested;
     }

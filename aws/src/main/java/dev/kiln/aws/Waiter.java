@@ -28,9 +28,9 @@ final class Waiter {
     /**
      * Polls until {@code poll} returns a result.
      *
-     * @param what     what it waits for, for the timeout error ("image ami-1 to become available")
+     * @param what what it waits for, for the timeout error ("image ami-1 to become available")
      * @param stepName a progress step shown once it has to wait (not when the first look finds it
-     *                 ready); null when the caller's own step already says it
+     *     ready); null when the caller's own step already says it
      */
     <T> T until(String what, String stepName, Poll<T> poll) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -48,7 +48,10 @@ final class Waiter {
                     if (step != null) {
                         step.failed();
                     }
-                    throw new PublishException("gave up waiting for " + what + " after " + describe(timeout)
+                    throw new PublishException("gave up waiting for "
+                            + what
+                            + " after "
+                            + describe(timeout)
                             + "; a re-run picks up from here");
                 }
                 try {

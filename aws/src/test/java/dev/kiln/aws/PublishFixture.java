@@ -22,10 +22,11 @@ import java.util.stream.Stream;
  */
 public final class PublishFixture {
     static final int DISK_MIB = 64;
+
     /** The 512 KiB blocks of the fixture disk that hold data; every other block is zeros. */
     static final List<Integer> DATA_BLOCKS = List.of(0, 1, 20, 21, 80, 127);
 
-    private PublishFixture() { }
+    private PublishFixture() {}
 
     public static ImageRef version(ImageStore store, String name, String version, String builtAt) throws IOException {
         ImageRef ref = new ImageRef(name, version);
@@ -34,14 +35,23 @@ public final class PublishFixture {
             Path d = s.dir();
             write(d.resolve("pxe/vmlinuz"), bytes(random, 1 << 20));
             write(d.resolve("pxe/initrd.img"), bytes(random, 3 << 20));
-            // 20 MiB: a multipart upload when the test sets the threshold to 8 MiB (5 MiB parts: 4 parts).
+            // 20 MiB: a multipart upload when the test sets the threshold to 8 MiB (5 MiB parts: 4
+            // parts).
             write(d.resolve("pxe/rootfs.squashfs"), bytes(random, 20 << 20));
-            write(d.resolve("pxe/boot.ipxe"), ("#!ipxe\nkernel ${kiln-base}/vmlinuz boot=kiln\ninitrd ${kiln-base}/initrd.img\nboot\n")
-                    .getBytes(StandardCharsets.UTF_8));
+            write(
+                    d.resolve("pxe/boot.ipxe"),
+                    ("#!ipxe\nkernel ${kiln-base}/vmlinuz boot=kiln\ninitrd ${kiln-base}/initrd.img\nboot\n")
+                            .getBytes(StandardCharsets.UTF_8));
             write(d.resolve("rootfs.tar"), bytes(random, 2 << 20));
             write(d.resolve("contents.tsv.gz"), bytes(random, 4096));
-            write(d.resolve("sbom.cdx.json"), ("{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.5\",\"metadata\":{\"component\":{\"name\":\""
-                    + name + "\",\"version\":\"" + version + "\"}}}\n").getBytes(StandardCharsets.UTF_8));
+            write(
+                    d.resolve("sbom.cdx.json"),
+                    ("{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.5\",\"metadata\":{\"component\":{\"name\":\""
+                                    + name
+                                    + "\",\"version\":\""
+                                    + version
+                                    + "\"}}}\n")
+                            .getBytes(StandardCharsets.UTF_8));
             sparseDisk(d.resolve("disk/disk.raw"), random);
             Map<String, Manifest.Artifact> artifacts = new TreeMap<>();
             try (Stream<Path> files = Files.walk(d)) {
@@ -52,14 +62,32 @@ public final class PublishFixture {
                     }
                 }
             }
-            s.commit(new Manifest(Manifest.SCHEMA, name, version, "publish test image", Hashing.sha256(name + version),
-                    builtAt, 1.0, "test",
+            s.commit(new Manifest(
+                    Manifest.SCHEMA,
+                    name,
+                    version,
+                    "publish test image",
+                    Hashing.sha256(name + version),
+                    builtAt,
+                    1.0,
+                    "test",
                     new Manifest.Base("debian", "bookworm", "http://deb.debian.org/debian", null, List.of(), "x"),
-                    new Manifest.Kernel("linux-image-6.1.0-50-cloud-amd64", "6.1.176-1", "6.1.0-50-cloud-amd64", "console=ttyS0"),
-                    Map.of("containerd", new Manifest.Component("1.6.20", "debian", "containerd", "1.6.20~ds1-1+deb12u3", null, null),
-                            "kubelet", new Manifest.Component("1.34.2", "url", null, null, "https://dl.k8s.io/kubelet", "0".repeat(64))),
-                    Map.of("containerd", "1.6.20~ds1-1+deb12u3"), List.of(), Map.of(), List.of(),
-                    List.of("pxe", "disk", "rootfs-tar"), artifacts, Map.of()));
+                    new Manifest.Kernel(
+                            "linux-image-6.1.0-50-cloud-amd64", "6.1.176-1", "6.1.0-50-cloud-amd64", "console=ttyS0"),
+                    Map.of(
+                            "containerd",
+                            new Manifest.Component(
+                                    "1.6.20", "debian", "containerd", "1.6.20~ds1-1+deb12u3", null, null),
+                            "kubelet",
+                            new Manifest.Component(
+                                    "1.34.2", "url", null, null, "https://dl.k8s.io/kubelet", "0".repeat(64))),
+                    Map.of("containerd", "1.6.20~ds1-1+deb12u3"),
+                    List.of(),
+                    Map.of(),
+                    List.of(),
+                    List.of("pxe", "disk", "rootfs-tar"),
+                    artifacts,
+                    Map.of()));
         }
         return ref;
     }
@@ -75,7 +103,10 @@ public final class PublishFixture {
         Files.write(p, data);
     }
 
-    /** 64 MiB, sparse: data in blocks 0-1 (1 MiB at 0), 20-21 (unaligned, 700 KiB at 10 MiB + 1000), 80 (one byte), 127 (the end). */
+    /**
+     * 64 MiB, sparse: data in blocks 0-1 (1 MiB at 0), 20-21 (unaligned, 700 KiB at 10 MiB + 1000),
+     * 80 (one byte), 127 (the end).
+     */
     private static void sparseDisk(Path p, Random random) throws IOException {
         Files.createDirectories(p.getParent());
         try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {

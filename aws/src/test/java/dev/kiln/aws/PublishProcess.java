@@ -11,16 +11,20 @@ import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 
 /**
- * A publish in its own JVM, so a test can kill it with SIGKILL midway. Prints one line per
- * object, part and block written (flushed), which the test watches to choose the moment.
- * Args: s3|ami ENDPOINT STORE NAME:VERSION (s3: BUCKET_URL | ami: REGION COPY_TO).
+ * A publish in its own JVM, so a test can kill it with SIGKILL midway. Prints one line per object,
+ * part and block written (flushed), which the test watches to choose the moment. Args: s3|ami
+ * ENDPOINT STORE NAME:VERSION (s3: BUCKET_URL | ami: REGION COPY_TO).
  */
 public final class PublishProcess {
-    private PublishProcess() { }
+    private PublishProcess() {}
 
     public static void main(String[] args) throws Exception {
-        AwsSettings settings = new AwsSettings("us-east-1", URI.create(args[1]), null,
-                StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIAKILNTEST00000000", "kiln-test-secret")));
+        AwsSettings settings = new AwsSettings(
+                "us-east-1",
+                URI.create(args[1]),
+                null,
+                StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create("AKIAKILNTEST00000000", "kiln-test-secret")));
         ImageStore store = new ImageStore(Path.of(args[2]));
         ImageRef ref = ImageRef.parse(args[3]);
         PublishListener printer = new PublishListener() {
@@ -46,10 +50,13 @@ public final class PublishProcess {
         };
         try (AwsClients clients = new AwsClients(settings, 4)) {
             if (args[0].equals("s3")) {
-                new S3Publisher(clients, Progress.SILENT, printer).workers(1).multipart(8 << 20, 5 << 20)
+                new S3Publisher(clients, Progress.SILENT, printer)
+                        .workers(1)
+                        .multipart(8 << 20, 5 << 20)
                         .publish(store, ref, S3Location.parse(args[4]));
             } else {
-                new AmiPublisher(clients, Progress.SILENT, printer).workers(1)
+                new AmiPublisher(clients, Progress.SILENT, printer)
+                        .workers(1)
                         .polling(Duration.ofMillis(200), Duration.ofMinutes(1))
                         .publish(store, ref, new AmiPublisher.Options(args[4], List.of(args[5]), List.of(), null));
             }

@@ -1,6 +1,5 @@
 package dev.kiln.aws;
 
-import dev.kiln.core.store.Published;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -8,6 +7,7 @@ import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.Published;
 import dev.kiln.core.util.Hashing;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -45,6 +45,7 @@ class S3PublishTest {
 
     @TempDir
     Path tmp;
+
     ImageStore store;
     ImageRef ref;
     AwsClients clients;
@@ -113,8 +114,12 @@ class S3PublishTest {
     /** Every object under the prefix, read back: key to sha256 of its content. */
     Map<String, String> readBack() {
         Map<String, String> got = new HashMap<>();
-        for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix(DEST.prefix())).contents()) {
-            got.put(o.key(), Hashing.sha256(s3.getObjectAsBytes(b -> b.bucket(BUCKET).key(o.key())).asByteArray()));
+        for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix(DEST.prefix()))
+                .contents()) {
+            got.put(
+                    o.key(),
+                    Hashing.sha256(s3.getObjectAsBytes(b -> b.bucket(BUCKET).key(o.key()))
+                            .asByteArray()));
         }
         return got;
     }
@@ -179,38 +184,52 @@ class S3PublishTest {
     void emulatorHonoursIfNoneMatchOnPutAndOnCompleteMultipartUpload() {
         // This is what makes kiln's conditional writes meaningful here: moto refuses to replace.
         s3.putObject(b -> b.bucket(BUCKET).key("x"), RequestBody.fromString("first"));
-        assertThatThrownBy(() -> s3.putObject(b -> b.bucket(BUCKET).key("x").ifNoneMatch("*"), RequestBody.fromString("second")))
-                .isInstanceOfSatisfying(S3Exception.class, e -> assertThat(e.statusCode()).isEqualTo(412));
+        assertThatThrownBy(() ->
+                        s3.putObject(b -> b.bucket(BUCKET).key("x").ifNoneMatch("*"), RequestBody.fromString("second")))
+                .isInstanceOfSatisfying(
+                        S3Exception.class, e -> assertThat(e.statusCode()).isEqualTo(412));
         String id = s3.createMultipartUpload(b -> b.bucket(BUCKET).key("x")).uploadId();
         byte[] part = new byte[5 << 20];
-        String etag = s3.uploadPart(b -> b.bucket(BUCKET).key("x").uploadId(id).partNumber(1), RequestBody.fromBytes(part)).eTag();
-        assertThatThrownBy(() -> s3.completeMultipartUpload(b -> b.bucket(BUCKET).key("x").uploadId(id).ifNoneMatch("*")
-                .multipartUpload(m -> m.parts(p -> p.partNumber(1).eTag(etag)))))
-                .isInstanceOfSatisfying(S3Exception.class, e -> assertThat(e.statusCode()).isEqualTo(412));
-        assertThat(s3.getObjectAsBytes(b -> b.bucket(BUCKET).key("x")).asUtf8String()).isEqualTo("first");
+        String etag = s3.uploadPart(
+                        b -> b.bucket(BUCKET).key("x").uploadId(id).partNumber(1), RequestBody.fromBytes(part))
+                .eTag();
+        assertThatThrownBy(() -> s3.completeMultipartUpload(b -> b.bucket(BUCKET)
+                        .key("x")
+                        .uploadId(id)
+                        .ifNoneMatch("*")
+                        .multipartUpload(m -> m.parts(p -> p.partNumber(1).eTag(etag)))))
+                .isInstanceOfSatisfying(
+                        S3Exception.class, e -> assertThat(e.statusCode()).isEqualTo(412));
+        assertThat(s3.getObjectAsBytes(b -> b.bucket(BUCKET).key("x")).asUtf8String())
+                .isEqualTo("first");
     }
 
     @Test
     void aDifferentManifestAlreadyThereIsNeverOverwritten() throws Exception {
         String key = DEST.versionPrefix(ref) + "manifest.json";
-        s3.putObject(b -> b.bucket(BUCKET).key(key), RequestBody.fromString("{\"name\":\"node\",\"version\":\"1.0.0\",\"other\":true}"));
+        s3.putObject(
+                b -> b.bucket(BUCKET).key(key),
+                RequestBody.fromString("{\"name\":\"node\",\"version\":\"1.0.0\",\"other\":true}"));
 
         assertThatThrownBy(() -> publisher(PublishListener.NONE).publish(store, ref, DEST))
                 .isInstanceOf(PublishException.class)
                 .hasMessageContaining("already holds a different manifest for node:1.0.0")
                 .hasMessageContaining("does not overwrite");
         assertThat(readBack()).containsOnlyKeys(key);
-        assertThat(s3.getObjectAsBytes(b -> b.bucket(BUCKET).key(key)).asUtf8String()).contains("\"other\":true");
+        assertThat(s3.getObjectAsBytes(b -> b.bucket(BUCKET).key(key)).asUtf8String())
+                .contains("\"other\":true");
         assertThat(Published.read(store.dir(ref))).isNull();
     }
 
     @Test
     void anArtifactWithOtherContentIsRefusedNotReplaced() throws Exception {
         String key = DEST.versionPrefix(ref) + "pxe/vmlinuz";
-        s3.putObject(b -> b.bucket(BUCKET).key(key).metadata(Map.of(S3Location.SHA256_METADATA, "0".repeat(64))),
+        s3.putObject(
+                b -> b.bucket(BUCKET).key(key).metadata(Map.of(S3Location.SHA256_METADATA, "0".repeat(64))),
                 RequestBody.fromString("another build"));
         assertThatThrownBy(() -> publisher(PublishListener.NONE).publish(store, ref, DEST))
-                .hasMessageContaining("pxe/vmlinuz exists with other content").hasMessageContaining("does not overwrite");
+                .hasMessageContaining("pxe/vmlinuz exists with other content")
+                .hasMessageContaining("does not overwrite");
         assertThat(readBack()).doesNotContainKey(DEST.versionPrefix(ref) + "manifest.json");
     }
 
@@ -238,12 +257,21 @@ class S3PublishTest {
         // A real crash: the publish runs in its own JVM (one worker) and gets SIGKILL in the middle
         // of its multipart uploads (disk.raw, 64 MiB, and rootfs.squashfs, 20 MiB, in 5 MiB parts),
         // after the second part went up.
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), PublishProcess.class.getName(),
-                "s3", moto.endpoint().toString(), store.root().toString(), ref.toString(), DEST.toString())
-                .redirectErrorStream(true).start();
+        Process child = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        PublishProcess.class.getName(),
+                        "s3",
+                        moto.endpoint().toString(),
+                        store.root().toString(),
+                        ref.toString(),
+                        DEST.toString())
+                .redirectErrorStream(true)
+                .start();
         List<String> lines = new ArrayList<>();
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+        try (BufferedReader out =
+                new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
             AtomicInteger parts = new AtomicInteger();
             String line;
             while ((line = out.readLine()) != null) {
@@ -260,23 +288,31 @@ class S3PublishTest {
         assertThat(lines).as("child output").anyMatch(l -> l.startsWith("part "));
         assertThat(lines).noneMatch(l -> l.equals("done"));
         assertThat(readBack()).doesNotContainKey(DEST.versionPrefix(ref) + "manifest.json");
-        assertThat(openMultipartUploads()).as("the killed run's multipart uploads").isBetween(1, 2);
+        assertThat(openMultipartUploads())
+                .as("the killed run's multipart uploads")
+                .isBetween(1, 2);
 
         S3Publisher.Result r = publisher(PublishListener.NONE).publish(store, ref, DEST);
 
         assertThat(readBack()).isEqualTo(expectedObjects());
         assertThat(openMultipartUploads()).isZero();
         // The two parts that made it were not sent again (resumed, not restarted).
-        long all = store.manifest(ref).artifacts().values().stream().mapToLong(Manifest.Artifact::size).sum();
-        assertThat(r.bytesSent()).isLessThanOrEqualTo(all - (10L << 20) + Files.size(store.dir(ref).resolve("manifest.json"))
-                + Files.size(store.dir(ref).resolve("sbom.cdx.json")));
+        long all = store.manifest(ref).artifacts().values().stream()
+                .mapToLong(Manifest.Artifact::size)
+                .sum();
+        assertThat(r.bytesSent())
+                .isLessThanOrEqualTo(all
+                        - (10L << 20)
+                        + Files.size(store.dir(ref).resolve("manifest.json"))
+                        + Files.size(store.dir(ref).resolve("sbom.cdx.json")));
     }
 
     @Test
     void staleMultipartUploadsOfOtherContentAreAbortedAndRedone() throws Exception {
         String key = DEST.versionPrefix(ref) + "pxe/rootfs.squashfs";
         String stale = s3.createMultipartUpload(b -> b.bucket(BUCKET).key(key)).uploadId();
-        s3.uploadPart(b -> b.bucket(BUCKET).key(key).uploadId(stale).partNumber(1), RequestBody.fromBytes(new byte[5 << 20]));
+        s3.uploadPart(
+                b -> b.bucket(BUCKET).key(key).uploadId(stale).partNumber(1), RequestBody.fromBytes(new byte[5 << 20]));
         String other = DEST.versionPrefix(ref) + "leftover.bin";
         s3.createMultipartUpload(b -> b.bucket(BUCKET).key(other));
 
@@ -302,7 +338,8 @@ class S3PublishTest {
     void badCredentialsAreAClearErrorAndNothingIsWritten() throws Exception {
         moto.authAfter("0"); // from now on moto checks signatures against its IAM, which knows no key
         try (AwsClients bad = new AwsClients(moto.settings("us-east-1", "AKIANOSUCHKEY0000000", "wrong"), 4)) {
-            assertThatThrownBy(() -> new S3Publisher(bad, Progress.SILENT, PublishListener.NONE).publish(store, ref, DEST))
+            assertThatThrownBy(
+                            () -> new S3Publisher(bad, Progress.SILENT, PublishListener.NONE).publish(store, ref, DEST))
                     .isInstanceOf(PublishException.class)
                     .hasMessageContaining("AWS rejected the credentials")
                     .hasMessageContaining("InvalidAccessKeyId")
@@ -317,7 +354,8 @@ class S3PublishTest {
     @Test
     void anUnknownRegionIsAClearErrorBeforeAnyCall() throws Exception {
         try (AwsClients c = new AwsClients(moto.settings("us-nowhere-7"), 4)) {
-            assertThatThrownBy(() -> new S3Publisher(c, Progress.SILENT, PublishListener.NONE).publish(store, ref, DEST))
+            assertThatThrownBy(
+                            () -> new S3Publisher(c, Progress.SILENT, PublishListener.NONE).publish(store, ref, DEST))
                     .isInstanceOf(PublishException.class)
                     .hasMessageContaining("unknown AWS region 'us-nowhere-7'")
                     .hasMessageContaining("eu-west-1");
@@ -333,7 +371,8 @@ class S3PublishTest {
         Files.write(kernel, b);
         assertThatThrownBy(() -> publisher(PublishListener.NONE).publish(store, ref, DEST))
                 .hasMessageContaining("does not match the sha256 its manifest records");
-        assertThat(new TreeSet<>(readBack().keySet())).doesNotContain(DEST.versionPrefix(ref) + "manifest.json")
+        assertThat(new TreeSet<>(readBack().keySet()))
+                .doesNotContain(DEST.versionPrefix(ref) + "manifest.json")
                 .doesNotContain(DEST.versionPrefix(ref) + "pxe/vmlinuz");
     }
 }

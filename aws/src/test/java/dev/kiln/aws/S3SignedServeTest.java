@@ -3,11 +3,6 @@ package dev.kiln.aws;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.core.progress.Progress;
-import dev.kiln.aws.AwsClients;
-import dev.kiln.aws.Moto;
-import dev.kiln.aws.PublishListener;
-import dev.kiln.aws.S3Location;
-import dev.kiln.aws.S3Publisher;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.ManifestSignatures;
@@ -30,7 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
-/** A signed version through S3 (moto): its signature goes up before its manifest and kiln serve --trust reads it. */
+/**
+ * A signed version through S3 (moto): its signature goes up before its manifest and kiln serve
+ * --trust reads it.
+ */
 @Tag("aws")
 class S3SignedServeTest {
     static final String BUCKET = "kiln-signed";
@@ -38,6 +36,7 @@ class S3SignedServeTest {
 
     @TempDir
     Path tmp;
+
     AwsClients clients;
     S3Client s3;
     ImageStore local;
@@ -76,9 +75,11 @@ class S3SignedServeTest {
 
         // Unsigned when published, signed afterwards: publishing again adds just the signature.
         Path later = TestStore.pxeVersion(local, "debian-node", "1.0.1", 200_000);
-        new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(local, ImageRef.parse("debian-node:1.0.1"), STORE);
+        new S3Publisher(clients, Progress.SILENT, PublishListener.NONE)
+                .publish(local, ImageRef.parse("debian-node:1.0.1"), STORE);
         TestStore.pxeVersion(local, "debian-node", "1.0.2", 200_000);
-        new S3Publisher(clients, Progress.SILENT, PublishListener.NONE).publish(local, ImageRef.parse("debian-node:1.0.2"), STORE);
+        new S3Publisher(clients, Progress.SILENT, PublishListener.NONE)
+                .publish(local, ImageRef.parse("debian-node:1.0.2"), STORE);
         ManifestSignatures.sign(later, ManifestSignatures.readPrivateKey(key));
         uploads.clear();
         S3Publisher.Result again = new S3Publisher(clients, Progress.SILENT, listener)
@@ -96,11 +97,17 @@ class S3SignedServeTest {
                       - {mac: "52:54:00:12:34:02", name: m2, role: master, address: 10.0.2.16, image: "debian-node:1.0.1"}
                       - {mac: "52:54:00:12:34:03", name: w1, role: worker, address: 10.0.2.17, image: "debian-node:1.0.2"}
                 """);
-        try (S3ImageSource source = S3ImageSource.open(STORE, Moto.shared().settings("us-east-1"), tmp.resolve("cache"));
-             KilnServer server = KilnServer.start(new KilnServer.Options(inventory, source, "127.0.0.1", 0, null,
-                     tmp.resolve("state"), 100).trusting(ManifestSignatures.readPublicKeys(List.of(pub))))) {
-            assertThat(script(server, "52:54:00:12:34:01")).contains("set kiln-base").doesNotContain("not booting");
-            assertThat(script(server, "52:54:00:12:34:02")).contains("set kiln-base").doesNotContain("not booting");
+        try (S3ImageSource source =
+                        S3ImageSource.open(STORE, Moto.shared().settings("us-east-1"), tmp.resolve("cache"));
+                KilnServer server = KilnServer.start(
+                        new KilnServer.Options(inventory, source, "127.0.0.1", 0, null, tmp.resolve("state"), 100)
+                                .trusting(ManifestSignatures.readPublicKeys(List.of(pub))))) {
+            assertThat(script(server, "52:54:00:12:34:01"))
+                    .contains("set kiln-base")
+                    .doesNotContain("not booting");
+            assertThat(script(server, "52:54:00:12:34:02"))
+                    .contains("set kiln-base")
+                    .doesNotContain("not booting");
             assertThat(script(server, "52:54:00:12:34:03"))
                     .contains("w1 of cluster lab: image debian-node:1.0.2 is refused by --trust: not signed")
                     .doesNotContain("kiln-base");
@@ -108,7 +115,12 @@ class S3SignedServeTest {
     }
 
     private String script(KilnServer server, String mac) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-                + "/ipxe?mac=" + mac)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        return HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/ipxe?mac=" + mac))
+                                .timeout(Duration.ofSeconds(10))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
     }
 }

@@ -4,15 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.core.progress.Progress;
-import dev.kiln.aws.AwsClients;
-import dev.kiln.aws.Moto;
-import dev.kiln.aws.PublishListener;
-import dev.kiln.aws.S3Location;
-import dev.kiln.aws.S3Publisher;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
-import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.InventoryException;
+import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.TestStore;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -33,7 +28,10 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
-/** kiln serve --store s3://: versions published to moto are mirrored into the cache, checked, and served. */
+/**
+ * kiln serve --store s3://: versions published to moto are mirrored into the cache, checked, and
+ * served.
+ */
 @Tag("aws")
 class S3StoreServeTest {
     static final String BUCKET = "kiln-images";
@@ -43,11 +41,13 @@ class S3StoreServeTest {
 
     @TempDir
     Path tmp;
+
     ImageStore local;
     AwsClients clients;
     S3Client s3;
     Path inventory;
-    final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     @BeforeAll
     static void startMoto() {
@@ -91,7 +91,8 @@ class S3StoreServeTest {
     }
 
     KilnServer serve(S3ImageSource source) throws Exception {
-        return KilnServer.start(new KilnServer.Options(inventory, source, "127.0.0.1", 0, null, tmp.resolve("state"), 100));
+        return KilnServer.start(
+                new KilnServer.Options(inventory, source, "127.0.0.1", 0, null, tmp.resolve("state"), 100));
     }
 
     HttpResponse<byte[]> get(KilnServer server, String path, String... headers) throws Exception {
@@ -113,7 +114,8 @@ class S3StoreServeTest {
         writeInventory("debian-node:1.0.0");
         byte[] rootfs = Files.readAllBytes(local.dir(ref).resolve("pxe/rootfs.squashfs"));
         byte[] manifest = Files.readAllBytes(local.dir(ref).resolve(ImageStore.MANIFEST));
-        try (S3ImageSource source = open(); KilnServer server = serve(source)) {
+        try (S3ImageSource source = open();
+                KilnServer server = serve(source)) {
             HttpResponse<byte[]> script = get(server, "/ipxe?mac=" + M1);
             assertThat(script.statusCode()).isEqualTo(200);
             assertThat(text(script)).contains("/images/debian-node/1.0.0").doesNotContain("not booting");
@@ -121,12 +123,14 @@ class S3StoreServeTest {
             HttpResponse<byte[]> whole = get(server, "/images/debian-node/1.0.0/pxe/rootfs.squashfs");
             assertThat(whole.statusCode()).isEqualTo(200);
             assertThat(whole.body()).isEqualTo(rootfs);
-            HttpResponse<byte[]> part = get(server, "/images/debian-node/1.0.0/pxe/rootfs.squashfs", "Range", "bytes=1000-1999");
+            HttpResponse<byte[]> part =
+                    get(server, "/images/debian-node/1.0.0/pxe/rootfs.squashfs", "Range", "bytes=1000-1999");
             assertThat(part.statusCode()).isEqualTo(206);
             assertThat(part.headers().firstValue("Content-Range")).hasValue("bytes 1000-1999/" + rootfs.length);
             assertThat(part.body()).isEqualTo(Arrays.copyOfRange(rootfs, 1000, 2000));
             // The manifest is kept byte for byte, so its ETag is the sha256 of what was published.
-            assertThat(get(server, "/images/debian-node/1.0.0/manifest.json").body()).isEqualTo(manifest);
+            assertThat(get(server, "/images/debian-node/1.0.0/manifest.json").body())
+                    .isEqualTo(manifest);
             assertThat(source.store().root()).isEqualTo(tmp.resolve("cache"));
 
             // A reload mirrors a newly assigned version before it goes in force.
@@ -135,13 +139,18 @@ class S3StoreServeTest {
             server.inventoryWatcher().poll();
             assertThat(text(get(server, "/ipxe?mac=" + M1))).contains("/images/debian-node/1.0.1");
             assertThat(get(server, "/images/debian-node/1.0.1/pxe/vmlinuz").body())
-                    .isEqualTo(Files.readAllBytes(local.dir(new ImageRef("debian-node", "1.0.1")).resolve("pxe/vmlinuz")));
+                    .isEqualTo(Files.readAllBytes(
+                            local.dir(new ImageRef("debian-node", "1.0.1")).resolve("pxe/vmlinuz")));
         }
-        // A restart finds the version in the cache and fetches nothing again (still checked against S3).
+        // A restart finds the version in the cache and fetches nothing again (still checked against
+        // S3).
         Path cached = tmp.resolve("cache/debian-node/1.0.1/pxe/rootfs.squashfs");
         long mtime = Files.getLastModifiedTime(cached).toMillis();
-        try (S3ImageSource source = open(); KilnServer server = serve(source)) {
-            assertThat(get(server, "/images/debian-node/1.0.1/pxe/rootfs.squashfs").statusCode()).isEqualTo(200);
+        try (S3ImageSource source = open();
+                KilnServer server = serve(source)) {
+            assertThat(get(server, "/images/debian-node/1.0.1/pxe/rootfs.squashfs")
+                            .statusCode())
+                    .isEqualTo(200);
             assertThat(Files.getLastModifiedTime(cached).toMillis()).isEqualTo(mtime);
         }
     }
@@ -153,20 +162,30 @@ class S3StoreServeTest {
         // Same size, other bytes: only the sha256 check can catch it.
         byte[] bad = Files.readAllBytes(local.dir(ref).resolve("pxe/rootfs.squashfs"));
         bad[bad.length / 2] ^= 1;
-        s3.putObject(b -> b.bucket(BUCKET).key(STORE.versionPrefix(ref) + "pxe/rootfs.squashfs"), RequestBody.fromBytes(bad));
+        s3.putObject(
+                b -> b.bucket(BUCKET).key(STORE.versionPrefix(ref) + "pxe/rootfs.squashfs"),
+                RequestBody.fromBytes(bad));
 
-        try (S3ImageSource source = open(); KilnServer server = serve(source)) {
+        try (S3ImageSource source = open();
+                KilnServer server = serve(source)) {
             String script = text(get(server, "/ipxe?mac=" + M1));
-            assertThat(script).contains("not booting").contains("pxe/rootfs.squashfs").contains("does not match the manifest")
+            assertThat(script)
+                    .contains("not booting")
+                    .contains("pxe/rootfs.squashfs")
+                    .contains("does not match the manifest")
                     .doesNotContain("/images/debian-node/1.0.0/pxe/vmlinuz");
             assertThat(source.unavailable(ref)).contains("sha256");
             for (String f : new String[] {"manifest.json", "pxe/vmlinuz", "pxe/rootfs.squashfs"}) {
-                assertThat(get(server, "/images/debian-node/1.0.0/" + f).statusCode()).as(f).isEqualTo(404);
+                assertThat(get(server, "/images/debian-node/1.0.0/" + f).statusCode())
+                        .as(f)
+                        .isEqualTo(404);
             }
             assertThat(source.store().exists(ref)).isFalse();
             assertThat(Files.exists(source.store().dir(ref))).isFalse();
             try (Stream<Path> staging = Files.list(source.store().root().resolve(".staging"))) {
-                assertThat(staging.filter(Files::isDirectory)).as("no staging leftovers").isEmpty();
+                assertThat(staging.filter(Files::isDirectory))
+                        .as("no staging leftovers")
+                        .isEmpty();
             }
         }
     }
@@ -177,14 +196,16 @@ class S3StoreServeTest {
         s3.deleteObject(b -> b.bucket(BUCKET).key(STORE.versionPrefix(ref) + ImageStore.MANIFEST));
         writeInventory("debian-node:1.0.0");
         try (S3ImageSource source = open()) {
-            assertThatThrownBy(() -> serve(source)).isInstanceOf(InventoryException.class)
+            assertThatThrownBy(() -> serve(source))
+                    .isInstanceOf(InventoryException.class)
                     .hasMessageContaining("image debian-node:1.0.0 is not in the S3 store " + STORE);
         }
     }
 
     @Test
     void aMissingBucketFailsAtOpen() {
-        assertThatThrownBy(() -> S3ImageSource.open(S3Location.parse("s3://no-such-bucket/x"), moto.settings("us-east-1"),
-                tmp.resolve("cache"))).hasMessageContaining("bucket 'no-such-bucket' does not exist");
+        assertThatThrownBy(() -> S3ImageSource.open(
+                        S3Location.parse("s3://no-such-bucket/x"), moto.settings("us-east-1"), tmp.resolve("cache")))
+                .hasMessageContaining("bucket 'no-such-bucket' does not exist");
     }
 }

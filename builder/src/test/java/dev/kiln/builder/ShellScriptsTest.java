@@ -22,11 +22,15 @@ class ShellScriptsTest {
 
     @Test
     void everyShellScriptPassesShellcheck() throws Exception {
-        assertThat(Exec.of("sh", "-c", "command -v shellcheck").runAllowingFailure().exitCode())
+        assertThat(Exec.of("sh", "-c", "command -v shellcheck")
+                        .runAllowingFailure()
+                        .exitCode())
                 .as("shellcheck is not installed: ci/install-deps.sh installs it (Debian package shellcheck)")
                 .isZero();
         List<String> scripts = scripts();
-        assertThat(scripts).as("shell scripts found").hasSizeGreaterThan(10)
+        assertThat(scripts)
+                .as("shell scripts found")
+                .hasSizeGreaterThan(10)
                 .contains("templates/agent/kiln-agent", "templates/initramfs/scripts/kiln", "kiln");
         List<String> cmd = new ArrayList<>(List.of("shellcheck", "--format=gcc"));
         cmd.addAll(scripts);
@@ -61,7 +65,12 @@ class ShellScriptsTest {
         try (var in = Files.newInputStream(f)) {
             n = in.read(head);
         }
-        String first = n <= 0 ? "" : new String(head, 0, n, StandardCharsets.ISO_8859_1).lines().findFirst().orElse("");
+        String first = n <= 0
+                ? ""
+                : new String(head, 0, n, StandardCharsets.ISO_8859_1)
+                        .lines()
+                        .findFirst()
+                        .orElse("");
         return first.matches("#!\\s*/(usr/)?bin/(env\\s+)?(sh|bash|dash)\\b.*");
     }
 }

@@ -1,7 +1,7 @@
 package dev.kiln.builder;
 
-import dev.kiln.core.json.Json;
 import dev.kiln.builder.build.ImageBuilder;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Images built once per test run and shared by every test that needs one, in every module (a
- * cold build is the most expensive thing the suite does). The store is target/kiln-test-store/RUN
- * (RUN = the Maven build's start time; stores of runs older than 6 hours are removed), or a temp directory
+ * Images built once per test run and shared by every test that needs one, in every module (a cold
+ * build is the most expensive thing the suite does). The store is target/kiln-test-store/RUN (RUN =
+ * the Maven build's start time; stores of runs older than 6 hours are removed), or a temp directory
  * removed at exit when run outside Maven. The package-layer cache is kept between runs in
  * $KILN_TEST_CACHE (default /var/tmp/kiln-test-cache).
  */
@@ -24,7 +24,7 @@ public final class TestImages {
     private static ImageStore store;
     private static Manifest debianNode;
 
-    private TestImages() { }
+    private TestImages() {}
 
     public static synchronized ImageStore store() throws IOException {
         String shared = System.getProperty("kiln.test.store");
@@ -33,8 +33,11 @@ public final class TestImages {
             // Stores of earlier runs go; "earlier" by a margin, as another run may be going on now.
             long cutoff = System.currentTimeMillis() - 6 * 3600_000L;
             try (var runs = Files.list(Files.createDirectories(dir.getParent()))) {
-                // Only run stores (named by Maven's timestamp): -Dkiln.test.store.dir may point anywhere.
-                for (Path old : runs.filter(p -> !p.equals(dir) && p.getFileName().toString().matches("\\d{8}-\\d{6}")).toList()) {
+                // Only run stores (named by Maven's timestamp): -Dkiln.test.store.dir may point
+                // anywhere.
+                for (Path old : runs.filter(p ->
+                                !p.equals(dir) && p.getFileName().toString().matches("\\d{8}-\\d{6}"))
+                        .toList()) {
                     if (Files.getLastModifiedTime(old).toMillis() < cutoff) {
                         Files2.deleteRecursively(old);
                     }
@@ -70,7 +73,8 @@ public final class TestImages {
         if (debianNode == null) {
             Path dir = new ImageBuilder(store(), cacheDir(), new RecordingProgress())
                     .build(TestSupport.repo("image-specs/debian-node.yaml"));
-            debianNode = store().manifest(new ImageRef(dir.getParent().getFileName().toString(), dir.getFileName().toString()));
+            debianNode = store().manifest(new ImageRef(
+                    dir.getParent().getFileName().toString(), dir.getFileName().toString()));
         }
         return debianNode;
     }
@@ -99,11 +103,13 @@ public final class TestImages {
     }
 
     /**
-     * A store under {@code root} holding only the artifacts of {@code m} that {@code keep}
-     * accepts, hard-linked (copied where links cannot go), with a manifest listing just those: for
-     * publishing part of a version (moto keeps objects in memory) without touching the shared store.
+     * A store under {@code root} holding only the artifacts of {@code m} that {@code keep} accepts,
+     * hard-linked (copied where links cannot go), with a manifest listing just those: for
+     * publishing part of a version (moto keeps objects in memory) without touching the shared
+     * store.
      */
-    public static ImageStore partialCopy(Manifest m, java.util.function.Predicate<String> keep, Path root) throws IOException {
+    public static ImageStore partialCopy(Manifest m, java.util.function.Predicate<String> keep, Path root)
+            throws IOException {
         ImageStore copy = new ImageStore(root);
         ImageRef ref = new ImageRef(m.name(), m.version());
         Path from = dirOf(m);
@@ -120,8 +126,11 @@ public final class TestImages {
                 kept.put(a.getKey(), a.getValue());
             }
         }
-        java.util.Map<String, Object> json = Json.MAPPER.convertValue(m, Json.MAPPER.getTypeFactory()
-                .constructMapType(java.util.LinkedHashMap.class, String.class, Object.class));
+        java.util.Map<String, Object> json = Json.MAPPER.convertValue(
+                m,
+                Json.MAPPER
+                        .getTypeFactory()
+                        .constructMapType(java.util.LinkedHashMap.class, String.class, Object.class));
         json.put("artifacts", kept);
         Json.MAPPER.writeValue(to.resolve(ImageStore.MANIFEST).toFile(), json);
         return copy;
@@ -139,14 +148,21 @@ public final class TestImages {
         public Step step(String name) {
             lines.add("step: " + name);
             return new Step() {
-                @Override public void detail(String text) {
+                @Override
+                public void detail(String text) {
                     lines.add(name + ": " + text);
                 }
-                @Override public void fraction(double done) { }
-                @Override public void failed() {
+
+                @Override
+                public void fraction(double done) {}
+
+                @Override
+                public void failed() {
                     lines.add("failed: " + name);
                 }
-                @Override public void close() { }
+
+                @Override
+                public void close() {}
             };
         }
     }

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 
 /** Paths into the repository for tests (surefire passes kiln.repo.root). */
 public final class TestSupport {
-    private TestSupport() { }
+    private TestSupport() {}
 
     public static Path repoRoot() {
         String p = System.getProperty("kiln.repo.root");

@@ -1,8 +1,8 @@
 package dev.kiln.cli;
 
-import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.core.util.Files2;
 import dev.kiln.machines.qemu.DiskOverlay;
+import dev.kiln.machines.qemu.QemuMachine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,34 +15,57 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "boot", mixinStandardHelpOptions = true,
-        description = {"Boots an image's disk.raw in QEMU (KVM if it works, else emulation) without changing it.",
-                "Interactive: the serial console is your terminal (Ctrl-A X quits QEMU). "
-                        + "--check: boot headless, wait for the image to announce its identity, print it and stop."},
-        footer = {"", "Examples:", "  kiln boot debian-node:1.0.0-20261127.1",
-                "  kiln boot --check --firmware uefi debian-node:1.0.0-20261127.1",
-                "  kiln boot --check --disk-size 8G debian-node:1.0.0-20261127.1   # the root grows to fill 8 GiB"})
+@Command(
+        name = "boot",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Boots an image's disk.raw in QEMU (KVM if it works, else emulation) without changing it.",
+            "Interactive: the serial console is your terminal (Ctrl-A X quits QEMU). "
+                    + "--check: boot headless, wait for the image to announce its identity, print it and stop."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  kiln boot debian-node:1.0.0-20261127.1",
+            "  kiln boot --check --firmware uefi debian-node:1.0.0-20261127.1",
+            "  kiln boot --check --disk-size 8G debian-node:1.0.0-20261127.1   # the root grows to fill 8 GiB"
+        })
 final class BootCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME:VERSION")
     String ref;
 
-    @Option(names = "--firmware", defaultValue = "bios", paramLabel = "bios|uefi",
+    @Option(
+            names = "--firmware",
+            defaultValue = "bios",
+            paramLabel = "bios|uefi",
             description = "Firmware: bios (SeaBIOS) or uefi (OVMF). Default: ${DEFAULT-VALUE}.")
     String firmware;
 
-    @Option(names = "--bus", defaultValue = "virtio", paramLabel = "virtio|nvme",
+    @Option(
+            names = "--bus",
+            defaultValue = "virtio",
+            paramLabel = "virtio|nvme",
             description = "How the disk is attached: virtio, or nvme as on EC2 Nitro. Default: ${DEFAULT-VALUE}.")
     String bus;
 
-    @Option(names = "--disk-size", paramLabel = "SIZE", description = "Boot from a disk of this size, e.g. 8G (at least "
-            + "disk.raw's): a copy-on-write overlay, removed afterwards; the node grows its root into it, as an AMI "
-            + "launched with a bigger volume. Default: disk.raw's own size.")
+    @Option(
+            names = "--disk-size",
+            paramLabel = "SIZE",
+            description = "Boot from a disk of this size, e.g. 8G (at least "
+                    + "disk.raw's): a copy-on-write overlay, removed afterwards; the node grows its root into it, as an AMI "
+                    + "launched with a bigger volume. Default: disk.raw's own size.")
     String diskSize;
 
-    @Option(names = "--check", description = "Headless: succeed once the node prints its identity, fail after --timeout.")
+    @Option(
+            names = "--check",
+            description = "Headless: succeed once the node prints its identity, fail after --timeout.")
     boolean check;
 
-    @Option(names = "--timeout", defaultValue = "300", paramLabel = "SECONDS", description = "With --check (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--timeout",
+            defaultValue = "300",
+            paramLabel = "SECONDS",
+            description = "With --check (default: ${DEFAULT-VALUE}).")
     int timeout;
 
     @Mixin
@@ -66,15 +89,18 @@ final class BootCommand implements Callable<Integer> {
         };
         long diskBytes = diskSize == null ? 0 : DiskOverlay.parseSize(diskSize, "--disk-size");
         Path work = Files.createTempDirectory("kiln-boot");
-        // Ctrl-C skips the finally below: QEMU would outlive kiln, and the overlay can hold gigabytes.
-        Thread cleanup = new Thread(() -> {
-            ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
-            try {
-                Files2.deleteRecursively(work);
-            } catch (java.io.IOException ignored) {
-                // best effort at exit
-            }
-        }, "kiln-boot-cleanup");
+        // Ctrl-C skips the finally below: QEMU would outlive kiln, and the overlay can hold
+        // gigabytes.
+        Thread cleanup = new Thread(
+                () -> {
+                    ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+                    try {
+                        Files2.deleteRecursively(work);
+                    } catch (java.io.IOException ignored) {
+                        // best effort at exit
+                    }
+                },
+                "kiln-boot-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             if (diskSize != null) {
@@ -90,8 +116,10 @@ final class BootCommand implements Callable<Integer> {
             try (QemuMachine vm = QemuMachine.start(disk, fw, diskBus, work)) {
                 Matcher m = vm.await(Pattern.compile("kiln-image: (\\{.*\\})"), Duration.ofSeconds(timeout));
                 System.out.printf("booted in %.0fs: %s%n", (System.nanoTime() - start) / 1e9, m.group(1));
-                System.out.println(vm.await(Pattern.compile("kiln-boot: firmware=.*"), Duration.ofSeconds(30)).group());
-                // kiln-grow-root's line ("kiln-boot: root grown 1.7G -> 7.7G (...)") comes before the identity.
+                System.out.println(vm.await(Pattern.compile("kiln-boot: firmware=.*"), Duration.ofSeconds(30))
+                        .group());
+                // kiln-grow-root's line ("kiln-boot: root grown 1.7G -> 7.7G (...)") comes before
+                // the identity.
                 vm.find(Pattern.compile("kiln-boot: root .*")).ifPresent(r -> System.out.println(r.group()));
             }
             return 0;

@@ -1,7 +1,6 @@
 package dev.kiln.cli;
 
 import dev.kiln.core.json.Json;
-import dev.kiln.core.store.ImageStore;
 import dev.kiln.release.Event;
 import dev.kiln.release.Releases;
 import java.util.ArrayList;
@@ -14,11 +13,20 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "channels", mixinStandardHelpOptions = true,
-        description = {"Shows where each environment of an image points: version, since when,",
-                "by whom, and the evidence its gates had. An environment pointing at a",
-                "revoked version is flagged REVOKED."},
-        footer = {"", "Examples:", "  kiln channels debian-node", "  kiln channels debian-node --store s3://my-images/kiln --json"})
+@Command(
+        name = "channels",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Shows where each environment of an image points: version, since when,",
+            "by whom, and the evidence its gates had. An environment pointing at a",
+            "revoked version is flagged REVOKED."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  kiln channels debian-node",
+            "  kiln channels debian-node --store s3://my-images/kiln --json"
+        })
 final class ChannelsCommand implements Callable<Integer> {
     @Parameters(paramLabel = "NAME")
     String image;
@@ -49,7 +57,10 @@ final class ChannelsCommand implements Callable<Integer> {
                 return 0;
             }
             if (channels.isEmpty()) {
-                System.out.println("no environment of " + image + " has been promoted to in " + releases.store().describe());
+                System.out.println("no environment of "
+                        + image
+                        + " has been promoted to in "
+                        + releases.store().describe());
                 return 0;
             }
             System.out.println(image + " (" + releases.store().describe() + ")");
@@ -59,11 +70,23 @@ final class ChannelsCommand implements Callable<Integer> {
                     System.out.printf("  %-10s -%n", c.env());
                     continue;
                 }
-                System.out.printf("  %-10s %s  since %s by %s (%s, event #%d)%s%n", c.env(), e.version(), e.at(), e.by(), e.type(),
-                        e.seq(), e.reason() == null ? "" : ": " + e.reason());
+                System.out.printf(
+                        "  %-10s %s  since %s by %s (%s, event #%d)%s%n",
+                        c.env(),
+                        e.version(),
+                        e.at(),
+                        e.by(),
+                        e.type(),
+                        e.seq(),
+                        e.reason() == null ? "" : ": " + e.reason());
                 if (c.revocation() != null) {
                     Event r = c.revocation();
-                    System.out.println("             REVOKED by " + r.by() + " at " + r.at() + ": " + r.reason()
+                    System.out.println("             REVOKED by "
+                            + r.by()
+                            + " at "
+                            + r.at()
+                            + ": "
+                            + r.reason()
                             + " (kiln serve refuses it; promote another version or roll back)");
                 }
                 for (Event.GateResult g : e.gates() == null ? List.<Event.GateResult>of() : e.gates()) {

@@ -10,8 +10,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Step lines with durations. On a terminal a live status line shows the running step's elapsed
- * time, a bar when its share done is known, and its latest detail; elsewhere (CI logs) a
- * heartbeat line every 15 s says what is still running.
+ * time, a bar when its share done is known, and its latest detail; elsewhere (CI logs) a heartbeat
+ * line every 15 s says what is still running.
  */
 final class ConsoleProgress implements Progress {
     private final PrintStream out;
@@ -62,11 +62,16 @@ final class ConsoleProgress implements Progress {
         private void render() {
             synchronized (out) {
                 if (tty) {
-                    StringBuilder sb = new StringBuilder("\r\033[K").append(label).append(name)
+                    StringBuilder sb = new StringBuilder("\r\033[K")
+                            .append(label)
+                            .append(name)
                             .append(String.format(Locale.ROOT, " %5.1fs ", elapsed()));
                     if (fraction >= 0) {
                         int filled = (int) Math.round(Math.min(1, fraction) * 20);
-                        sb.append('[').append("#".repeat(filled)).append(".".repeat(20 - filled)).append("] ")
+                        sb.append('[')
+                                .append("#".repeat(filled))
+                                .append(".".repeat(20 - filled))
+                                .append("] ")
                                 .append(String.format(Locale.ROOT, "%3d%% ", (int) (fraction * 100)));
                     }
                     String d = detail;
@@ -78,7 +83,10 @@ final class ConsoleProgress implements Progress {
                     out.flush();
                 } else if (System.nanoTime() - lastBeat > 15_000_000_000L) {
                     lastBeat = System.nanoTime();
-                    out.println(String.format(Locale.ROOT, "    ... %.0fs%s%s", elapsed(),
+                    out.println(String.format(
+                            Locale.ROOT,
+                            "    ... %.0fs%s%s",
+                            elapsed(),
                             fraction >= 0 ? String.format(Locale.ROOT, " %d%%", (int) (fraction * 100)) : "",
                             detail.isEmpty() ? "" : " " + detail));
                 }
@@ -107,8 +115,8 @@ final class ConsoleProgress implements Progress {
                 if (tty) {
                     out.print("\r\033[K");
                 }
-                out.println(String.format(Locale.ROOT, "%s%s %s (%.1fs)", label, failed ? "FAILED" : "done  ",
-                        name, elapsed()));
+                out.println(String.format(
+                        Locale.ROOT, "%s%s %s (%.1fs)", label, failed ? "FAILED" : "done  ", name, elapsed()));
                 out.flush();
             }
         }

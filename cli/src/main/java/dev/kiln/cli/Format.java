@@ -2,12 +2,11 @@ package dev.kiln.cli;
 
 import dev.kiln.core.json.Json;
 import java.io.IOException;
-import java.util.List;
 import java.util.Locale;
 
 /** How commands print: sizes, aligned tables for people, JSON for scripts (--json). */
 final class Format {
-    private Format() { }
+    private Format() {}
 
     static String size(long bytes) {
         if (bytes < 1024) {

@@ -1,27 +1,34 @@
 package dev.kiln.cli;
 
-import dev.kiln.aws.S3Location;
-import dev.kiln.core.store.ImageStore;
-import dev.kiln.core.store.ImageSource;
 import dev.kiln.aws.S3ImageSource;
+import dev.kiln.aws.S3Location;
+import dev.kiln.core.store.ImageSource;
+import dev.kiln.core.store.ImageStore;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * --store DIR|s3://BUCKET[/PREFIX] (+ --cache and the AWS options), for commands that read
- * images from a local store or from one kiln publish --s3 wrote (serve, validate).
+ * --store DIR|s3://BUCKET[/PREFIX] (+ --cache and the AWS options), for commands that read images
+ * from a local store or from one kiln publish --s3 wrote (serve, validate).
  */
 final class ImageSourceOptions {
     // Not StoreOption: a Path would mangle s3://.
-    @Option(names = "--store", paramLabel = "DIR|s3://BUCKET[/PREFIX]",
-            description = {"Image store directory (default: $KILN_STORE or ~/.local/share/kiln/images),",
-                    "or an S3 store written by kiln publish --s3."})
+    @Option(
+            names = "--store",
+            paramLabel = "DIR|s3://BUCKET[/PREFIX]",
+            description = {
+                "Image store directory (default: $KILN_STORE or ~/.local/share/kiln/images),",
+                "or an S3 store written by kiln publish --s3."
+            })
     String store;
 
-    @Option(names = "--cache", paramLabel = "DIR",
-            description = "With an S3 store: where versions are fetched to (default: ~/.cache/kiln/s3-images/BUCKET/PREFIX).")
+    @Option(
+            names = "--cache",
+            paramLabel = "DIR",
+            description =
+                    "With an S3 store: where versions are fetched to (default: ~/.cache/kiln/s3-images/BUCKET/PREFIX).")
     Path cache;
 
     /** With an S3 store: how to reach it. */
@@ -31,12 +38,14 @@ final class ImageSourceOptions {
     ImageSource open() throws IOException {
         boolean s3 = store != null && store.startsWith("s3://");
         if (!s3 && (cache != null || aws.anySet())) {
-            throw new IllegalArgumentException("--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
+            throw new IllegalArgumentException(
+                    "--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
         }
         if (!s3) {
             return ImageSource.local(new ImageStore(store != null ? Path.of(store) : ImageStore.defaultRoot()));
         }
         S3Location location = S3Location.parse(store);
-        return S3ImageSource.open(location, aws.settings(), cache != null ? cache : S3ImageSource.defaultCache(location));
+        return S3ImageSource.open(
+                location, aws.settings(), cache != null ? cache : S3ImageSource.defaultCache(location));
     }
 }

@@ -8,10 +8,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "images", mixinStandardHelpOptions = true,
+@Command(
+        name = "images",
+        mixinStandardHelpOptions = true,
         description = "Lists the image versions in the store.",
-        footer = {"", "Examples:", "  kiln images --store /srv/kiln/images",
-                "  kiln images --json | jq -r '.[] | select(.name == \"debian-node\") | .version'"})
+        footer = {
+            "",
+            "Examples:",
+            "  kiln images --store /srv/kiln/images",
+            "  kiln images --json | jq -r '.[] | select(.name == \"debian-node\") | .version'"
+        })
 final class ImagesCommand implements Callable<Integer> {
     @Mixin
     StoreOption store;
@@ -33,7 +39,9 @@ final class ImagesCommand implements Callable<Integer> {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NAME", "VERSION", "KERNEL", "BUILT", "OUTPUTS"});
         for (Manifest m : all) {
-            rows.add(new String[] {m.name(), m.version(), m.kernel().release(), m.builtAt(), String.join(",", m.outputs())});
+            rows.add(new String[] {
+                m.name(), m.version(), m.kernel().release(), m.builtAt(), String.join(",", m.outputs())
+            });
         }
         Format.table(rows).forEach(System.out::println);
         return 0;

@@ -23,24 +23,33 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "lab", mixinStandardHelpOptions = true,
-        description = {"A local PXE fleet behind real BMC protocols, to try kiln bmc and rollouts before hardware:",
-                "diskless QEMU machines on a private network (namespace, bridge, dnsmasq), a kiln serve with a",
-                "generated inventory whose nodes have bmc: entries, and one BMC per machine: OpenIPMI's ipmi_sim",
-                "(--bmc ipmi) or the lab's Redfish service over HTTPS (--bmc redfish). Needs root."},
+@Command(
+        name = "lab",
+        mixinStandardHelpOptions = true,
+        description = {
+            "A local PXE fleet behind real BMC protocols, to try kiln bmc and rollouts before hardware:",
+            "diskless QEMU machines on a private network (namespace, bridge, dnsmasq), a kiln serve with a",
+            "generated inventory whose nodes have bmc: entries, and one BMC per machine: OpenIPMI's ipmi_sim",
+            "(--bmc ipmi) or the lab's Redfish service over HTTPS (--bmc redfish). Needs root."
+        },
         subcommands = {LabCommand.Up.class, LabCommand.Status.class, LabCommand.Down.class, LabCommand.Run.class},
-        footer = {"", "Examples:",
-                "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 1 --workers 1 --bmc ipmi",
-                "  kiln lab status",
-                "  kiln bmc cycle --inventory ~/.local/state/kiln/lab/inventory.yaml w1",
-                "  kiln lab down          # or: kiln lab down --all (also labs whose process is gone)"})
+        footer = {
+            "",
+            "Examples:",
+            "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 1 --workers 1 --bmc ipmi",
+            "  kiln lab status",
+            "  kiln bmc cycle --inventory ~/.local/state/kiln/lab/inventory.yaml w1",
+            "  kiln lab down          # or: kiln lab down --all (also labs whose process is gone)"
+        })
 final class LabCommand {
     static Path defaultDir() {
         return Path.of(System.getProperty("user.home"), ".local", "state", "kiln", "lab");
     }
 
     static final class DirOption {
-        @Option(names = "--dir", paramLabel = "DIR",
+        @Option(
+                names = "--dir",
+                paramLabel = "DIR",
                 description = "The lab's directory: inventory.yaml, bmc.pass, bmc-ca.pem, lab.json, lab.log."
                         + " Default: ~/.local/state/kiln/lab.")
         Path dir;
@@ -50,9 +59,15 @@ final class LabCommand {
         }
     }
 
-    @Command(name = "up", mixinStandardHelpOptions = true,
+    @Command(
+            name = "up",
+            mixinStandardHelpOptions = true,
             description = "Starts a lab in the background and returns once its machines are booting.",
-            footer = {"", "Example:", "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 1 --workers 1 --bmc redfish"})
+            footer = {
+                "",
+                "Example:",
+                "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 1 --workers 1 --bmc redfish"
+            })
     static final class Up implements Callable<Integer> {
         @Mixin
         LabArgs args;
@@ -61,17 +76,26 @@ final class LabCommand {
         public Integer call() throws Exception {
             Path dir = args.dir.get();
             if (LabControl.read(dir).isPresent()) {
-                throw new IllegalArgumentException("a lab already lives in " + dir + " (kiln lab status; kiln lab down)");
+                throw new IllegalArgumentException(
+                        "a lab already lives in " + dir + " (kiln lab status; kiln lab down)");
             }
             Files.createDirectories(dir);
             Path log = dir.resolve("lab.log");
-            List<String> cmd = new ArrayList<>(List.of("setsid",
-                    ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
-                    Main.class.getName(), "lab", "run"));
+            List<String> cmd = new ArrayList<>(List.of(
+                    "setsid",
+                    ProcessHandle.current().info().command().orElse("java"),
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    Main.class.getName(),
+                    "lab",
+                    "run"));
             cmd.addAll(args.toArgs());
             // Its own session: the lab outlives this command and the terminal's Ctrl-C.
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            Process p = new ProcessBuilder(cmd)
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
             Thread abort = new Thread(() -> {
                 if (LabControl.readQuietly(dir).isEmpty()) {
                     p.toHandle().descendants().forEach(ProcessHandle::destroy);
@@ -112,7 +136,11 @@ final class LabCommand {
     }
 
     static final class LabArgs {
-        @Option(names = "--image", required = true, paramLabel = "NAME:VERSION", description = "The image the machines PXE boot.")
+        @Option(
+                names = "--image",
+                required = true,
+                paramLabel = "NAME:VERSION",
+                description = "The image the machines PXE boot.")
         String image;
 
         @Option(names = "--masters", defaultValue = "1", description = "Masters. Default: ${DEFAULT-VALUE}.")
@@ -121,7 +149,10 @@ final class LabCommand {
         @Option(names = "--workers", defaultValue = "1", description = "Workers. Default: ${DEFAULT-VALUE}.")
         int workers;
 
-        @Option(names = "--bmc", defaultValue = "ipmi", paramLabel = "ipmi|redfish",
+        @Option(
+                names = "--bmc",
+                defaultValue = "ipmi",
+                paramLabel = "ipmi|redfish",
                 description = "The machines' BMCs. Default: ${DEFAULT-VALUE}.")
         String bmc;
 
@@ -132,8 +163,17 @@ final class LabCommand {
         StoreOption store;
 
         List<String> toArgs() {
-            List<String> a = new ArrayList<>(List.of("--image", image, "--masters", String.valueOf(masters), "--workers",
-                    String.valueOf(workers), "--bmc", bmc, "--dir", dir.get().toAbsolutePath().toString()));
+            List<String> a = new ArrayList<>(List.of(
+                    "--image",
+                    image,
+                    "--masters",
+                    String.valueOf(masters),
+                    "--workers",
+                    String.valueOf(workers),
+                    "--bmc",
+                    bmc,
+                    "--dir",
+                    dir.get().toAbsolutePath().toString()));
             if (store.store != null) {
                 a.addAll(List.of("--store", store.store.toAbsolutePath().toString()));
             }
@@ -148,8 +188,15 @@ final class LabCommand {
 
         @Override
         public Integer call() throws Exception {
-            Lab lab = Lab.start(new Lab.Request(args.store.open(), ImageRef.parse(args.image), args.masters, args.workers,
-                    args.bmc, args.dir.get(), RunLabel.defaultTmpRoot(), line -> {
+            Lab lab = Lab.start(new Lab.Request(
+                    args.store.open(),
+                    ImageRef.parse(args.image),
+                    args.masters,
+                    args.workers,
+                    args.bmc,
+                    args.dir.get(),
+                    RunLabel.defaultTmpRoot(),
+                    line -> {
                         System.out.println(line);
                         System.out.flush();
                     }));
@@ -163,7 +210,9 @@ final class LabCommand {
         }
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true,
+    @Command(
+            name = "status",
+            mixinStandardHelpOptions = true,
             description = "Machines, BMC endpoints, power states and what each node last reported to kiln serve.",
             footer = {"", "Example:", "  kiln lab status --dir /tmp/mylab"})
     static final class Status implements Callable<Integer> {
@@ -181,20 +230,32 @@ final class LabCommand {
                 return 1;
             }
             Lab.State st = s.get();
-            System.out.println("lab " + st.runId() + " (pid " + st.pid() + (LabControl.isLive(st) ? ", running" : ", GONE: kiln lab down")
-                    + "): " + st.image() + ", kiln serve " + st.serveUrl());
+            System.out.println("lab "
+                    + st.runId()
+                    + " (pid "
+                    + st.pid()
+                    + (LabControl.isLive(st) ? ", running" : ", GONE: kiln lab down")
+                    + "): "
+                    + st.image()
+                    + ", kiln serve "
+                    + st.serveUrl());
             Inventory inv = InventoryLoader.load(Path.of(st.inventory()), store.open());
             List<String[]> rows = new ArrayList<>();
             rows.add(new String[] {"NODE", "ROLE", "MAC", "ADDRESS", "BMC", "POWER"});
             for (Lab.MachineInfo m : st.machines()) {
                 String power;
-                Inventory.Member member = inv.members().stream().filter(x -> x.name().equals(m.name())).findFirst().orElseThrow();
-                try (Machine machine = BmcMachines.of(member, Path.of(st.inventory()), Duration.ofSeconds(5), x -> { })) {
+                Inventory.Member member = inv.members().stream()
+                        .filter(x -> x.name().equals(m.name()))
+                        .findFirst()
+                        .orElseThrow();
+                try (Machine machine =
+                        BmcMachines.of(member, Path.of(st.inventory()), Duration.ofSeconds(5), x -> {})) {
                     power = machine.powerState().name().toLowerCase();
                 } catch (Exception e) {
                     power = "? (" + e.getMessage() + ")";
                 }
-                rows.add(new String[] {m.name(), m.role(), m.mac(), m.address(), m.bmc() + " " + m.bmcAddress(), power});
+                rows.add(
+                        new String[] {m.name(), m.role(), m.mac(), m.address(), m.bmc() + " " + m.bmcAddress(), power});
             }
             Format.table(rows).forEach(System.out::println);
             System.out.println();
@@ -204,9 +265,13 @@ final class LabCommand {
         }
     }
 
-    @Command(name = "down", mixinStandardHelpOptions = true,
-            description = {"Stops the lab: machines, BMCs, kiln serve, network, processes, files.",
-                    "--all also removes what labs (and validation runs) whose kiln process is gone left behind."},
+    @Command(
+            name = "down",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Stops the lab: machines, BMCs, kiln serve, network, processes, files.",
+                "--all also removes what labs (and validation runs) whose kiln process is gone left behind."
+            },
             footer = {"", "Examples:", "  kiln lab down", "  kiln lab down --all"})
     static final class Down implements Callable<Integer> {
         @Mixin

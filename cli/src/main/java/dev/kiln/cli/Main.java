@@ -4,21 +4,49 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** kiln: bake versioned, immutable node images and roll fleets onto them by replacement. */
-@Command(name = "kiln",
+@Command(
+        name = "kiln",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Bakes versioned, immutable golden images for Kubernetes nodes.",
-        subcommands = {BuildCommand.class, ImagesCommand.class, InspectCommand.class, DiffCommand.class, BootCommand.class, PublishCommand.class,
-                ServeCommand.class, NodesCommand.class, ValidateCommand.class, OutdatedCommand.class, BumpCommand.class, PromoteCommand.class, ApproveCommand.class,
-                ChannelsCommand.class, HistoryCommand.class, RevokeCommand.class, SignCommand.class, VerifyCommand.class,
-                KeygenCommand.class, RebuildCheckCommand.class, PruneCommand.class, PinCommand.class, UnpinCommand.class,
-                BmcCommand.class, LabCommand.class,
-                CommandLine.HelpCommand.class},
-        footer = {"", "Example:", "  kiln build image-specs/debian-node.yaml", "  kiln images",
-                "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",
-                "  kiln outdated image-specs/debian-node.yaml; kiln bump --kernel image-specs/debian-node.yaml",
-                "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080",
-                "  kiln promote debian-node:1.0.0-20261127.1 --to staging"})
+        subcommands = {
+            BuildCommand.class,
+            ImagesCommand.class,
+            InspectCommand.class,
+            DiffCommand.class,
+            BootCommand.class,
+            PublishCommand.class,
+            ServeCommand.class,
+            NodesCommand.class,
+            ValidateCommand.class,
+            OutdatedCommand.class,
+            BumpCommand.class,
+            PromoteCommand.class,
+            ApproveCommand.class,
+            ChannelsCommand.class,
+            HistoryCommand.class,
+            RevokeCommand.class,
+            SignCommand.class,
+            VerifyCommand.class,
+            KeygenCommand.class,
+            RebuildCheckCommand.class,
+            PruneCommand.class,
+            PinCommand.class,
+            UnpinCommand.class,
+            BmcCommand.class,
+            LabCommand.class,
+            CommandLine.HelpCommand.class
+        },
+        footer = {
+            "",
+            "Example:",
+            "  kiln build image-specs/debian-node.yaml",
+            "  kiln images",
+            "  kiln diff debian-node:1.0.0-20261127.1 debian-node:1.0.0-20261128.1",
+            "  kiln outdated image-specs/debian-node.yaml; kiln bump --kernel image-specs/debian-node.yaml",
+            "  kiln serve --inventory inventory.yaml --public-url http://10.0.2.2:8080",
+            "  kiln promote debian-node:1.0.0-20261127.1 --to staging"
+        })
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));
@@ -31,8 +59,11 @@ public final class Main {
                     if (System.getenv("KILN_DEBUG") != null) {
                         e.printStackTrace(cmd.getErr());
                     }
-                    return e instanceof dev.kiln.builder.spec.SpecException || e instanceof dev.kiln.fleet.InventoryException
-                            || e instanceof dev.kiln.release.EnvironmentsException ? 2 : 1;
+                    return e instanceof dev.kiln.builder.spec.SpecException
+                                    || e instanceof dev.kiln.fleet.InventoryException
+                                    || e instanceof dev.kiln.release.EnvironmentsException
+                            ? 2
+                            : 1;
                 })
                 .execute(args);
     }

@@ -1,9 +1,8 @@
 package dev.kiln.cli;
 
-import dev.kiln.core.node.AgentStep;
-import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
-import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.json.Json;
+import dev.kiln.core.node.AgentStep;
 import dev.kiln.fleet.NodeView;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -18,30 +17,48 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "nodes", mixinStandardHelpOptions = true,
-        description = {"Lists the nodes of a running kiln serve and what they report.",
-                "Per node: assigned image, the image it reports running, its kernel,",
-                "its last boot step and how long ago it reported it.",
-                "REPORTED is marked * when it differs from ASSIGNED (not replaced yet).",
-                "A node assigned a channel (NAME@ENV) shows it in CHANNEL, and in ASSIGNED",
-                "the version it resolved to.",
-                "/nodes is an operator endpoint: the operator token comes from --token,",
-                "$KILN_TOKEN, or else the local kiln serve's state directory."},
-        footer = {"", "Examples:", "  kiln nodes",
-                "  KILN_TOKEN=$(ssh boot-server cat .local/state/kiln/serve/operator-token) kiln nodes --server http://10.0.2.2:8080",
-                "  kiln nodes --server http://127.0.0.1:9090   # an --admin-listen address needs no token"})
+@Command(
+        name = "nodes",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Lists the nodes of a running kiln serve and what they report.",
+            "Per node: assigned image, the image it reports running, its kernel,",
+            "its last boot step and how long ago it reported it.",
+            "REPORTED is marked * when it differs from ASSIGNED (not replaced yet).",
+            "A node assigned a channel (NAME@ENV) shows it in CHANNEL, and in ASSIGNED",
+            "the version it resolved to.",
+            "/nodes is an operator endpoint: the operator token comes from --token,",
+            "$KILN_TOKEN, or else the local kiln serve's state directory."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  kiln nodes",
+            "  KILN_TOKEN=$(ssh boot-server cat .local/state/kiln/serve/operator-token) kiln nodes --server http://10.0.2.2:8080",
+            "  kiln nodes --server http://127.0.0.1:9090   # an --admin-listen address needs no token"
+        })
 final class NodesCommand implements Callable<Integer> {
-    @Option(names = "--server", paramLabel = "URL",
+    @Option(
+            names = "--server",
+            paramLabel = "URL",
             description = "kiln serve to ask (default: $KILN_SERVER or http://127.0.0.1:8080).")
     String server;
 
-    @Option(names = "--json", description = "Print the nodes as JSON (kiln serve's /nodes documents) instead of a table.")
+    @Option(
+            names = "--json",
+            description = "Print the nodes as JSON (kiln serve's /nodes documents) instead of a table.")
     boolean json;
-    @Option(names = "--token", paramLabel = "TOKEN",
-            description = "The operator token (default: $KILN_TOKEN, else, for a server on this machine, STATE/operator-token).")
+
+    @Option(
+            names = "--token",
+            paramLabel = "TOKEN",
+            description =
+                    "The operator token (default: $KILN_TOKEN, else, for a server on this machine, STATE/operator-token).")
     String token;
 
-    @Option(names = "--state", paramLabel = "DIR",
+    @Option(
+            names = "--state",
+            paramLabel = "DIR",
             description = "kiln serve's state directory to read the token from (default: as kiln serve's).")
     java.nio.file.Path state;
 
@@ -49,32 +66,43 @@ final class NodesCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         String base = server != null ? server : System.getenv().getOrDefault("KILN_SERVER", "http://127.0.0.1:8080");
         base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
         HttpResponse<String> r;
         try {
             String credential = token != null ? token : System.getenv("KILN_TOKEN");
             String host = URI.create(base).getHost();
-            boolean local = host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]"));
+            boolean local =
+                    host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]"));
             if ((credential == null || credential.isBlank()) && (local || state != null)) {
-                // Only to a server on this machine (or with --state said): this machine's token is no business of another's.
-                credential = dev.kiln.fleet.OperatorAuth.readToken(state != null ? state : dev.kiln.fleet.StateDir.defaultDir());
+                // Only to a server on this machine (or with --state said): this machine's token is
+                // no business of another's.
+                credential = dev.kiln.fleet.OperatorAuth.readToken(
+                        state != null ? state : dev.kiln.fleet.StateDir.defaultDir());
             }
-            HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + "/nodes")).timeout(Duration.ofSeconds(10));
+            HttpRequest.Builder req =
+                    HttpRequest.newBuilder(URI.create(base + "/nodes")).timeout(Duration.ofSeconds(10));
             if (credential != null && !credential.isBlank()) {
                 req.header("Authorization", "Bearer " + credential.trim());
             }
             r = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException e) {
-            throw new IOException("cannot reach kiln serve at " + base + " (is it running? --server or $KILN_SERVER sets where)");
+            throw new IOException(
+                    "cannot reach kiln serve at " + base + " (is it running? --server or $KILN_SERVER sets where)");
         }
         if (r.statusCode() == 401) {
-            throw new IOException("GET " + base + "/nodes: 401, the operator token is missing or wrong: pass --token or"
+            throw new IOException("GET "
+                    + base
+                    + "/nodes: 401, the operator token is missing or wrong: pass --token or"
                     + " $KILN_TOKEN (it is in operator-token in kiln serve's state directory)");
         }
         if (r.statusCode() != 200) {
-            throw new IOException("GET " + base + "/nodes: HTTP " + r.statusCode() + " " + r.body().trim());
+            throw new IOException("GET " + base + "/nodes: HTTP " + r.statusCode() + " "
+                    + r.body().trim());
         }
-        List<NodeView> nodes = Json.MAPPER.readValue(r.body(), new TypeReference<List<NodeView>>() { });
+        List<NodeView> nodes = Json.MAPPER.readValue(r.body(), new TypeReference<List<NodeView>>() {});
         if (json) {
             Format.json(nodes);
             return 0;
@@ -85,8 +113,12 @@ final class NodesCommand implements Callable<Integer> {
         }
         List<String[]> rows = new ArrayList<>();
         boolean channels = nodes.stream().anyMatch(n -> n.channel() != null);
-        rows.add(channels ? new String[] {"MAC", "NAME", "ROLE", "CHANNEL", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"}
-                : new String[] {"MAC", "NAME", "ROLE", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"});
+        rows.add(
+                channels
+                        ? new String[] {
+                            "MAC", "NAME", "ROLE", "CHANNEL", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"
+                        }
+                        : new String[] {"MAC", "NAME", "ROLE", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"});
         boolean mismatch = false;
         for (NodeView n : nodes) {
             String reported = n.reportedImage() == null ? "-" : n.reportedImage();
@@ -94,8 +126,16 @@ final class NodesCommand implements Callable<Integer> {
                 reported += "*";
                 mismatch = true;
             }
-            String[] row = {n.mac(), n.cluster() + "/" + n.name(), n.bootstrapRole(), n.assignedImage(), reported,
-                    dash(n.kernel()), dash(n.step()), n.ageSeconds() == null ? "-" : age(n.ageSeconds())};
+            String[] row = {
+                n.mac(),
+                n.cluster() + "/" + n.name(),
+                n.bootstrapRole(),
+                n.assignedImage(),
+                reported,
+                dash(n.kernel()),
+                dash(n.step()),
+                n.ageSeconds() == null ? "-" : age(n.ageSeconds())
+            };
             if (channels) {
                 List<String> withChannel = new ArrayList<>(List.of(row));
                 withChannel.add(3, dash(n.channel()));

@@ -13,32 +13,42 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "promote", mixinStandardHelpOptions = true,
-        description = {"Moves an environment's channel to an image version, if its gates pass.",
-                "Prints one line per gate of the environment (pass or fail, the evidence, why):",
-                "  validated  a validated kiln validate run of this exact manifest, on that",
-                "             provider, with at least that many masters and workers",
-                "  from       the version is or was in the environment it comes from",
-                "  soak       it has spent at least that long there",
-                "  approvals  that many kiln approve records, from distinct identities",
-                "  window     now is inside the time window",
-                "  revoked    it was never revoked (no override)",
-                "If one fails: exit 1 and nothing is recorded. Otherwise one event is appended",
-                "to the image's history (who, when, from -> to, reason, every gate's evidence),",
-                "the channel moves, and when the version has AMIs, /kiln/images/NAME/ENV (SSM)",
-                "points at them in every region. A promotion never reboots anything.",
-                "Two promotions of one environment at the same moment: one wins, the other",
-                "fails with a conflict (recorded as such).",
-                "--rollback ENV points ENV back at the version it had before (recorded as a",
-                "rollback; its gates counted when it was there)."},
-        footer = {"", "Examples:",
-                "  kiln promote debian-node:1.0.1 --to staging --reason 'passed dev'",
-                "  kiln promote debian-node:1.0.1 --to prod --override window --reason 'CVE fix'",
-                "  kiln promote debian-node --rollback prod --reason 'etcd regression'",
-                "  kiln promote debian-node:1.0.1 --to prod --store s3://my-images/kiln"})
+@Command(
+        name = "promote",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Moves an environment's channel to an image version, if its gates pass.",
+            "Prints one line per gate of the environment (pass or fail, the evidence, why):",
+            "  validated  a validated kiln validate run of this exact manifest, on that",
+            "             provider, with at least that many masters and workers",
+            "  from       the version is or was in the environment it comes from",
+            "  soak       it has spent at least that long there",
+            "  approvals  that many kiln approve records, from distinct identities",
+            "  window     now is inside the time window",
+            "  revoked    it was never revoked (no override)",
+            "If one fails: exit 1 and nothing is recorded. Otherwise one event is appended",
+            "to the image's history (who, when, from -> to, reason, every gate's evidence),",
+            "the channel moves, and when the version has AMIs, /kiln/images/NAME/ENV (SSM)",
+            "points at them in every region. A promotion never reboots anything.",
+            "Two promotions of one environment at the same moment: one wins, the other",
+            "fails with a conflict (recorded as such).",
+            "--rollback ENV points ENV back at the version it had before (recorded as a",
+            "rollback; its gates counted when it was there)."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  kiln promote debian-node:1.0.1 --to staging --reason 'passed dev'",
+            "  kiln promote debian-node:1.0.1 --to prod --override window --reason 'CVE fix'",
+            "  kiln promote debian-node --rollback prod --reason 'etcd regression'",
+            "  kiln promote debian-node:1.0.1 --to prod --store s3://my-images/kiln"
+        })
 final class PromoteCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "NAME:VERSION", arity = "0..1",
-            description = "The version to promote (with --rollback: the image NAME; optional if only one image has ENV).")
+    @Parameters(
+            paramLabel = "NAME:VERSION",
+            arity = "0..1",
+            description =
+                    "The version to promote (with --rollback: the image NAME; optional if only one image has ENV).")
     String ref;
 
     @Option(names = "--to", paramLabel = "ENV", description = "The environment to promote into.")
@@ -50,8 +60,11 @@ final class PromoteCommand implements Callable<Integer> {
     @Option(names = "--reason", paramLabel = "TEXT", description = "Why; recorded. Required with --override.")
     String reason;
 
-    @Option(names = "--override", paramLabel = "GATE",
-            description = "Bypass this gate (validated, from, soak, approvals, window); recorded with --reason. Repeatable.")
+    @Option(
+            names = "--override",
+            paramLabel = "GATE",
+            description =
+                    "Bypass this gate (validated, from, soak, approvals, window); recorded with --reason. Repeatable.")
     List<String> overrides = List.of();
 
     @Mixin
@@ -76,25 +89,47 @@ final class PromoteCommand implements Callable<Integer> {
             }
             ImageRef image = ImageRef.parse(ref);
             var envs = options.environments();
-            System.out.println("promote " + image + " -> " + to + " (" + releases.store().describe() + ")");
+            System.out.println(
+                    "promote " + image + " -> " + to + " (" + releases.store().describe() + ")");
             Releases.Outcome o;
             try {
                 o = releases.promote(envs, image, to, reason, bypass);
             } catch (GatesRefusedException e) {
                 print(e.results());
-                long failed = e.results().stream().filter(Event.GateResult::blocks).count();
+                long failed =
+                        e.results().stream().filter(Event.GateResult::blocks).count();
                 System.out.println("REFUSED: " + failed + " gate(s) failed; nothing was recorded");
                 return 1;
             }
             if (o.alreadyThere()) {
-                System.out.println(to + " already points at " + image.version() + " (since " + o.current().at() + ", by "
-                        + o.current().by() + ", event #" + o.current().seq() + "); nothing recorded");
+                System.out.println(to
+                        + " already points at "
+                        + image.version()
+                        + " (since "
+                        + o.current().at()
+                        + ", by "
+                        + o.current().by()
+                        + ", event #"
+                        + o.current().seq()
+                        + "); nothing recorded");
             } else {
                 print(o.gates());
                 Event e = o.event();
-                System.out.println("promoted " + image + " to " + to + " (was " + (e.previousVersion() == null ? "nothing"
-                        : e.previousVersion()) + "): event #" + e.seq() + " by " + e.by() + " at " + e.at()
-                        + (e.overrides() == null || e.overrides().isEmpty() ? "" : ", overriding " + String.join(", ", e.overrides())));
+                System.out.println("promoted "
+                        + image
+                        + " to "
+                        + to
+                        + " (was "
+                        + (e.previousVersion() == null ? "nothing" : e.previousVersion())
+                        + "): event #"
+                        + e.seq()
+                        + " by "
+                        + e.by()
+                        + " at "
+                        + e.at()
+                        + (e.overrides() == null || e.overrides().isEmpty()
+                                ? ""
+                                : ", overriding " + String.join(", ", e.overrides())));
             }
             ssm(o);
             return 0;
@@ -105,7 +140,9 @@ final class PromoteCommand implements Callable<Integer> {
         String image = ref;
         if (image != null && image.contains(":")) {
             throw new IllegalArgumentException("--rollback takes the image NAME, not a version: kiln promote "
-                    + image.substring(0, image.indexOf(':')) + " --rollback " + rollback);
+                    + image.substring(0, image.indexOf(':'))
+                    + " --rollback "
+                    + rollback);
         }
         if (image == null) {
             List<String> with = new java.util.ArrayList<>();
@@ -115,13 +152,23 @@ final class PromoteCommand implements Callable<Integer> {
                 }
             }
             if (with.size() != 1) {
-                throw new IllegalArgumentException(with.isEmpty() ? "no image has environment " + rollback + " in "
-                        + releases.store().describe() : "several images have " + rollback + " (" + String.join(", ", with)
-                        + "): kiln promote NAME --rollback " + rollback);
+                throw new IllegalArgumentException(
+                        with.isEmpty()
+                                ? "no image has environment "
+                                        + rollback
+                                        + " in "
+                                        + releases.store().describe()
+                                : "several images have "
+                                        + rollback
+                                        + " ("
+                                        + String.join(", ", with)
+                                        + "): kiln promote NAME --rollback "
+                                        + rollback);
             }
             image = with.get(0);
         }
-        System.out.println("rollback " + image + " in " + rollback + " (" + releases.store().describe() + ")");
+        System.out.println("rollback " + image + " in " + rollback + " ("
+                + releases.store().describe() + ")");
         Releases.Outcome o;
         try {
             o = releases.rollback(image, rollback, reason);
@@ -132,8 +179,18 @@ final class PromoteCommand implements Callable<Integer> {
         }
         print(o.gates());
         Event e = o.event();
-        System.out.println("rolled " + rollback + " back from " + e.previousVersion() + " to " + e.version() + ": event #" + e.seq()
-                + " by " + e.by() + " at " + e.at());
+        System.out.println("rolled "
+                + rollback
+                + " back from "
+                + e.previousVersion()
+                + " to "
+                + e.version()
+                + ": event #"
+                + e.seq()
+                + " by "
+                + e.by()
+                + " at "
+                + e.at());
         ssm(o);
         return 0;
     }

@@ -26,7 +26,9 @@ final class ReleaseOptions {
     @Mixin
     ImageSourceOptions images;
 
-    @Option(names = "--environments", paramLabel = "FILE",
+    @Option(
+            names = "--environments",
+            paramLabel = "FILE",
             description = "Environments and their gates (default: $KILN_ENVIRONMENTS, else ./environments.yaml).")
     Path environments;
 
@@ -34,14 +36,17 @@ final class ReleaseOptions {
         return EnvironmentsLoader.load(environments != null ? environments : EnvironmentsLoader.defaultFile());
     }
 
-    /** The environments file if there is one (listings only use it for the order of environments). */
+    /**
+     * The environments file if there is one (listings only use it for the order of environments).
+     */
     Environments environmentsIfAny() throws Exception {
         Path f = environments != null ? environments : EnvironmentsLoader.defaultFile();
         return environments != null || Files.isRegularFile(f) ? EnvironmentsLoader.load(f) : null;
     }
 
     Releases open() throws IOException {
-        return new Releases(store(images), Clock.systemUTC(), Identity.current(), new SsmChannels(images.aws.settings()));
+        return new Releases(
+                store(images), Clock.systemUTC(), Identity.current(), new SsmChannels(images.aws.settings()));
     }
 
     /** The promotion records of an image store: beside the versions, locally or in S3. */
@@ -51,10 +56,13 @@ final class ReleaseOptions {
             if (images.cache != null) {
                 throw new IllegalArgumentException("--cache goes with --store s3://BUCKET[/PREFIX]");
             }
-            return new LocalReleaseStore(new ImageStore(images.store != null ? Path.of(images.store) : ImageStore.defaultRoot()));
+            return new LocalReleaseStore(
+                    new ImageStore(images.store != null ? Path.of(images.store) : ImageStore.defaultRoot()));
         }
         S3Location location = S3Location.parse(images.store);
-        return S3ReleaseStore.open(location, images.aws.settings(),
+        return S3ReleaseStore.open(
+                location,
+                images.aws.settings(),
                 images.cache != null ? images.cache : S3ImageSource.defaultCache(location));
     }
 }

@@ -6,7 +6,9 @@ import picocli.CommandLine.Option;
 
 /** --store, shared by every command that reads or writes images. */
 final class StoreOption {
-    @Option(names = "--store", paramLabel = "DIR",
+    @Option(
+            names = "--store",
+            paramLabel = "DIR",
             description = "Image store directory (default: $KILN_STORE or ~/.local/share/kiln/images).")
     Path store;
 

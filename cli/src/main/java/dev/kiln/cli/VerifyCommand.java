@@ -9,7 +9,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "verify", mixinStandardHelpOptions = true,
+@Command(
+        name = "verify",
+        mixinStandardHelpOptions = true,
         description = "Checks a version's signature with the given public key(s), then every artifact (size and "
                 + "sha256) against the signed manifest. Exit 0 only when the signature is good and every artifact "
                 + "matches; otherwise says what is wrong, naming the artifact.",
@@ -21,14 +23,18 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     StoreOption store;
 
-    @Option(names = "--key", required = true, paramLabel = "PUB.pem",
+    @Option(
+            names = "--key",
+            required = true,
+            paramLabel = "PUB.pem",
             description = "Trusted Ed25519 public key, PEM (repeat for several; one must have signed).")
     List<Path> keys;
 
     @Override
     public Integer call() throws Exception {
         Path dir = store.versionDir(ref);
-        ManifestSignatures.Verdict v = ManifestSignatures.check(dir, ManifestSignatures.readPublicKeys(keys), a -> true);
+        ManifestSignatures.Verdict v =
+                ManifestSignatures.check(dir, ManifestSignatures.readPublicKeys(keys), a -> true);
         if (v.signedBy() == null) {
             System.err.println("kiln verify: " + ref + " FAILED: " + v.problem());
             return 1;
@@ -38,7 +44,11 @@ final class VerifyCommand implements Callable<Integer> {
             v.badArtifacts().forEach(b -> System.err.println("  " + b));
             return 1;
         }
-        System.out.println(ref + ": signature good (" + v.signedBy() + "), " + v.manifest().artifacts().size()
+        System.out.println(ref
+                + ": signature good ("
+                + v.signedBy()
+                + "), "
+                + v.manifest().artifacts().size()
                 + " artifacts match the signed manifest");
         return 0;
     }

@@ -7,8 +7,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * What the commands that record one event about one version share (kiln pin, unpin, revoke,
- * approve): the NAME:VERSION, the release options, and opening the records around the event.
- * Each command keeps its own --reason: whether it is required, and what it is for, differ.
+ * approve): the NAME:VERSION, the release options, and opening the records around the event. Each
+ * command keeps its own --reason: whether it is required, and what it is for, differ.
  */
 final class VersionEventOptions {
     @Parameters(paramLabel = "NAME:VERSION")

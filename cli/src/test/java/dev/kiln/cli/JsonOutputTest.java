@@ -27,7 +27,9 @@ class JsonOutputTest {
         String out = run("images", "--store", store.root().toString(), "--json");
         JsonNode list = Json.MAPPER.readTree(out);
         assertThat(list.isArray()).as(out).isTrue();
-        assertThat(list).extracting(n -> n.path("name").asText() + ":" + n.path("version").asText())
+        assertThat(list)
+                .extracting(
+                        n -> n.path("name").asText() + ":" + n.path("version").asText())
                 .containsExactlyInAnyOrder("debian-node:1.0.0", "debian-node:1.0.1");
         assertThat(list.get(0).path("artifacts").has("pxe/rootfs.squashfs")).isTrue();
 
@@ -41,7 +43,9 @@ class JsonOutputTest {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         try (PrintStream capture = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
             System.setOut(capture);
-            assertThat(Main.run(args)).as("exit status of kiln " + String.join(" ", args)).isZero();
+            assertThat(Main.run(args))
+                    .as("exit status of kiln " + String.join(" ", args))
+                    .isZero();
         } finally {
             System.setOut(old);
         }

@@ -1,18 +1,16 @@
 package dev.kiln.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.kiln.core.json.Json;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.kiln.aws.AwsClients;
+import dev.kiln.aws.Moto;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.TestSupport;
 import dev.kiln.builder.apt.DebianVersion;
-import dev.kiln.aws.AwsClients;
-import dev.kiln.aws.Moto;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.SpecLoader;
-import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.Manifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,10 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.regions.Region;
 
 /**
- * ci/pipelines/kiln-pipeline.sh end to end, as a CI job runs it: a spec with an outdated kernel
- * pin → nightly (outdated, bump, a branch) → release (build, validate on node containers,
- * publish to S3 on moto, the promote hook). One build: the spec makes only rootfs.tar, and its
- * package layer lands in the shared test cache.
+ * ci/pipelines/kiln-pipeline.sh end to end, as a CI job runs it: a spec with an outdated kernel pin
+ * → nightly (outdated, bump, a branch) → release (build, validate on node containers, publish to S3
+ * on moto, the promote hook). One build: the spec makes only rootfs.tar, and its package layer
+ * lands in the shared test cache.
  */
 @Tag("vm")
 @Tag("aws")
@@ -44,10 +42,14 @@ class PipelineEndToEndTest {
         Path repo = Files.createDirectories(tmp.resolve("repo"));
         Path spec = Files.createDirectories(repo.resolve("image-specs")).resolve("pipeline-node.yaml");
         String shipped = Files.readString(TestSupport.repo("image-specs/debian-node.yaml"));
-        // debian-node as shipped (its kernel pin is older than bookworm-security's), rootfs.tar only.
-        Files.writeString(spec, shipped
-                .replaceFirst("(?m)^name: debian-node$", "name: pipeline-node\ntemplates: " + TestSupport.repo("templates"))
-                .replaceFirst("(?m)^outputs: .*$", "outputs: [rootfs-tar]"));
+        // debian-node as shipped (its kernel pin is older than bookworm-security's), rootfs.tar
+        // only.
+        Files.writeString(
+                spec,
+                shipped.replaceFirst(
+                                "(?m)^name: debian-node$",
+                                "name: pipeline-node\ntemplates: " + TestSupport.repo("templates"))
+                        .replaceFirst("(?m)^outputs: .*$", "outputs: [rootfs-tar]"));
         git(repo, "init", "-q", "-b", "main");
         git(repo, "add", ".");
         git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "spec");
@@ -64,60 +66,104 @@ class PipelineEndToEndTest {
         try (AwsClients aws = moto.freshClients("us-east-1", 2)) {
             aws.s3(Region.US_EAST_1).createBucket(b -> b.bucket("pipeline"));
             Map<String, String> env = new java.util.HashMap<>(Map.of(
-                    "KILN", kilnCommand().toString(),
-                    "KILN_STORE", tmp.resolve("store").toString(),
-                    "KILN_CACHE", TestImages.cacheDir().toString(),
-                    "KILN_REPORTS", tmp.resolve("reports").toString(),
-                    "KILN_BUMP", "--kernel",
-                    "KILN_BRANCH", "kiln/bump-test",
-                    "KILN_VALIDATE_PROVIDER", "container",
-                    "KILN_VALIDATE_WORKERS", "1",
-                    "KILN_S3", "s3://pipeline/images",
-                    "KILN_AWS_ENDPOINT_URL", moto.endpoint().toString()));
+                    "KILN",
+                    kilnCommand().toString(),
+                    "KILN_STORE",
+                    tmp.resolve("store").toString(),
+                    "KILN_CACHE",
+                    TestImages.cacheDir().toString(),
+                    "KILN_REPORTS",
+                    tmp.resolve("reports").toString(),
+                    "KILN_BUMP",
+                    "--kernel",
+                    "KILN_BRANCH",
+                    "kiln/bump-test",
+                    "KILN_VALIDATE_PROVIDER",
+                    "container",
+                    "KILN_VALIDATE_WORKERS",
+                    "1",
+                    "KILN_S3",
+                    "s3://pipeline/images",
+                    "KILN_AWS_ENDPOINT_URL",
+                    moto.endpoint().toString()));
             env.put("KILN_ENVIRONMENTS", environments.toString());
-            env.putAll(Map.of("AWS_ACCESS_KEY_ID", "AKIAKILNTEST00000000", "AWS_SECRET_ACCESS_KEY", SECRET,
-                    "AWS_REGION", "us-east-1"));
+            env.putAll(Map.of(
+                    "AWS_ACCESS_KEY_ID",
+                    "AKIAKILNTEST00000000",
+                    "AWS_SECRET_ACCESS_KEY",
+                    SECRET,
+                    "AWS_REGION",
+                    "us-east-1"));
 
             String nightly = pipeline(repo, env, "nightly", "image-specs/pipeline-node.yaml");
 
             ImageSpec after = SpecLoader.load(spec).spec();
-            assertThat(after.kernel().packageName()).as(nightly).isNotEqualTo(before.kernel().packageName());
-            assertThat(DebianVersion.parse(after.kernel().version()).isNewerThan(DebianVersion.parse(before.kernel().version()))).isTrue();
-            assertThat(after.base().repositories()).extracting(ImageSpec.Repository::suite).containsExactly("bookworm-security");
+            assertThat(after.kernel().packageName())
+                    .as(nightly)
+                    .isNotEqualTo(before.kernel().packageName());
+            assertThat(DebianVersion.parse(after.kernel().version())
+                            .isNewerThan(DebianVersion.parse(before.kernel().version())))
+                    .isTrue();
+            assertThat(after.base().repositories())
+                    .extracting(ImageSpec.Repository::suite)
+                    .containsExactly("bookworm-security");
             assertThat(git(repo, "rev-parse", "--abbrev-ref", "HEAD").trim()).isEqualTo("kiln/bump-test");
             assertThat(git(repo, "log", "-1", "--format=%s")).contains("kiln bump: pipeline-node:" + after.version());
-            assertThat(git(repo, "status", "--porcelain")).as("the bumped spec is committed").isBlank();
+            assertThat(git(repo, "status", "--porcelain"))
+                    .as("the bumped spec is committed")
+                    .isBlank();
 
             String release = pipeline(repo, env, "release", "--changed-since", "main");
 
             String version = after.version();
-            assertThat(release).contains("== build image-specs/pipeline-node.yaml")
+            assertThat(release)
+                    .contains("== build image-specs/pipeline-node.yaml")
                     .contains("== validate pipeline-node:" + version + " on container")
                     .contains("== publish pipeline-node:" + version + " to s3://pipeline/images")
                     .contains("== promote pipeline-node:" + version + " to dev")
                     .doesNotContain(SECRET);
             assertThat(nightly).doesNotContain(SECRET);
-            Path junit = tmp.resolve("reports").resolve("pipeline-node-" + version).resolve("junit.xml");
+            Path junit =
+                    tmp.resolve("reports").resolve("pipeline-node-" + version).resolve("junit.xml");
             assertThat(junit).exists();
             assertThat(Files.readString(junit)).contains("failures=\"0\"");
-            byte[] published = aws.s3(Region.US_EAST_1).getObjectAsBytes(b -> b.bucket("pipeline")
-                    .key("images/pipeline-node/" + version + "/manifest.json")).asByteArray();
+            byte[] published = aws.s3(Region.US_EAST_1)
+                    .getObjectAsBytes(
+                            b -> b.bucket("pipeline").key("images/pipeline-node/" + version + "/manifest.json"))
+                    .asByteArray();
             Manifest m = Json.MAPPER.readValue(published, Manifest.class);
             assertThat(m.kernel().packageName()).isEqualTo(after.kernel().packageName());
             assertThat(m.kernel().version()).isEqualTo(after.kernel().version());
             // The channel moved: kiln channels reads it back from the store's records.
-            JsonNode channels = Json.MAPPER.readTree(run(List.of(kilnCommand().toString(), "channels", "pipeline-node",
-                    "--store", tmp.resolve("store").toString(), "--json"), Map.of()));
-            assertThat(channels.toString()).as(channels.toPrettyString()).contains("\"dev\"").contains(version);
+            JsonNode channels = Json.MAPPER.readTree(run(
+                    List.of(
+                            kilnCommand().toString(),
+                            "channels",
+                            "pipeline-node",
+                            "--store",
+                            tmp.resolve("store").toString(),
+                            "--json"),
+                    Map.of()));
+            assertThat(channels.toString())
+                    .as(channels.toPrettyString())
+                    .contains("\"dev\"")
+                    .contains(version);
         } finally {
-            // The container provider imports rootfs.tar into dockerd (once per build); this image is the test's alone.
+            // The container provider imports rootfs.tar into dockerd (once per build); this image
+            // is the test's alone.
             removeDockerImages("kiln-node/pipeline-node");
         }
     }
 
     private static void removeDockerImages(String repository) throws Exception {
-        Process list = new ProcessBuilder("docker", "images", "-q", repository).redirectErrorStream(true).start();
-        List<String> ids = new String(list.getInputStream().readAllBytes()).lines().filter(l -> !l.isBlank()).distinct().toList();
+        Process list = new ProcessBuilder("docker", "images", "-q", repository)
+                .redirectErrorStream(true)
+                .start();
+        List<String> ids = new String(list.getInputStream().readAllBytes())
+                .lines()
+                .filter(l -> !l.isBlank())
+                .distinct()
+                .toList();
         list.waitFor();
         if (!ids.isEmpty()) {
             List<String> cmd = new java.util.ArrayList<>(List.of("docker", "rmi", "-f"));
@@ -126,9 +172,12 @@ class PipelineEndToEndTest {
         }
     }
 
-    /** Runs the pipeline script in {@code repo}; fails the test with its output unless it exits 0. */
+    /**
+     * Runs the pipeline script in {@code repo}; fails the test with its output unless it exits 0.
+     */
     private static String pipeline(Path repo, Map<String, String> env, String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of(TestSupport.repo("ci/pipelines/kiln-pipeline.sh").toString()));
+        List<String> cmd = new java.util.ArrayList<>(
+                List.of(TestSupport.repo("ci/pipelines/kiln-pipeline.sh").toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo.toFile()).redirectErrorStream(true);
         pb.environment().putAll(env);
@@ -155,12 +204,16 @@ class PipelineEndToEndTest {
         }
         reader.join(10_000);
         synchronized (out) {
-            assertThat(p.exitValue()).as("kiln-pipeline.sh " + String.join(" ", args) + ":\n" + out).isZero();
+            assertThat(p.exitValue())
+                    .as("kiln-pipeline.sh " + String.join(" ", args) + ":\n" + out)
+                    .isZero();
             return out.toString();
         }
     }
 
-    /** kiln as the script calls it: this module's classes on the test class path, in a fresh JVM. */
+    /**
+     * kiln as the script calls it: this module's classes on the test class path, in a fresh JVM.
+     */
     private Path kilnCommand() throws Exception {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
@@ -183,7 +236,10 @@ class PipelineEndToEndTest {
     private static String git(Path repo, String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of("git"));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(repo.toFile()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(cmd)
+                .directory(repo.toFile())
+                .redirectErrorStream(true)
+                .start();
         String out = new String(p.getInputStream().readAllBytes());
         assertThat(p.waitFor()).as("git " + String.join(" ", args) + ": " + out).isZero();
         return out;

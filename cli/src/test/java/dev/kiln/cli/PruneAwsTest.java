@@ -34,7 +34,10 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.ec2.Ec2Client;
 import software.amazon.awssdk.services.ssm.model.ParameterType;
 
-/** kiln prune against moto: an S3 store (also killed midway), and AMIs with their snapshots in two regions. */
+/**
+ * kiln prune against moto: an S3 store (also killed midway), and AMIs with their snapshots in two
+ * regions.
+ */
 @Tag("aws")
 class PruneAwsTest {
     static final String HOME = "us-east-1";
@@ -44,6 +47,7 @@ class PruneAwsTest {
 
     @TempDir
     Path tmp;
+
     Moto moto;
     AwsClients clients;
     ImageStore local;
@@ -68,8 +72,15 @@ class PruneAwsTest {
 
     String[] s3Args(String... more) {
         List<String> a = new ArrayList<>(List.of(more));
-        a.addAll(List.of("--store", bucket.toString(), "--cache", tmp.resolve("cache").toString(), "--region", HOME,
-                "--endpoint-url", moto.endpoint().toString()));
+        a.addAll(List.of(
+                "--store",
+                bucket.toString(),
+                "--cache",
+                tmp.resolve("cache").toString(),
+                "--region",
+                HOME,
+                "--endpoint-url",
+                moto.endpoint().toString()));
         return a.toArray(String[]::new);
     }
 
@@ -83,31 +94,47 @@ class PruneAwsTest {
 
     List<String> keys(String version) {
         List<String> out = new ArrayList<>();
-        clients.s3(Region.US_EAST_1).listObjectsV2Paginator(b -> b.bucket(bucket.bucket()).prefix("team/node/" + version))
-                .contents().forEach(o -> out.add(o.key()));
+        clients.s3(Region.US_EAST_1)
+                .listObjectsV2Paginator(b -> b.bucket(bucket.bucket()).prefix("team/node/" + version))
+                .contents()
+                .forEach(o -> out.add(o.key()));
         return out;
     }
 
     @Test
     void anS3StoreKeepsWhatIsInProdAssignedOrPinnedAndLosesExactlyTheRest() throws Exception {
         publishToS3(5);
-        try (Releases r = new Releases(S3ReleaseStore.open(bucket, moto.settings(HOME), tmp.resolve("cache")), Clock.systemUTC(),
-                new Identity("alice", "KILN_ACTOR"), null)) {
-            r.promote(EnvironmentsLoader.parse(tmp.resolve("environments.yaml"), "environments:\n  - name: prod\n"),
-                    new ImageRef("node", "1.0.5"), "prod", null, Map.of());
+        try (Releases r = new Releases(
+                S3ReleaseStore.open(bucket, moto.settings(HOME), tmp.resolve("cache")),
+                Clock.systemUTC(),
+                new Identity("alice", "KILN_ACTOR"),
+                null)) {
+            r.promote(
+                    EnvironmentsLoader.parse(tmp.resolve("environments.yaml"), "environments:\n  - name: prod\n"),
+                    new ImageRef("node", "1.0.5"),
+                    "prod",
+                    null,
+                    Map.of());
         }
-        assertThat(PruneFixtures.kiln(s3Args("pin", "node:1.0.1", "--reason", "audit")).status()).isZero();
+        assertThat(PruneFixtures.kiln(s3Args("pin", "node:1.0.1", "--reason", "audit"))
+                        .status())
+                .isZero();
         Path inventory = tmp.resolve("inventory.yaml");
         Files.writeString(inventory, PruneCommandTest.INVENTORY);
 
         String[] prune = s3Args("prune", "--keep", "1", "--inventory", inventory.toString(), "--no-docker");
         PruneFixtures.Run dry = PruneFixtures.kiln(concat(prune, "--dry-run"));
         assertThat(dry.status()).as(dry.out()).isZero();
-        assertThat(dry.out().lines().filter(l -> l.startsWith("would delete")).map(l -> l.substring(0, l.indexOf("  "))))
+        assertThat(dry.out()
+                        .lines()
+                        .filter(l -> l.startsWith("would delete"))
+                        .map(l -> l.substring(0, l.indexOf("  "))))
                 .containsExactly("would delete node:1.0.4", "would delete node:1.0.3");
-        assertThat(dry.out()).contains("keep         node:1.0.5  prod points to it")
+        assertThat(dry.out())
+                .contains("keep         node:1.0.5  prod points to it")
                 .contains("keep         node:1.0.2  cluster lab's image in inventory")
-                .contains("keep         node:1.0.1  pinned by ").contains(": audit");
+                .contains("keep         node:1.0.1  pinned by ")
+                .contains(": audit");
         assertThat(keys("1.0.3/")).isNotEmpty();
 
         PruneFixtures.Run run = PruneFixtures.kiln(prune);
@@ -115,7 +142,10 @@ class PruneAwsTest {
         assertThat(keys("1.0.3/")).isEmpty();
         assertThat(keys("1.0.4/")).isEmpty();
         for (String kept : List.of("1.0.1/", "1.0.2/", "1.0.5/")) {
-            assertThat(keys(kept)).as(kept).contains("team/node/" + kept + "manifest.json").hasSizeGreaterThan(1);
+            assertThat(keys(kept))
+                    .as(kept)
+                    .contains("team/node/" + kept + "manifest.json")
+                    .hasSizeGreaterThan(1);
         }
         assertThat(keys(".prune/")).isEmpty();
         assertThat(keys(".release/events/")).hasSize(2); // the promotion and the pin stay
@@ -124,11 +154,14 @@ class PruneAwsTest {
     @Test
     void anS3PruneKilledAfterTheManifestWentHidesTheVersionAndARerunDeletesTheRest() throws Exception {
         publishToS3(3);
-        PruneFixtures.Run killed = PruneFixtures.killedAt("s3-manifest-deleted", tmp.resolve("prune.log"),
+        PruneFixtures.Run killed = PruneFixtures.killedAt(
+                "s3-manifest-deleted",
+                tmp.resolve("prune.log"),
                 List.of("-Daws.accessKeyId=" + KEY, "-Daws.secretAccessKey=" + SECRET),
                 s3Args("prune", "--keep", "2", "--no-docker"));
         assertThat(killed.status()).as(killed.out()).isEqualTo(137);
-        // Readers find versions by their manifest: 1.0.1 is gone for them, its artifacts are not yet.
+        // Readers find versions by their manifest: 1.0.1 is gone for them, its artifacts are not
+        // yet.
         assertThat(keys("1.0.1/")).isNotEmpty().doesNotContain("team/node/1.0.1/manifest.json");
         assertThat(keys(".prune/")).containsExactly("team/node/.prune/1.0.1");
         PruneFixtures.Run dry = PruneFixtures.kiln(s3Args("prune", "--keep", "2", "--no-docker", "--dry-run"));
@@ -152,18 +185,45 @@ class PruneAwsTest {
         publishAmis(v3); // kiln publish points /kiln/images/node/latest at the newest: 1.0.3's AMIs
         Map<String, String> snaps1 = new java.util.HashMap<>();
         for (String region : List.of(HOME, COPY)) {
-            snaps1.put(region, ec2(region).describeImages(b -> b.imageIds(amis1.get(region))).images().get(0)
-                    .blockDeviceMappings().get(0).ebs().snapshotId());
+            snaps1.put(
+                    region,
+                    ec2(region)
+                            .describeImages(b -> b.imageIds(amis1.get(region)))
+                            .images()
+                            .get(0)
+                            .blockDeviceMappings()
+                            .get(0)
+                            .ebs()
+                            .snapshotId());
         }
         // A launch template's parameter, not kiln's: it still resolves 1.0.2's copy.
-        clients.ssm(Region.of(COPY)).putParameter(b -> b.name("/team/web/ami").value(amis2.get(COPY))
-                .type(ParameterType.STRING).dataType("aws:ec2:image"));
+        clients.ssm(Region.of(COPY))
+                .putParameter(b -> b.name("/team/web/ami")
+                        .value(amis2.get(COPY))
+                        .type(ParameterType.STRING)
+                        .dataType("aws:ec2:image"));
 
-        String[] prune = {"prune", "--keep", "1", "--store", local.root().toString(), "--amis", "--region", HOME,
-                "--endpoint-url", moto.endpoint().toString(), "--no-docker"};
+        String[] prune = {
+            "prune",
+            "--keep",
+            "1",
+            "--store",
+            local.root().toString(),
+            "--amis",
+            "--region",
+            HOME,
+            "--endpoint-url",
+            moto.endpoint().toString(),
+            "--no-docker"
+        };
         PruneFixtures.Run dry = PruneFixtures.kiln(concat(prune, "--dry-run"));
-        assertThat(dry.out()).contains("would delete node:1.0.1").contains("2 AMIs and their snapshots")
-                .contains("keep         node:1.0.2  AMI " + amis2.get(COPY) + " in " + COPY
+        assertThat(dry.out())
+                .contains("would delete node:1.0.1")
+                .contains("2 AMIs and their snapshots")
+                .contains("keep         node:1.0.2  AMI "
+                        + amis2.get(COPY)
+                        + " in "
+                        + COPY
                         + " is the value of SSM parameter /team/web/ami: point it elsewhere")
                 .doesNotContain("AMI " + amis2.get(HOME));
         PruneFixtures.Run run = PruneFixtures.kiln(prune);
@@ -171,22 +231,34 @@ class PruneAwsTest {
 
         for (String region : List.of(HOME, COPY)) {
             Ec2Client ec2 = ec2(region);
-            assertThat(ec2.describeImages(b -> b.owners("self")).images()).extracting(i -> i.imageId())
-                    .as(region).doesNotContain(amis1.get(region)).contains(amis2.get(region));
+            assertThat(ec2.describeImages(b -> b.owners("self")).images())
+                    .extracting(i -> i.imageId())
+                    .as(region)
+                    .doesNotContain(amis1.get(region))
+                    .contains(amis2.get(region));
             assertThatThrownBy(() -> ec2.describeSnapshots(b -> b.snapshotIds(snaps1.get(region))))
-                    .as(region).satisfies(e -> assertThat(dev.kiln.aws.AwsErrors.code(e)).isEqualTo("InvalidSnapshot.NotFound"));
+                    .as(region)
+                    .satisfies(e -> assertThat(dev.kiln.aws.AwsErrors.code(e)).isEqualTo("InvalidSnapshot.NotFound"));
         }
-        assertThat(run.out()).contains("deregistered " + amis1.get(HOME) + " in " + HOME, "deregistered " + amis1.get(COPY)
-                + " in " + COPY, "deleted snapshot " + snaps1.get(COPY) + " in " + COPY, "deleted node:1.0.1");
+        assertThat(run.out())
+                .contains(
+                        "deregistered " + amis1.get(HOME) + " in " + HOME,
+                        "deregistered " + amis1.get(COPY) + " in " + COPY,
+                        "deleted snapshot " + snaps1.get(COPY) + " in " + COPY,
+                        "deleted node:1.0.1");
         assertThat(PruneFixtures.visible(local)).containsExactly("node:1.0.2", "node:1.0.3");
-        assertThat(run.out()).doesNotContain("deregistered " + amis2.get(COPY)).doesNotContain("deregistered " + amis2.get(HOME));
+        assertThat(run.out())
+                .doesNotContain("deregistered " + amis2.get(COPY))
+                .doesNotContain("deregistered " + amis2.get(HOME));
         assertThat(Published.read(local.dir(v2)).amis()).hasSize(2);
     }
 
     Map<String, String> publishAmis(ImageRef ref) throws Exception {
-        return new AmiPublisher(clients, Progress.SILENT, PublishListener.NONE).workers(4)
+        return new AmiPublisher(clients, Progress.SILENT, PublishListener.NONE)
+                .workers(4)
                 .polling(Duration.ofMillis(100), Duration.ofSeconds(30))
-                .publish(local, ref, new AmiPublisher.Options(HOME, List.of(COPY), List.of(), null)).images();
+                .publish(local, ref, new AmiPublisher.Options(HOME, List.of(COPY), List.of(), null))
+                .images();
     }
 
     Ec2Client ec2(String region) {
@@ -194,6 +266,7 @@ class PruneAwsTest {
     }
 
     private static String[] concat(String[] a, String... b) {
-        return java.util.stream.Stream.concat(java.util.stream.Stream.of(a), java.util.stream.Stream.of(b)).toArray(String[]::new);
+        return java.util.stream.Stream.concat(java.util.stream.Stream.of(a), java.util.stream.Stream.of(b))
+                .toArray(String[]::new);
     }
 }

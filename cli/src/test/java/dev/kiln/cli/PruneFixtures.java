@@ -17,7 +17,7 @@ import java.util.List;
 
 /** Hand-made versions (no image builds) and ways to run kiln for the prune tests. */
 final class PruneFixtures {
-    private PruneFixtures() { }
+    private PruneFixtures() {}
 
     /** NAME:VERSION made by fleet's TestStore, built at {@code builtAt} (prune orders by it). */
     static ImageRef version(ImageStore store, String name, String version, String builtAt) throws IOException {
@@ -45,7 +45,7 @@ final class PruneFixtures {
         return out;
     }
 
-    record Run(int status, String out) { }
+    record Run(int status, String out) {}
 
     /** kiln ARGS in this JVM, its standard output captured. */
     static Run kiln(String... args) {
@@ -63,14 +63,21 @@ final class PruneFixtures {
         return new Run(status, out);
     }
 
-    /** kiln ARGS in its own JVM that halts (as if killed with SIGKILL) at the prune crash point {@code haltAt}. */
+    /**
+     * kiln ARGS in its own JVM that halts (as if killed with SIGKILL) at the prune crash point
+     * {@code haltAt}.
+     */
     static Run killedAt(String haltAt, Path log, List<String> jvmProperties, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dkiln.test.prune.haltAt=" + haltAt));
         cmd.addAll(jvmProperties);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         if (!p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("kiln prune did not halt within 2 minutes: " + Files.readString(log));

@@ -7,11 +7,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiConsumer;
 
 /**
- * How long each node's last boot took, from the times kiln serve received its steps: "boot" is
- * from the boot script (iPXE) to the agent's "booted" (firmware, kernel, root download, init),
- * "to ready" from "booted" to "ready" (metadata, placeholders, the role's bootstrap). Server
- * receive times only: node clocks are not trusted. Kept in memory; a restarted server measures
- * from the next boot on.
+ * How long each node's last boot took, from the times kiln serve received its steps: "boot" is from
+ * the boot script (iPXE) to the agent's "booted" (firmware, kernel, root download, init), "to
+ * ready" from "booted" to "ready" (metadata, placeholders, the role's bootstrap). Server receive
+ * times only: node clocks are not trusted. Kept in memory; a restarted server measures from the
+ * next boot on.
  */
 final class BootTimes {
     /** One boot of a node; any of the times may be unknown. */
@@ -30,11 +30,14 @@ final class BootTimes {
         }
 
         private static Double seconds(Instant from, Instant to) {
-            return from == null || to == null || to.isBefore(from) ? null : Duration.between(from, to).toMillis() / 1000.0;
+            return from == null || to == null || to.isBefore(from)
+                    ? null
+                    : Duration.between(from, to).toMillis() / 1000.0;
         }
     }
 
     private final Map<String, Boot> byMac = new ConcurrentHashMap<>();
+
     /** Called with (MAC, seconds) once per boot that reaches ready. */
     private final BiConsumer<String, Double> onReady;
 
@@ -54,7 +57,8 @@ final class BootTimes {
                 case NodeStatus.IPXE:
                     return new Boot(at, null, null);
                 case "booted":
-                    // A second "booted" without a boot script in between: a boot that did not
+                    // A second "booted" without a boot script in between: a boot that did
+                    // not
                     // come through this server (a disk, a reset), measured from "booted".
                     return b == null || b.booted() != null ? new Boot(null, at, null) : new Boot(b.ipxe(), at, null);
                 case "ready":

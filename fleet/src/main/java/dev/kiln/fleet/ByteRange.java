@@ -4,14 +4,18 @@ import java.util.Locale;
 
 /**
  * What to send for a Range header (RFC 9110 section 14): a single byte range, the whole file, or
- * nothing (416). Multiple ranges are answered with the whole file, which the RFC allows and no
- * boot client needs otherwise; a header that does not parse is ignored, as the RFC requires.
+ * nothing (416). Multiple ranges are answered with the whole file, which the RFC allows and no boot
+ * client needs otherwise; a header that does not parse is ignored, as the RFC requires.
  *
  * @param start first byte, inclusive
- * @param end   last byte, inclusive
+ * @param end last byte, inclusive
  */
 public record ByteRange(Kind kind, long start, long end) {
-    public enum Kind { WHOLE, PARTIAL, UNSATISFIABLE }
+    public enum Kind {
+        WHOLE,
+        PARTIAL,
+        UNSATISFIABLE
+    }
 
     public long length() {
         return end - start + 1;
@@ -21,7 +25,9 @@ public record ByteRange(Kind kind, long start, long end) {
         return new ByteRange(Kind.WHOLE, 0, size - 1);
     }
 
-    /** @param header the Range header, or null */
+    /**
+     * @param header the Range header, or null
+     */
     public static ByteRange of(String header, long size) {
         if (header == null) {
             return whole(size);

@@ -1,9 +1,8 @@
 package dev.kiln.fleet;
 
-import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.util.Files2;
 import dev.kiln.core.util.Hashing;
 import java.io.ByteArrayInputStream;
@@ -21,14 +20,15 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Bootstrap material of each cluster, made once and kept in the state directory: a cluster CA
- * (so every node can pin its hash before the cluster exists, as kubeadm's caCertHashes wants),
- * a bootstrap token and a certificate key for kubeadm's control-plane join. Workers get only
- * what joining needs; the CA key and the certificate key go to masters alone.
+ * Bootstrap material of each cluster, made once and kept in the state directory: a cluster CA (so
+ * every node can pin its hash before the cluster exists, as kubeadm's caCertHashes wants), a
+ * bootstrap token and a certificate key for kubeadm's control-plane join. Workers get only what
+ * joining needs; the CA key and the certificate key go to masters alone.
  */
 final class ClusterSecrets {
     /** Metadata keys this class fills in (the inventory may not redefine them). */
     static final Set<String> KEYS = Set.of("caCert", "caCertHash", "bootstrapToken", "caKey", "certificateKey");
+
     private static final String ALPHANUM = "abcdefghijklmnopqrstuvwxyz0123456789";
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -61,7 +61,7 @@ final class ClusterSecrets {
         String name = "cluster-" + cluster + ".json";
         Path file = state.file(name);
         if (Files.isRegularFile(file)) {
-            return Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, String>>() { });
+            return Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, String>>() {});
         }
         Map<String, String> made = create();
         state.writeAtomically(name, Json.COMPACT.writeValueAsBytes(made));
@@ -74,10 +74,26 @@ final class ClusterSecrets {
             Path key = tmp.resolve("ca.key");
             Path crt = tmp.resolve("ca.crt");
             // CN=kubernetes and a 10-year validity: what kubeadm itself would make.
-            Exec.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                    "-subj", "/CN=kubernetes", "-keyout", key.toString(), "-out", crt.toString(),
-                    "-addext", "basicConstraints=critical,CA:TRUE",
-                    "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign").run();
+            Exec.of(
+                            "openssl",
+                            "req",
+                            "-x509",
+                            "-newkey",
+                            "rsa:2048",
+                            "-nodes",
+                            "-days",
+                            "3650",
+                            "-subj",
+                            "/CN=kubernetes",
+                            "-keyout",
+                            key.toString(),
+                            "-out",
+                            crt.toString(),
+                            "-addext",
+                            "basicConstraints=critical,CA:TRUE",
+                            "-addext",
+                            "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign")
+                    .run();
             Map<String, String> m = new LinkedHashMap<>();
             String caCert = Files.readString(crt);
             m.put("caCert", caCert);

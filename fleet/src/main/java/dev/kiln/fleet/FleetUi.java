@@ -6,9 +6,9 @@ import java.io.InputStream;
 import java.util.Map;
 
 /**
- * The fleet page: GET /ui (the page), /ui/app.js, /ui/app.css, from the jar (boot networks have
- * no internet, so no CDN), and /ui/fleet.json, the data the page polls. The page and its scripts
- * hold no fleet data; the JSON does, and like every operator endpoint it wants the credential.
+ * The fleet page: GET /ui (the page), /ui/app.js, /ui/app.css, from the jar (boot networks have no
+ * internet, so no CDN), and /ui/fleet.json, the data the page polls. The page and its scripts hold
+ * no fleet data; the JSON does, and like every operator endpoint it wants the credential.
  */
 final class FleetUi {
     private static final String ROOT = "kiln-ui/";
@@ -21,7 +21,7 @@ final class FleetUi {
             "js", "text/javascript; charset=utf-8",
             "css", "text/css; charset=utf-8");
 
-    private FleetUi() { }
+    private FleetUi() {}
 
     /** Serves one of the page's files; {@code name} is "" for the page itself. */
     static void asset(Context ctx, String name) throws IOException {
@@ -37,8 +37,10 @@ final class FleetUi {
             }
             body = in.readAllBytes();
         }
-        ctx.status(200).contentType(TYPES.get(file.substring(file.lastIndexOf('.') + 1)))
-                // The page must not be framed by another site, nor run scripts from anywhere but here.
+        ctx.status(200)
+                .contentType(TYPES.get(file.substring(file.lastIndexOf('.') + 1)))
+                // The page must not be framed by another site, nor run scripts from anywhere but
+                // here.
                 .header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
                 .header("X-Content-Type-Options", "nosniff")
                 .header("Cache-Control", "no-store")

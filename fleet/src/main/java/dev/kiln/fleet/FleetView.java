@@ -19,63 +19,99 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Everything the fleet page shows (GET /ui/fleet.json), built fresh from what the server knows:
- * the inventory (desired), the boot scripts it handed out (current), node reports (reported,
- * kernel, step, checks), measured boot times, the store's manifests and validation records, and
- * whatever {@link FleetFeeds} supply (channels, rollouts: empty lists until those exist).
+ * Everything the fleet page shows (GET /ui/fleet.json), built fresh from what the server knows: the
+ * inventory (desired), the boot scripts it handed out (current), node reports (reported, kernel,
+ * step, checks), measured boot times, the store's manifests and validation records, and whatever
+ * {@link FleetFeeds} supply (channels, rollouts: empty lists until those exist).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record FleetView(String generatedAt, String inventory, Summary summary, List<ClusterView> clusters,
-                        List<VersionView> versions, List<FleetFeeds.Channel> channels, List<FleetFeeds.Rollout> rollouts) {
+public record FleetView(
+        String generatedAt,
+        String inventory,
+        Summary summary,
+        List<ClusterView> clusters,
+        List<VersionView> versions,
+        List<FleetFeeds.Channel> channels,
+        List<FleetFeeds.Rollout> rollouts) {
 
-    public record Summary(int nodes, int failed, int drifted, int ready, int silent) { }
+    public record Summary(int nodes, int failed, int drifted, int ready, int silent) {}
 
-    public record ClusterView(String name, int failed, int drifted, int ready, List<NodeRow> nodes) { }
+    public record ClusterView(String name, int failed, int drifted, int ready, List<NodeRow> nodes) {}
 
     /**
      * One node. {@code state} orders and colours the row: failed, drifted, ready, booting (a step
      * between boot script and ready), silent (never reported).
      *
-     * @param desired        what the inventory assigns
-     * @param current        what this server last handed the node in a boot script (null: never)
-     * @param reported       what the node's /etc/kiln/image.json says it runs (null: never said)
-     * @param drift          what differs, in words; empty when nothing does
+     * @param desired what the inventory assigns
+     * @param current what this server last handed the node in a boot script (null: never)
+     * @param reported what the node's /etc/kiln/image.json says it runs (null: never said)
+     * @param drift what differs, in words; empty when nothing does
      * @param expectedKernel uname -r of the version the node runs, from its manifest
-     * @param bootSeconds    boot script → booted, of the last boot
-     * @param readySeconds   booted → ready, of the last boot
+     * @param bootSeconds boot script → booted, of the last boot
+     * @param readySeconds booted → ready, of the last boot
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record NodeRow(String mac, String name, String role, String bootstrapRole, String address, String desired,
-                          String current, String reported, List<String> drift, String kernel, String expectedKernel,
-                          String step, String phase, String detail, String reportedAt, Long ageSeconds, Double bootSeconds,
-                          Double readySeconds, List<CheckView> checks, String state) {
+    public record NodeRow(
+            String mac,
+            String name,
+            String role,
+            String bootstrapRole,
+            String address,
+            String desired,
+            String current,
+            String reported,
+            List<String> drift,
+            String kernel,
+            String expectedKernel,
+            String step,
+            String phase,
+            String detail,
+            String reportedAt,
+            Long ageSeconds,
+            Double bootSeconds,
+            Double readySeconds,
+            List<CheckView> checks,
+            String state) {
         public boolean drifted() {
             return !drift.isEmpty();
         }
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record CheckView(String check, String status, String detail) { }
+    public record CheckView(String check, String status, String detail) {}
 
     /**
      * A version some node wants, was given or runs, with its validation verdict.
      *
-     * @param inStore    false when the store has no such version (a node reports one built elsewhere)
+     * @param inStore false when the store has no such version (a node reports one built elsewhere)
      * @param validation null when the version was never validated
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record VersionView(String image, boolean inStore, String kernel, String builtAt, int desiredBy, int runningOn,
-                              Verdict validation) { }
+    public record VersionView(
+            String image,
+            boolean inStore,
+            String kernel,
+            String builtAt,
+            int desiredBy,
+            int runningOn,
+            Verdict validation) {}
 
     /**
      * From validation.json beside the manifest.
      *
-     * @param result        the newest run's result (validated, failed)
+     * @param result the newest run's result (validated, failed)
      * @param lastValidated run id of the newest run that validated it, or null
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Verdict(String result, String runId, String provider, Integer masters, Integer workers, String startedAt,
-                          int runs, String lastValidated) { }
+    public record Verdict(
+            String result,
+            String runId,
+            String provider,
+            Integer masters,
+            Integer workers,
+            String startedAt,
+            int runs,
+            String lastValidated) {}
 
     static final String FAILED = "failed";
     static final String DRIFTED = "drifted";
@@ -85,8 +121,14 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
     private static final List<String> ORDER = List.of(FAILED, DRIFTED, BOOTING, SILENT, READY);
 
     /** The page's data now. */
-    static FleetView build(Inventory inventory, Function<String, NodeStatus> status, ServedVersions served, BootTimes boots,
-                           ImageStore store, FleetFeeds feeds, Instant now) {
+    static FleetView build(
+            Inventory inventory,
+            Function<String, NodeStatus> status,
+            ServedVersions served,
+            BootTimes boots,
+            ImageStore store,
+            FleetFeeds feeds,
+            Instant now) {
         Map<ImageRef, Manifest> manifests = new HashMap<>();
         Map<String, List<NodeRow>> byCluster = new LinkedHashMap<>();
         Map<String, int[]> usage = new LinkedHashMap<>(); // image → {desired by, running on}
@@ -111,7 +153,8 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
             String expectedKernel = null;
             if (running != null) {
                 Manifest mf = manifest(store, manifests, running);
-                expectedKernel = mf == null || mf.kernel() == null ? null : mf.kernel().release();
+                expectedKernel =
+                        mf == null || mf.kernel() == null ? null : mf.kernel().release();
             }
             String kernel = s == null ? null : s.kernel();
             if (kernel != null && expectedKernel != null && !kernel.equals(expectedKernel) && !rebooting) {
@@ -119,14 +162,34 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
             }
             BootTimes.Boot boot = boots.get(m.mac());
             String step = s == null ? null : s.step();
-            String state = s == null ? SILENT : "failed".equals(step) ? FAILED : !drift.isEmpty() ? DRIFTED
-                    : "ready".equals(step) ? READY : BOOTING;
-            byCluster.computeIfAbsent(m.cluster().name(), c -> new ArrayList<>()).add(new NodeRow(m.mac(), m.name(),
-                    m.node().role(), m.bootstrapRole(), m.node().address(), desired, current, reported, List.copyOf(drift),
-                    kernel, expectedKernel, step, s == null ? null : s.phase(), s == null ? null : s.detail(),
-                    s == null ? null : s.receivedAt(), s == null ? null : s.ageSeconds(now),
-                    boot == null ? null : boot.bootSeconds(), boot == null ? null : boot.readySeconds(),
-                    checks(s), state));
+            String state = s == null
+                    ? SILENT
+                    : "failed".equals(step)
+                            ? FAILED
+                            : !drift.isEmpty() ? DRIFTED : "ready".equals(step) ? READY : BOOTING;
+            byCluster
+                    .computeIfAbsent(m.cluster().name(), c -> new ArrayList<>())
+                    .add(new NodeRow(
+                            m.mac(),
+                            m.name(),
+                            m.node().role(),
+                            m.bootstrapRole(),
+                            m.node().address(),
+                            desired,
+                            current,
+                            reported,
+                            List.copyOf(drift),
+                            kernel,
+                            expectedKernel,
+                            step,
+                            s == null ? null : s.phase(),
+                            s == null ? null : s.detail(),
+                            s == null ? null : s.receivedAt(),
+                            s == null ? null : s.ageSeconds(now),
+                            boot == null ? null : boot.bootSeconds(),
+                            boot == null ? null : boot.readySeconds(),
+                            checks(s),
+                            state));
             usage.computeIfAbsent(desired, k -> new int[2])[0]++;
             if (running != null) {
                 usage.computeIfAbsent(running, k -> new int[2])[1]++;
@@ -158,8 +221,14 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
         for (Map.Entry<String, int[]> u : usage.entrySet()) {
             versions.add(version(store, manifests, u.getKey(), u.getValue()[0], u.getValue()[1]));
         }
-        return new FleetView(now.toString(), inventory.file().toString(), new Summary(total, failed, drifted, ready, silent),
-                List.copyOf(clusters), List.copyOf(versions), List.copyOf(feeds.channels()), List.copyOf(feeds.rollouts()));
+        return new FleetView(
+                now.toString(),
+                inventory.file().toString(),
+                new Summary(total, failed, drifted, ready, silent),
+                List.copyOf(clusters),
+                List.copyOf(versions),
+                List.copyOf(feeds.channels()),
+                List.copyOf(feeds.rollouts()));
     }
 
     private static List<CheckView> checks(NodeStatus s) {
@@ -197,17 +266,25 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
         return m;
     }
 
-    private static VersionView version(ImageStore store, Map<ImageRef, Manifest> cache, String image, int desiredBy,
-                                       int runningOn) {
+    private static VersionView version(
+            ImageStore store, Map<ImageRef, Manifest> cache, String image, int desiredBy, int runningOn) {
         Manifest m = manifest(store, cache, image);
         if (m == null) {
             return new VersionView(image, false, null, null, desiredBy, runningOn, null);
         }
-        return new VersionView(image, true, m.kernel() == null ? null : m.kernel().release(), m.builtAt(), desiredBy,
-                runningOn, verdict(store, ImageRef.parse(image)));
+        return new VersionView(
+                image,
+                true,
+                m.kernel() == null ? null : m.kernel().release(),
+                m.builtAt(),
+                desiredBy,
+                runningOn,
+                verdict(store, ImageRef.parse(image)));
     }
 
-    /** The validator writes validation.json (validator module, above this one): read as plain JSON. */
+    /**
+     * The validator writes validation.json (validator module, above this one): read as plain JSON.
+     */
     static Verdict verdict(ImageStore store, ImageRef ref) {
         JsonNode record;
         try {
@@ -226,13 +303,20 @@ public record FleetView(String generatedAt, String inventory, Summary summary, L
                 lastValidated = runs.get(i).path("runId").asText(null);
             }
         }
-        return new Verdict(last.path("result").asText(null), last.path("runId").asText(null),
-                last.path("provider").asText(null), last.has("masters") ? last.get("masters").asInt() : null,
-                last.has("workers") ? last.get("workers").asInt() : null, last.path("startedAt").asText(null), runs.size(),
+        return new Verdict(
+                last.path("result").asText(null),
+                last.path("runId").asText(null),
+                last.path("provider").asText(null),
+                last.has("masters") ? last.get("masters").asInt() : null,
+                last.has("workers") ? last.get("workers").asInt() : null,
+                last.path("startedAt").asText(null),
+                runs.size(),
                 lastValidated);
     }
 
-    /** Distinct images some node is desired to run, in the order first seen (for /images' "in use"). */
+    /**
+     * Distinct images some node is desired to run, in the order first seen (for /images' "in use").
+     */
     static Set<String> inUse(Inventory inventory) {
         Set<String> out = new LinkedHashSet<>();
         inventory.members().forEach(m -> out.add(m.image().toString()));

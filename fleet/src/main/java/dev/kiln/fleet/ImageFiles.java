@@ -25,22 +25,28 @@ import org.slf4j.LoggerFactory;
 /**
  * GET/HEAD /images/NAME/VERSION/PATH: the artifacts of a stored image version, for iPXE and the
  * initrd. Serves only what the version's manifest lists (plus manifest.json itself), with the
- * manifest's sha256 as a strong ETag, single-range requests (206/416) so a download can resume,
- * and streaming straight from the file (no whole-file buffering; rootfs.squashfs is 100+ MiB).
- * Errors say what is wrong with the request, never where the store is.
+ * manifest's sha256 as a strong ETag, single-range requests (206/416) so a download can resume, and
+ * streaming straight from the file (no whole-file buffering; rootfs.squashfs is 100+ MiB). Errors
+ * say what is wrong with the request, never where the store is.
  */
 final class ImageFiles {
     private static final Logger LOG = LoggerFactory.getLogger(ImageFiles.class);
     static final String PREFIX = "/images/";
-    /** Bytes mapped per write; not final so a test can make chunk boundaries fall inside small files. */
+
+    /**
+     * Bytes mapped per write; not final so a test can make chunk boundaries fall inside small
+     * files.
+     */
     static long mapChunk = 64L * 1024 * 1024;
+
     private static final int COPY_CHUNK = 256 * 1024;
 
     private final ImageStore store;
+
     /** Parsed manifests by version directory; re-read when manifest.json changes on disk. */
     private final Map<Path, CachedManifest> manifests = new ConcurrentHashMap<>();
 
-    private record CachedManifest(Object fileKey, long mtime, long size, Manifest manifest, String sha256) { }
+    private record CachedManifest(Object fileKey, long mtime, long size, Manifest manifest, String sha256) {}
 
     ImageFiles(ImageStore store) {
         this.store = store;
@@ -68,7 +74,9 @@ final class ImageFiles {
             etag = cached.sha256();
             expectedSize = cached.size();
         } else {
-            Manifest.Artifact artifact = cached.manifest().artifacts() == null ? null : cached.manifest().artifacts().get(path.relative());
+            Manifest.Artifact artifact = cached.manifest().artifacts() == null
+                    ? null
+                    : cached.manifest().artifacts().get(path.relative());
             if (artifact == null) {
                 LOG.warn("images: refused {} from {}: not in the manifest of {}", uri, ctx.ip(), path.image());
                 KilnServer.plain(ctx, 404, "image " + path.image() + " has no artifact " + path.relative());
@@ -84,7 +92,11 @@ final class ImageFiles {
             Path realDir = versionDir.toRealPath();
             file = versionDir.resolve(path.relative()).toRealPath();
             if (!file.startsWith(realDir) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                LOG.warn("images: refused {} from {}: resolves outside {} or to a non-file", uri, ctx.ip(), path.image());
+                LOG.warn(
+                        "images: refused {} from {}: resolves outside {} or to a non-file",
+                        uri,
+                        ctx.ip(),
+                        path.image());
                 KilnServer.plain(ctx, 404, "image " + path.image() + " has no artifact " + path.relative());
                 return;
             }
@@ -105,9 +117,14 @@ final class ImageFiles {
             long size = ch.size();
             if (size != expectedSize) {
                 // The store is immutable; a size that disagrees with the manifest is damage. A node
-                // would reject the bytes by their sha256 anyway: say so here, where it can be fixed.
-                LOG.error("images: {} {} is {} bytes but its manifest says {}; not serving it",
-                        path.image(), path.relative(), size, expectedSize);
+                // would reject the bytes by their sha256 anyway: say so here, where it can be
+                // fixed.
+                LOG.error(
+                        "images: {} {} is {} bytes but its manifest says {}; not serving it",
+                        path.image(),
+                        path.relative(),
+                        size,
+                        expectedSize);
                 KilnServer.plain(ctx, 500, "artifact does not match its manifest");
                 return;
             }
@@ -140,8 +157,8 @@ final class ImageFiles {
      * in chunks and each chunk handed to Jetty as a direct buffer, which goes from the page cache
      * to the socket without passing through the Java heap: on loopback this more than doubles the
      * aggregate rate of 20 concurrent rootfs.squashfs downloads over a byte[] copy loop (see
-     * bench/serve.sh). Elsewhere, positional reads through a fixed buffer. Memory stays fixed either
-     * way. Store files are immutable; a file truncated while mapped would fault the reader.
+     * bench/serve.sh). Elsewhere, positional reads through a fixed buffer. Memory stays fixed
+     * either way. Store files are immutable; a file truncated while mapped would fault the reader.
      */
     static void send(FileChannel ch, long position, long length, OutputStream out) throws IOException {
         long pos = position;
@@ -197,7 +214,10 @@ final class ImageFiles {
         }
         CachedManifest c = manifests.get(versionDir);
         long mtime = attrs.lastModifiedTime().toMillis();
-        if (c != null && c.size() == attrs.size() && c.mtime() == mtime && java.util.Objects.equals(c.fileKey(), attrs.fileKey())) {
+        if (c != null
+                && c.size() == attrs.size()
+                && c.mtime() == mtime
+                && java.util.Objects.equals(c.fileKey(), attrs.fileKey())) {
             return c;
         }
         byte[] bytes = Files.readAllBytes(file);

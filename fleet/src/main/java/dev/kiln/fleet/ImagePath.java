@@ -29,7 +29,9 @@ public record ImagePath(ImageRef image, String relative) {
         }
     }
 
-    /** @param raw the still-encoded path after "/images/" */
+    /**
+     * @param raw the still-encoded path after "/images/"
+     */
     public static ImagePath parse(String raw) throws BadPath {
         String[] parts = raw.split("/", -1);
         if (parts.length < 3) {
@@ -43,7 +45,8 @@ public record ImagePath(ImageRef image, String relative) {
         if (!IMAGE_NAME.matcher(name).matches()) {
             throw new BadPath("not an image name");
         }
-        return new ImagePath(new ImageRef(name, segments.get(1)), String.join("/", segments.subList(2, segments.size())));
+        return new ImagePath(
+                new ImageRef(name, segments.get(1)), String.join("/", segments.subList(2, segments.size())));
     }
 
     private static String segment(String raw) throws BadPath {
@@ -85,10 +88,12 @@ public record ImagePath(ImageRef image, String relative) {
         }
         bytes.flip();
         try {
-            return StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(bytes).toString();
+                    .decode(bytes)
+                    .toString();
         } catch (CharacterCodingException e) {
             throw new BadPath("malformed percent-encoding");
         }

@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * Which machine (by MAC) is which node of which cluster, and which image version it boots.
- * Immutable: {@link InventoryWatcher} swaps in a new one when the file changes. Loaded and
- * checked by {@link InventoryLoader}, so every instance is valid.
+ * Immutable: {@link InventoryWatcher} swaps in a new one when the file changes. Loaded and checked
+ * by {@link InventoryLoader}, so every instance is valid.
  */
 public final class Inventory {
     /** Seconds the first master waits for the other nodes when the cluster does not say. */
@@ -47,6 +47,7 @@ public final class Inventory {
 
     /**
      * The YAML file as written:
+     *
      * <pre>
      * clusters:
      *   - name: lab                        # [a-z0-9-], unique
@@ -60,13 +61,19 @@ public final class Inventory {
      *          image: NAME:VERSION, metadata: {key: value},   # image, metadata optional
      *          bmc: {driver: ipmi, address: 10.0.9.11, user: admin, passwordFile: /etc/kiln/bmc.pass}}
      * </pre>
+     *
      * The first master of a cluster initializes it. Required fields are checked by the loader, not
      * by Jackson: Jackson would report a misspelled required field as missing instead of unknown.
      */
     public record Document(List<Cluster> clusters) {
-        /** Writes a generated inventory (kiln validate's, kiln lab's) as YAML kiln serve loads; unset fields are left out. */
+        /**
+         * Writes a generated inventory (kiln validate's, kiln lab's) as YAML kiln serve loads;
+         * unset fields are left out.
+         */
         public void write(java.nio.file.Path file) throws java.io.IOException {
-            Json.YAML.copy().setSerializationInclusion(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+            Json.YAML
+                    .copy()
+                    .setSerializationInclusion(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
                     .writeValue(file.toFile(), this);
         }
     }
@@ -85,13 +92,7 @@ public final class Inventory {
     }
 
     public record Node(
-            String mac,
-            String name,
-            String role,
-            String address,
-            String image,
-            Map<String, String> metadata,
-            Bmc bmc) {
+            String mac, String name, String role, String address, String image, Map<String, String> metadata, Bmc bmc) {
 
         public Node(String mac, String name, String role, String address, String image, Map<String, String> metadata) {
             this(mac, name, role, address, image, metadata, null);
@@ -99,8 +100,9 @@ public final class Inventory {
     }
 
     /**
-     * How to reach a node's power: its BMC (driver ipmi, redfish or manual; the password only from a file or an environment variable). A plain record so that
-     * kiln serve needs no BMC code; the machines module maps it to a driver.
+     * How to reach a node's power: its BMC (driver ipmi, redfish or manual; the password only from
+     * a file or an environment variable). A plain record so that kiln serve needs no BMC code; the
+     * machines module maps it to a driver.
      */
     public record Bmc(
             String driver,
@@ -117,18 +119,32 @@ public final class Inventory {
         /** Never the password, whatever was written. */
         @Override
         public String toString() {
-            return "Bmc[driver=" + driver + ", address=" + address + ", user=" + user + ", passwordFile=" + passwordFile
-                    + ", passwordEnv=" + passwordEnv + ", systemId=" + systemId + ", caFile=" + caFile
-                    + ", insecure=" + insecure + "]";
+            return "Bmc[driver="
+                    + driver
+                    + ", address="
+                    + address
+                    + ", user="
+                    + user
+                    + ", passwordFile="
+                    + passwordFile
+                    + ", passwordEnv="
+                    + passwordEnv
+                    + ", systemId="
+                    + systemId
+                    + ", caFile="
+                    + caFile
+                    + ", insecure="
+                    + insecure
+                    + "]";
         }
     }
 
     /**
-     * A node with what follows from its place in the inventory: canonical MAC, effective image,
-     * and bootstrap role (the first master of a cluster creates it, the others join).
+     * A node with what follows from its place in the inventory: canonical MAC, effective image, and
+     * bootstrap role (the first master of a cluster creates it, the others join).
      *
      * @param channel NAME@ENV when the inventory names a channel ({@code image} is then what it
-     *                resolved to), else null
+     *     resolved to), else null
      */
     public record Member(String mac, Node node, Cluster cluster, ImageRef image, String bootstrapRole, String channel) {
         public Member(String mac, Node node, Cluster cluster, ImageRef image, String bootstrapRole) {
@@ -161,7 +177,9 @@ public final class Inventory {
 
     /** The nodes of a member's cluster, in file order. */
     public List<Member> clusterOf(Member member) {
-        return members.stream().filter(m -> m.cluster().name().equals(member.cluster().name())).toList();
+        return members.stream()
+                .filter(m -> m.cluster().name().equals(member.cluster().name()))
+                .toList();
     }
 
     public long clusterCount() {

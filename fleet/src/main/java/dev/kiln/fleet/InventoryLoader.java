@@ -1,20 +1,17 @@
 package dev.kiln.fleet;
 
-import dev.kiln.core.node.Role;
-import dev.kiln.core.json.Json;
-import dev.kiln.core.store.ImageSource;
 import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import dev.kiln.core.yaml.YamlErrors;
-import dev.kiln.core.yaml.YamlProblem;
-import dev.kiln.core.yaml.YamlLocations;
+import dev.kiln.core.json.Json;
+import dev.kiln.core.node.Placeholders;
+import dev.kiln.core.node.Role;
 import dev.kiln.core.store.ChannelRef;
 import dev.kiln.core.store.ChannelResolver;
 import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageSource;
 import dev.kiln.core.store.ImageStore;
-import dev.kiln.core.node.Placeholders;
+import dev.kiln.core.yaml.YamlErrors;
+import dev.kiln.core.yaml.YamlLocations;
+import dev.kiln.core.yaml.YamlProblem;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -25,26 +22,29 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
  * Reads and checks an inventory file. Strict like the spec loader (unknown fields, wrong types and
  * YAML mistakes fail with file:line and the field path), then checks what binding cannot: unique
- * MACs and names, roles, a master per cluster, and that every assigned image is in the store.
- * All problems are reported at once.
+ * MACs and names, roles, a master per cluster, and that every assigned image is in the store. All
+ * problems are reported at once.
  */
 public final class InventoryLoader {
     /** Node and cluster names end up in host names, etcd member names and file names. */
     private static final Pattern LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
-    private static final Pattern DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
-    private static final Pattern IPV4 = Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
+
+    private static final Pattern DOMAIN =
+            Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+    private static final Pattern IPV4 =
+            Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
     private static final Pattern IPV6_CHARS = Pattern.compile("[0-9A-Fa-f:.]+");
 
-    private InventoryLoader() { }
+    private InventoryLoader() {}
 
     public static Inventory load(Path file, ImageStore store) throws InventoryException, IOException {
         return load(file, ImageSource.local(store));
@@ -55,8 +55,12 @@ public final class InventoryLoader {
         return load(file, store, ChannelResolver.NONE);
     }
 
-    /** As {@link #load(Path, ImageSource)}, resolving NAME@ENV images and revocations through {@code channels}. */
-    public static Inventory load(Path file, ImageSource store, ChannelResolver channels) throws InventoryException, IOException {
+    /**
+     * As {@link #load(Path, ImageSource)}, resolving NAME@ENV images and revocations through {@code
+     * channels}.
+     */
+    public static Inventory load(Path file, ImageSource store, ChannelResolver channels)
+            throws InventoryException, IOException {
         String text;
         try {
             text = Files.readString(file);
@@ -83,7 +87,7 @@ public final class InventoryLoader {
 
     /**
      * @throws UncheckedIOException when the source cannot say whether an image exists (S3 down), or
-     *                              the channel records cannot be read
+     *     the channel records cannot be read
      */
     public static Inventory parse(Path file, String text, ImageSource store, ChannelResolver channels)
             throws InventoryException {
@@ -105,8 +109,8 @@ public final class InventoryLoader {
         try {
             state = channels.read(imageNames(doc));
         } catch (IOException e) {
-            throw new UncheckedIOException(new IOException("cannot read the promotion records (" + channels.describe()
-                    + "): " + e.getMessage(), e));
+            throw new UncheckedIOException(new IOException(
+                    "cannot read the promotion records (" + channels.describe() + "): " + e.getMessage(), e));
         }
         Checker checker = new Checker(file, locations, store, channels, state);
         List<Inventory.Member> members = checker.check(doc);
@@ -116,7 +120,10 @@ public final class InventoryLoader {
         return new Inventory(file, members, state);
     }
 
-    /** The image names the inventory mentions (as NAME:VERSION or NAME@ENV), for reading their channels. */
+    /**
+     * The image names the inventory mentions (as NAME:VERSION or NAME@ENV), for reading their
+     * channels.
+     */
     static Set<String> imageNames(Inventory.Document doc) {
         Set<String> names = new LinkedHashSet<>();
         List<String> images = new ArrayList<>();
@@ -139,8 +146,8 @@ public final class InventoryLoader {
     }
 
     private static InventoryException empty(Path file) {
-        return new InventoryException(List.of(new YamlProblem(file, 1, 0, null,
-                "the inventory is empty; expected 'clusters:' with a list of clusters")));
+        return new InventoryException(List.of(new YamlProblem(
+                file, 1, 0, null, "the inventory is empty; expected 'clusters:' with a list of clusters")));
     }
 
     private static final class Checker {
@@ -152,7 +159,12 @@ public final class InventoryLoader {
         final List<YamlProblem> problems = new ArrayList<>();
         final Map<String, Boolean> imageExists = new HashMap<>();
 
-        Checker(Path file, YamlLocations locations, ImageSource store, ChannelResolver channels, ChannelResolver.State state) {
+        Checker(
+                Path file,
+                YamlLocations locations,
+                ImageSource store,
+                ChannelResolver channels,
+                ChannelResolver.State state) {
             this.file = file;
             this.locations = locations;
             this.store = store;
@@ -162,8 +174,8 @@ public final class InventoryLoader {
 
         void problem(String field, String message) {
             JsonLocation loc = locations.find(field);
-            problems.add(new YamlProblem(file, loc == null ? 0 : loc.getLineNr(),
-                    loc == null ? 0 : loc.getColumnNr(), field, message));
+            problems.add(new YamlProblem(
+                    file, loc == null ? 0 : loc.getLineNr(), loc == null ? 0 : loc.getColumnNr(), field, message));
         }
 
         List<Inventory.Member> check(Inventory.Document doc) {
@@ -185,9 +197,13 @@ public final class InventoryLoader {
                 if (c.name() == null) {
                     problem(cp + ".name", "missing required field");
                 } else if (!matches(LABEL, c.name())) {
-                    problem(cp + ".name", "'" + c.name() + "' is not a valid name (lower-case letters, digits and '-', like lab-1)");
+                    problem(
+                            cp + ".name",
+                            "'" + c.name() + "' is not a valid name (lower-case letters, digits and '-', like lab-1)");
                 } else if (clusterNames.putIfAbsent(c.name(), cp) != null) {
-                    problem(cp + ".name", "cluster '" + c.name() + "' is already defined at " + clusterNames.get(c.name()));
+                    problem(
+                            cp + ".name",
+                            "cluster '" + c.name() + "' is already defined at " + clusterNames.get(c.name()));
                 }
                 if (c.domain() != null && (c.domain().length() > 253 || !matches(DOMAIN, c.domain()))) {
                     problem(cp + ".domain", "'" + c.domain() + "' is not a valid DNS domain (like lab.example)");
@@ -196,10 +212,14 @@ public final class InventoryLoader {
                     problem(cp + ".waitTimeout", "expected a positive number of seconds, got " + c.waitTimeout());
                 }
                 if (c.image() != null && c.nodes() != null) {
-                    String users = c.nodes().stream().filter(n -> n != null && n.image() == null)
-                            .map(Inventory.Node::name).collect(Collectors.joining(", "));
-                    checkImage(cp + ".image", c.image(), "cluster " + c.name()
-                            + (users.isEmpty() ? "" : " (default image of " + users + ")"));
+                    String users = c.nodes().stream()
+                            .filter(n -> n != null && n.image() == null)
+                            .map(Inventory.Node::name)
+                            .collect(Collectors.joining(", "));
+                    checkImage(
+                            cp + ".image",
+                            c.image(),
+                            "cluster " + c.name() + (users.isEmpty() ? "" : " (default image of " + users + ")"));
                 }
                 checkMetadata(cp + ".metadata", c.metadata());
                 if (c.nodes() == null) {
@@ -226,7 +246,12 @@ public final class InventoryLoader {
                     String who = "node " + n.name() + " (cluster " + c.name() + ")";
                     int before = problems.size();
                     if (n.mac() == null || n.name() == null || n.role() == null || n.address() == null) {
-                        for (String[] f : new String[][] {{"mac", n.mac()}, {"name", n.name()}, {"role", n.role()}, {"address", n.address()}}) {
+                        for (String[] f : new String[][] {
+                            {"mac", n.mac()},
+                            {"name", n.name()},
+                            {"role", n.role()},
+                            {"address", n.address()}
+                        }) {
                             if (f[1] == null) {
                                 problem(np + "." + f[0], "missing required field");
                             }
@@ -236,15 +261,27 @@ public final class InventoryLoader {
                     }
                     String mac = MacAddress.normalize(n.mac());
                     if (mac == null) {
-                        problem(np + ".mac", who + ": '" + n.mac() + "' is not a MAC address (expected like 52:54:00:12:34:01)");
+                        problem(
+                                np + ".mac",
+                                who + ": '" + n.mac() + "' is not a MAC address (expected like 52:54:00:12:34:01)");
                     } else if (macs.putIfAbsent(mac, np) != null) {
                         problem(np + ".mac", who + ": MAC " + mac + " is already used by " + macs.get(mac));
                     }
                     if (!matches(LABEL, n.name())) {
-                        problem(np + ".name", "'" + n.name() + "' is not a valid node name (lower-case letters, digits and '-', like m1)");
+                        problem(
+                                np + ".name",
+                                "'"
+                                        + n.name()
+                                        + "' is not a valid node name (lower-case letters, digits and '-', like m1)");
                     } else if (nodeNames.putIfAbsent(n.name(), np) != null) {
-                        problem(np + ".name", "node name '" + n.name() + "' is already used in cluster " + c.name()
-                                + " by " + nodeNames.get(n.name()));
+                        problem(
+                                np + ".name",
+                                "node name '"
+                                        + n.name()
+                                        + "' is already used in cluster "
+                                        + c.name()
+                                        + " by "
+                                        + nodeNames.get(n.name()));
                     }
                     if (!"master".equals(n.role()) && !"worker".equals(n.role())) {
                         problem(np + ".role", who + ": expected role master or worker, got '" + n.role() + "'");
@@ -252,7 +289,9 @@ public final class InventoryLoader {
                     if (!isIpLiteral(n.address())) {
                         problem(np + ".address", who + ": '" + n.address() + "' is not an IP address");
                     } else if (addresses.putIfAbsent(n.address(), np) != null) {
-                        problem(np + ".address", who + ": address " + n.address() + " is already used by " + addresses.get(n.address()));
+                        problem(
+                                np + ".address",
+                                who + ": address " + n.address() + " is already used by " + addresses.get(n.address()));
                     }
                     ImageRef image = null;
                     if (n.image() != null) {
@@ -273,7 +312,9 @@ public final class InventoryLoader {
                     }
                 }
                 if (c.nodes().stream().noneMatch(n -> n != null && "master".equals(n.role()))) {
-                    problem(cp + ".nodes", "cluster " + c.name() + " has no master; at least one node needs role: master");
+                    problem(
+                            cp + ".nodes",
+                            "cluster " + c.name() + " has no master; at least one node needs role: master");
                     clusterOk = false;
                 }
                 if (clusterOk) {
@@ -288,8 +329,15 @@ public final class InventoryLoader {
                             role = Role.JOIN_WORKER.wire();
                         }
                         String text = n.image() != null ? n.image() : c.image();
-                        members.add(new Inventory.Member(validMacs.get(i), n, c, validImages.get(i), role,
-                                ChannelRef.isChannel(text) ? ChannelRef.parse(text).toString() : null));
+                        members.add(new Inventory.Member(
+                                validMacs.get(i),
+                                n,
+                                c,
+                                validImages.get(i),
+                                role,
+                                ChannelRef.isChannel(text)
+                                        ? ChannelRef.parse(text).toString()
+                                        : null));
                     }
                 }
             }
@@ -298,7 +346,7 @@ public final class InventoryLoader {
 
         /**
          * @param who for the message when the image is missing; null when the problem was already
-         *            reported for the cluster default (so it is not repeated per node)
+         *     reported for the cluster default (so it is not repeated per node)
          */
         ImageRef checkImage(String field, String text, String who) {
             ImageRef ref;
@@ -309,8 +357,18 @@ public final class InventoryLoader {
                     ChannelResolver.Assignment a = state.resolve(channel);
                     if (a == null) {
                         if (who != null) {
-                            problem(field, who + ": channel " + channel + " points at no version in " + channels.describe()
-                                    + " (kiln promote " + channel.name() + ":VERSION --to " + channel.env() + " sets it)");
+                            problem(
+                                    field,
+                                    who
+                                            + ": channel "
+                                            + channel
+                                            + " points at no version in "
+                                            + channels.describe()
+                                            + " (kiln promote "
+                                            + channel.name()
+                                            + ":VERSION --to "
+                                            + channel.env()
+                                            + " sets it)");
                         }
                         return null;
                     }
@@ -325,7 +383,9 @@ public final class InventoryLoader {
                 }
                 return null;
             }
-            if (!ref.name().matches("[a-z0-9-]+") || ref.version().contains("/") || ref.version().contains("..")) {
+            if (!ref.name().matches("[a-z0-9-]+")
+                    || ref.version().contains("/")
+                    || ref.version().contains("..")) {
                 if (who != null) {
                     problem(field, who + ": '" + text + "' is not an image reference NAME:VERSION or channel NAME@ENV");
                 }
@@ -353,7 +413,9 @@ public final class InventoryLoader {
             }
             metadata.forEach((k, v) -> {
                 if (!Placeholders.NAME.matcher(k).matches()) {
-                    problem(field + "." + k, "metadata key '" + k + "' must be a letter followed by letters, digits or '_'");
+                    problem(
+                            field + "." + k,
+                            "metadata key '" + k + "' must be a letter followed by letters, digits or '_'");
                 } else if (NodeMetadata.BUILT_IN.contains(k)) {
                     problem(field + "." + k, "metadata key '" + k + "' is set by kiln serve; choose another name");
                 }

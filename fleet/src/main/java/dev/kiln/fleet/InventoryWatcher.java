@@ -17,23 +17,27 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the inventory in force current with its file. Polls the file's mtime, size and inode
- * every second (simpler and more dependable than WatchService, which misses edits made by
- * replacing the file, on network filesystems and through symlinks). A file that fails to load
- * is refused with a logged error, and the previous inventory stays in force.
+ * Keeps the inventory in force current with its file. Polls the file's mtime, size and inode every
+ * second (simpler and more dependable than WatchService, which misses edits made by replacing the
+ * file, on network filesystems and through symlinks). A file that fails to load is refused with a
+ * logged error, and the previous inventory stays in force.
  *
- * <p>A new inventory goes in force only after its images have been synced from the source (the
- * S3 store mirrors them into its cache), so no node is sent to a version that is half there; a
- * version that could not be synced makes its nodes refused with the reason (see KilnServer).
+ * <p>A new inventory goes in force only after its images have been synced from the source (the S3
+ * store mirrors them into its cache), so no node is sent to a version that is half there; a version
+ * that could not be synced makes its nodes refused with the reason (see KilnServer).
  *
  * <p>Channels (NAME@ENV) and revocations are read again every {@link #CHANNEL_POLLS} polls: a
  * channel that now resolves to another version reloads the inventory (as an edit would), a new
- * revocation is in force at once. Nothing is rebooted: nodes get the new version when they next boot.
+ * revocation is in force at once. Nothing is rebooted: nodes get the new version when they next
+ * boot.
  */
 public final class InventoryWatcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(InventoryWatcher.class);
 
-    /** Channel records are read every this many polls (10 s by default): a promotion is rare, S3 reads cost. */
+    /**
+     * Channel records are read every this many polls (10 s by default): a promotion is rare, S3
+     * reads cost.
+     */
     static final int CHANNEL_POLLS = 10;
 
     private final Path file;
@@ -56,18 +60,23 @@ public final class InventoryWatcher implements AutoCloseable {
     }
 
     /**
-     * Loads the inventory now (a bad file fails here: there is nothing to fall back on) and
-     * starts polling it.
+     * Loads the inventory now (a bad file fails here: there is nothing to fall back on) and starts
+     * polling it.
      */
-    public static InventoryWatcher start(Path file, ImageStore store, long pollMillis) throws IOException, InventoryException {
+    public static InventoryWatcher start(Path file, ImageStore store, long pollMillis)
+            throws IOException, InventoryException {
         return start(file, ImageSource.local(store), pollMillis);
     }
 
-    public static InventoryWatcher start(Path file, ImageSource store, long pollMillis) throws IOException, InventoryException {
+    public static InventoryWatcher start(Path file, ImageSource store, long pollMillis)
+            throws IOException, InventoryException {
         return start(file, store, ChannelResolver.NONE, pollMillis);
     }
 
-    /** As {@link #start(Path, ImageSource, long)}, resolving channels and revocations through {@code channels}. */
+    /**
+     * As {@link #start(Path, ImageSource, long)}, resolving channels and revocations through {@code
+     * channels}.
+     */
     public static InventoryWatcher start(Path file, ImageSource store, ChannelResolver channels, long pollMillis)
             throws IOException, InventoryException {
         InventoryWatcher w = new InventoryWatcher(file, store, channels);
@@ -107,7 +116,10 @@ public final class InventoryWatcher implements AutoCloseable {
             Signature sig = signatureOrNull(file);
             if (sig == null) {
                 if (!Objects.equals(refused, Signature.MISSING)) {
-                    LOG.error("inventory {} is gone; keeping the previous inventory ({} nodes) in force", file, current.members().size());
+                    LOG.error(
+                            "inventory {} is gone; keeping the previous inventory ({} nodes) in force",
+                            file,
+                            current.members().size());
                     refused = Signature.MISSING;
                 }
                 return;
@@ -120,11 +132,19 @@ public final class InventoryWatcher implements AutoCloseable {
                 current = next;
                 loaded = sig;
                 refused = null;
-                LOG.info("inventory {} reloaded: {} nodes in {} clusters", file, next.members().size(), next.clusterCount());
+                LOG.info(
+                        "inventory {} reloaded: {} nodes in {} clusters",
+                        file,
+                        next.members().size(),
+                        next.clusterCount());
             } catch (InventoryException e) {
                 refused = sig;
-                LOG.error("inventory {} changed but is invalid; the previous inventory ({} nodes) stays in force"
-                        + " until the file is fixed (or touched, to retry):\n{}", file, current.members().size(), e.getMessage());
+                LOG.error(
+                        "inventory {} changed but is invalid; the previous inventory ({} nodes) stays in force"
+                                + " until the file is fixed (or touched, to retry):\n{}",
+                        file,
+                        current.members().size(),
+                        e.getMessage());
             }
         } catch (IOException | RuntimeException e) {
             // Never let the poller die: a transient read error must not stop future reloads.
@@ -140,10 +160,14 @@ public final class InventoryWatcher implements AutoCloseable {
         Inventory inv = current;
         ChannelResolver.State state;
         try {
-            state = channels.read(inv.members().stream().map(m -> m.image().name()).distinct().toList());
+            state = channels.read(
+                    inv.members().stream().map(m -> m.image().name()).distinct().toList());
         } catch (IOException | RuntimeException e) {
-            LOG.error("inventory {}: cannot read the promotion records ({}): {}; keeping the last ones", file,
-                    channels.describe(), e.toString());
+            LOG.error(
+                    "inventory {}: cannot read the promotion records ({}): {}; keeping the last ones",
+                    file,
+                    channels.describe(),
+                    e.toString());
             return;
         }
         boolean moved = false;
@@ -151,8 +175,11 @@ public final class InventoryWatcher implements AutoCloseable {
             if (m.channel() != null) {
                 ChannelResolver.Assignment a = state.resolve(dev.kiln.core.store.ChannelRef.parse(m.channel()));
                 if (a == null || !a.version().equals(m.image())) {
-                    LOG.info("channel {} now points at {} (was {}); reloading the inventory", m.channel(),
-                            a == null ? "no version" : a.version(), m.image());
+                    LOG.info(
+                            "channel {} now points at {} (was {}); reloading the inventory",
+                            m.channel(),
+                            a == null ? "no version" : a.version(),
+                            m.image());
                     moved = true;
                     break;
                 }
@@ -173,14 +200,18 @@ public final class InventoryWatcher implements AutoCloseable {
         try {
             current = loadAndSync();
         } catch (IOException | InventoryException | RuntimeException e) {
-            LOG.error("inventory {}: a channel moved but the inventory cannot be loaded with it; the previous one"
-                    + " stays in force:\n{}", file, e.getMessage());
+            LOG.error(
+                    "inventory {}: a channel moved but the inventory cannot be loaded with it; the previous one"
+                            + " stays in force:\n{}",
+                    file,
+                    e.getMessage());
         }
     }
 
     private Inventory loadAndSync() throws IOException, InventoryException {
         Inventory next = InventoryLoader.load(file, store, channels);
-        store.sync(next.members().stream().map(Inventory.Member::image).distinct().toList());
+        store.sync(
+                next.members().stream().map(Inventory.Member::image).distinct().toList());
         return next;
     }
 

@@ -31,18 +31,26 @@ public final class KilnServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KilnServer.class);
 
     /**
-     * @param host        address to bind, like 0.0.0.0
-     * @param port        port to bind; 0 picks a free one (tests)
-     * @param publicUrl   base URL nodes use to reach this server; null means http://HOST:PORT
-     * @param pollMillis  how often the inventory file is checked for edits
-     * @param images      where versions come from; the server serves files from its local store
+     * @param host address to bind, like 0.0.0.0
+     * @param port port to bind; 0 picks a free one (tests)
+     * @param publicUrl base URL nodes use to reach this server; null means http://HOST:PORT
+     * @param pollMillis how often the inventory file is checked for edits
+     * @param images where versions come from; the server serves files from its local store
      * @param adminListen HOST:PORT of a second listener for the operator endpoints, or null: then
-     *                    they are on the main one and want the operator credential
-     * @param trust       public keys of which one must have signed a version for nodes to get it;
-     *                    empty: signatures are not required
+     *     they are on the main one and want the operator credential
+     * @param trust public keys of which one must have signed a version for nodes to get it; empty:
+     *     signatures are not required
      */
-    public record Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
-                          long pollMillis, String adminListen, List<ManifestSignatures.Key> trust) {
+    public record Options(
+            Path inventory,
+            ImageSource images,
+            String host,
+            int port,
+            String publicUrl,
+            Path stateDir,
+            long pollMillis,
+            String adminListen,
+            List<ManifestSignatures.Key> trust) {
         public Options {
             if (pollMillis <= 0) {
                 pollMillis = 1000;
@@ -50,19 +58,38 @@ public final class KilnServer implements AutoCloseable {
             trust = trust == null ? List.of() : List.copyOf(trust);
         }
 
-        public Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
-                       long pollMillis) {
+        public Options(
+                Path inventory,
+                ImageSource images,
+                String host,
+                int port,
+                String publicUrl,
+                Path stateDir,
+                long pollMillis) {
             this(inventory, images, host, port, publicUrl, stateDir, pollMillis, null, List.of());
         }
 
-        public Options(Path inventory, ImageSource images, String host, int port, String publicUrl, Path stateDir,
-                       long pollMillis, String adminListen) {
+        public Options(
+                Path inventory,
+                ImageSource images,
+                String host,
+                int port,
+                String publicUrl,
+                Path stateDir,
+                long pollMillis,
+                String adminListen) {
             this(inventory, images, host, port, publicUrl, stateDir, pollMillis, adminListen, List.of());
         }
 
         /** Serving straight from a local store. */
-        public Options(Path inventory, ImageStore store, String host, int port, String publicUrl, Path stateDir,
-                       long pollMillis) {
+        public Options(
+                Path inventory,
+                ImageStore store,
+                String host,
+                int port,
+                String publicUrl,
+                Path stateDir,
+                long pollMillis) {
             this(inventory, ImageSource.local(store), host, port, publicUrl, stateDir, pollMillis, null, List.of());
         }
 
@@ -96,11 +123,18 @@ public final class KilnServer implements AutoCloseable {
     private volatile FleetFeeds feeds = FleetFeeds.NONE;
     private final NodeEndpoints nodeApi;
     private final OperatorEndpoints operatorApi;
+
     /** The Jetty connector name of the --admin-listen listener. */
     static final String ADMIN = "admin";
 
-    private KilnServer(Options options, StatusBook status, NodeTokens tokens, ClusterSecrets secrets,
-                       InventoryWatcher inventory, OperatorAuth operators, ServedVersions served) {
+    private KilnServer(
+            Options options,
+            StatusBook status,
+            NodeTokens tokens,
+            ClusterSecrets secrets,
+            InventoryWatcher inventory,
+            OperatorAuth operators,
+            ServedVersions served) {
         this.options = options;
         this.status = status;
         this.tokens = tokens;
@@ -114,15 +148,18 @@ public final class KilnServer implements AutoCloseable {
             metrics.bootToReady(m == null ? "unknown" : m.cluster().name(), seconds);
         });
         status.onChange(boots::report);
-        ListenAddress admin = options.adminListen() == null ? null : ListenAddress.parse("--admin-listen", options.adminListen());
-        SignatureGate signatures = options.trust().isEmpty() ? null : new SignatureGate(options.trust(), NodeEndpoints.PXE_FILES);
-        this.nodeApi = new NodeEndpoints(options, this::publicUrl, inventory, status, tokens, secrets, served, signatures,
-                metrics);
+        ListenAddress admin =
+                options.adminListen() == null ? null : ListenAddress.parse("--admin-listen", options.adminListen());
+        SignatureGate signatures =
+                options.trust().isEmpty() ? null : new SignatureGate(options.trust(), NodeEndpoints.PXE_FILES);
+        this.nodeApi = new NodeEndpoints(
+                options, this::publicUrl, inventory, status, tokens, secrets, served, signatures, metrics);
         this.operatorApi = new OperatorEndpoints(options, inventory, status, operators, metrics);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
-            // Artifacts are compressed already, scripts and metadata are tiny; compressing would
+            // Artifacts are compressed already, scripts and metadata are tiny;
+            // compressing would
             // also break Content-Length and ranges.
             cfg.http.disableCompression();
             cfg.jetty.modifyServer(server -> server.setRequestLog(metrics));
@@ -134,7 +171,8 @@ public final class KilnServer implements AutoCloseable {
         });
         routes();
         app.start();
-        String url = options.publicUrl() != null ? options.publicUrl()
+        String url = options.publicUrl() != null
+                ? options.publicUrl()
                 : "http://" + NodeMetadata.urlHost(options.host()) + ":" + app.port();
         this.publicUrl = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     }
@@ -181,9 +219,13 @@ public final class KilnServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--public-url: not a URL: " + url);
         }
-        if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null
-                || u.getQuery() != null || u.getFragment() != null || !url.matches("[A-Za-z0-9:/.\\[\\]_~-]+")) {
-            throw new IllegalArgumentException("--public-url: expected http://HOST[:PORT][/PATH] as nodes reach this server, got " + url);
+        if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme()))
+                || u.getHost() == null
+                || u.getQuery() != null
+                || u.getFragment() != null
+                || !url.matches("[A-Za-z0-9:/.\\[\\]_~-]+")) {
+            throw new IllegalArgumentException(
+                    "--public-url: expected http://HOST[:PORT][/PATH] as nodes reach this server, got " + url);
         }
     }
 
@@ -235,9 +277,9 @@ public final class KilnServer implements AutoCloseable {
     }
 
     /**
-     * The metadata document GET /metadata gives the node with this MAC (the token is not in it),
-     * or null if the inventory has no such node: for handing it over some other way, such as EC2
-     * user data.
+     * The metadata document GET /metadata gives the node with this MAC (the token is not in it), or
+     * null if the inventory has no such node: for handing it over some other way, such as EC2 user
+     * data.
      */
     public Map<String, String> metadataOf(String mac) throws IOException {
         return nodeApi.metadataOf(mac);
@@ -253,10 +295,14 @@ public final class KilnServer implements AutoCloseable {
         status.onChange(listener);
     }
 
-    private static org.eclipse.jetty.server.Connector connector(org.eclipse.jetty.server.Server server,
-            org.eclipse.jetty.server.HttpConfiguration http, String name, String host, int port) {
-        org.eclipse.jetty.server.ServerConnector c = new org.eclipse.jetty.server.ServerConnector(server,
-                new org.eclipse.jetty.server.HttpConnectionFactory(http));
+    private static org.eclipse.jetty.server.Connector connector(
+            org.eclipse.jetty.server.Server server,
+            org.eclipse.jetty.server.HttpConfiguration http,
+            String name,
+            String host,
+            int port) {
+        org.eclipse.jetty.server.ServerConnector c = new org.eclipse.jetty.server.ServerConnector(
+                server, new org.eclipse.jetty.server.HttpConnectionFactory(http));
         c.setName(name);
         c.setHost(host);
         c.setPort(port);

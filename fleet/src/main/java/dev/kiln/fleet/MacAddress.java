@@ -3,11 +3,11 @@ package dev.kiln.fleet;
 import java.util.Locale;
 
 /**
- * MAC addresses in one canonical form, "52:54:00:12:34:01", so the inventory, iPXE's
- * {@code ${net0/mac}}, tokens and status all agree however the address was typed.
+ * MAC addresses in one canonical form, "52:54:00:12:34:01", so the inventory, iPXE's {@code
+ * ${net0/mac}}, tokens and status all agree however the address was typed.
  */
 public final class MacAddress {
-    private MacAddress() { }
+    private MacAddress() {}
 
     /**
      * Accepts 52:54:00:12:34:01, 52-54-00-12-34-01, 5254.0012.3401 and 525400123401 in any case.

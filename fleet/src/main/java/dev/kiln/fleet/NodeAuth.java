@@ -6,7 +6,10 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Why: who a node is comes only from its token; one place maps tokens to inventory members and refuses the rest. */
+/**
+ * Why: who a node is comes only from its token; one place maps tokens to inventory members and
+ * refuses the rest.
+ */
 final class NodeAuth {
     // kiln serve's log lines keep naming KilnServer, as operators know them.
     private static final Logger LOG = LoggerFactory.getLogger(KilnServer.class);
@@ -16,7 +19,7 @@ final class NodeAuth {
     private volatile TokenIndex tokenIndex;
 
     /** Token digest → MAC for one inventory; rebuilt when the inventory changes. */
-    private record TokenIndex(Inventory inventory, Map<String, String> macByDigest) { }
+    private record TokenIndex(Inventory inventory, Map<String, String> macByDigest) {}
 
     NodeAuth(NodeTokens tokens, FleetMetrics metrics) {
         this.tokens = tokens;

@@ -17,13 +17,18 @@ import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Why: what nodes ask of kiln serve (iPXE scripts, metadata, status, checks, peers) is one concern, apart from the server's lifecycle. */
+/**
+ * Why: what nodes ask of kiln serve (iPXE scripts, metadata, status, checks, peers) is one concern,
+ * apart from the server's lifecycle.
+ */
 final class NodeEndpoints {
     // kiln serve's log lines keep naming KilnServer, as operators know them.
     private static final Logger LOG = LoggerFactory.getLogger(KilnServer.class);
     private static final int MAX_DETAIL = 4096;
+
     /** The pxe/ files a version needs to boot over the network. */
-    static final List<String> PXE_FILES = List.of("pxe/boot.ipxe", "pxe/vmlinuz", "pxe/initrd.img", "pxe/rootfs.squashfs");
+    static final List<String> PXE_FILES =
+            List.of("pxe/boot.ipxe", "pxe/vmlinuz", "pxe/initrd.img", "pxe/rootfs.squashfs");
 
     private final KilnServer.Options options;
     private final Supplier<String> publicUrl;
@@ -36,10 +41,19 @@ final class NodeEndpoints {
     private final FleetMetrics metrics;
     private final NodeAuth auth;
 
-    /** @param publicUrl known only once the server listens; read per request */
-    NodeEndpoints(KilnServer.Options options, Supplier<String> publicUrl, InventoryWatcher inventory, StatusBook status,
-                  NodeTokens tokens, ClusterSecrets secrets, ServedVersions served, SignatureGate signatures,
-                  FleetMetrics metrics) {
+    /**
+     * @param publicUrl known only once the server listens; read per request
+     */
+    NodeEndpoints(
+            KilnServer.Options options,
+            Supplier<String> publicUrl,
+            InventoryWatcher inventory,
+            StatusBook status,
+            NodeTokens tokens,
+            ClusterSecrets secrets,
+            ServedVersions served,
+            SignatureGate signatures,
+            FleetMetrics metrics) {
         this.options = options;
         this.publicUrl = publicUrl;
         this.inventory = inventory;
@@ -56,9 +70,12 @@ final class NodeEndpoints {
         String name = ctx.pathParam("file");
         java.util.Optional<Path> file = FirmwareBinaries.file(name);
         if (file.isEmpty()) {
-            KilnServer.plain(ctx, 404, FirmwareBinaries.NAMES.contains(name)
-                    ? name + " is not installed on this server (Debian package 'ipxe')"
-                    : "no such iPXE binary; kiln serves " + String.join(", ", FirmwareBinaries.NAMES));
+            KilnServer.plain(
+                    ctx,
+                    404,
+                    FirmwareBinaries.NAMES.contains(name)
+                            ? name + " is not installed on this server (Debian package 'ipxe')"
+                            : "no such iPXE binary; kiln serves " + String.join(", ", FirmwareBinaries.NAMES));
             return;
         }
         ctx.status(200).contentType("application/octet-stream").result(java.nio.file.Files.readAllBytes(file.get()));
@@ -68,7 +85,10 @@ final class NodeEndpoints {
         String raw = ctx.queryParam("mac");
         String mac = MacAddress.normalize(raw);
         if (mac == null) {
-            LOG.warn("ipxe: refused request from {}: '{}' is not a MAC address", ctx.ip(), BootScripts.safe(String.valueOf(raw)));
+            LOG.warn(
+                    "ipxe: refused request from {}: '{}' is not a MAC address",
+                    ctx.ip(),
+                    BootScripts.safe(String.valueOf(raw)));
             metrics.refused("/ipxe", "bad-mac");
             KilnServer.plain(ctx, 400, "expected /ipxe?mac=52:54:00:12:34:56");
             return;
@@ -78,7 +98,9 @@ final class NodeEndpoints {
         if (m == null) {
             LOG.warn("ipxe: refused {} (from {}): not in the inventory {}", mac, ctx.ip(), inv.file());
             metrics.refused("/ipxe", "unknown-mac");
-            KilnServer.ipxe(ctx, BootScripts.refuse(publicUrl.get(), mac, "MAC " + mac + " is not in the inventory " + inv.file()));
+            KilnServer.ipxe(
+                    ctx,
+                    BootScripts.refuse(publicUrl.get(), mac, "MAC " + mac + " is not in the inventory " + inv.file()));
             return;
         }
         String who = m.name() + " of cluster " + m.cluster().name();
@@ -92,7 +114,9 @@ final class NodeEndpoints {
         LOG.info("ipxe: {} (from {}) is {} ({}), booting {}", mac, ctx.ip(), who, m.bootstrapRole(), m.image());
         served.record(mac, m.image().toString());
         status.record(mac, NodeStatus.IPXE, "boot script served for " + m.image(), null, null, null, ctx.ip());
-        KilnServer.ipxe(ctx, BootScripts.boot(publicUrl.get(), mac, m.name(), m.cluster().name(), m.image(), tokens.token(mac)));
+        KilnServer.ipxe(
+                ctx,
+                BootScripts.boot(publicUrl.get(), mac, m.name(), m.cluster().name(), m.image(), tokens.token(mac)));
     }
 
     /** Why a version cannot be booted over the network right now, or null if it can. */
@@ -117,7 +141,9 @@ final class NodeEndpoints {
                 return "image " + ref + " has no pxe output (no " + f + "; its spec's outputs must include pxe)";
             }
         }
-        return signatures == null ? null : signatures.refusal(ref, options.store().dir(ref));
+        return signatures == null
+                ? null
+                : signatures.refusal(ref, options.store().dir(ref));
     }
 
     void metadata(Context ctx) throws IOException {
@@ -131,9 +157,9 @@ final class NodeEndpoints {
     }
 
     /**
-     * The metadata document GET /metadata gives the node with this MAC (the token is not in it),
-     * or null if the inventory has no such node: for handing it over some other way, such as EC2
-     * user data.
+     * The metadata document GET /metadata gives the node with this MAC (the token is not in it), or
+     * null if the inventory has no such node: for handing it over some other way, such as EC2 user
+     * data.
      */
     Map<String, String> metadataOf(String mac) throws IOException {
         Inventory inv = inventory.current();
@@ -161,10 +187,19 @@ final class NodeEndpoints {
         JsonNode stepNode = body.get("step");
         String step = stepNode != null && stepNode.isTextual() ? stepNode.asText() : null;
         if (step == null || !AgentStep.parse(step).isPresent()) {
-            LOG.warn("status: refused report of {} ({}) from {}: unknown step {}", m.name(), m.mac(), ctx.ip(),
+            LOG.warn(
+                    "status: refused report of {} ({}) from {}: unknown step {}",
+                    m.name(),
+                    m.mac(),
+                    ctx.ip(),
                     BootScripts.safe(String.valueOf(stepNode)));
-            KilnServer.plain(ctx, 400, "unknown step " + BootScripts.safe(String.valueOf(stepNode)) + "; expected one of "
-                    + String.join(", ", AgentStep.wireNames()));
+            KilnServer.plain(
+                    ctx,
+                    400,
+                    "unknown step "
+                            + BootScripts.safe(String.valueOf(stepNode))
+                            + "; expected one of "
+                            + String.join(", ", AgentStep.wireNames()));
             return;
         }
         String detail = text(body.get("detail"));
@@ -176,19 +211,37 @@ final class NodeEndpoints {
         Map<String, Object> image = null;
         JsonNode imageNode = body.get("image");
         if (imageNode != null && imageNode.isObject()) {
-            image = Json.MAPPER.convertValue(imageNode, Json.MAPPER.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
+            image = Json.MAPPER.convertValue(
+                    imageNode,
+                    Json.MAPPER.getTypeFactory().constructMapType(LinkedHashMap.class, String.class, Object.class));
         } else if (imageNode != null && !imageNode.isNull()) {
-            // Still record the step: losing "ready" over a damaged image.json would stall the cluster.
-            LOG.warn("status: {} ({}) sent an 'image' that is not a JSON object (is its /etc/kiln/image.json damaged?): {}",
-                    m.name(), m.mac(), BootScripts.safe(snippet(imageNode.toString())));
+            // Still record the step: losing "ready" over a damaged image.json would stall the
+            // cluster.
+            LOG.warn(
+                    "status: {} ({}) sent an 'image' that is not a JSON object (is its /etc/kiln/image.json damaged?): {}",
+                    m.name(),
+                    m.mac(),
+                    BootScripts.safe(snippet(imageNode.toString())));
         }
         NodeStatus s = status.record(m.mac(), step, detail, phase, image, kernel, ctx.ip());
         String reported = s.reportedImage();
         if (AgentStep.FAILED.is(step)) {
-            LOG.error("status: {} ({}) of cluster {} FAILED: {}", m.name(), m.mac(), m.cluster().name(), detail);
+            LOG.error(
+                    "status: {} ({}) of cluster {} FAILED: {}",
+                    m.name(),
+                    m.mac(),
+                    m.cluster().name(),
+                    detail);
         } else {
-            LOG.info("status: {} ({}) of cluster {}: {}{} [image {}, kernel {}]", m.name(), m.mac(), m.cluster().name(), step,
-                    detail == null || detail.isEmpty() ? "" : ": " + detail, reported, s.kernel());
+            LOG.info(
+                    "status: {} ({}) of cluster {}: {}{} [image {}, kernel {}]",
+                    m.name(),
+                    m.mac(),
+                    m.cluster().name(),
+                    step,
+                    detail == null || detail.isEmpty() ? "" : ": " + detail,
+                    reported,
+                    s.kernel());
         }
         if (reported != null && !reported.equals(m.image().toString())) {
             LOG.warn("status: {} ({}) runs {} but the inventory assigns {}", m.name(), m.mac(), reported, m.image());
@@ -205,12 +258,21 @@ final class NodeEndpoints {
         JsonNode body = objectBody(ctx);
         JsonNode list = body == null ? null : body.get("checks");
         if (list == null || !list.isArray()) {
-            KilnServer.plain(ctx, 400, "expected a JSON object like {\"checks\": [{\"check\": \"units-active\", \"status\": \"pass\", ...}]}");
+            KilnServer.plain(
+                    ctx,
+                    400,
+                    "expected a JSON object like {\"checks\": [{\"check\": \"units-active\", \"status\": \"pass\", ...}]}");
             return;
         }
-        List<Map<String, Object>> results = Json.MAPPER.convertValue(list,
-                Json.MAPPER.getTypeFactory().constructCollectionType(List.class, Json.MAPPER.getTypeFactory()
-                        .constructMapType(LinkedHashMap.class, String.class, Object.class)));
+        List<Map<String, Object>> results = Json.MAPPER.convertValue(
+                list,
+                Json.MAPPER
+                        .getTypeFactory()
+                        .constructCollectionType(
+                                List.class,
+                                Json.MAPPER
+                                        .getTypeFactory()
+                                        .constructMapType(LinkedHashMap.class, String.class, Object.class)));
         if (!status.recordChecks(m.mac(), results)) {
             KilnServer.plain(ctx, 409, "report a step to /status before sending check results");
             return;

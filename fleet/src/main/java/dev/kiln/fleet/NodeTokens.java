@@ -16,11 +16,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Per-node credentials: token = hex(HMAC-SHA256(server secret, canonical MAC)). Deriving instead
- * of storing tokens means nothing per node to keep or rotate, a node added to the inventory has a
+ * Per-node credentials: token = hex(HMAC-SHA256(server secret, canonical MAC)). Deriving instead of
+ * storing tokens means nothing per node to keep or rotate, a node added to the inventory has a
  * token at once, and a stolen token is good for one node only. The secret is generated on first
- * start and kept in the state directory so tokens (already baked into nodes' kernel command
- * lines) survive restarts; deleting it revokes every token.
+ * start and kept in the state directory so tokens (already baked into nodes' kernel command lines)
+ * survive restarts; deleting it revokes every token.
  */
 public final class NodeTokens {
     private static final Logger LOG = LoggerFactory.getLogger(NodeTokens.class);
@@ -39,14 +39,17 @@ public final class NodeTokens {
         if (!Files.exists(file)) {
             byte[] secret = new byte[32];
             new SecureRandom().nextBytes(secret);
-            state.writeAtomically(SECRET_FILE, (HexFormat.of().formatHex(secret) + "\n").getBytes(StandardCharsets.US_ASCII));
+            state.writeAtomically(
+                    SECRET_FILE, (HexFormat.of().formatHex(secret) + "\n").getBytes(StandardCharsets.US_ASCII));
             LOG.info("generated a new token secret in {}", file);
             return new NodeTokens(secret);
         }
         if (StateDir.posix()) {
             Set<java.nio.file.attribute.PosixFilePermission> mode = Files.getPosixFilePermissions(file);
             if (!mode.equals(StateDir.FILE_MODE)) {
-                LOG.warn("{} was readable by others ({}); setting it to 0600", file,
+                LOG.warn(
+                        "{} was readable by others ({}); setting it to 0600",
+                        file,
                         java.nio.file.attribute.PosixFilePermissions.toString(mode));
                 Files.setPosixFilePermissions(file, StateDir.FILE_MODE);
             }
@@ -54,7 +57,8 @@ public final class NodeTokens {
         String text = Files.readString(file, StandardCharsets.US_ASCII).trim();
         if (!text.matches("[0-9a-f]{64}")) {
             // Never silently replace it: a new secret would invalidate the token of every node.
-            throw new IOException(file + " is not a kiln token secret (64 hex digits); fix or delete it"
+            throw new IOException(file
+                    + " is not a kiln token secret (64 hex digits); fix or delete it"
                     + " (deleting it invalidates the tokens of nodes booted so far)");
         }
         return new NodeTokens(HexFormat.of().parseHex(text));
@@ -81,7 +85,8 @@ public final class NodeTokens {
      */
     static String digest(String token) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

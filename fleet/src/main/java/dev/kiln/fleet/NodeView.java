@@ -4,13 +4,26 @@ package dev.kiln.fleet;
  * One row of GET /nodes (and of {@code kiln nodes}): where a node is meant to be and what it last
  * said. Absent values are null: a node that never reported has no step, kernel or age.
  *
- * @param role          master or worker, as in the inventory
+ * @param role master or worker, as in the inventory
  * @param bootstrapRole init-master, join-master or join-worker, as in its metadata
- * @param assignedImage NAME:VERSION the inventory assigns (what its channel resolved to, if it names one)
- * @param channel       NAME@ENV when the inventory names a channel, else null
+ * @param assignedImage NAME:VERSION the inventory assigns (what its channel resolved to, if it
+ *     names one)
+ * @param channel NAME@ENV when the inventory names a channel, else null
  * @param reportedImage NAME:VERSION the node last reported running (from its /etc/kiln/image.json)
- * @param ageSeconds    seconds since the server received the last step
+ * @param ageSeconds seconds since the server received the last step
  */
-public record NodeView(String mac, String cluster, String name, String role, String bootstrapRole, String address,
-                       String assignedImage, String channel, String reportedImage, String kernel, String step, String detail,
-                       String reportedAt, Long ageSeconds) { }
+public record NodeView(
+        String mac,
+        String cluster,
+        String name,
+        String role,
+        String bootstrapRole,
+        String address,
+        String assignedImage,
+        String channel,
+        String reportedImage,
+        String kernel,
+        String step,
+        String detail,
+        String reportedAt,
+        Long ageSeconds) {}

@@ -20,17 +20,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Who may look at the fleet: the operator endpoints (the page, /nodes, /metrics, the image
- * listing) want one of
+ * Who may look at the fleet: the operator endpoints (the page, /nodes, /metrics, the image listing)
+ * want one of
+ *
  * <ul>
- * <li>the operator token, {@code Authorization: Bearer TOKEN}: 32 random bytes generated at
- *     first start into {@code operator-token} in the state directory (0600), for the CLI,
- *     Prometheus and scripts; or the same token as the password of HTTP basic auth (any user
- *     name), which is how a browser sends it;</li>
- * <li>a user of {@code operators} in the state directory, by basic auth: lines
- *     {@code NAME:pbkdf2-sha256:ITERATIONS:SALT_HEX:HASH_HEX}, written by
- *     {@code kiln serve --add-operator NAME}.</li>
+ *   <li>the operator token, {@code Authorization: Bearer TOKEN}: 32 random bytes generated at first
+ *       start into {@code operator-token} in the state directory (0600), for the CLI, Prometheus
+ *       and scripts; or the same token as the password of HTTP basic auth (any user name), which is
+ *       how a browser sends it;
+ *   <li>a user of {@code operators} in the state directory, by basic auth: lines {@code
+ *       NAME:pbkdf2-sha256:ITERATIONS:SALT_HEX:HASH_HEX}, written by {@code kiln serve
+ *       --add-operator NAME}.
  * </ul>
+ *
  * Node tokens are no operator credential: a node sees only its own metadata and its cluster's
  * steps. Secrets are compared through their SHA-256 digests in constant time.
  */
@@ -46,13 +48,17 @@ public final class OperatorAuth {
     private final byte[] tokenDigest;
     private final String newToken;
     private volatile Users users = new Users(-1, -1, Map.of());
-    /** Digests of user:password pairs that passed PBKDF2, so a page polling every 2 s costs one hash, not one each time. */
+
+    /**
+     * Digests of user:password pairs that passed PBKDF2, so a page polling every 2 s costs one
+     * hash, not one each time.
+     */
     private final Map<String, String> verified = new java.util.concurrent.ConcurrentHashMap<>();
 
-    private record User(int iterations, byte[] salt, byte[] hash) { }
+    private record User(int iterations, byte[] salt, byte[] hash) {}
 
     /** The users file as last read, with its mtime and size so an edit is picked up. */
-    private record Users(long mtime, long size, Map<String, User> byName) { }
+    private record Users(long mtime, long size, Map<String, User> byName) {}
 
     private OperatorAuth(StateDir state, String token, boolean generated) {
         this.state = state;
@@ -78,7 +84,8 @@ public final class OperatorAuth {
         }
         String token = Files.readString(file, StandardCharsets.US_ASCII).trim();
         if (token.length() < 32 || !token.matches("[\\x21-\\x7e]+")) {
-            throw new IOException(file + " is not an operator token (32 or more printable characters on one line);"
+            throw new IOException(file
+                    + " is not an operator token (32 or more printable characters on one line);"
                     + " fix it, or delete it to have a new one generated");
         }
         return new OperatorAuth(state, token, false);
@@ -94,10 +101,14 @@ public final class OperatorAuth {
         return token;
     }
 
-    /** The token in a state directory, or null if there is none or it cannot be read (for local CLI use). */
+    /**
+     * The token in a state directory, or null if there is none or it cannot be read (for local CLI
+     * use).
+     */
     public static String readToken(Path stateDir) {
         try {
-            String t = Files.readString(stateDir.resolve(TOKEN_FILE), StandardCharsets.US_ASCII).trim();
+            String t = Files.readString(stateDir.resolve(TOKEN_FILE), StandardCharsets.US_ASCII)
+                    .trim();
             return t.isEmpty() ? null : t;
         } catch (IOException e) {
             return null;
@@ -186,7 +197,12 @@ public final class OperatorAuth {
                 if (f.length != 5 || !"pbkdf2-sha256".equals(f[1])) {
                     throw new IllegalArgumentException("expected NAME:pbkdf2-sha256:ITERATIONS:SALT_HEX:HASH_HEX");
                 }
-                out.put(f[0], new User(Integer.parseInt(f[2]), HexFormat.of().parseHex(f[3]), HexFormat.of().parseHex(f[4])));
+                out.put(
+                        f[0],
+                        new User(
+                                Integer.parseInt(f[2]),
+                                HexFormat.of().parseHex(f[3]),
+                                HexFormat.of().parseHex(f[4])));
             } catch (IllegalArgumentException e) {
                 LOG.error("{}:{}: ignored: {}", file, i + 1, e.getMessage());
             }
@@ -200,8 +216,8 @@ public final class OperatorAuth {
      */
     public static void addUser(Path stateDir, String name, String password) throws IOException {
         if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}")) {
-            throw new IllegalArgumentException("--add-operator: expected a user name of letters, digits, '.', '_' or '-', got '"
-                    + name + "'");
+            throw new IllegalArgumentException(
+                    "--add-operator: expected a user name of letters, digits, '.', '_' or '-', got '" + name + "'");
         }
         if (password == null || password.length() < 12) {
             throw new IllegalArgumentException("--add-operator: the password must have at least 12 characters");
@@ -218,7 +234,12 @@ public final class OperatorAuth {
         }
         byte[] salt = new byte[16];
         new SecureRandom().nextBytes(salt);
-        kept.add(name + ":pbkdf2-sha256:" + ITERATIONS + ":" + HexFormat.of().formatHex(salt) + ":"
+        kept.add(name
+                + ":pbkdf2-sha256:"
+                + ITERATIONS
+                + ":"
+                + HexFormat.of().formatHex(salt)
+                + ":"
                 + HexFormat.of().formatHex(pbkdf2(password, salt, ITERATIONS)));
         state.writeAtomically(USERS_FILE, (String.join("\n", kept) + "\n").getBytes(StandardCharsets.UTF_8));
     }
@@ -226,7 +247,8 @@ public final class OperatorAuth {
     private static byte[] pbkdf2(String password, byte[] salt, int iterations) {
         try {
             return SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256")
-                    .generateSecret(new PBEKeySpec(password.toCharArray(), salt, iterations, 256)).getEncoded();
+                    .generateSecret(new PBEKeySpec(password.toCharArray(), salt, iterations, 256))
+                    .getEncoded();
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("PBKDF2WithHmacSHA256 is unavailable", e);
         }

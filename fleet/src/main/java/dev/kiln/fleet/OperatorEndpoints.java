@@ -12,7 +12,10 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Why: the operator endpoints (nodes, images, metrics, the fleet page) and their credential are apart from what nodes ask. */
+/**
+ * Why: the operator endpoints (nodes, images, metrics, the fleet page) and their credential are
+ * apart from what nodes ask.
+ */
 final class OperatorEndpoints {
     // kiln serve's log lines keep naming KilnServer, as operators know them.
     private static final Logger LOG = LoggerFactory.getLogger(KilnServer.class);
@@ -23,8 +26,12 @@ final class OperatorEndpoints {
     private final OperatorAuth operators;
     private final FleetMetrics metrics;
 
-    OperatorEndpoints(KilnServer.Options options, InventoryWatcher inventory, StatusBook status, OperatorAuth operators,
-                      FleetMetrics metrics) {
+    OperatorEndpoints(
+            KilnServer.Options options,
+            InventoryWatcher inventory,
+            StatusBook status,
+            OperatorAuth operators,
+            FleetMetrics metrics) {
         this.options = options;
         this.inventory = inventory;
         this.status = status;
@@ -44,8 +51,10 @@ final class OperatorEndpoints {
      */
     io.javalin.http.Handler operator(io.javalin.http.Handler handler) {
         return ctx -> {
-            boolean onAdmin = KilnServer.ADMIN.equals(org.eclipse.jetty.server.Request.getBaseRequest(ctx.req()).getHttpChannel()
-                    .getConnector().getName());
+            boolean onAdmin = KilnServer.ADMIN.equals(org.eclipse.jetty.server.Request.getBaseRequest(ctx.req())
+                    .getHttpChannel()
+                    .getConnector()
+                    .getName());
             if (options.adminListen() != null) {
                 if (!onAdmin) {
                     KilnServer.plain(ctx, 404, "operator endpoints are on the admin listener (--admin-listen)");
@@ -53,12 +62,21 @@ final class OperatorEndpoints {
                 }
             } else if (operators.operator(ctx) == null) {
                 boolean tried = ctx.header("Authorization") != null;
-                LOG.warn("401 {} {} from {}: {}", ctx.method(), ctx.path(), ctx.ip(),
+                LOG.warn(
+                        "401 {} {} from {}: {}",
+                        ctx.method(),
+                        ctx.path(),
+                        ctx.ip(),
                         tried ? "wrong operator credential" : "no operator credential");
                 metrics.refused(FleetMetrics.endpoint(ctx.path()), "operator-credential");
                 ctx.header("WWW-Authenticate", "Basic realm=\"" + OperatorAuth.REALM + "\", charset=\"UTF-8\"");
-                KilnServer.plain(ctx, 401, "operator credential required: Authorization: Bearer TOKEN, or basic auth with the token"
-                        + " as password; the token is in " + OperatorAuth.TOKEN_FILE + " in kiln serve's state directory");
+                KilnServer.plain(
+                        ctx,
+                        401,
+                        "operator credential required: Authorization: Bearer TOKEN, or basic auth with the token"
+                                + " as password; the token is in "
+                                + OperatorAuth.TOKEN_FILE
+                                + " in kiln serve's state directory");
                 return;
             }
             handler.handle(ctx);
@@ -70,15 +88,28 @@ final class OperatorEndpoints {
         List<NodeView> rows = new ArrayList<>();
         for (Inventory.Member m : inventory.current().members()) {
             NodeStatus s = status.get(m.mac());
-            rows.add(new NodeView(m.mac(), m.cluster().name(), m.name(), m.node().role(), m.bootstrapRole(), m.node().address(),
-                    m.image().toString(), m.channel(), s == null ? null : s.reportedImage(), s == null ? null : s.kernel(),
-                    s == null ? null : s.step(), s == null ? null : s.detail(), s == null ? null : s.receivedAt(),
+            rows.add(new NodeView(
+                    m.mac(),
+                    m.cluster().name(),
+                    m.name(),
+                    m.node().role(),
+                    m.bootstrapRole(),
+                    m.node().address(),
+                    m.image().toString(),
+                    m.channel(),
+                    s == null ? null : s.reportedImage(),
+                    s == null ? null : s.kernel(),
+                    s == null ? null : s.step(),
+                    s == null ? null : s.detail(),
+                    s == null ? null : s.receivedAt(),
                     s == null ? null : s.ageSeconds(now)));
         }
         KilnServer.json(ctx, 200, rows);
     }
 
-    /** GET /images: the versions in the store, each with its kernel, outputs and validation verdict. */
+    /**
+     * GET /images: the versions in the store, each with its kernel, outputs and validation verdict.
+     */
     void imageList(Context ctx) throws IOException {
         java.util.Set<String> wanted = FleetView.inUse(inventory.current());
         List<Map<String, Object>> out = new ArrayList<>();

@@ -1,8 +1,7 @@
 package dev.kiln.fleet;
 
-import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.core.json.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,17 +12,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A node's current version: the one kiln serve last handed it in a boot script. It differs from
- * the desired one (the inventory's) after an inventory edit until the node boots again, and that
- * is drift. Kept in served.json in the state directory, so a restart does not forget it. Written
- * only when a node is given another version than before, which is rare.
+ * A node's current version: the one kiln serve last handed it in a boot script. It differs from the
+ * desired one (the inventory's) after an inventory edit until the node boots again, and that is
+ * drift. Kept in served.json in the state directory, so a restart does not forget it. Written only
+ * when a node is given another version than before, which is rare.
  */
 final class ServedVersions {
     private static final Logger LOG = LoggerFactory.getLogger(ServedVersions.class);
     static final String FILE = "served.json";
 
-    /** @param image NAME:VERSION given; @param at when it was first given */
-    record Served(String image, String at) { }
+    /**
+     * @param image NAME:VERSION given; @param at when it was first given
+     */
+    record Served(String image, String at) {}
 
     private final StateDir state;
     private final Map<String, Served> byMac = new TreeMap<>();
@@ -37,13 +38,17 @@ final class ServedVersions {
         Path file = state.file(FILE);
         if (Files.exists(file)) {
             try {
-                Map<String, Served> saved = Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, Served>>() { });
+                Map<String, Served> saved =
+                        Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, Served>>() {});
                 if (saved != null) {
                     served.byMac.putAll(saved);
                 }
             } catch (IOException e) {
                 // History, not configuration: the next boot script of each node records it again.
-                LOG.warn("{} is unreadable ({}); current versions are unknown until nodes boot again", file, e.getMessage());
+                LOG.warn(
+                        "{} is unreadable ({}); current versions are unknown until nodes boot again",
+                        file,
+                        e.getMessage());
             }
         }
         return served;

@@ -28,14 +28,16 @@ final class SignatureGate {
     private final List<String> checkedFiles;
     private final Map<Path, Cached> verdicts = new ConcurrentHashMap<>();
 
-    private record Cached(List<Object> stamps, String refusal) { }
+    private record Cached(List<Object> stamps, String refusal) {}
 
     SignatureGate(List<ManifestSignatures.Key> trusted, List<String> checkedFiles) {
         this.trusted = List.copyOf(trusted);
         this.checkedFiles = List.copyOf(checkedFiles);
     }
 
-    /** Why this version must not go to nodes, or null when it is signed by a trusted key and intact. */
+    /**
+     * Why this version must not go to nodes, or null when it is signed by a trusted key and intact.
+     */
     String refusal(ImageRef ref, Path versionDir) {
         List<Object> stamps = stamps(versionDir);
         Cached c = verdicts.get(versionDir);
@@ -50,7 +52,8 @@ final class SignatureGate {
                 LOG.info("trust: {} is signed by {} and its pxe files match the signed manifest", ref, v.signedBy());
             }
         } catch (IOException | RuntimeException e) {
-            refusal = "image " + ref + " is refused by --trust: its signature cannot be checked (" + e.getMessage() + ")";
+            refusal =
+                    "image " + ref + " is refused by --trust: its signature cannot be checked (" + e.getMessage() + ")";
         }
         if (refusal != null) {
             LOG.warn("trust: {}", refusal);
@@ -65,7 +68,8 @@ final class SignatureGate {
         files.addAll(checkedFiles);
         for (String f : files) {
             try {
-                BasicFileAttributes a = Files.readAttributes(dir.resolve(f), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                BasicFileAttributes a =
+                        Files.readAttributes(dir.resolve(f), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                 out.add(List.of(f, a.size(), a.lastModifiedTime().toMillis(), String.valueOf(a.fileKey())));
             } catch (IOException e) {
                 out.add(List.of(f, "absent"));

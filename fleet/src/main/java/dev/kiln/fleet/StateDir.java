@@ -11,8 +11,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
 /**
- * kiln serve's own state: the token secret and the last status of every node. Private to the
- * user running the server (0700 directory, 0600 files), because the secret mints node tokens.
+ * kiln serve's own state: the token secret and the last status of every node. Private to the user
+ * running the server (0700 directory, 0600 files), because the secret mints node tokens.
  */
 public final class StateDir {
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
@@ -27,7 +27,9 @@ public final class StateDir {
     /** $XDG_STATE_HOME/kiln/serve, else ~/.local/state/kiln/serve. */
     public static Path defaultDir() {
         String xdg = System.getenv("XDG_STATE_HOME");
-        Path state = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".local", "state");
+        Path state = xdg != null && !xdg.isBlank()
+                ? Path.of(xdg)
+                : Path.of(System.getProperty("user.home"), ".local", "state");
         return state.resolve("kiln").resolve("serve");
     }
 

@@ -1,8 +1,7 @@
 package dev.kiln.fleet;
 
-import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.core.json.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,12 +21,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The last status of every node, by MAC: in memory for reads, persisted to status.json in the
- * state directory so a restarted server still knows where each node got to.
+ * The last status of every node, by MAC: in memory for reads, persisted to status.json in the state
+ * directory so a restarted server still knows where each node got to.
  *
- * <p>Writes are coalesced: a report schedules one background write of the whole book unless one
- * is already pending, so a burst of 200 reports costs a few file writes, not 200, and reporters
- * never wait for the disk. Each write replaces the file atomically.
+ * <p>Writes are coalesced: a report schedules one background write of the whole book unless one is
+ * already pending, so a burst of 200 reports costs a few file writes, not 200, and reporters never
+ * wait for the disk. Each write replaces the file atomically.
  */
 public final class StatusBook implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StatusBook.class);
@@ -44,7 +43,7 @@ public final class StatusBook implements AutoCloseable {
     private final List<BiConsumer<String, NodeStatus>> listeners = new CopyOnWriteArrayList<>();
 
     /** The file's shape; "schema" lets a later kiln read it or move it aside knowingly. */
-    record Saved(int schema, Map<String, NodeStatus> nodes) { }
+    record Saved(int schema, Map<String, NodeStatus> nodes) {}
 
     private StatusBook(StateDir state) {
         this.state = state;
@@ -55,7 +54,7 @@ public final class StatusBook implements AutoCloseable {
         Path file = state.file(FILE);
         if (Files.exists(file)) {
             try {
-                Saved saved = Json.MAPPER.readValue(file.toFile(), new TypeReference<Saved>() { });
+                Saved saved = Json.MAPPER.readValue(file.toFile(), new TypeReference<Saved>() {});
                 if (saved != null && saved.nodes() != null) {
                     book.byMac.putAll(saved.nodes());
                 }
@@ -63,16 +62,27 @@ public final class StatusBook implements AutoCloseable {
                 // Status is history, not configuration: keep the bad file for inspection and go on.
                 Path aside = state.file(FILE + ".unreadable-" + System.currentTimeMillis());
                 Files.move(file, aside, StandardCopyOption.REPLACE_EXISTING);
-                LOG.warn("{} is unreadable ({}); moved it to {} and starting with no node status", file, e.getMessage(), aside);
+                LOG.warn(
+                        "{} is unreadable ({}); moved it to {} and starting with no node status",
+                        file,
+                        e.getMessage(),
+                        aside);
             }
         }
         return book;
     }
 
     /** Records a report (merged over the previous one) with the current time as receive time. */
-    public NodeStatus record(String mac, String step, String detail, String phase, Map<String, Object> image,
-                             String kernel, String from) {
-        NodeStatus report = new NodeStatus(step, detail, phase, image, kernel, null, Instant.now().toString(), from);
+    public NodeStatus record(
+            String mac,
+            String step,
+            String detail,
+            String phase,
+            Map<String, Object> image,
+            String kernel,
+            String from) {
+        NodeStatus report = new NodeStatus(
+                step, detail, phase, image, kernel, null, Instant.now().toString(), from);
         NodeStatus merged = byMac.merge(mac, report, (old, now) -> now.over(old));
         changed(mac, merged);
         return merged;
@@ -87,7 +97,9 @@ public final class StatusBook implements AutoCloseable {
         return merged != null;
     }
 
-    /** Calls {@code listener} with (MAC, new status) after every report, on the reporting thread. */
+    /**
+     * Calls {@code listener} with (MAC, new status) after every report, on the reporting thread.
+     */
     public void onChange(BiConsumer<String, NodeStatus> listener) {
         listeners.add(listener);
     }
@@ -119,11 +131,11 @@ public final class StatusBook implements AutoCloseable {
     }
 
     private void writeNow() {
-        // Clear the flag before reading the map: a report arriving during the write schedules another.
+        // Clear the flag before reading the map: a report arriving during the write schedules
+        // another.
         writePending.set(false);
         try {
-            state.writeAtomically(FILE, Json.MAPPER.writer()
-                    .writeValueAsBytes(new Saved(1, new TreeMap<>(byMac))));
+            state.writeAtomically(FILE, Json.MAPPER.writer().writeValueAsBytes(new Saved(1, new TreeMap<>(byMac))));
         } catch (IOException | RuntimeException e) {
             LOG.error("cannot save node status to {}: {}", state.file(FILE), e.toString());
         }

@@ -1,8 +1,7 @@
 package dev.kiln.fleet;
 
-import dev.kiln.core.store.ValidationRecord;
-import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import java.net.URI;
@@ -42,7 +41,10 @@ final class FleetFixture implements AutoCloseable {
     final Path state;
     final KilnServer server;
     final String base;
-    final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    final HttpClient http = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
 
     FleetFixture(Path dir, String adminListen) throws Exception {
         this.dir = dir;
@@ -64,7 +66,8 @@ final class FleetFixture implements AutoCloseable {
         Files.writeString(store.dir(ImageRef.parse(image)).resolve("validation.json"), """
                 {"image": "%s", "runs": [{"runId": "%s", "result": "%s", "provider": "qemu-pxe", "masters": 1,
                  "workers": 2, "startedAt": "2026-11-28T10:00:00Z", "seconds": 95.5, "reportSha256": "%s"}]}
-                """.formatted(image, run, result, "0".repeat(64)));
+                """.formatted(
+                        image, run, result, "0".repeat(64)));
     }
 
     /** A node agent's report, sent with the node's own token. */
@@ -81,14 +84,24 @@ final class FleetFixture implements AutoCloseable {
             report.put("kernel", kernel);
         }
         String body = JSON.writeValueAsString(report);
-        return http.send(HttpRequest.newBuilder(URI.create(base + "/status")).header("Authorization", "Bearer " + server.token(mac))
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        return http.send(
+                        HttpRequest.newBuilder(URI.create(base + "/status"))
+                                .header("Authorization", "Bearer " + server.token(mac))
+                                .POST(HttpRequest.BodyPublishers.ofString(body))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding())
+                .statusCode();
     }
 
     /** Check results, as the agent posts them after ready. */
     int checks(String mac, String json) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(base + "/checks")).header("Authorization", "Bearer " + server.token(mac))
-                .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        return http.send(
+                        HttpRequest.newBuilder(URI.create(base + "/checks"))
+                                .header("Authorization", "Bearer " + server.token(mac))
+                                .POST(HttpRequest.BodyPublishers.ofString(json))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding())
+                .statusCode();
     }
 
     HttpResponse<String> get(String url, String... headers) throws Exception {
@@ -115,8 +128,7 @@ final class FleetFixture implements AutoCloseable {
         check(report(M1, "ready", "etcd member up", null, null) == 204, "m1 ready");
         check(checks(M1, """
                 {"checks": [{"check": "kernel-version", "scope": "node", "status": "pass", "detail": "running 6.1.0-test"},
-                 {"check": "units-active", "scope": "node", "status": "pass", "detail": "active: containerd.service"}]}""") == 204,
-                "m1 checks");
+                 {"check": "units-active", "scope": "node", "status": "pass", "detail": "active: containerd.service"}]}""") == 204, "m1 checks");
         check(report(M2, "booted", null, "1.0.0", "6.1.0-test") == 204, "m2 booted");
         check(report(M2, "failed", "etcd join failed: <b>connection refused</b>", null, null) == 204, "m2 failed");
         check(report(W1, "metadata-fetched", null, "1.0.0", "6.1.0-test") == 204, "w1 booting");

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 class InventoryBmcTest {
     @TempDir
     Path tmp;
+
     ImageStore store;
     Path file;
 
@@ -36,25 +37,44 @@ class InventoryBmcTest {
 
     @Test
     void ipmiRedfishAndManualEntriesAreKeptOnTheNode() throws Exception {
-        Inventory.Bmc ipmi = InventoryLoader.parse(file, inventory(
-                "{driver: ipmi, address: \"10.0.9.11:623\", user: admin, passwordFile: /etc/kiln/m1.pass}"), store)
-                .members().get(0).node().bmc();
+        Inventory.Bmc ipmi = InventoryLoader.parse(
+                        file,
+                        inventory(
+                                "{driver: ipmi, address: \"10.0.9.11:623\", user: admin, passwordFile: /etc/kiln/m1.pass}"),
+                        store)
+                .members()
+                .get(0)
+                .node()
+                .bmc();
         assertThat(ipmi.driver()).isEqualTo("ipmi");
         assertThat(ipmi.address()).isEqualTo("10.0.9.11:623");
         assertThat(ipmi.passwordFile()).isEqualTo("/etc/kiln/m1.pass");
-        Inventory.Bmc redfish = InventoryLoader.parse(file, inventory(
-                "{driver: redfish, address: \"https://bmc-m1.lab:8443\", user: root, passwordEnv: M1_BMC,"
-                        + " systemId: System.Embedded.1, caFile: /etc/kiln/bmc-ca.pem}"), store)
-                .members().get(0).node().bmc();
+        Inventory.Bmc redfish = InventoryLoader.parse(
+                        file,
+                        inventory(
+                                "{driver: redfish, address: \"https://bmc-m1.lab:8443\", user: root, passwordEnv: M1_BMC,"
+                                        + " systemId: System.Embedded.1, caFile: /etc/kiln/bmc-ca.pem}"),
+                        store)
+                .members()
+                .get(0)
+                .node()
+                .bmc();
         assertThat(redfish.systemId()).isEqualTo("System.Embedded.1");
-        assertThat(InventoryLoader.parse(file, inventory("{driver: manual}"), store).members().get(0).node().bmc().driver())
+        assertThat(InventoryLoader.parse(file, inventory("{driver: manual}"), store)
+                        .members()
+                        .get(0)
+                        .node()
+                        .bmc()
+                        .driver())
                 .isEqualTo("manual");
     }
 
     @Test
     void aPasswordInTheInventoryIsRefusedWithWhereItGoesAndNeverRepeated() {
-        assertThatThrownBy(() -> InventoryLoader.parse(file, inventory(
-                "{driver: ipmi, address: 10.0.9.11, user: admin, password: hunter2-secret}"), store))
+        assertThatThrownBy(() -> InventoryLoader.parse(
+                        file,
+                        inventory("{driver: ipmi, address: 10.0.9.11, user: admin, password: hunter2-secret}"),
+                        store))
                 .isInstanceOf(InventoryException.class)
                 .hasMessageContaining("inventory.yaml:6:")
                 .hasMessageContaining("clusters[0].nodes[0].bmc.password")
@@ -66,15 +86,22 @@ class InventoryBmcTest {
     @Test
     void missingAndWrongFieldsAreNamed() {
         assertThatThrownBy(() -> InventoryLoader.parse(file, inventory("{driver: ilo, address: x}"), store))
-                .hasMessageContaining("bmc.driver").hasMessageContaining("ipmi, redfish or manual, got 'ilo'");
-        assertThatThrownBy(() -> InventoryLoader.parse(file, inventory("{driver: redfish, address: bmc-m1, user: root,"
-                + " passwordEnv: M1}"), store))
-                .hasMessageContaining("bmc.address").hasMessageContaining("https://HOST");
-        assertThatThrownBy(() -> InventoryLoader.parse(file, inventory("{driver: ipmi, address: 10.0.9.11, user: a,"
-                + " passwordFile: /a, passwordEnv: B}"), store))
+                .hasMessageContaining("bmc.driver")
+                .hasMessageContaining("ipmi, redfish or manual, got 'ilo'");
+        assertThatThrownBy(() -> InventoryLoader.parse(
+                        file, inventory("{driver: redfish, address: bmc-m1, user: root," + " passwordEnv: M1}"), store))
+                .hasMessageContaining("bmc.address")
+                .hasMessageContaining("https://HOST");
+        assertThatThrownBy(() -> InventoryLoader.parse(
+                        file,
+                        inventory("{driver: ipmi, address: 10.0.9.11, user: a," + " passwordFile: /a, passwordEnv: B}"),
+                        store))
                 .hasMessageContaining("one of passwordFile");
-        assertThatThrownBy(() -> InventoryLoader.parse(file, inventory("{driver: redfish, address: \"https://b\", user: a,"
-                + " passwordEnv: B, insecure: true, caFile: /ca.pem}"), store))
+        assertThatThrownBy(() -> InventoryLoader.parse(
+                        file,
+                        inventory("{driver: redfish, address: \"https://b\", user: a,"
+                                + " passwordEnv: B, insecure: true, caFile: /ca.pem}"),
+                        store))
                 .hasMessageContaining("bmc.insecure");
     }
 }

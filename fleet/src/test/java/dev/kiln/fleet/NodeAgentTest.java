@@ -1,12 +1,11 @@
 package dev.kiln.fleet;
 
-import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestSupport;
 import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageStore;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,9 +19,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The node agent (templates/agent/kiln-agent, POSIX sh) against a real kiln serve on loopback,
- * on an image root laid out in a temp dir: what it renders, what it refuses, what it reports.
- * The VM tests (vm/PxeBootTest) show the same on a booted node; this one runs in seconds.
+ * The node agent (templates/agent/kiln-agent, POSIX sh) against a real kiln serve on loopback, on
+ * an image root laid out in a temp dir: what it renders, what it refuses, what it reports. The VM
+ * tests (vm/PxeBootTest) show the same on a booted node; this one runs in seconds.
  */
 class NodeAgentTest {
     private static final String MAC = "52:54:00:12:34:01";
@@ -30,6 +29,7 @@ class NodeAgentTest {
 
     @TempDir
     Path tmp;
+
     private KilnServer server;
     private Path root;
 
@@ -50,17 +50,31 @@ class NodeAgentTest {
                         metadata:
                           tricky: %s
                           kilnChecks: %s
-                """.formatted(MAC, Json.MAPPER.writeValueAsString(TRICKY), Json.MAPPER.writeValueAsString(
-                        "{\"node\": [{\"check\": \"image-identity\", \"expect\": {\"name\": \"debian-node\", \"version\": \"2.0.0\"}},"
-                                + " {\"check\": \"hygiene\"}], \"cluster\": []}")));
-        server = KilnServer.start(new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 200));
+                """.formatted(
+                        MAC,
+                        Json.MAPPER.writeValueAsString(TRICKY),
+                        Json.MAPPER.writeValueAsString(
+                                "{\"node\": [{\"check\": \"image-identity\", \"expect\": {\"name\": \"debian-node\", \"version\": \"2.0.0\"}},"
+                                        + " {\"check\": \"hygiene\"}], \"cluster\": []}")));
+        server = KilnServer.start(
+                new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 200));
         root = tmp.resolve("root");
-        write("etc/kiln/image.json", "{\"name\":\"debian-node\",\"version\":\"1.0.0\",\"kernel\":\"6.1.0-50-cloud-amd64\"}\n");
-        write("usr/lib/kiln/bootstrap/init-master", "#!/bin/sh\nprintf '%s %s\\n' \"$KILN_META_name\" \"$KILN_META_role\" > "
-                + tmp.resolve("bootstrap-ran") + "\n");
-        Exec.of("chmod", "0755", root.resolve("usr/lib/kiln/bootstrap/init-master").toString()).run();
+        write(
+                "etc/kiln/image.json",
+                "{\"name\":\"debian-node\",\"version\":\"1.0.0\",\"kernel\":\"6.1.0-50-cloud-amd64\"}\n");
+        write(
+                "usr/lib/kiln/bootstrap/init-master",
+                "#!/bin/sh\nprintf '%s %s\\n' \"$KILN_META_name\" \"$KILN_META_role\" > "
+                        + tmp.resolve("bootstrap-ran")
+                        + "\n");
+        Exec.of(
+                        "chmod",
+                        "0755",
+                        root.resolve("usr/lib/kiln/bootstrap/init-master").toString())
+                .run();
         write("usr/lib/kiln/kiln-check", Files.readString(TestSupport.repo("templates/agent/kiln-check")));
-        Exec.of("chmod", "0755", root.resolve("usr/lib/kiln/kiln-check").toString()).run();
+        Exec.of("chmod", "0755", root.resolve("usr/lib/kiln/kiln-check").toString())
+                .run();
         write("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
         write("cmdline", "console=ttyS0 kiln.server=" + server.publicUrl() + " kiln.token=" + server.token(MAC) + "\n");
     }
@@ -94,9 +108,12 @@ class NodeAgentTest {
     }
 
     private JsonNode status() throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(server.publicUrl() + "/nodes")).header("Authorization", "Bearer " + server.operatorToken()).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(server.publicUrl() + "/nodes"))
+                                .header("Authorization", "Bearer " + server.operatorToken())
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         return Json.MAPPER.readTree(r.body()).get(0);
     }
 
@@ -111,8 +128,8 @@ class NodeAgentTest {
         Exec.Result r = runAgent();
 
         assertThat(r.exitCode()).as(r.output()).isZero();
-        assertThat(root.resolve("etc/app.conf")).hasContent(
-                "name=m1\ntricky=" + TRICKY + "\npeers=m1=http://127.0.0.1:2380\nkept=${SHELL} [=x]\n");
+        assertThat(root.resolve("etc/app.conf"))
+                .hasContent("name=m1\ntricky=" + TRICKY + "\npeers=m1=http://127.0.0.1:2380\nkept=${SHELL} [=x]\n");
         assertThat(tmp.resolve("bootstrap-ran")).hasContent("m1 init-master");
         assertThat(r.output()).contains("kiln-agent: metadata-fetched").contains("kiln-agent: ready");
         JsonNode node = status();
@@ -139,14 +156,18 @@ class NodeAgentTest {
         assertThat(tmp.resolve("bootstrap-ran")).doesNotExist();
         JsonNode node = status();
         assertThat(node.path("step").asText()).isEqualTo("failed");
-        assertThat(node.path("detail").asText()).contains("ntpServer").contains("@@ntp_server@@").contains("/etc/app.conf");
+        assertThat(node.path("detail").asText())
+                .contains("ntpServer")
+                .contains("@@ntp_server@@")
+                .contains("/etc/app.conf");
         assertThat(server.status(MAC).phase()).as("the step that failed").isEqualTo("placeholders");
         assertThat(server.status(MAC).checks()).as("no checks after a failure").isNull();
     }
 
     @Test
     void nodeWithoutKernelArgumentsReadsEtcKilnCmdlineAndSendsCheckResults() throws Exception {
-        placeholders("{\"placeholders\": {}, \"files\": {}, \"originals\": \"/usr/lib/kiln/placeholder-files\"}", "x\n");
+        placeholders(
+                "{\"placeholders\": {}, \"files\": {}, \"originals\": \"/usr/lib/kiln/placeholder-files\"}", "x\n");
         // As in a container: the kernel's command line says nothing about kiln.
         write("etc/kiln/cmdline", Files.readString(root.resolve("cmdline")));
         write("cmdline", "console=ttyS0\n");
@@ -155,9 +176,13 @@ class NodeAgentTest {
 
         assertThat(r.exitCode()).as(r.output()).isZero();
         NodeStatus s = server.status(MAC);
-        assertThat(s.step()).as("check results do not change the step peers wait for").isEqualTo("ready");
-        assertThat(s.checks()).extracting(c -> c.get("check"), c -> c.get("status"))
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("image-identity", "fail"),
+        assertThat(s.step())
+                .as("check results do not change the step peers wait for")
+                .isEqualTo("ready");
+        assertThat(s.checks())
+                .extracting(c -> c.get("check"), c -> c.get("status"))
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("image-identity", "fail"),
                         org.assertj.core.groups.Tuple.tuple("hygiene", "pass"));
         assertThat(s.checks().get(0).get("detail").toString()).contains("version is \"1.0.0\", expected \"2.0.0\"");
         assertThat(s.checks().get(1).get("facts").toString()).contains("0123456789abcdef0123456789abcdef");
@@ -166,7 +191,8 @@ class NodeAgentTest {
 
     @Test
     void wrongTokenIsRefusedAndTheAgentFails() throws Exception {
-        placeholders("{\"placeholders\": {}, \"files\": {}, \"originals\": \"/usr/lib/kiln/placeholder-files\"}", "x\n");
+        placeholders(
+                "{\"placeholders\": {}, \"files\": {}, \"originals\": \"/usr/lib/kiln/placeholder-files\"}", "x\n");
         write("cmdline", "kiln.server=" + server.publicUrl() + " kiln.token=" + "0".repeat(64) + "\n");
 
         Exec.Result r = runAgent();

@@ -19,16 +19,23 @@ class PublicUrlTest {
 
     @Test
     void severalAddressesAreRefusedAndListed() {
-        Decision d = PublicUrl.derive(8080, List.of(new Candidate("10.0.0.2", "eth0"), new Candidate("172.17.0.1", "docker0")));
+        Decision d = PublicUrl.derive(
+                8080, List.of(new Candidate("10.0.0.2", "eth0"), new Candidate("172.17.0.1", "docker0")));
         assertThat(d.url()).isNull();
-        assertThat(d.error()).contains("--public-url is required", "10.0.0.2 (eth0)", "172.17.0.1 (docker0)",
-                "--public-url http://10.0.0.2:8080");
+        assertThat(d.error())
+                .contains(
+                        "--public-url is required",
+                        "10.0.0.2 (eth0)",
+                        "172.17.0.1 (docker0)",
+                        "--public-url http://10.0.0.2:8080");
     }
 
     @Test
     void noAddressOrPortZeroIsRefused() {
         assertThat(PublicUrl.derive(8080, List.of()).error()).contains("no IPv4 address besides loopback");
-        assertThat(PublicUrl.derive(0, List.of(new Candidate("10.0.0.2", "eth0"))).error()).contains("port 0");
+        assertThat(PublicUrl.derive(0, List.of(new Candidate("10.0.0.2", "eth0")))
+                        .error())
+                .contains("port 0");
     }
 
     @Test

@@ -31,12 +31,14 @@ class ServeTrustTest {
 
     @TempDir
     Path tmp;
+
     ImageStore store;
     Path version;
     Path key;
     Path pub;
     KilnServer server;
-    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeEach
     void start() throws Exception {
@@ -47,8 +49,9 @@ class ServeTrustTest {
         ManifestSignatures.writeKeyPair(ManifestSignatures.generate(), key, pub);
         Path inventory = tmp.resolve("inventory.yaml");
         Files.writeString(inventory, INVENTORY);
-        server = KilnServer.start(new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 100)
-                .trusting(ManifestSignatures.readPublicKeys(List.of(pub))));
+        server = KilnServer.start(
+                new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 100)
+                        .trusting(ManifestSignatures.readPublicKeys(List.of(pub))));
     }
 
     @AfterEach
@@ -59,18 +62,26 @@ class ServeTrustTest {
     }
 
     String script() throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-                + "/ipxe?mac=" + MAC)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/ipxe?mac=" + MAC))
+                        .timeout(Duration.ofSeconds(10))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(200);
         return r.body();
     }
 
     @Test
     void anUnsignedVersionIsRefusedWithTheReason() throws Exception {
-        assertThat(script()).startsWith("#!ipxe\n")
-                .contains("echo kiln: not booting " + MAC + ": m1 of cluster lab: image debian-node:1.0.0 is refused by"
+        assertThat(script())
+                .startsWith("#!ipxe\n")
+                .contains("echo kiln: not booting "
+                        + MAC
+                        + ": m1 of cluster lab: image debian-node:1.0.0 is refused by"
                         + " --trust: not signed (no manifest.json.sig")
-                .doesNotContain("kiln-base").doesNotContain("kernel").doesNotContain("kiln.token");
+                .doesNotContain("kiln-base")
+                .doesNotContain("kernel")
+                .doesNotContain("kiln.token");
     }
 
     @Test
@@ -78,19 +89,26 @@ class ServeTrustTest {
         Path other = tmp.resolve("other.pem");
         ManifestSignatures.writeKeyPair(ManifestSignatures.generate(), other, tmp.resolve("other.pub.pem"));
         ManifestSignatures.sign(version, ManifestSignatures.readPrivateKey(other));
-        assertThat(script()).contains("image debian-node:1.0.0 is refused by --trust: its signature does not verify with"
-                + " any trusted key (" + ManifestSignatures.readPublicKey(pub).fingerprint()).doesNotContain("kiln-base");
+        assertThat(script())
+                .contains("image debian-node:1.0.0 is refused by --trust: its signature does not verify with"
+                        + " any trusted key ("
+                        + ManifestSignatures.readPublicKey(pub).fingerprint())
+                .doesNotContain("kiln-base");
     }
 
     @Test
     void aSignedVersionBootsUntilAFileNodesBootFromIsChanged() throws Exception {
         ManifestSignatures.sign(version, ManifestSignatures.readPrivateKey(key));
-        assertThat(script()).contains("set kiln-base ").contains("chain ${kiln-base}/pxe/boot.ipxe")
+        assertThat(script())
+                .contains("set kiln-base ")
+                .contains("chain ${kiln-base}/pxe/boot.ipxe")
                 .doesNotContain("not booting");
-        // Someone with write access to the store swaps the initrd: the signed manifest no longer covers it.
+        // Someone with write access to the store swaps the initrd: the signed manifest no longer
+        // covers it.
         Path initrd = store.dir(ImageRef.parse("debian-node:1.0.0")).resolve("pxe/initrd.img");
         Files.writeString(initrd, "an initrd of someone else's");
-        assertThat(script()).contains("image debian-node:1.0.0 is refused by --trust: pxe/initrd.img")
+        assertThat(script())
+                .contains("image debian-node:1.0.0 is refused by --trust: pxe/initrd.img")
                 .doesNotContain("kiln-base");
     }
 }

@@ -15,7 +15,7 @@ import java.util.Random;
 
 /** A hand-made image store: artifact files plus a manifest.json listing them, no image build. */
 public final class TestStore {
-    private TestStore() { }
+    private TestStore() {}
 
     /** Writes NAME/VERSION with these files (relative path → bytes), all listed in the manifest. */
     static Path version(ImageStore store, String name, String version, Map<String, byte[]> files) throws IOException {
@@ -27,9 +27,25 @@ public final class TestStore {
             Files.write(p, f.getValue());
             artifacts.put(f.getKey(), new Manifest.Artifact(Hashing.sha256(f.getValue()), f.getValue().length));
         }
-        Manifest m = new Manifest(Manifest.SCHEMA, name, version, "test image", "0".repeat(64), "2026-11-27T00:00:00Z", 1.0,
-                "test", null, new Manifest.Kernel("linux-image-test", "1", "6.1.0-test", ""), Map.of(), Map.of(), List.of(),
-                Map.of(), List.of(), List.of("pxe"), artifacts, null);
+        Manifest m = new Manifest(
+                Manifest.SCHEMA,
+                name,
+                version,
+                "test image",
+                "0".repeat(64),
+                "2026-11-27T00:00:00Z",
+                1.0,
+                "test",
+                null,
+                new Manifest.Kernel("linux-image-test", "1", "6.1.0-test", ""),
+                Map.of(),
+                Map.of(),
+                List.of(),
+                Map.of(),
+                List.of(),
+                List.of("pxe"),
+                artifacts,
+                null);
         Json.MAPPER.writeValue(dir.resolve(ImageStore.MANIFEST).toFile(), m);
         return dir;
     }
@@ -40,7 +56,9 @@ public final class TestStore {
         files.put("pxe/vmlinuz", ("kernel of " + name + ":" + version).getBytes(StandardCharsets.UTF_8));
         files.put("pxe/initrd.img", ("initrd of " + name + ":" + version).getBytes(StandardCharsets.UTF_8));
         files.put("pxe/rootfs.squashfs", randomBytes(rootfsSize, 42));
-        files.put("pxe/boot.ipxe", "#!ipxe\nkernel ${kiln-base}/pxe/vmlinuz ${kiln-args}\n".getBytes(StandardCharsets.UTF_8));
+        files.put(
+                "pxe/boot.ipxe",
+                "#!ipxe\nkernel ${kiln-base}/pxe/vmlinuz ${kiln-args}\n".getBytes(StandardCharsets.UTF_8));
         return version(store, name, version, files);
     }
 

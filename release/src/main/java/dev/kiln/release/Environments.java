@@ -9,6 +9,7 @@ import java.util.Map;
 /**
  * The environments file, checked ({@link EnvironmentsLoader}): the environments an image moves
  * through and the gates a version must pass to enter each.
+ *
  * <pre>
  * environments:
  *   - name: dev
@@ -23,12 +24,16 @@ import java.util.Map;
  * </pre>
  */
 public record Environments(Path file, List<Environment> environments) {
-    /** The gates --override accepts; "revoked" is not one of them: a revoked version never moves. */
+    /**
+     * The gates --override accepts; "revoked" is not one of them: a revoked version never moves.
+     */
     public static final List<String> GATES = List.of("validated", "from", "soak", "approvals", "window");
 
     /** One environment: its name, the environment versions come from (may be null), its gates. */
     public record Environment(String name, String from, List<Gate> gates) {
-        /** The names of the gates a promotion into it evaluates, in order ("from" first when set). */
+        /**
+         * The names of the gates a promotion into it evaluates, in order ("from" first when set).
+         */
         public List<String> gateNames() {
             List<String> names = new java.util.ArrayList<>();
             if (from != null) {
@@ -48,15 +53,23 @@ public record Environments(Path file, List<Environment> environments) {
         String describe();
     }
 
-    /** A validated run of this exact manifest, on {@code provider} (any when null), at least this shape. */
+    /**
+     * A validated run of this exact manifest, on {@code provider} (any when null), at least this
+     * shape.
+     */
     public record Validated(String provider, int masters, int workers) implements Gate {
         public String name() {
             return "validated";
         }
 
         public String describe() {
-            return "validated" + (provider == null ? "" : " on " + provider) + " with at least " + masters + " master(s) + "
-                    + workers + " worker(s)";
+            return "validated"
+                    + (provider == null ? "" : " on " + provider)
+                    + " with at least "
+                    + masters
+                    + " master(s) + "
+                    + workers
+                    + " worker(s)";
         }
     }
 
@@ -95,15 +108,24 @@ public record Environments(Path file, List<Environment> environments) {
 
     /** The environment of this name, or null. */
     public Environment environment(String name) {
-        return environments.stream().filter(e -> e.name().equals(name)).findFirst().orElse(null);
+        return environments.stream()
+                .filter(e -> e.name().equals(name))
+                .findFirst()
+                .orElse(null);
     }
 
     /** The environment, or an error naming the file and the environments it has. */
     public Environment require(String name) {
         Environment e = environment(name);
         if (e == null) {
-            throw new IllegalArgumentException("no environment '" + name + "' in " + file + " (it has: "
-                    + String.join(", ", environments.stream().map(Environment::name).toList()) + ")");
+            throw new IllegalArgumentException("no environment '"
+                    + name
+                    + "' in "
+                    + file
+                    + " (it has: "
+                    + String.join(
+                            ", ", environments.stream().map(Environment::name).toList())
+                    + ")");
         }
         return e;
     }
@@ -111,10 +133,17 @@ public record Environments(Path file, List<Environment> environments) {
     /** "24h", "90m", "3d", "1h30m", "45s". */
     static final class Durations {
         private static final java.util.regex.Pattern PART = java.util.regex.Pattern.compile("(\\d+)([dhms])");
-        private static final Map<String, Duration> UNITS = Map.of("d", Duration.ofDays(1), "h", Duration.ofHours(1),
-                "m", Duration.ofMinutes(1), "s", Duration.ofSeconds(1));
+        private static final Map<String, Duration> UNITS = Map.of(
+                "d",
+                Duration.ofDays(1),
+                "h",
+                Duration.ofHours(1),
+                "m",
+                Duration.ofMinutes(1),
+                "s",
+                Duration.ofSeconds(1));
 
-        private Durations() { }
+        private Durations() {}
 
         static Duration parse(String text) {
             String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
@@ -126,7 +155,8 @@ public record Environments(Path file, List<Environment> environments) {
                 end = m.end();
             }
             if (t.isEmpty() || end != t.length()) {
-                throw new IllegalArgumentException("expected a duration like 24h, 90m, 3d or 1h30m, got '" + text + "'");
+                throw new IllegalArgumentException(
+                        "expected a duration like 24h, 90m, 3d or 1h30m, got '" + text + "'");
             }
             return d;
         }

@@ -4,7 +4,10 @@ import dev.kiln.core.yaml.YamlProblem;
 import java.util.List;
 import java.util.stream.Collectors;
 
-/** The environments file is unusable; carries every problem, each at file:line:column with its field path. */
+/**
+ * The environments file is unusable; carries every problem, each at file:line:column with its field
+ * path.
+ */
 public final class EnvironmentsException extends Exception {
     private final List<YamlProblem> problems;
 

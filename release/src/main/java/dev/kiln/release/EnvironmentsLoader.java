@@ -2,9 +2,6 @@ package dev.kiln.release;
 
 import dev.kiln.core.json.Json;
 import dev.kiln.core.node.ProviderKind;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.kiln.core.yaml.YamlErrors;
 import dev.kiln.core.yaml.YamlLocations;
 import dev.kiln.core.yaml.YamlProblem;
@@ -13,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -28,19 +24,23 @@ import java.util.Set;
 public final class EnvironmentsLoader {
     /** The providers kiln validate has. */
     static final List<String> PROVIDERS = ProviderKind.wireNames();
+
     private static final String NAME = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 
-    private EnvironmentsLoader() { }
+    private EnvironmentsLoader() {}
 
-    /** The file as written. Required fields are checked after binding, so a misspelling reads as unknown. */
-    record Document(List<Env> environments) { }
+    /**
+     * The file as written. Required fields are checked after binding, so a misspelling reads as
+     * unknown.
+     */
+    record Document(List<Env> environments) {}
 
-    record Env(String name, String from, List<GateDoc> gates) { }
+    record Env(String name, String from, List<GateDoc> gates) {}
 
     /** One gate item: exactly one of these is set. */
-    record GateDoc(ValidatedDoc validated, String soak, Integer approvals, String window) { }
+    record GateDoc(ValidatedDoc validated, String soak, Integer approvals, String window) {}
 
-    record ValidatedDoc(String provider, Integer masters, Integer workers) { }
+    record ValidatedDoc(String provider, Integer masters, Integer workers) {}
 
     /** $KILN_ENVIRONMENTS, else environments.yaml in the current directory. */
     public static Path defaultFile() {
@@ -53,7 +53,11 @@ public final class EnvironmentsLoader {
         try {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
-            throw new EnvironmentsException(List.of(new YamlProblem(file, 0, 0, null,
+            throw new EnvironmentsException(List.of(new YamlProblem(
+                    file,
+                    0,
+                    0,
+                    null,
                     "environments file not found (--environments FILE or $KILN_ENVIRONMENTS names it; examples/environments.yaml"
                             + " is one to copy)")));
         }
@@ -100,17 +104,27 @@ public final class EnvironmentsLoader {
             if (e.from() != null && e.from().equals(e.name())) {
                 problems.add(at.at(p + ".from", "an environment cannot come from itself"));
             } else if (e.from() != null && !seen.containsKey(e.from())) {
-                problems.add(at.at(p + ".from", "'" + e.from() + "' is not an environment defined above this one"
-                        + " (environments are listed in promotion order; defined so far: "
-                        + (seen.isEmpty() ? "none" : String.join(", ", seen.keySet())) + ")"));
+                problems.add(at.at(
+                        p + ".from",
+                        "'"
+                                + e.from()
+                                + "' is not an environment defined above this one"
+                                + " (environments are listed in promotion order; defined so far: "
+                                + (seen.isEmpty() ? "none" : String.join(", ", seen.keySet()))
+                                + ")"));
             }
             if (e.name() == null) {
                 problems.add(at.at(p + ".name", "missing required field"));
             } else if (!e.name().matches(NAME)) {
-                problems.add(at.at(p + ".name", "'" + e.name() + "' is not a valid environment name (lower-case letters, digits"
-                        + " and '-', like prod)"));
+                problems.add(at.at(
+                        p + ".name",
+                        "'"
+                                + e.name()
+                                + "' is not a valid environment name (lower-case letters, digits"
+                                + " and '-', like prod)"));
             } else if (seen.putIfAbsent(e.name(), p) != null) {
-                problems.add(at.at(p + ".name", "environment '" + e.name() + "' is already defined at " + seen.get(e.name())));
+                problems.add(at.at(
+                        p + ".name", "environment '" + e.name() + "' is already defined at " + seen.get(e.name())));
             }
             List<Environments.Gate> gates = new ArrayList<>();
             Set<String> kinds = new HashSet<>();
@@ -119,7 +133,8 @@ public final class EnvironmentsLoader {
                 String gp = p + ".gates[" + g + "]";
                 Environments.Gate gate = gate(docs.get(g), gp, e.from() != null, at, problems);
                 if (gate != null && !kinds.add(gate.name())) {
-                    problems.add(at.at(gp, "a second '" + gate.name() + "' gate; each gate appears once per environment"));
+                    problems.add(
+                            at.at(gp, "a second '" + gate.name() + "' gate; each gate appears once per environment"));
                 } else if (gate != null) {
                     gates.add(gate);
                 }
@@ -134,24 +149,30 @@ public final class EnvironmentsLoader {
         return new Environments(file, List.copyOf(envs));
     }
 
-    private static Environments.Gate gate(GateDoc g, String gp, boolean hasFrom, YamlErrors.Located at, List<YamlProblem> problems) {
+    private static Environments.Gate gate(
+            GateDoc g, String gp, boolean hasFrom, YamlErrors.Located at, List<YamlProblem> problems) {
         String expected = "expected one gate: validated: {provider, masters, workers}, soak: DURATION, approvals: N"
                 + " or window: \"DAYS HH:MM-HH:MM ZONE\"";
         if (g == null) {
             problems.add(at.at(gp, expected));
             return null;
         }
-        int set = (g.validated() != null ? 1 : 0) + (g.soak() != null ? 1 : 0) + (g.approvals() != null ? 1 : 0)
+        int set = (g.validated() != null ? 1 : 0)
+                + (g.soak() != null ? 1 : 0)
+                + (g.approvals() != null ? 1 : 0)
                 + (g.window() != null ? 1 : 0);
         if (set != 1) {
-            problems.add(at.at(gp, set == 0 ? expected : "one gate per list item (write each as its own '- ' item); " + expected));
+            problems.add(at.at(
+                    gp, set == 0 ? expected : "one gate per list item (write each as its own '- ' item); " + expected));
             return null;
         }
         try {
             if (g.validated() != null) {
                 ValidatedDoc v = g.validated();
                 if (v.provider() != null && !PROVIDERS.contains(v.provider())) {
-                    problems.add(at.at(gp + ".validated.provider", "expected one of " + PROVIDERS + ", got '" + v.provider() + "'"));
+                    problems.add(at.at(
+                            gp + ".validated.provider",
+                            "expected one of " + PROVIDERS + ", got '" + v.provider() + "'"));
                     return null;
                 }
                 int masters = v.masters() == null ? 1 : v.masters();
@@ -189,7 +210,11 @@ public final class EnvironmentsLoader {
     }
 
     private static EnvironmentsException empty(Path file) {
-        return new EnvironmentsException(List.of(new YamlProblem(file, 1, 0, null,
+        return new EnvironmentsException(List.of(new YamlProblem(
+                file,
+                1,
+                0,
+                null,
                 "the environments file is empty; expected 'environments:' with a list of environments")));
     }
 }

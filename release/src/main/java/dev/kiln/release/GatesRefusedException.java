@@ -9,8 +9,15 @@ public final class GatesRefusedException extends Exception {
     private final List<Event.GateResult> results;
 
     public GatesRefusedException(ImageRef ref, String env, List<Event.GateResult> results) {
-        super(ref + " cannot enter " + env + ": " + results.stream().filter(Event.GateResult::blocks)
-                .map(r -> r.gate() + " (" + r.why() + ")").collect(Collectors.joining("; ")) + "; nothing was recorded");
+        super(ref
+                + " cannot enter "
+                + env
+                + ": "
+                + results.stream()
+                        .filter(Event.GateResult::blocks)
+                        .map(r -> r.gate() + " (" + r.why() + ")")
+                        .collect(Collectors.joining("; "))
+                + "; nothing was recorded");
         this.results = List.copyOf(results);
     }
 

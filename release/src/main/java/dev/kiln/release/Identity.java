@@ -9,13 +9,22 @@ import java.util.Map;
  * user@host. It is what the environment says, not an authentication: approvals from "distinct
  * identities" are as trustworthy as whoever can set these variables in your pipeline.
  *
- * @param name   the identity
+ * @param name the identity
  * @param source where it came from (the variable's name, or "user@host")
  */
 public record Identity(String name, String source) {
-    /** In order: an explicit override, then GitHub Actions, GitLab CI, Jenkins (build-user-vars), Buildkite, CircleCI. */
-    static final List<String> VARIABLES = List.of("KILN_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID",
-            "BUILD_USER", "BUILDKITE_BUILD_CREATOR_EMAIL", "CIRCLE_USERNAME");
+    /**
+     * In order: an explicit override, then GitHub Actions, GitLab CI, Jenkins (build-user-vars),
+     * Buildkite, CircleCI.
+     */
+    static final List<String> VARIABLES = List.of(
+            "KILN_ACTOR",
+            "GITHUB_ACTOR",
+            "GITLAB_USER_LOGIN",
+            "BUILD_USER_ID",
+            "BUILD_USER",
+            "BUILDKITE_BUILD_CREATOR_EMAIL",
+            "CIRCLE_USERNAME");
 
     public static Identity current() {
         return from(System.getenv());

@@ -51,7 +51,10 @@ public final class Ledger {
 
     /** The revocation of the version, or null. */
     public Event revocation(String version) {
-        return events.stream().filter(e -> Event.REVOKE.equals(e.type()) && version.equals(e.version())).findFirst().orElse(null);
+        return events.stream()
+                .filter(e -> Event.REVOKE.equals(e.type()) && version.equals(e.version()))
+                .findFirst()
+                .orElse(null);
     }
 
     /** version → revocation, for every revoked version. */
@@ -64,14 +67,17 @@ public final class Ledger {
     /** The first approval of each distinct identity for this version and environment. */
     public List<Event> approvals(String version, String env) {
         Map<String, Event> byWho = new LinkedHashMap<>();
-        events.stream().filter(e -> Event.APPROVE.equals(e.type()) && version.equals(e.version()) && env.equals(e.env()))
+        events.stream()
+                .filter(e -> Event.APPROVE.equals(e.type()) && version.equals(e.version()) && env.equals(e.env()))
                 .forEach(e -> byWho.putIfAbsent(e.by(), e));
         return new ArrayList<>(byWho.values());
     }
 
     /** The events that put the version into env (promotions and rollbacks), oldest first. */
     public List<Event> entries(String env, String version) {
-        return events.stream().filter(e -> e.moves() && env.equals(e.env()) && version.equals(e.version())).toList();
+        return events.stream()
+                .filter(e -> e.moves() && env.equals(e.env()) && version.equals(e.version()))
+                .toList();
     }
 
     /**

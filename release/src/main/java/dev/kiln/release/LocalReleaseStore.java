@@ -141,7 +141,7 @@ public final class LocalReleaseStore implements ReleaseStore {
         ReentrantLock jvm = JVM_LOCKS.computeIfAbsent(lockFile, k -> new ReentrantLock());
         jvm.lock();
         try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock held = ch.lock()) {
+                FileLock held = ch.lock()) {
             return body.run();
         } finally {
             jvm.unlock();
@@ -150,9 +150,10 @@ public final class LocalReleaseStore implements ReleaseStore {
 
     /** A complete, synced file moved into place in one rename. */
     private static void write(Path target, byte[] json) throws IOException {
-        Path tmp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        Path tmp = target.resolveSibling(
+                "." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+        try (FileChannel ch = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             ByteBuffer buf = ByteBuffer.wrap(json);
             while (buf.hasRemaining()) {
                 ch.write(buf);

@@ -10,10 +10,29 @@ public final class PromotionConflictException extends Exception {
     private final Event attempt;
 
     public PromotionConflictException(Event attempt, Event winner) {
-        super("conflict: " + attempt.env() + " of " + attempt.image() + " was changed at the same moment by " + winner.by()
-                + " (event #" + winner.seq() + ": " + winner.type() + " to " + winner.version() + " at " + winner.at() + "); "
-                + attempt.image() + ":" + attempt.version() + " was NOT promoted (the attempt is recorded as event #"
-                + attempt.seq() + "). Check kiln channels " + attempt.image() + " and run it again if it is still wanted");
+        super("conflict: "
+                + attempt.env()
+                + " of "
+                + attempt.image()
+                + " was changed at the same moment by "
+                + winner.by()
+                + " (event #"
+                + winner.seq()
+                + ": "
+                + winner.type()
+                + " to "
+                + winner.version()
+                + " at "
+                + winner.at()
+                + "); "
+                + attempt.image()
+                + ":"
+                + attempt.version()
+                + " was NOT promoted (the attempt is recorded as event #"
+                + attempt.seq()
+                + "). Check kiln channels "
+                + attempt.image()
+                + " and run it again if it is still wanted");
         this.winner = winner;
         this.attempt = attempt;
     }

@@ -14,7 +14,8 @@ public final class ReleaseChannels implements ChannelResolver {
     private final Releases releases;
 
     public ReleaseChannels(ReleaseStore store) {
-        this.releases = new Releases(store, java.time.Clock.systemUTC(), new Identity("kiln-serve", "kiln serve"), null);
+        this.releases =
+                new Releases(store, java.time.Clock.systemUTC(), new Identity("kiln-serve", "kiln serve"), null);
     }
 
     @Override
@@ -25,10 +26,13 @@ public final class ReleaseChannels implements ChannelResolver {
             Ledger ledger = releases.ledger(name);
             for (String env : ledger.environments()) {
                 Event cur = ledger.current(env);
-                channels.put(new ChannelRef(name, env), new Assignment(new ImageRef(name, cur.version()), cur.at(), cur.by()));
+                channels.put(
+                        new ChannelRef(name, env),
+                        new Assignment(new ImageRef(name, cur.version()), cur.at(), cur.by()));
             }
-            ledger.revocations().forEach((version, e) -> revoked.put(new ImageRef(name, version),
-                    "revoked by " + e.by() + " at " + e.at() + ": " + e.reason()));
+            ledger.revocations()
+                    .forEach((version, e) -> revoked.put(
+                            new ImageRef(name, version), "revoked by " + e.by() + " at " + e.at() + ": " + e.reason()));
         }
         return new State(Map.copyOf(channels), Map.copyOf(revoked));
     }

@@ -6,15 +6,15 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Where the promotion records of an image live, next to its versions: one immutable JSON object
- * per event under {@code NAME/.release/events/SEQ.json}, and one pointer per environment under
- * {@code NAME/.release/channels/ENV.json}. Two implementations: the local store (a file lock and
- * atomic renames) and S3 (conditional requests).
+ * Where the promotion records of an image live, next to its versions: one immutable JSON object per
+ * event under {@code NAME/.release/events/SEQ.json}, and one pointer per environment under {@code
+ * NAME/.release/channels/ENV.json}. Two implementations: the local store (a file lock and atomic
+ * renames) and S3 (conditional requests).
  *
  * <p>The event log is the record and the commit point: {@link #append} writes sequence number N
- * only if nobody has, so of two writers that read the same history, exactly one gets to add to
- * it. The pointer is an index for readers that want one object (scripts, dashboards), replaced
- * only if it is still what the writer read ({@link #putPointer}), so it never moves backwards.
+ * only if nobody has, so of two writers that read the same history, exactly one gets to add to it.
+ * The pointer is an index for readers that want one object (scripts, dashboards), replaced only if
+ * it is still what the writer read ({@link #putPointer}), so it never moves backwards.
  */
 public interface ReleaseStore extends AutoCloseable {
     /** "the store /var/kiln/images" or "s3://bucket/prefix/": for messages. */
@@ -49,11 +49,11 @@ public interface ReleaseStore extends AutoCloseable {
     Path recordsDir(ImageRef ref);
 
     @Override
-    default void close() { }
+    default void close() {}
 
-    record Stored(long seq, byte[] json) { }
+    record Stored(long seq, byte[] json) {}
 
-    record Pointer(byte[] json, String etag) { }
+    record Pointer(byte[] json, String etag) {}
 
     /** NAME/.release/events/0000000042.json and friends: the same layout in both stores. */
     static String eventName(long seq) {

@@ -1,10 +1,9 @@
 package dev.kiln.release;
 
-import dev.kiln.core.json.Json;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.util.Hashing;
 import dev.kiln.release.Event.GateResult;
@@ -21,20 +20,26 @@ import java.util.Set;
 import java.util.UUID;
 
 /**
- * Promotion, rollback, approval and revocation of image versions, recorded in a {@link ReleaseStore}.
+ * Promotion, rollback, approval and revocation of image versions, recorded in a {@link
+ * ReleaseStore}.
  *
  * <p>How a promotion is committed: read the image's history, evaluate the gates on it, and append
  * the event at the next sequence number, which the store grants to one writer only. A writer that
- * loses that race reads what was added: if it moved the same environment, the promotion is
- * refused as a conflict (and the attempt recorded as such), since its gates were evaluated
- * against a state that is gone; anything else (an approval, another environment) only means
- * evaluating again on the newer history and trying the next number. After the append, the
- * environment's pointer is moved (never backwards), then its SSM parameters.
+ * loses that race reads what was added: if it moved the same environment, the promotion is refused
+ * as a conflict (and the attempt recorded as such), since its gates were evaluated against a state
+ * that is gone; anything else (an approval, another environment) only means evaluating again on the
+ * newer history and trying the next number. After the append, the environment's pointer is moved
+ * (never backwards), then its SSM parameters.
  */
 public final class Releases implements AutoCloseable {
-    /** kiln's one configuration, compact and without empty fields: records are many small documents. */
-    static final ObjectMapper JSON = Json.MAPPER.copy().disable(SerializationFeature.INDENT_OUTPUT)
+    /**
+     * kiln's one configuration, compact and without empty fields: records are many small documents.
+     */
+    static final ObjectMapper JSON = Json.MAPPER
+            .copy()
+            .disable(SerializationFeature.INDENT_OUTPUT)
             .setSerializationInclusion(JsonInclude.Include.NON_EMPTY);
+
     private static final int MAX_TRIES = 50;
 
     private final ReleaseStore store;
@@ -42,7 +47,9 @@ public final class Releases implements AutoCloseable {
     private final Identity who;
     private final SsmChannels ssm;
 
-    /** @param ssm where SSM parameters are written; null to leave SSM alone (a store without AMIs) */
+    /**
+     * @param ssm where SSM parameters are written; null to leave SSM alone (a store without AMIs)
+     */
     public Releases(ReleaseStore store, Clock clock, Identity who, SsmChannels ssm) {
         this.store = store;
         this.clock = clock;
@@ -67,22 +74,36 @@ public final class Releases implements AutoCloseable {
             try {
                 events.add(JSON.readValue(s.json(), Event.class).withSeq(s.seq()));
             } catch (IOException e) {
-                throw new IOException("event #" + s.seq() + " of " + image + " in " + store.describe() + " is not a kiln event: "
-                        + e.getMessage(), e);
+                throw new IOException(
+                        "event #"
+                                + s.seq()
+                                + " of "
+                                + image
+                                + " in "
+                                + store.describe()
+                                + " is not a kiln event: "
+                                + e.getMessage(),
+                        e);
             }
         }
         return new Ledger(image, events);
     }
 
-    /** What a promotion did: its event (null if the environment already pointed there), the gate results, SSM. */
+    /**
+     * What a promotion did: its event (null if the environment already pointed there), the gate
+     * results, SSM.
+     */
     public record Outcome(Event event, List<GateResult> gates, Event current, List<Event.SsmTarget> ssm) {
         public boolean alreadyThere() {
             return event == null;
         }
     }
 
-    /** Evaluates the gates without recording anything (what kiln promote prints before it commits). */
-    public List<GateResult> evaluate(Environments envs, ImageRef ref, String env, Map<String, String> overrides) throws IOException {
+    /**
+     * Evaluates the gates without recording anything (what kiln promote prints before it commits).
+     */
+    public List<GateResult> evaluate(Environments envs, ImageRef ref, String env, Map<String, String> overrides)
+            throws IOException {
         Environments.Environment target = envs.require(env);
         return Gates.evaluate(target, facts(ref, ledger(ref.name())), overrides, who);
     }
@@ -90,7 +111,11 @@ public final class Releases implements AutoCloseable {
     private Gates.Facts facts(ImageRef ref, Ledger ledger) throws IOException {
         byte[] manifest = store.manifest(ref);
         if (manifest == null) {
-            throw new IllegalArgumentException("no image " + ref + " in " + store.describe() + " (kiln images lists a local store;"
+            throw new IllegalArgumentException("no image "
+                    + ref
+                    + " in "
+                    + store.describe()
+                    + " (kiln images lists a local store;"
                     + " kiln publish --s3 fills an S3 one)");
         }
         return new Gates.Facts(ref, Hashing.sha256(manifest), store.recordsDir(ref), ledger, now());
@@ -100,7 +125,7 @@ public final class Releases implements AutoCloseable {
      * Promotes the version into {@code env} if every gate passes (or is overridden).
      *
      * @param overrides gate name → the reason it is bypassed
-     * @throws GatesRefusedException      a gate failed; nothing recorded
+     * @throws GatesRefusedException a gate failed; nothing recorded
      * @throws PromotionConflictException another change of {@code env} won the race
      */
     public Outcome promote(Environments envs, ImageRef ref, String env, String reason, Map<String, String> overrides)
@@ -108,11 +133,19 @@ public final class Releases implements AutoCloseable {
         Environments.Environment target = envs.require(env);
         for (String gate : overrides.keySet()) {
             if (gate.equals("revoked")) {
-                throw new IllegalArgumentException("--override revoked: a revoked version is never promoted; nothing overrides that");
+                throw new IllegalArgumentException(
+                        "--override revoked: a revoked version is never promoted; nothing overrides that");
             }
             if (!target.gateNames().contains(gate)) {
-                throw new IllegalArgumentException("--override " + gate + ": environment " + env + " has no such gate (its gates: "
-                        + String.join(", ", target.gateNames().subList(0, target.gateNames().size() - 1)) + ")");
+                throw new IllegalArgumentException("--override "
+                        + gate
+                        + ": environment "
+                        + env
+                        + " has no such gate (its gates: "
+                        + String.join(
+                                ", ",
+                                target.gateNames().subList(0, target.gateNames().size() - 1))
+                        + ")");
             }
         }
         Ledger ledger = ledger(ref.name());
@@ -132,24 +165,44 @@ public final class Releases implements AutoCloseable {
                 throw new GatesRefusedException(ref, env, results);
             }
             Event cur = l.current(env);
-            List<String> used = results.stream().filter(r -> GateResult.OVERRIDDEN.equals(r.status())).map(GateResult::gate).toList();
-            return event(Event.PROMOTE, ref, env, cur == null ? null : cur.version(), target.from(), reason, results, used,
-                    f.manifestSha256(), targets, null);
+            List<String> used = results.stream()
+                    .filter(r -> GateResult.OVERRIDDEN.equals(r.status()))
+                    .map(GateResult::gate)
+                    .toList();
+            return event(
+                    Event.PROMOTE,
+                    ref,
+                    env,
+                    cur == null ? null : cur.version(),
+                    target.from(),
+                    reason,
+                    results,
+                    used,
+                    f.manifestSha256(),
+                    targets,
+                    null);
         });
         pointSsm(targets, ref, env);
         return new Outcome(committed, committed.gates(), committed, targets);
     }
 
-    /** Points {@code env} back at the version it had before its current one, recorded as a rollback. */
+    /**
+     * Points {@code env} back at the version it had before its current one, recorded as a rollback.
+     */
     public Outcome rollback(String image, String env, String reason)
             throws IOException, GatesRefusedException, PromotionConflictException {
         Ledger ledger = ledger(image);
         Event current = ledger.current(env);
         if (current == null) {
-            throw new IllegalArgumentException(env + " of " + image + " was never promoted; there is nothing to roll back");
+            throw new IllegalArgumentException(
+                    env + " of " + image + " was never promoted; there is nothing to roll back");
         }
         if (current.previousVersion() == null) {
-            throw new IllegalArgumentException(env + " of " + image + " has had only " + current.version()
+            throw new IllegalArgumentException(env
+                    + " of "
+                    + image
+                    + " has had only "
+                    + current.version()
                     + "; there is no earlier version to roll back to");
         }
         ImageRef ref = new ImageRef(image, current.previousVersion());
@@ -160,20 +213,42 @@ public final class Releases implements AutoCloseable {
             List<Event> stays = l.entries(env, ref.version());
             Event last = stays.isEmpty() ? null : stays.get(stays.size() - 1);
             List<GateResult> results = List.of(
-                    Gates.pass("rollback", env + " had " + ref.version() + (last == null ? "" : " from " + last.at() + " (event #"
-                            + last.seq() + ")") + " until " + cur.at() + " (event #" + cur.seq() + "): its gates counted then"),
+                    Gates.pass(
+                            "rollback",
+                            env
+                                    + " had "
+                                    + ref.version()
+                                    + (last == null ? "" : " from " + last.at() + " (event #" + last.seq() + ")")
+                                    + " until "
+                                    + cur.at()
+                                    + " (event #"
+                                    + cur.seq()
+                                    + "): its gates counted then"),
                     Gates.revoked(new Gates.Facts(ref, facts.manifestSha256(), facts.recordsDir(), l, now())));
             if (results.stream().anyMatch(GateResult::blocks)) {
                 throw new GatesRefusedException(ref, env, results);
             }
-            return event(Event.ROLLBACK, ref, env, cur.version(), null, reason, results, List.of(), facts.manifestSha256(),
-                    targets, null);
+            return event(
+                    Event.ROLLBACK,
+                    ref,
+                    env,
+                    cur.version(),
+                    null,
+                    reason,
+                    results,
+                    List.of(),
+                    facts.manifestSha256(),
+                    targets,
+                    null);
         });
         pointSsm(targets, ref, env);
         return new Outcome(committed, committed.gates(), committed, targets);
     }
 
-    /** Records an approval of the version for {@code env}; a second one by the same identity returns the first. */
+    /**
+     * Records an approval of the version for {@code env}; a second one by the same identity returns
+     * the first.
+     */
     public Event approve(Environments envs, ImageRef ref, String env, String reason) throws IOException {
         envs.require(env);
         Ledger ledger = ledger(ref.name());
@@ -183,13 +258,20 @@ public final class Releases implements AutoCloseable {
                 return a;
             }
         }
-        return append(ref.name(), ledger, event(Event.APPROVE, ref, env, null, null, reason, List.of(), List.of(), null, List.of(), null));
+        return append(
+                ref.name(),
+                ledger,
+                event(Event.APPROVE, ref, env, null, null, reason, List.of(), List.of(), null, List.of(), null));
     }
 
-    /** Revokes the version: it is never promoted again and kiln serve refuses it. A second revocation returns the first. */
+    /**
+     * Revokes the version: it is never promoted again and kiln serve refuses it. A second
+     * revocation returns the first.
+     */
     public Event revoke(ImageRef ref, String reason) throws IOException {
         if (reason == null || reason.isBlank()) {
-            throw new IllegalArgumentException("a revocation needs --reason: it is what kiln serve tells the nodes it refuses");
+            throw new IllegalArgumentException(
+                    "a revocation needs --reason: it is what kiln serve tells the nodes it refuses");
         }
         Ledger ledger = ledger(ref.name());
         Event already = ledger.revocation(ref.version());
@@ -197,7 +279,10 @@ public final class Releases implements AutoCloseable {
             return already;
         }
         facts(ref, ledger);
-        return append(ref.name(), ledger, event(Event.REVOKE, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
+        return append(
+                ref.name(),
+                ledger,
+                event(Event.REVOKE, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
     }
 
     /**
@@ -214,22 +299,34 @@ public final class Releases implements AutoCloseable {
             return already;
         }
         facts(ref, ledger);
-        return append(ref.name(), ledger, event(Event.PIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
+        return append(
+                ref.name(),
+                ledger,
+                event(Event.PIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
     }
 
-    /** Removes the pin of the version; null if it was not pinned. Works for a version no longer in the store. */
+    /**
+     * Removes the pin of the version; null if it was not pinned. Works for a version no longer in
+     * the store.
+     */
     public Event unpin(ImageRef ref, String reason) throws IOException {
         Ledger ledger = ledger(ref.name());
         if (ledger.pins().get(ref.version()) == null) {
             return null;
         }
-        return append(ref.name(), ledger, event(Event.UNPIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
+        return append(
+                ref.name(),
+                ledger,
+                event(Event.UNPIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
     }
 
     /** One environment as kiln channels shows it. */
-    public record Channel(String env, Event current, Event revocation) { }
+    public record Channel(String env, Event current, Event revocation) {}
 
-    /** Every environment of the image: those in {@code envs} (may be null) in order, then any others the history has. */
+    /**
+     * Every environment of the image: those in {@code envs} (may be null) in order, then any others
+     * the history has.
+     */
     public List<Channel> channels(String image, Environments envs) throws IOException {
         Ledger ledger = ledger(image);
         Set<String> names = new LinkedHashSet<>();
@@ -269,21 +366,49 @@ public final class Releases implements AutoCloseable {
             Event before = seen.current(env);
             Event now = newer.current(env);
             if (now != null && (before == null || now.seq() != before.seq())) {
-                Event attempt = append(image, newer, new Event(Event.SCHEMA, 0, e.id(), Event.CONFLICT, image, e.version(), env,
-                        e.previousVersion(), e.fromEnv(), e.by(), e.identity(), now().toString(), e.reason(), e.gates(),
-                        e.overrides(), e.manifestSha256(), List.of(), now.seq()));
+                Event attempt = append(
+                        image,
+                        newer,
+                        new Event(
+                                Event.SCHEMA,
+                                0,
+                                e.id(),
+                                Event.CONFLICT,
+                                image,
+                                e.version(),
+                                env,
+                                e.previousVersion(),
+                                e.fromEnv(),
+                                e.by(),
+                                e.identity(),
+                                now().toString(),
+                                e.reason(),
+                                e.gates(),
+                                e.overrides(),
+                                e.manifestSha256(),
+                                List.of(),
+                                now.seq()));
                 throw new PromotionConflictException(attempt, now);
             }
             if (newer.lastSeq() == seen.lastSeq()) {
-                pause(i); // the store turned a concurrent write away (S3: 409) without recording one: try again
+                pause(i); // the store turned a concurrent write away (S3: 409) without recording
+                // one: try again
             }
             seen = newer;
         }
-        throw new IOException("could not append to the history of " + image + " in " + store.describe() + " after " + MAX_TRIES
+        throw new IOException("could not append to the history of "
+                + image
+                + " in "
+                + store.describe()
+                + " after "
+                + MAX_TRIES
                 + " tries: too many concurrent writers");
     }
 
-    /** Appends an event that conflicts with nothing (approval, revocation, a conflict record) at the next free number. */
+    /**
+     * Appends an event that conflicts with nothing (approval, revocation, a conflict record) at the
+     * next free number.
+     */
     private Event append(String image, Ledger ledger, Event e) throws IOException {
         Ledger seen = ledger;
         for (int i = 0; i < MAX_TRIES; i++) {
@@ -297,16 +422,22 @@ public final class Releases implements AutoCloseable {
             }
             seen = newer;
         }
-        throw new IOException("could not append to the history of " + image + " in " + store.describe() + " after " + MAX_TRIES + " tries");
+        throw new IOException("could not append to the history of "
+                + image
+                + " in "
+                + store.describe()
+                + " after "
+                + MAX_TRIES
+                + " tries");
     }
 
     /** The pointer document of an environment. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Pointer(String image, String env, String version, long seq, String type, String since, String by) { }
+    public record Pointer(String image, String env, String version, long seq, String type, String since, String by) {}
 
     private void movePointer(Event e) throws IOException {
-        byte[] json = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(
-                new Pointer(e.image(), e.env(), e.version(), e.seq(), e.type(), e.at(), e.by()));
+        byte[] json = JSON.writerWithDefaultPrettyPrinter()
+                .writeValueAsBytes(new Pointer(e.image(), e.env(), e.version(), e.seq(), e.type(), e.at(), e.by()));
         for (int i = 0; i < MAX_TRIES; i++) {
             ReleaseStore.Pointer p = store.pointer(e.image(), e.env());
             if (p != null && JSON.readValue(p.json(), Pointer.class).seq() >= e.seq()) {
@@ -319,7 +450,10 @@ public final class Releases implements AutoCloseable {
         throw new IOException("could not move the pointer of " + e.env() + " in " + store.describe());
     }
 
-    /** A writer that died between its event and its pointer left the pointer behind: bring every pointer up to the history. */
+    /**
+     * A writer that died between its event and its pointer left the pointer behind: bring every
+     * pointer up to the history.
+     */
     private void repairPointers(Ledger ledger) throws IOException {
         for (String env : ledger.environments()) {
             Event cur = ledger.current(env);
@@ -337,16 +471,48 @@ public final class Releases implements AutoCloseable {
         try {
             ssm.point(targets, ref, env);
         } catch (IOException e) {
-            throw new IOException(e.getMessage() + "; the promotion is recorded: run kiln promote " + ref + " --to " + env
-                    + " again to retry the SSM parameters", e);
+            throw new IOException(
+                    e.getMessage()
+                            + "; the promotion is recorded: run kiln promote "
+                            + ref
+                            + " --to "
+                            + env
+                            + " again to retry the SSM parameters",
+                    e);
         }
     }
 
-    private Event event(String type, ImageRef ref, String env, String previous, String fromEnv, String reason,
-                        List<GateResult> gates, List<String> overrides, String manifestSha, List<Event.SsmTarget> ssmTargets,
-                        Long lostTo) {
-        return new Event(Event.SCHEMA, 0, UUID.randomUUID().toString(), type, ref.name(), ref.version(), env, previous, fromEnv,
-                who.name(), who.source(), now().toString(), reason, gates, overrides, manifestSha, ssmTargets, lostTo);
+    private Event event(
+            String type,
+            ImageRef ref,
+            String env,
+            String previous,
+            String fromEnv,
+            String reason,
+            List<GateResult> gates,
+            List<String> overrides,
+            String manifestSha,
+            List<Event.SsmTarget> ssmTargets,
+            Long lostTo) {
+        return new Event(
+                Event.SCHEMA,
+                0,
+                UUID.randomUUID().toString(),
+                type,
+                ref.name(),
+                ref.version(),
+                env,
+                previous,
+                fromEnv,
+                who.name(),
+                who.source(),
+                now().toString(),
+                reason,
+                gates,
+                overrides,
+                manifestSha,
+                ssmTargets,
+                lostTo);
     }
 
     private Instant now() {

@@ -26,14 +26,14 @@ import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
- * Promotion records in S3, next to the versions kiln publish --s3 put there:
- * {@code PREFIX/NAME/.release/events/SEQ.json} and {@code PREFIX/NAME/.release/channels/ENV.json}.
+ * Promotion records in S3, next to the versions kiln publish --s3 put there: {@code
+ * PREFIX/NAME/.release/events/SEQ.json} and {@code PREFIX/NAME/.release/channels/ENV.json}.
  *
  * <p>An event is written with {@code If-None-Match: *}: S3 refuses (412) a second writer of the
  * same sequence number, which is what makes one of two concurrent promotions lose. A pointer is
- * replaced with {@code If-Match} on the ETag the writer read. Events never change once written,
- * so they are cached under the local cache ({@code CACHE/NAME/.release/events/}); the cache only
- * saves downloads: every read lists S3, and an event the bucket no longer has is dropped.
+ * replaced with {@code If-Match} on the ETag the writer read. Events never change once written, so
+ * they are cached under the local cache ({@code CACHE/NAME/.release/events/}); the cache only saves
+ * downloads: every read lists S3, and an event the bucket no longer has is dropped.
  */
 public final class S3ReleaseStore implements ReleaseStore {
     private final S3Location location;
@@ -54,7 +54,7 @@ public final class S3ReleaseStore implements ReleaseStore {
      * Checks the bucket (credentials, region) once so a typo fails here.
      *
      * @param cacheDir the local cache of this S3 store (the one kiln serve and kiln validate use,
-     *                 {@link S3ImageSource#defaultCache}, so their records are found)
+     *     {@link S3ImageSource#defaultCache}, so their records are found)
      */
     public static S3ReleaseStore open(S3Location location, AwsSettings settings, Path cacheDir) throws IOException {
         return new S3ReleaseStore(S3Store.open(location, settings), new ImageStore(cacheDir));
@@ -73,11 +73,16 @@ public final class S3ReleaseStore implements ReleaseStore {
     public List<String> images() throws IOException {
         List<String> out = new ArrayList<>();
         try {
-            for (var page : s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
+            for (var page : s3.listObjectsV2Paginator(
+                    b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
                 for (CommonPrefix p : page.commonPrefixes()) {
-                    String name = p.prefix().substring(location.prefix().length(), p.prefix().length() - 1);
-                    if (s3.listObjectsV2(b -> b.bucket(location.bucket()).prefix(prefix(name) + "events/").maxKeys(1))
-                            .keyCount() > 0) {
+                    String name = p.prefix()
+                            .substring(location.prefix().length(), p.prefix().length() - 1);
+                    if (s3.listObjectsV2(b -> b.bucket(location.bucket())
+                                            .prefix(prefix(name) + "events/")
+                                            .maxKeys(1))
+                                    .keyCount()
+                            > 0) {
                         out.add(name);
                     }
                 }
@@ -93,7 +98,8 @@ public final class S3ReleaseStore implements ReleaseStore {
         String prefix = prefix(image) + "events/";
         Map<Long, String> keys = new TreeMap<>();
         try {
-            for (var page : s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(prefix))) {
+            for (var page :
+                    s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(prefix))) {
                 for (S3Object o : page.contents()) {
                     long seq = ReleaseStore.seqOf(o.key().substring(prefix.length()));
                     if (seq > 0) {
@@ -118,7 +124,8 @@ public final class S3ReleaseStore implements ReleaseStore {
                     continue; // listed, then gone: a bucket being cleaned up
                 }
                 Files.createDirectories(cached);
-                Path tmp = cached.resolve("." + f.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+                Path tmp = cached.resolve(
+                        "." + f.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
                 Files.write(tmp, json);
                 Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
@@ -127,7 +134,9 @@ public final class S3ReleaseStore implements ReleaseStore {
         return out;
     }
 
-    /** A cached event the bucket does not list any more (the bucket was emptied) must not come back. */
+    /**
+     * A cached event the bucket does not list any more (the bucket was emptied) must not come back.
+     */
     private static void dropUnlisted(Path cached, Map<Long, String> listed) throws IOException {
         if (!Files.isDirectory(cached)) {
             return;
@@ -178,17 +187,22 @@ public final class S3ReleaseStore implements ReleaseStore {
         return put(prefix(image) + "channels/" + env + ".json", json, ifMatch, ifMatch == null);
     }
 
-    /** A conditional PUT: false when S3 says the condition failed (412) or a concurrent write won (409). */
+    /**
+     * A conditional PUT: false when S3 says the condition failed (412) or a concurrent write won
+     * (409).
+     */
     private boolean put(String key, byte[] json, String ifMatch, boolean mustBeNew) throws IOException {
         try {
-            s3.putObject(b -> {
-                b.bucket(location.bucket()).key(key).contentType("application/json");
-                if (mustBeNew) {
-                    b.ifNoneMatch("*");
-                } else {
-                    b.ifMatch(ifMatch);
-                }
-            }, RequestBody.fromBytes(json));
+            s3.putObject(
+                    b -> {
+                        b.bucket(location.bucket()).key(key).contentType("application/json");
+                        if (mustBeNew) {
+                            b.ifNoneMatch("*");
+                        } else {
+                            b.ifMatch(ifMatch);
+                        }
+                    },
+                    RequestBody.fromBytes(json));
             return true;
         } catch (SdkException e) {
             int status = AwsErrors.status(e);

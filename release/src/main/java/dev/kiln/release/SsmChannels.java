@@ -21,7 +21,10 @@ import software.amazon.awssdk.regions.Region;
 public final class SsmChannels {
     private final AwsSettings settings;
 
-    /** @param settings credentials and profile; the endpoint of each AMI's publish is used when it had one (an emulator) */
+    /**
+     * @param settings credentials and profile; the endpoint of each AMI's publish is used when it
+     *     had one (an emulator)
+     */
     public SsmChannels(AwsSettings settings) {
         this.settings = settings;
     }
@@ -43,15 +46,20 @@ public final class SsmChannels {
         return out;
     }
 
-    /** Points each parameter at its AMI; fails naming the region and parameter it could not write. */
+    /**
+     * Points each parameter at its AMI; fails naming the region and parameter it could not write.
+     */
     public void point(List<Event.SsmTarget> targets, ImageRef ref, String env) throws IOException {
         for (Event.SsmTarget t : targets) {
             URI endpoint = t.endpoint() != null ? URI.create(t.endpoint()) : settings.endpoint();
             AwsSettings s = new AwsSettings(t.region(), endpoint, settings.profile(), settings.credentials());
             String where = "region " + t.region() + (endpoint != null ? " (endpoint " + endpoint + ")" : "");
             try (AwsClients clients = new AwsClients(s, 1)) {
-                new SsmImagePointer(clients.ssm(Region.of(t.region())), where).point(t.parameter(), t.imageId(),
-                        "AMI of kiln image " + ref.name() + " in " + env + ": " + ref.version());
+                new SsmImagePointer(clients.ssm(Region.of(t.region())), where)
+                        .point(
+                                t.parameter(),
+                                t.imageId(),
+                                "AMI of kiln image " + ref.name() + " in " + env + ": " + ref.version());
             }
         }
     }

@@ -13,20 +13,20 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * A weekly time window: "Mon-Thu 09:00-16:00 Europe/Amsterdam", "Mon,Wed 22:00-02:00 UTC",
- * "Sat-Sun 00:00-24:00 UTC". Days are ranges or lists of Mon..Sun (a range may wrap, Fri-Mon); the
- * times are local to the zone (an IANA name), so daylight saving is followed. An end before the
- * start runs past midnight into the next day.
+ * A weekly time window: "Mon-Thu 09:00-16:00 Europe/Amsterdam", "Mon,Wed 22:00-02:00 UTC", "Sat-Sun
+ * 00:00-24:00 UTC". Days are ranges or lists of Mon..Sun (a range may wrap, Fri-Mon); the times are
+ * local to the zone (an IANA name), so daylight saving is followed. An end before the start runs
+ * past midnight into the next day.
  */
-public record Window(Set<DayOfWeek> days, LocalTime start, LocalTime end, boolean untilMidnight, ZoneId zone,
-                     String text) {
+public record Window(
+        Set<DayOfWeek> days, LocalTime start, LocalTime end, boolean untilMidnight, ZoneId zone, String text) {
     private static final List<String> NAMES = List.of("mon", "tue", "wed", "thu", "fri", "sat", "sun");
 
     public static Window parse(String text) {
         String[] parts = text == null ? new String[0] : text.trim().split("\\s+");
         if (parts.length != 3) {
-            throw new IllegalArgumentException("expected DAYS HH:MM-HH:MM ZONE like \"Mon-Thu 09:00-16:00 Europe/Amsterdam\", got '"
-                    + text + "'");
+            throw new IllegalArgumentException(
+                    "expected DAYS HH:MM-HH:MM ZONE like \"Mon-Thu 09:00-16:00 Europe/Amsterdam\", got '" + text + "'");
         }
         Set<DayOfWeek> days = EnumSet.noneOf(DayOfWeek.class);
         for (String item : parts[0].split(",")) {
@@ -51,13 +51,15 @@ public record Window(Set<DayOfWeek> days, LocalTime start, LocalTime end, boolea
         boolean untilMidnight = times[1].equals("24:00");
         LocalTime end = untilMidnight ? LocalTime.MIDNIGHT : time(times[1]);
         if (start.equals(end) && !untilMidnight) {
-            throw new IllegalArgumentException("'" + parts[1] + "' is an empty window (start = end); 00:00-24:00 is all day");
+            throw new IllegalArgumentException(
+                    "'" + parts[1] + "' is an empty window (start = end); 00:00-24:00 is all day");
         }
         ZoneId zone;
         try {
             zone = ZoneId.of(parts[2]);
         } catch (DateTimeException e) {
-            throw new IllegalArgumentException("'" + parts[2] + "' is not a time zone (an IANA name like Europe/Amsterdam, or UTC)");
+            throw new IllegalArgumentException(
+                    "'" + parts[2] + "' is not a time zone (an IANA name like Europe/Amsterdam, or UTC)");
         }
         return new Window(Set.copyOf(days), start, end, untilMidnight, zone, text.trim());
     }
@@ -110,8 +112,13 @@ public record Window(Set<DayOfWeek> days, LocalTime start, LocalTime end, boolea
     /** "Fri 17:20 Europe/Amsterdam": an instant as the window sees it. */
     public String local(Instant instant) {
         ZonedDateTime t = instant.atZone(zone);
-        return t.getDayOfWeek().getDisplayName(TextStyle.SHORT, Locale.ENGLISH) + " " + t.toLocalDate() + " "
-                + t.toLocalTime().withSecond(0).withNano(0) + " " + zone.getId();
+        return t.getDayOfWeek().getDisplayName(TextStyle.SHORT, Locale.ENGLISH)
+                + " "
+                + t.toLocalDate()
+                + " "
+                + t.toLocalTime().withSecond(0).withNano(0)
+                + " "
+                + zone.getId();
     }
 
     @Override

@@ -16,7 +16,7 @@ import java.util.concurrent.CyclicBarrier;
 
 /** Hand-made store versions and validation records for the promotion tests: no image builds. */
 final class Fixtures {
-    private Fixtures() { }
+    private Fixtures() {}
 
     /** A PXE-bootable version (fleet's TestStore), with a manifest of its own. */
     static ImageRef version(ImageStore store, String name, String version) throws IOException {
@@ -25,20 +25,42 @@ final class Fixtures {
     }
 
     /**
-     * Records a validation run beside the version's manifest as kiln validate does: the report
-     * kept under validation/RUN.json, the run in validation.json with the report's and the
-     * manifest's sha256. {@code manifestSha256} null means the version's own.
+     * Records a validation run beside the version's manifest as kiln validate does: the report kept
+     * under validation/RUN.json, the run in validation.json with the report's and the manifest's
+     * sha256. {@code manifestSha256} null means the version's own.
      */
-    static void validated(ImageStore store, ImageRef ref, String runId, String result, String provider, int masters,
-                          int workers, String manifestSha256) throws IOException {
+    static void validated(
+            ImageStore store,
+            ImageRef ref,
+            String runId,
+            String result,
+            String provider,
+            int masters,
+            int workers,
+            String manifestSha256)
+            throws IOException {
         Path dir = store.dir(ref);
         Path report = Files.createTempFile("kiln-report", ".json");
         try {
-            Files.writeString(report, "{\"runId\":\"" + runId + "\",\"image\":\"" + ref + "\",\"result\":\"" + result + "\"}",
+            Files.writeString(
+                    report,
+                    "{\"runId\":\"" + runId + "\",\"image\":\"" + ref + "\",\"result\":\"" + result + "\"}",
                     StandardCharsets.UTF_8);
             String sha = manifestSha256 != null ? manifestSha256 : Hashing.sha256(dir.resolve(ImageStore.MANIFEST));
-            ValidationRecord.append(dir, ref.toString(), new ValidationRecord.Run(runId, result, provider, masters, workers,
-                    "2026-11-27T08:00:00Z", 120, Hashing.sha256(report), sha), report);
+            ValidationRecord.append(
+                    dir,
+                    ref.toString(),
+                    new ValidationRecord.Run(
+                            runId,
+                            result,
+                            provider,
+                            masters,
+                            workers,
+                            "2026-11-27T08:00:00Z",
+                            120,
+                            Hashing.sha256(report),
+                            sha),
+                    report);
         } finally {
             Files.deleteIfExists(report);
         }

@@ -34,8 +34,8 @@ import software.amazon.awssdk.services.ssm.model.Parameter;
 
 /**
  * Promotion records in S3 (moto), next to versions kiln publish --s3 put there, and the SSM
- * parameters of an environment. moto 5.1 honours If-None-Match on PutObject (what decides a
- * race here) but ignores If-Match, so the pointer's conditional replace is not exercised by it.
+ * parameters of an environment. moto 5.1 honours If-None-Match on PutObject (what decides a race
+ * here) but ignores If-Match, so the pointer's conditional replace is not exercised by it.
  */
 @Tag("aws")
 class S3ReleaseTest {
@@ -45,6 +45,7 @@ class S3ReleaseTest {
 
     @TempDir
     Path tmp;
+
     Moto moto;
     AwsClients clients;
     ImageStore local;
@@ -112,22 +113,28 @@ class S3ReleaseTest {
         assertThat(lost).hasSize(1);
         Event winner = won.get(0).event();
         String loserVersion = winner.version().equals("1.0.0") ? "1.0.1" : "1.0.0";
-        assertThat(lost.get(0).getMessage()).contains("was changed at the same moment by " + winner.by())
+        assertThat(lost.get(0).getMessage())
+                .contains("was changed at the same moment by " + winner.by())
                 .contains("debian-node:" + loserVersion + " was NOT promoted");
 
         // A third kiln with an empty cache reads it all from S3: one promotion, one conflict.
         try (Releases reader = as("carol", s3Store("cache-carol"))) {
             List<Event> history = reader.ledger("debian-node").events();
-            assertThat(history).extracting(Event::seq, Event::type, Event::version).containsExactly(
-                    org.assertj.core.groups.Tuple.tuple(1L, "promote", winner.version()),
-                    org.assertj.core.groups.Tuple.tuple(2L, "conflict", loserVersion));
+            assertThat(history)
+                    .extracting(Event::seq, Event::type, Event::version)
+                    .containsExactly(
+                            org.assertj.core.groups.Tuple.tuple(1L, "promote", winner.version()),
+                            org.assertj.core.groups.Tuple.tuple(2L, "conflict", loserVersion));
             assertThat(history.get(1).lostTo()).isEqualTo(1L);
-            assertThat(reader.channels("debian-node", envs).get(0).current().version()).isEqualTo(winner.version());
+            assertThat(reader.channels("debian-node", envs).get(0).current().version())
+                    .isEqualTo(winner.version());
         }
         // The pointer object next to the versions says the same.
-        String pointer = clients.s3(Region.US_EAST_1).getObjectAsBytes(b -> b.bucket("kiln-images")
-                .key("team/debian-node/.release/channels/dev.json")).asUtf8String();
-        assertThat(Releases.JSON.readValue(pointer, Releases.Pointer.class).version()).isEqualTo(winner.version());
+        String pointer = clients.s3(Region.US_EAST_1)
+                .getObjectAsBytes(b -> b.bucket("kiln-images").key("team/debian-node/.release/channels/dev.json"))
+                .asUtf8String();
+        assertThat(Releases.JSON.readValue(pointer, Releases.Pointer.class).version())
+                .isEqualTo(winner.version());
     }
 
     @Test
@@ -141,18 +148,29 @@ class S3ReleaseTest {
             first.revoke(v2, "broken etcd");
         }
         // Events it read back are cached (they never change); the cache only saves downloads.
-        assertThat(tmp.resolve("cache-a/debian-node/.release/events/0000000003.json")).exists();
+        assertThat(tmp.resolve("cache-a/debian-node/.release/events/0000000003.json"))
+                .exists();
         try (Releases second = as("bob", s3Store("cache-b"))) {
             List<Releases.Channel> channels = second.channels("debian-node", envs);
-            assertThat(channels).extracting(c -> c.env() + "=" + c.current().version() + " by " + c.current().by()
-                    + (c.revocation() == null ? "" : " REVOKED: " + c.revocation().reason()))
+            assertThat(channels)
+                    .extracting(c -> c.env()
+                            + "="
+                            + c.current().version()
+                            + " by "
+                            + c.current().by()
+                            + (c.revocation() == null
+                                    ? ""
+                                    : " REVOKED: " + c.revocation().reason()))
                     .containsExactly("dev=1.0.1 by alice REVOKED: broken etcd", "prod=1.0.0 by alice");
-            // The records are in S3, not only in a cache: the second kiln's rollback is seen by the first.
+            // The records are in S3, not only in a cache: the second kiln's rollback is seen by the
+            // first.
             second.rollback("debian-node", "dev", "revoked");
         }
         try (S3ReleaseStore again = s3Store("cache-a")) {
             var state = new ReleaseChannels(again).read(List.of("debian-node"));
-            assertThat(state.resolve(new dev.kiln.core.store.ChannelRef("debian-node", "dev")).version()).isEqualTo(v1);
+            assertThat(state.resolve(new dev.kiln.core.store.ChannelRef("debian-node", "dev"))
+                            .version())
+                    .isEqualTo(v1);
             assertThat(state.revoked(v2)).startsWith("revoked by alice at ").endsWith(": broken etcd");
             assertThat(state.revoked(v1)).isNull();
         }
@@ -161,20 +179,30 @@ class S3ReleaseTest {
     @Test
     void promotingAVersionWithAmisPointsTheEnvironmentsSsmParameterAtTheAmiOfEachRegion() throws Exception {
         ImageRef ref = PublishFixture.version(local, "node", "1.0.0", "2026-11-27T00:00:00Z");
-        AmiPublisher.Result ami = new AmiPublisher(clients, Progress.SILENT, PublishListener.NONE).workers(4)
+        AmiPublisher.Result ami = new AmiPublisher(clients, Progress.SILENT, PublishListener.NONE)
+                .workers(4)
                 .polling(Duration.ofMillis(100), Duration.ofSeconds(30))
                 .publish(local, ref, new AmiPublisher.Options(HOME, List.of(COPY), List.of(), null));
         assertThat(Published.read(local.dir(ref)).amis()).hasSize(2);
 
-        try (Releases r = new Releases(new LocalReleaseStore(local), Clock.systemUTC(), new Identity("alice", "KILN_ACTOR"),
+        try (Releases r = new Releases(
+                new LocalReleaseStore(local),
+                Clock.systemUTC(),
+                new Identity("alice", "KILN_ACTOR"),
                 new SsmChannels(moto.settings(HOME)))) {
             Releases.Outcome o = r.promote(envs, ref, "dev", null, Map.of());
-            assertThat(o.event().ssm()).extracting(Event.SsmTarget::region, Event.SsmTarget::imageId).containsExactlyInAnyOrder(
-                    org.assertj.core.groups.Tuple.tuple(HOME, ami.images().get(HOME)),
-                    org.assertj.core.groups.Tuple.tuple(COPY, ami.images().get(COPY)));
+            assertThat(o.event().ssm())
+                    .extracting(Event.SsmTarget::region, Event.SsmTarget::imageId)
+                    .containsExactlyInAnyOrder(
+                            org.assertj.core.groups.Tuple.tuple(
+                                    HOME, ami.images().get(HOME)),
+                            org.assertj.core.groups.Tuple.tuple(
+                                    COPY, ami.images().get(COPY)));
         }
         for (String region : List.of(HOME, COPY)) {
-            Parameter p = clients.ssm(Region.of(region)).getParameter(b -> b.name("/kiln/images/node/dev")).parameter();
+            Parameter p = clients.ssm(Region.of(region))
+                    .getParameter(b -> b.name("/kiln/images/node/dev"))
+                    .parameter();
             assertThat(p.value()).as(region).isEqualTo(ami.images().get(region));
             assertThat(p.dataType()).isEqualTo("aws:ec2:image");
         }

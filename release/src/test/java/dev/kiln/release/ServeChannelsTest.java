@@ -1,10 +1,10 @@
 package dev.kiln.release;
 
-import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.fleet.InventoryException;
@@ -43,12 +43,14 @@ class ServeChannelsTest {
 
     @TempDir
     Path tmp;
+
     ImageStore store;
     Environments envs;
     Releases releases;
     KilnServer server;
     Path inventory;
-    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeEach
     void setUp() throws Exception {
@@ -56,7 +58,8 @@ class ServeChannelsTest {
         Fixtures.version(store, "debian-node", "1.0.0");
         Fixtures.version(store, "debian-node", "1.0.1");
         envs = EnvironmentsLoader.parse(tmp.resolve("environments.yaml"), ENVIRONMENTS);
-        releases = new Releases(new LocalReleaseStore(store), java.time.Clock.systemUTC(), new Identity("alice", "KILN_ACTOR"), null);
+        releases = new Releases(
+                new LocalReleaseStore(store), java.time.Clock.systemUTC(), new Identity("alice", "KILN_ACTOR"), null);
         inventory = tmp.resolve("inventory.yaml");
         Files.writeString(inventory, INVENTORY);
     }
@@ -69,30 +72,36 @@ class ServeChannelsTest {
     }
 
     KilnServer start() throws Exception {
-        server = KilnServer.start(new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 100),
+        server = KilnServer.start(
+                new KilnServer.Options(inventory, store, "127.0.0.1", 0, null, tmp.resolve("state"), 100),
                 new ReleaseChannels(new LocalReleaseStore(store)));
         return server;
     }
 
     String get(String path) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
-                        .header("Authorization", "Bearer " + server.operatorToken()).build(),
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                        .header("Authorization", "Bearer " + server.operatorToken())
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(200);
         return r.body();
     }
 
     Map<String, NodeView> nodes() throws Exception {
-        List<NodeView> rows = Json.MAPPER.readValue(get("/nodes"), new TypeReference<List<NodeView>>() { });
+        List<NodeView> rows = Json.MAPPER.readValue(get("/nodes"), new TypeReference<List<NodeView>>() {});
         return Map.of(rows.get(0).name(), rows.get(0), rows.get(1).name(), rows.get(1));
     }
 
     @Test
     void aChannelThatPointsNowhereIsAnInventoryErrorNamingIt() {
-        assertThatThrownBy(this::start).isInstanceOf(InventoryException.class).hasMessageContaining(
-                "inventory.yaml:3:5: clusters[0].image: cluster lab (default image of m1): channel debian-node@prod points at no"
-                        + " version in the promotion records of the store " + store.root()
-                        + " (kiln promote debian-node:VERSION --to prod sets it)");
+        assertThatThrownBy(this::start)
+                .isInstanceOf(InventoryException.class)
+                .hasMessageContaining(
+                        "inventory.yaml:3:5: clusters[0].image: cluster lab (default image of m1): channel debian-node@prod points at no"
+                                + " version in the promotion records of the store "
+                                + store.root()
+                                + " (kiln promote debian-node:VERSION --to prod sets it)");
     }
 
     @Test
@@ -115,9 +124,16 @@ class ServeChannelsTest {
         releases.revoke(new ImageRef("debian-node", "1.0.1"), "CVE-2026-1234 in containerd");
         releases.revoke(new ImageRef("debian-node", "1.0.0"), "kernel panic on NVMe");
         server.inventoryWatcher().refreshChannels();
-        assertThat(get("/ipxe?mac=" + M1)).contains("echo kiln: not booting " + M1 + ": m1 of cluster lab: image debian-node:1.0.1"
-                + " was revoked (revoked by alice at ").contains(": CVE-2026-1234 in containerd)").doesNotContain("/images/");
-        assertThat(get("/ipxe?mac=" + W1)).contains("image debian-node:1.0.0 was revoked").contains("kernel panic on NVMe")
+        assertThat(get("/ipxe?mac=" + M1))
+                .contains("echo kiln: not booting "
+                        + M1
+                        + ": m1 of cluster lab: image debian-node:1.0.1"
+                        + " was revoked (revoked by alice at ")
+                .contains(": CVE-2026-1234 in containerd)")
+                .doesNotContain("/images/");
+        assertThat(get("/ipxe?mac=" + W1))
+                .contains("image debian-node:1.0.0 was revoked")
+                .contains("kernel panic on NVMe")
                 .doesNotContain("/images/");
 
         // A restarted server refuses them too (the records are read at start).

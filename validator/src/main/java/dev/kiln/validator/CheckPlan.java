@@ -1,8 +1,7 @@
 package dev.kiln.validator;
 
-import dev.kiln.core.json.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.validator.ValidationReport.Check;
 import java.util.ArrayList;
@@ -12,13 +11,13 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The checks a spec declares (its validation section, copied into the manifest), turned into
- * what the nodes run and back into results.
+ * The checks a spec declares (its validation section, copied into the manifest), turned into what
+ * the nodes run and back into results.
  *
  * <p>Nodes run the checks themselves (kiln-check, started by the node agent) with the expected
- * values from the manifest, and send results to kiln serve; this class adds what only a view
- * across nodes shows (a machine-id or SSH host key shared by two nodes) and what the provider
- * cannot check at all (the kernel, when nodes are containers on the host's kernel).
+ * values from the manifest, and send results to kiln serve; this class adds what only a view across
+ * nodes shows (a machine-id or SSH host key shared by two nodes) and what the provider cannot check
+ * at all (the kernel, when nodes are containers on the host's kernel).
  */
 final class CheckPlan {
     static final String KERNEL = "kernel-version";
@@ -29,7 +28,9 @@ final class CheckPlan {
     private final List<Check> skipped = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
 
-    /** @param sharedKernel nodes run the host's kernel, so kernel checks say nothing about the image */
+    /**
+     * @param sharedKernel nodes run the host's kernel, so kernel checks say nothing about the image
+     */
     CheckPlan(Manifest manifest, boolean sharedKernel, String provider) {
         Map<String, Object> validation = manifest.validation() == null ? Map.of() : manifest.validation();
         for (Map<String, Object> c : entries(validation.get("node"))) {
@@ -37,8 +38,11 @@ final class CheckPlan {
             String name = String.valueOf(check.get("check"));
             if (KERNEL.equals(name)) {
                 if (sharedKernel) {
-                    skipped.add(new Check(KERNEL, Check.SKIP, "nodes are " + provider + "s running the host's kernel", null));
-                    notes.add("kernel checks skipped: " + provider + " nodes run the host's kernel, not "
+                    skipped.add(new Check(
+                            KERNEL, Check.SKIP, "nodes are " + provider + "s running the host's kernel", null));
+                    notes.add("kernel checks skipped: "
+                            + provider
+                            + " nodes run the host's kernel, not "
                             + manifest.kernel().release());
                     continue;
                 }
@@ -102,27 +106,34 @@ final class CheckPlan {
         return match(cluster, reported, "cluster", initMaster);
     }
 
-    private static List<Check> match(List<Map<String, Object>> planned, List<Map<String, Object>> reported,
-                                     String scope, String nodeName) {
+    private static List<Check> match(
+            List<Map<String, Object>> planned, List<Map<String, Object>> reported, String scope, String nodeName) {
         List<Check> out = new ArrayList<>();
         for (Map<String, Object> p : planned) {
             String name = String.valueOf(p.get("check"));
-            Map<String, Object> r = reported == null ? null : reported.stream()
-                    .filter(x -> name.equals(x.get("check")) && scope.equals(x.get("scope"))).findFirst().orElse(null);
+            Map<String, Object> r = reported == null
+                    ? null
+                    : reported.stream()
+                            .filter(x -> name.equals(x.get("check")) && scope.equals(x.get("scope")))
+                            .findFirst()
+                            .orElse(null);
             if (r == null) {
                 out.add(new Check(name, Check.FAIL, nodeName + " sent no result for this check", nodeName));
             } else {
                 String status = String.valueOf(r.get("status"));
-                out.add(new Check(name, Check.PASS.equals(status) ? Check.PASS : Check.FAIL,
-                        String.valueOf(r.getOrDefault("detail", "")), nodeName));
+                out.add(new Check(
+                        name,
+                        Check.PASS.equals(status) ? Check.PASS : Check.FAIL,
+                        String.valueOf(r.getOrDefault("detail", "")),
+                        nodeName));
             }
         }
         return out;
     }
 
     /**
-     * Hygiene across nodes: every node must have its own machine-id and SSH host keys. Returns,
-     * per node name, why its hygiene check fails (no entry: nothing shared).
+     * Hygiene across nodes: every node must have its own machine-id and SSH host keys. Returns, per
+     * node name, why its hygiene check fails (no entry: nothing shared).
      */
     static Map<String, String> sharedIdentities(Map<String, List<Map<String, Object>>> reportedByNode) {
         Map<String, List<String>> byValue = new TreeMap<>();
@@ -131,11 +142,13 @@ final class CheckPlan {
                 if (HYGIENE.equals(r.get("check")) && r.get("facts") instanceof Map<?, ?> facts) {
                     Object mid = facts.get("machineId");
                     if (mid != null && !mid.toString().isEmpty()) {
-                        byValue.computeIfAbsent("machine-id " + mid, k -> new ArrayList<>()).add(nodeName);
+                        byValue.computeIfAbsent("machine-id " + mid, k -> new ArrayList<>())
+                                .add(nodeName);
                     }
                     if (facts.get("sshHostKeys") instanceof List<?> keys) {
                         for (Object k : keys) {
-                            byValue.computeIfAbsent("SSH host key sha256 " + k, x -> new ArrayList<>()).add(nodeName);
+                            byValue.computeIfAbsent("SSH host key sha256 " + k, x -> new ArrayList<>())
+                                    .add(nodeName);
                         }
                     }
                 }
@@ -146,8 +159,13 @@ final class CheckPlan {
             java.util.Collections.sort(nodes);
             if (nodes.size() > 1) {
                 for (String n : nodes) {
-                    why.merge(n, value + " is shared by " + String.join(", ", nodes)
-                            + " (baked into the image instead of made at first boot)", (a, b) -> a + "; " + b);
+                    why.merge(
+                            n,
+                            value
+                                    + " is shared by "
+                                    + String.join(", ", nodes)
+                                    + " (baked into the image instead of made at first boot)",
+                            (a, b) -> a + "; " + b);
                 }
             }
         });

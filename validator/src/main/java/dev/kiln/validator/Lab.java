@@ -1,11 +1,7 @@
 package dev.kiln.validator;
 
-import dev.kiln.core.node.ProviderKind;
 import dev.kiln.core.json.Json;
-
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.kiln.core.node.ProviderKind;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
@@ -34,30 +30,45 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * kiln lab: a small PXE fleet on this machine behind real BMC protocols. Diskless QEMU machines
- * on the validator's private network (namespace, bridge, dnsmasq: {@link QemuPxeProvider}), an
+ * kiln lab: a small PXE fleet on this machine behind real BMC protocols. Diskless QEMU machines on
+ * the validator's private network (namespace, bridge, dnsmasq: {@link QemuPxeProvider}), an
  * in-process kiln serve whose generated inventory has a {@code bmc:} entry per node, and one BMC
  * per machine: OpenIPMI's ipmi_sim (ipmi) or the lab's Redfish service (redfish). Everything
- * carries a run label like a validation run, so {@code kiln validate --cleanup} and
- * {@code kiln lab down --all} find what a crashed lab left.
+ * carries a run label like a validation run, so {@code kiln validate --cleanup} and {@code kiln lab
+ * down --all} find what a crashed lab left.
  *
- * <p>The lab directory holds what operators use: inventory.yaml, the BMC password file (0600),
- * the Redfish CA, lab.json. Closing removes all of it, the run directory and every process.
+ * <p>The lab directory holds what operators use: inventory.yaml, the BMC password file (0600), the
+ * Redfish CA, lab.json. Closing removes all of it, the run directory and every process.
  */
 public final class Lab implements AutoCloseable {
     public static final List<String> BMCS = List.of("ipmi", "redfish");
     static final String STATE = "lab.json";
 
-    /** @param dir the lab directory (created; must not hold another lab) */
-    public record Request(ImageStore store, ImageRef image, int masters, int workers, String bmc, Path dir,
-                          Path tmpRoot, Consumer<String> out) { }
+    /**
+     * @param dir the lab directory (created; must not hold another lab)
+     */
+    public record Request(
+            ImageStore store,
+            ImageRef image,
+            int masters,
+            int workers,
+            String bmc,
+            Path dir,
+            Path tmpRoot,
+            Consumer<String> out) {}
 
     /** What lab.json records of one machine. */
-    public record MachineInfo(String name, String role, String mac, String address, String bmc, String bmcAddress) { }
+    public record MachineInfo(String name, String role, String mac, String address, String bmc, String bmcAddress) {}
 
     /** lab.json: enough for status and down, read by another kiln process. */
-    public record State(String runId, long pid, String image, String bmc, String serveUrl, String inventory,
-                        List<MachineInfo> machines) { }
+    public record State(
+            String runId,
+            long pid,
+            String image,
+            String bmc,
+            String serveUrl,
+            String inventory,
+            List<MachineInfo> machines) {}
 
     private final Request req;
     private final List<AutoCloseable> bmcs = new ArrayList<>();
@@ -81,8 +92,8 @@ public final class Lab implements AutoCloseable {
             throw new IllegalArgumentException("--masters must be at least 1 and --workers at least 0");
         }
         if (Files.exists(req.dir().resolve(STATE))) {
-            throw new IllegalArgumentException("a lab already lives in " + req.dir() + " (kiln lab down --dir "
-                    + req.dir() + " first)");
+            throw new IllegalArgumentException(
+                    "a lab already lives in " + req.dir() + " (kiln lab down --dir " + req.dir() + " first)");
         }
         Lab lab = new Lab(req);
         try {
@@ -103,8 +114,18 @@ public final class Lab implements AutoCloseable {
             run = RunLabel.create(req.tmpRoot());
             provider = new QemuPxeProvider(run, versionDir, manifest, req.out());
         }
-        req.out().accept("lab " + run.id() + ": " + req.masters() + " master(s) + " + req.workers() + " worker(s) of "
-                + req.image() + ", " + req.bmc() + " BMCs");
+        req.out()
+                .accept("lab "
+                        + run.id()
+                        + ": "
+                        + req.masters()
+                        + " master(s) + "
+                        + req.workers()
+                        + " worker(s) of "
+                        + req.image()
+                        + ", "
+                        + req.bmc()
+                        + " BMCs");
         NodeProvider.Lan lan = provider.createNetwork(req.masters() + req.workers());
         List<NodeBoot> nodes = Validator.plannedNodes(run.id(), req.masters(), req.workers(), lan.nodeAddresses());
 
@@ -112,25 +133,42 @@ public final class Lab implements AutoCloseable {
         Map<String, Inventory.Bmc> bmcEntries = startBmcs(nodes, password);
         Path inventory = writeInventory(nodes, bmcEntries);
         try {
-            server = KilnServer.start(new KilnServer.Options(inventory, req.store(), lan.serverAddress(), 0, null,
-                    run.dir().resolve("serve-state"), 1000));
+            server = KilnServer.start(new KilnServer.Options(
+                    inventory,
+                    req.store(),
+                    lan.serverAddress(),
+                    0,
+                    null,
+                    run.dir().resolve("serve-state"),
+                    1000));
         } catch (InventoryException e) {
             throw new IOException("generated inventory " + inventory + " is invalid: " + e.getMessage(), e);
         }
         List<NodeBoot> withTokens = new ArrayList<>();
         for (NodeBoot n : nodes) {
-            withTokens.add(new NodeBoot(n.name(), n.role(), n.mac(), n.address(), server.token(n.mac()),
-                    server.metadataOf(n.mac())));
+            withTokens.add(new NodeBoot(
+                    n.name(), n.role(), n.mac(), n.address(), server.token(n.mac()), server.metadataOf(n.mac())));
         }
         provider.start(withTokens, server.publicUrl());
         provider.machines().forEach((name, vm) -> labMachines.get(name).attach(vm));
         List<MachineInfo> infos = new ArrayList<>();
         for (NodeBoot n : nodes) {
-            infos.add(new MachineInfo(n.name(), n.role(), n.mac(), n.address(), req.bmc(),
+            infos.add(new MachineInfo(
+                    n.name(),
+                    n.role(),
+                    n.mac(),
+                    n.address(),
+                    req.bmc(),
                     bmcEntries.get(n.name()).address()));
         }
-        state = new State(run.id(), ProcessHandle.current().pid(), req.image().toString(), req.bmc(), server.publicUrl(),
-                inventory.toString(), infos);
+        state = new State(
+                run.id(),
+                ProcessHandle.current().pid(),
+                req.image().toString(),
+                req.bmc(),
+                server.publicUrl(),
+                inventory.toString(),
+                infos);
         Json.MAPPER.writer().writeValue(req.dir().resolve(STATE).toFile(), state);
         req.out().accept("lab " + run.id() + " up: kiln serve at " + server.publicUrl() + ", inventory " + inventory);
     }
@@ -147,11 +185,16 @@ public final class Lab implements AutoCloseable {
             bmcs.add(panel);
             labMachines.values().forEach(panel::add);
             for (NodeBoot n : nodes) {
-                IpmiSimBmc sim = IpmiSimBmc.startWithPassword(labMachines.get(n.name()), panel,
-                        run.dir().resolve("bmc").resolve(n.name()), ProcessBuilder::start, password);
+                IpmiSimBmc sim = IpmiSimBmc.startWithPassword(
+                        labMachines.get(n.name()),
+                        panel,
+                        run.dir().resolve("bmc").resolve(n.name()),
+                        ProcessBuilder::start,
+                        password);
                 bmcs.add(sim);
-                entries.put(n.name(), new Inventory.Bmc("ipmi", sim.address(), sim.user(), "bmc.pass", null, null,
-                        null, null, null));
+                entries.put(
+                        n.name(),
+                        new Inventory.Bmc("ipmi", sim.address(), sim.user(), "bmc.pass", null, null, null, null, null));
                 req.out().accept("ipmi BMC of " + n.name() + " (ipmi_sim) at " + sim.address());
             }
         } else {
@@ -161,8 +204,18 @@ public final class Lab implements AutoCloseable {
             bmcs.add(service);
             labMachines.values().forEach(service::add);
             for (NodeBoot n : nodes) {
-                entries.put(n.name(), new Inventory.Bmc("redfish", service.url(), "admin", "bmc.pass", null, null,
-                        n.name(), "bmc-ca.pem", null));
+                entries.put(
+                        n.name(),
+                        new Inventory.Bmc(
+                                "redfish",
+                                service.url(),
+                                "admin",
+                                "bmc.pass",
+                                null,
+                                null,
+                                n.name(),
+                                "bmc-ca.pem",
+                                null));
             }
             req.out().accept("Redfish BMC of " + nodes.size() + " machine(s) at " + service.url());
         }
@@ -182,10 +235,11 @@ public final class Lab implements AutoCloseable {
     }
 
     private Path writeInventory(List<NodeBoot> nodes, Map<String, Inventory.Bmc> bmc) throws IOException {
-        List<Inventory.Node> invNodes = nodes.stream().map(n -> new Inventory.Node(n.mac(), n.name(), n.role(),
-                n.address(), null, null, bmc.get(n.name()))).toList();
-        Inventory.Cluster cluster = new Inventory.Cluster("lab-" + run.id(), null, req.image().toString(), 300, null,
-                invNodes);
+        List<Inventory.Node> invNodes = nodes.stream()
+                .map(n -> new Inventory.Node(n.mac(), n.name(), n.role(), n.address(), null, null, bmc.get(n.name())))
+                .toList();
+        Inventory.Cluster cluster =
+                new Inventory.Cluster("lab-" + run.id(), null, req.image().toString(), 300, null, invNodes);
         Path file = req.dir().resolve("inventory.yaml");
         new Inventory.Document(List.of(cluster)).write(file);
         return file;
@@ -203,7 +257,10 @@ public final class Lab implements AutoCloseable {
         return run.id();
     }
 
-    /** Removes everything: BMCs, kiln serve, machines, network, run directory, the lab directory's files. */
+    /**
+     * Removes everything: BMCs, kiln serve, machines, network, run directory, the lab directory's
+     * files.
+     */
     @Override
     public void close() {
         synchronized (this) {

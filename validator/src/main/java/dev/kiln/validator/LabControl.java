@@ -1,8 +1,6 @@
 package dev.kiln.validator;
 
 import dev.kiln.core.json.Json;
-
-import dev.kiln.core.store.ImageStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -16,7 +14,7 @@ import java.util.function.Consumer;
  * process tears everything down on SIGTERM; what a killed lab left is found by its run label).
  */
 public final class LabControl {
-    private LabControl() { }
+    private LabControl() {}
 
     /** The lab in {@code dir}, or empty when there is none. */
     public static Optional<Lab.State> read(Path dir) throws IOException {
@@ -52,7 +50,8 @@ public final class LabControl {
         }
         Optional<ProcessHandle> p = ProcessHandle.of(state.get().pid());
         if (p.isPresent() && isLive(state.get())) {
-            out.accept("stopping lab " + state.get().runId() + " (pid " + state.get().pid() + ")");
+            out.accept("stopping lab " + state.get().runId() + " (pid "
+                    + state.get().pid() + ")");
             p.get().destroy();
             try {
                 p.get().onExit().get(60, TimeUnit.SECONDS);

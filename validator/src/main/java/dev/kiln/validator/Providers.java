@@ -19,9 +19,12 @@ import java.util.function.Predicate;
 
 /** The providers kiln validate knows, what each needs from an image, and cleaning up after them. */
 final class Providers {
-    private Providers() { }
+    private Providers() {}
 
-    /** qemu-pxe when the image has its pxe artifacts (nodes boot as on real PXE hardware), else container. */
+    /**
+     * qemu-pxe when the image has its pxe artifacts (nodes boot as on real PXE hardware), else
+     * container.
+     */
     static String defaultFor(Manifest m) {
         return (Output.PXE.in(m) ? ProviderKind.QEMU_PXE : ProviderKind.CONTAINER).wire();
     }
@@ -36,14 +39,32 @@ final class Providers {
         Map<String, Manifest.Artifact> artifacts = m.artifacts() == null ? Map.of() : m.artifacts();
         String need = kind(provider).boots().artifact();
         if (!artifacts.containsKey(need) || !Files.isRegularFile(versionDir.resolve(need))) {
-            throw new IllegalArgumentException("--provider " + provider + " needs " + need + " but " + m.ref()
-                    + " has none in " + versionDir + " (its spec's outputs are " + m.outputs() + ")");
+            throw new IllegalArgumentException("--provider "
+                    + provider
+                    + " needs "
+                    + need
+                    + " but "
+                    + m.ref()
+                    + " has none in "
+                    + versionDir
+                    + " (its spec's outputs are "
+                    + m.outputs()
+                    + ")");
         }
     }
 
-    /** @param diskBytes qemu-disk's disk size per node, or null for the image's own */
-    static NodeProvider create(String provider, RunLabel run, Path versionDir, Manifest m, Consumer<String> log,
-                               Long diskBytes, boolean firmwarePxe) throws IOException {
+    /**
+     * @param diskBytes qemu-disk's disk size per node, or null for the image's own
+     */
+    static NodeProvider create(
+            String provider,
+            RunLabel run,
+            Path versionDir,
+            Manifest m,
+            Consumer<String> log,
+            Long diskBytes,
+            boolean firmwarePxe)
+            throws IOException {
         return switch (kind(provider)) {
             case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log, firmwarePxe);
             case QEMU_DISK -> new QemuDiskProvider(run, versionDir, log, diskBytes);
@@ -52,11 +73,17 @@ final class Providers {
     }
 
     static ProviderKind kind(String provider) {
-        return ProviderKind.parse(provider).orElseThrow(() -> new IllegalArgumentException("--provider: unknown provider '"
-                + provider + "'; expected one of " + String.join(", ", ProviderKind.wireNames())));
+        return ProviderKind.parse(provider)
+                .orElseThrow(() -> new IllegalArgumentException("--provider: unknown provider '"
+                        + provider
+                        + "'; expected one of "
+                        + String.join(", ", ProviderKind.wireNames())));
     }
 
-    /** Everything of runs whose owner process is gone: provider resources, run directories, owner records. */
+    /**
+     * Everything of runs whose owner process is gone: provider resources, run directories, owner
+     * records.
+     */
     static int cleanupStale(Path tmpRoot, Consumer<String> log) {
         return cleanupStale(tmpRoot, RunLabel::isLive, log);
     }

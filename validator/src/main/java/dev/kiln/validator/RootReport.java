@@ -2,15 +2,18 @@ package dev.kiln.validator;
 
 /**
  * What a node's disk root did at boot: kiln-grow-root's words ("grown 1.7G -> 7.7G (...)",
- * "unchanged 7.7G (...)", "not grown: ..."), which the node agent appends to its "booted" report
- * as "; root WORDS".
+ * "unchanged 7.7G (...)", "not grown: ..."), which the node agent appends to its "booted" report as
+ * "; root WORDS".
  */
 final class RootReport {
     private static final String MARK = "; root ";
 
-    private RootReport() { }
+    private RootReport() {}
 
-    /** The words after "; root " in a "booted" detail, or null when the node said nothing about its root. */
+    /**
+     * The words after "; root " in a "booted" detail, or null when the node said nothing about its
+     * root.
+     */
     static String of(String bootedDetail) {
         if (bootedDetail == null) {
             return null;

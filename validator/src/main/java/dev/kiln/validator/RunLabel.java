@@ -10,24 +10,27 @@ import java.util.HexFormat;
 import java.util.Optional;
 
 /**
- * The label every resource of one validation run carries, so a crashed run's leftovers can be
- * found and removed ({@code kiln validate --cleanup}) without touching a run still in progress.
+ * The label every resource of one validation run carries, so a crashed run's leftovers can be found
+ * and removed ({@code kiln validate --cleanup}) without touching a run still in progress.
  *
  * <ul>
  *   <li>id: "kv" + 6 hex digits, short enough for Linux interface names (15 characters);
- *   <li>owner: {@link #OWNERS}/ID holds the pid and start time of the JVM running it: a run is
- *       live while that process is. One fixed place for every run on the host, wherever its
- *       run directory is, so --cleanup never takes a live run for a dead one;
+ *   <li>owner: {@link #OWNERS}/ID holds the pid and start time of the JVM running it: a run is live
+ *       while that process is. One fixed place for every run on the host, wherever its run
+ *       directory is, so --cleanup never takes a live run for a dead one;
  *   <li>run directory: TMP/kiln-validate-ID (scratch files);
  *   <li>containers and networks: Docker label {@link #DOCKER_LABEL}=ID;
- *   <li>network namespaces: kiln-ID; processes (QEMU, dnsmasq): "kiln-validate-ID" in their
- *       command line; iptables rules (qemu-disk's IMDS DNAT): comment "kiln-validate-ID".
+ *   <li>network namespaces: kiln-ID; processes (QEMU, dnsmasq): "kiln-validate-ID" in their command
+ *       line; iptables rules (qemu-disk's IMDS DNAT): comment "kiln-validate-ID".
  * </ul>
  */
 public final class RunLabel {
     public static final String DIR_PREFIX = "kiln-validate-";
     public static final String DOCKER_LABEL = "dev.kiln.validate.run";
-    /** Where every run's owner is recorded; /tmp, like the run directories it outlives on a crash. */
+
+    /**
+     * Where every run's owner is recorded; /tmp, like the run directories it outlives on a crash.
+     */
     public static final Path OWNERS = Path.of("/tmp", "kiln-validate-runs");
 
     private final String id;
@@ -86,7 +89,9 @@ public final class RunLabel {
             String[] f = Files.readString(owner, StandardCharsets.UTF_8).trim().split(" ");
             Optional<ProcessHandle> p = ProcessHandle.of(Long.parseLong(f[0]));
             // The pid alone could have been reused since; the start time makes it the same process.
-            return p.isPresent() && p.get().isAlive() && startOf(p.get()).orElse("?").equals(f[1]);
+            return p.isPresent()
+                    && p.get().isAlive()
+                    && startOf(p.get()).orElse("?").equals(f[1]);
         } catch (IOException | RuntimeException e) {
             return false;
         }

@@ -4,9 +4,9 @@ import dev.kiln.core.node.AgentStep;
 import dev.kiln.core.node.ProviderKind;
 import dev.kiln.core.node.Role;
 import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.ImageSource;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
-import dev.kiln.core.store.ImageSource;
 import dev.kiln.core.store.ValidationRecord;
 import dev.kiln.core.util.Hashing;
 import dev.kiln.fleet.Inventory;
@@ -34,38 +34,72 @@ import java.util.function.Consumer;
  * metadata from an in-process kiln serve, waits for every node to bootstrap and run the spec's
  * checks, writes the report, records the verdict beside the manifest, and always tears down.
  *
- * <p>Nodes report through kiln serve only (steps to /status, check results to /checks): no SSH,
- * no console scraping needed, and the same path works for VMs and containers.
+ * <p>Nodes report through kiln serve only (steps to /status, check results to /checks): no SSH, no
+ * console scraping needed, and the same path works for VMs and containers.
  */
 public final class Validator {
     /** The --provider names, in order of preference. */
     public static final List<String> PROVIDERS = ProviderKind.wireNames();
-    /** After the first node fails, how long the others get to report (the init-master's own failure). */
+
+    /**
+     * After the first node fails, how long the others get to report (the init-master's own
+     * failure).
+     */
     private static final Duration FAIL_GRACE = Duration.ofSeconds(5);
+
     private static final int CONSOLE_LINES = 30;
 
     /**
-     * @param images    where the version is: a local store, or S3 (fetched into its local cache first)
-     * @param provider  qemu-pxe, qemu-disk or container; null picks one from the image's outputs
-     * @param timeout   for the whole cluster to bootstrap and check; null picks one per provider
+     * @param images where the version is: a local store, or S3 (fetched into its local cache first)
+     * @param provider qemu-pxe, qemu-disk or container; null picks one from the image's outputs
+     * @param timeout for the whole cluster to bootstrap and check; null picks one per provider
      * @param reportDir where report.json and junit.xml go; null means kiln-reports/NAME-VERSION-RUN
-     * @param tmpRoot   where run directories go (their names carry the run label)
-     * @param out       step lines with timings, and the summary
-     * @param diskBytes qemu-disk only: each node's disk size (a copy-on-write overlay over disk.raw,
-     *                  so the node grows its root into it, as on an AMI with a bigger volume); null
-     *                  for the image's own size
+     * @param tmpRoot where run directories go (their names carry the run label)
+     * @param out step lines with timings, and the summary
+     * @param diskBytes qemu-disk only: each node's disk size (a copy-on-write overlay over
+     *     disk.raw, so the node grows its root into it, as on an AMI with a bigger volume); null
+     *     for the image's own size
      */
-    /** @param firmwarePxe qemu-pxe: boot through UEFI firmware PXE and kiln's ProxyDHCP, as real servers do */
-    public record Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
-                          Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out, Long diskBytes,
-                          boolean firmwarePxe) {
-        public Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
-                       Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out) {
+    /**
+     * @param firmwarePxe qemu-pxe: boot through UEFI firmware PXE and kiln's ProxyDHCP, as real
+     *     servers do
+     */
+    public record Request(
+            ImageSource images,
+            ImageRef image,
+            String provider,
+            int masters,
+            int workers,
+            Duration timeout,
+            Path reportDir,
+            Path tmpRoot,
+            Consumer<String> out,
+            Long diskBytes,
+            boolean firmwarePxe) {
+        public Request(
+                ImageSource images,
+                ImageRef image,
+                String provider,
+                int masters,
+                int workers,
+                Duration timeout,
+                Path reportDir,
+                Path tmpRoot,
+                Consumer<String> out) {
             this(images, image, provider, masters, workers, timeout, reportDir, tmpRoot, out, null, false);
         }
 
-        public Request(ImageSource images, ImageRef image, String provider, int masters, int workers,
-                       Duration timeout, Path reportDir, Path tmpRoot, Consumer<String> out, Long diskBytes) {
+        public Request(
+                ImageSource images,
+                ImageRef image,
+                String provider,
+                int masters,
+                int workers,
+                Duration timeout,
+                Path reportDir,
+                Path tmpRoot,
+                Consumer<String> out,
+                Long diskBytes) {
             this(images, image, provider, masters, workers, timeout, reportDir, tmpRoot, out, diskBytes, false);
         }
     }
@@ -73,8 +107,10 @@ public final class Validator {
     private final Request req;
     private final long t0 = System.nanoTime();
     private final Map<String, Map<String, Double>> reached = new ConcurrentHashMap<>();
+
     /** Per node, what its disk's root did at boot (the agent's "booted" report says it). */
     private final Map<String, String> roots = new ConcurrentHashMap<>();
+
     private volatile long nodesStartedAt;
     private RunLabel run;
     private NodeProvider provider;
@@ -92,10 +128,12 @@ public final class Validator {
      */
     public static ValidationReport run(Request req) throws IOException, InterruptedException {
         Validator v = new Validator(req);
-        Thread hook = new Thread(() -> {
-            v.say("interrupted: tearing down");
-            v.teardown();
-        }, "kiln-validate-teardown");
+        Thread hook = new Thread(
+                () -> {
+                    v.say("interrupted: tearing down");
+                    v.teardown();
+                },
+                "kiln-validate-teardown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             return v.validate();
@@ -109,7 +147,10 @@ public final class Validator {
         }
     }
 
-    /** Removes what crashed runs left behind (containers, networks, namespaces, processes, run dirs). */
+    /**
+     * Removes what crashed runs left behind (containers, networks, namespaces, processes, run
+     * dirs).
+     */
     public static int cleanup(Path tmpRoot, Consumer<String> out) {
         return Providers.cleanupStale(tmpRoot, out);
     }
@@ -121,26 +162,47 @@ public final class Validator {
         String providerName = req.provider() != null ? req.provider() : Providers.defaultFor(manifest);
         Providers.checkUsable(providerName, manifest, versionDir);
         if (req.diskBytes() != null && Providers.kind(providerName) != ProviderKind.QEMU_DISK) {
-            throw new IllegalArgumentException("--disk-size is for --provider " + ProviderKind.QEMU_DISK + " only (this run uses "
-                    + providerName + ")");
+            throw new IllegalArgumentException("--disk-size is for --provider "
+                    + ProviderKind.QEMU_DISK
+                    + " only (this run uses "
+                    + providerName
+                    + ")");
         }
         if (req.firmwarePxe() && Providers.kind(providerName) != ProviderKind.QEMU_PXE) {
-            throw new IllegalArgumentException("--pxe-boot firmware is for --provider " + ProviderKind.QEMU_PXE
-                    + " only (this run uses " + providerName + ")");
+            throw new IllegalArgumentException("--pxe-boot firmware is for --provider "
+                    + ProviderKind.QEMU_PXE
+                    + " only (this run uses "
+                    + providerName
+                    + ")");
         }
         if (req.masters() < 1 || req.workers() < 0) {
             throw new IllegalArgumentException("--masters must be at least 1 and --workers at least 0 (got "
-                    + req.masters() + " and " + req.workers() + ")");
+                    + req.masters()
+                    + " and "
+                    + req.workers()
+                    + ")");
         }
         Duration timeout = req.timeout() != null ? req.timeout() : Providers.defaultTimeout(providerName);
         Instant startedAt = Instant.now();
 
         synchronized (this) {
             run = RunLabel.create(req.tmpRoot());
-            provider = Providers.create(providerName, run, versionDir, manifest, this::say, req.diskBytes(), req.firmwarePxe());
+            provider = Providers.create(
+                    providerName, run, versionDir, manifest, this::say, req.diskBytes(), req.firmwarePxe());
         }
-        say("run " + run.id() + ": validating " + manifest.ref() + " on " + providerName + " with "
-                + req.masters() + " master(s) + " + req.workers() + " worker(s), timeout " + timeout.toSeconds() + " s");
+        say("run "
+                + run.id()
+                + ": validating "
+                + manifest.ref()
+                + " on "
+                + providerName
+                + " with "
+                + req.masters()
+                + " master(s) + "
+                + req.workers()
+                + " worker(s), timeout "
+                + timeout.toSeconds()
+                + " s");
         CheckPlan plan = new CheckPlan(manifest, provider.sharesHostKernel(), providerName);
 
         NodeProvider.Lan lan = provider.createNetwork(req.masters() + req.workers());
@@ -152,8 +214,14 @@ public final class Validator {
                 throw new InterruptedException("interrupted");
             }
             try {
-                server = KilnServer.start(new KilnServer.Options(inventory, store, lan.serverAddress(), 0, null,
-                        run.dir().resolve("serve-state"), 1000));
+                server = KilnServer.start(new KilnServer.Options(
+                        inventory,
+                        store,
+                        lan.serverAddress(),
+                        0,
+                        null,
+                        run.dir().resolve("serve-state"),
+                        1000));
             } catch (InventoryException e) {
                 throw new IOException("generated inventory " + inventory + " is invalid: " + e.getMessage(), e);
             }
@@ -161,8 +229,8 @@ public final class Validator {
         Map<String, NodeBoot> byMac = new LinkedHashMap<>();
         List<NodeBoot> withTokens = new ArrayList<>();
         for (NodeBoot n : nodes) {
-            NodeBoot b = new NodeBoot(n.name(), n.role(), n.mac(), n.address(), server.token(n.mac()),
-                    server.metadataOf(n.mac()));
+            NodeBoot b = new NodeBoot(
+                    n.name(), n.role(), n.mac(), n.address(), server.token(n.mac()), server.metadataOf(n.mac()));
             withTokens.add(b);
             byMac.put(b.mac(), b);
             reached.put(b.name(), new ConcurrentHashMap<>());
@@ -175,10 +243,22 @@ public final class Validator {
         boolean timedOut = awaitVerdict(withTokens, timeout);
         ValidationReport report = report(manifest, providerName, plan, withTokens, startedAt, timedOut, timeout);
         ReportWriter.Written written = ReportWriter.write(report, reportDir(manifest));
-        // The manifest's sha256 ties the verdict to this exact build: kiln promote's "validated" gate checks it.
-        ValidationRecord.append(versionDir, report.image(), new ValidationRecord.Run(report.runId(), report.result(),
-                report.provider(), report.masters(), report.workers(), report.startedAt(), report.seconds(),
-                written.jsonSha256(), Hashing.sha256(versionDir.resolve(ImageStore.MANIFEST))), written.json());
+        // The manifest's sha256 ties the verdict to this exact build: kiln promote's "validated"
+        // gate checks it.
+        ValidationRecord.append(
+                versionDir,
+                report.image(),
+                new ValidationRecord.Run(
+                        report.runId(),
+                        report.result(),
+                        report.provider(),
+                        report.masters(),
+                        report.workers(),
+                        report.startedAt(),
+                        report.seconds(),
+                        written.jsonSha256(),
+                        Hashing.sha256(versionDir.resolve(ImageStore.MANIFEST))),
+                written.json());
         for (String line : ReportWriter.summary(report)) {
             say(line);
         }
@@ -189,7 +269,8 @@ public final class Validator {
     /** The store the version is in locally; a version in S3 is fetched and checked first. */
     private ImageStore localCopy() throws IOException {
         if (!req.images().exists(req.image())) {
-            throw new IllegalArgumentException("image " + req.image() + " is not in " + req.images().notFound(req.image()));
+            throw new IllegalArgumentException(
+                    "image " + req.image() + " is not in " + req.images().notFound(req.image()));
         }
         req.images().sync(List.of(req.image()));
         String unavailable = req.images().unavailable(req.image());
@@ -211,8 +292,13 @@ public final class Validator {
         for (int i = 0; i < n; i++) {
             boolean master = i < masters;
             String name = master ? "m" + (i + 1) : "w" + (i + 1 - masters);
-            String mac = String.format(Locale.ROOT, "52:54:%s:%s:%s:%02x", id.substring(0, 2), id.substring(2, 4),
-                    id.substring(4, 6), i + 1);
+            String mac = String.format(
+                    Locale.ROOT,
+                    "52:54:%s:%s:%s:%02x",
+                    id.substring(0, 2),
+                    id.substring(2, 4),
+                    id.substring(4, 6),
+                    i + 1);
             out.add(new NodeBoot(name, master ? "master" : "worker", mac, addresses.get(i), null, null));
         }
         return out;
@@ -224,9 +310,10 @@ public final class Validator {
         metadata.put("kilnChecks", plan.metadataValue());
         metadata.put("bootstrapTimeout", Long.toString(timeout.toSeconds()));
         List<Inventory.Node> invNodes = nodes.stream()
-                .map(n -> new Inventory.Node(n.mac(), n.name(), n.role(), n.address(), null, null)).toList();
-        Inventory.Cluster cluster = new Inventory.Cluster("validate-" + run.id(), null, manifest.ref(),
-                (int) timeout.toSeconds(), metadata, invNodes);
+                .map(n -> new Inventory.Node(n.mac(), n.name(), n.role(), n.address(), null, null))
+                .toList();
+        Inventory.Cluster cluster = new Inventory.Cluster(
+                "validate-" + run.id(), null, manifest.ref(), (int) timeout.toSeconds(), metadata, invNodes);
         Path file = run.dir().resolve("inventory.yaml");
         new Inventory.Document(List.of(cluster)).write(file);
         return file;
@@ -246,9 +333,11 @@ public final class Validator {
             roots.putIfAbsent(node.name(), root);
         }
         if (reached.get(node.name()).putIfAbsent(step, round(at)) == null) {
-            String detail = AgentStep.FAILED.is(step) ? " (" + s.phase() + "): " + s.detail()
-                    : "checked".equals(step) ? " " + ReportWriter.tally(s.checks())
-                    : root != null ? " root " + root : "";
+            String detail = AgentStep.FAILED.is(step)
+                    ? " (" + s.phase() + "): " + s.detail()
+                    : "checked".equals(step)
+                            ? " " + ReportWriter.tally(s.checks())
+                            : root != null ? " root " + root : "";
             say(String.format(Locale.ROOT, "%-4s %-17s +%.1fs%s", node.name(), step, at, detail));
         }
     }
@@ -281,8 +370,14 @@ public final class Validator {
         }
     }
 
-    private ValidationReport report(Manifest manifest, String providerName, CheckPlan plan, List<NodeBoot> nodes,
-                                    Instant startedAt, boolean timedOut, Duration timeout) {
+    private ValidationReport report(
+            Manifest manifest,
+            String providerName,
+            CheckPlan plan,
+            List<NodeBoot> nodes,
+            Instant startedAt,
+            boolean timedOut,
+            Duration timeout) {
         Map<String, List<Map<String, Object>>> reported = new LinkedHashMap<>();
         for (NodeBoot n : nodes) {
             NodeStatus s = server.status(n.mac());
@@ -308,9 +403,18 @@ public final class Validator {
                 }
             }
             List<String> console = failure != null || checks.stream().anyMatch(c -> Check.FAIL.equals(c.status()))
-                    ? List.of(provider.consoleTail(n.name(), CONSOLE_LINES).split("\r?\n")) : null;
-            rows.add(new ValidationReport.Node(n.name(), roleOf(n, nodes), n.address(), n.mac(),
-                    s == null ? null : s.kernel(), new LinkedHashMap<>(reached.get(n.name())), failure, checks, console,
+                    ? List.of(provider.consoleTail(n.name(), CONSOLE_LINES).split("\r?\n"))
+                    : null;
+            rows.add(new ValidationReport.Node(
+                    n.name(),
+                    roleOf(n, nodes),
+                    n.address(),
+                    n.mac(),
+                    s == null ? null : s.kernel(),
+                    new LinkedHashMap<>(reached.get(n.name())),
+                    failure,
+                    checks,
+                    console,
                     roots.get(n.name())));
         }
         boolean nodesOk = rows.stream().allMatch(ValidationReport.Node::passed);
@@ -320,9 +424,20 @@ public final class Validator {
         if (!nodesOk || !clusterOk) {
             error = firstError(rows, cluster);
         }
-        return new ValidationReport(1, manifest.ref(), manifest.specSha256(), providerName, req.masters(), req.workers(),
-                run.id(), startedAt.toString(), round((System.nanoTime() - t0) / 1e9),
-                nodesOk && clusterOk ? ValidationReport.VALIDATED : ValidationReport.FAILED, error, plan.notes(), rows,
+        return new ValidationReport(
+                1,
+                manifest.ref(),
+                manifest.specSha256(),
+                providerName,
+                req.masters(),
+                req.workers(),
+                run.id(),
+                startedAt.toString(),
+                round((System.nanoTime() - t0) / 1e9),
+                nodesOk && clusterOk ? ValidationReport.VALIDATED : ValidationReport.FAILED,
+                error,
+                plan.notes(),
+                rows,
                 cluster);
     }
 
@@ -342,18 +457,20 @@ public final class Validator {
             return null;
         }
         String last = s == null ? null : s.step();
-        String stuck = last == null || NodeStatus.IPXE.equals(last) ? "boot"
+        String stuck = last == null || NodeStatus.IPXE.equals(last)
+                ? "boot"
                 : AgentStep.parse(last).map(AgentStep::nextPhase).orElse(last);
-        String why = timedOut ? "no progress past '" + (last == null ? "power-on" : last) + "' within "
-                + timeout.toSeconds() + " s" : "stopped waiting after another node failed; last step '"
-                + (last == null ? "power-on" : last) + "'";
+        String why = timedOut
+                ? "no progress past '" + (last == null ? "power-on" : last) + "' within " + timeout.toSeconds() + " s"
+                : "stopped waiting after another node failed; last step '" + (last == null ? "power-on" : last) + "'";
         return new Failure(stuck, why + (s != null && s.detail() != null ? " (" + s.detail() + ")" : ""));
     }
 
     private static String firstError(List<ValidationReport.Node> rows, List<Check> cluster) {
         for (ValidationReport.Node n : rows) {
             if (n.failure() != null && !n.failure().error().startsWith("stopped waiting")) {
-                return n.name() + ": " + n.failure().step() + " failed: " + n.failure().error();
+                return n.name() + ": " + n.failure().step() + " failed: "
+                        + n.failure().error();
             }
         }
         for (ValidationReport.Node n : rows) {
@@ -370,14 +487,16 @@ public final class Validator {
         }
         for (ValidationReport.Node n : rows) {
             if (n.failure() != null) {
-                return n.name() + ": " + n.failure().step() + " failed: " + n.failure().error();
+                return n.name() + ": " + n.failure().step() + " failed: "
+                        + n.failure().error();
             }
         }
         return "the init-master sent no cluster check results";
     }
 
     private Path reportDir(Manifest manifest) {
-        return req.reportDir() != null ? req.reportDir()
+        return req.reportDir() != null
+                ? req.reportDir()
                 : Path.of("kiln-reports", manifest.name() + "-" + manifest.version() + "-" + run.id());
     }
 

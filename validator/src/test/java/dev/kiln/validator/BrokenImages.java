@@ -4,23 +4,29 @@ import dev.kiln.builder.TestImages;
 import dev.kiln.core.store.Manifest;
 
 /**
- * debian-node broken on purpose, the two ways a validation must catch: a file uses a
- * placeholder whose metadata key no cluster provides, and a unit that fails at boot.
+ * debian-node broken on purpose, the two ways a validation must catch: a file uses a placeholder
+ * whose metadata key no cluster provides, and a unit that fails at boot.
  */
 final class BrokenImages {
-    private BrokenImages() { }
+    private BrokenImages() {}
 
     /** /etc/kiln-resolv.conf needs "dnsServer", which validation's generated metadata lacks. */
     static Manifest missingMetadata() throws Exception {
-        return TestImages.debianNodeVariant("debian-node-nodns", spec -> outputs(spec)
-                .replace("files:\n", "files:\n  - path: /etc/kiln-resolv.conf\n    content: \"nameserver @@dns_server@@\\n\"\n")
-                .replace("placeholders:\n", "placeholders:\n  dns_server: dnsServer\n"));
+        return TestImages.debianNodeVariant(
+                "debian-node-nodns",
+                spec -> outputs(spec)
+                        .replace(
+                                "files:\n",
+                                "files:\n  - path: /etc/kiln-resolv.conf\n    content: \"nameserver @@dns_server@@\\n\"\n")
+                        .replace("placeholders:\n", "placeholders:\n  dns_server: dnsServer\n"));
     }
 
     /** kiln-broken.service exits 3 at every boot; the spec's units-active check lists it. */
     static Manifest failingUnit() throws Exception {
-        return TestImages.debianNodeVariant("debian-node-badunit", spec -> outputs(spec)
-                .replace("files:\n", """
+        return TestImages.debianNodeVariant(
+                "debian-node-badunit",
+                spec -> outputs(spec)
+                        .replace("files:\n", """
                         files:
                           - path: /etc/systemd/system/kiln-broken.service
                             content: |
@@ -33,8 +39,8 @@ final class BrokenImages {
                               [Install]
                               WantedBy=multi-user.target
                         """)
-                .replace("  enable:\n", "  enable:\n    - kiln-broken.service\n")
-                .replace("units: [containerd.service]", "units: [containerd.service, kiln-broken.service]"));
+                        .replace("  enable:\n", "  enable:\n    - kiln-broken.service\n")
+                        .replace("units: [containerd.service]", "units: [containerd.service, kiln-broken.service]"));
     }
 
     /** Containers and PXE only: a disk image would only cost build time here. */

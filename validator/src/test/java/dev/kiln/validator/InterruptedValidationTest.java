@@ -20,8 +20,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A validation stopped in the middle: Ctrl-C tears it down itself; after kill -9 (nothing runs
- * any more), kiln validate --cleanup removes what it left.
+ * A validation stopped in the middle: Ctrl-C tears it down itself; after kill -9 (nothing runs any
+ * more), kiln validate --cleanup removes what it left.
  */
 @Tag("vm")
 class InterruptedValidationTest {
@@ -34,8 +34,12 @@ class InterruptedValidationTest {
     @ValueSource(strings = {"container", "qemu-pxe"})
     void sigintWhileNodesBootTearsEverythingDown(String provider) throws Exception {
         try (Running run = Running.untilANodeBooted(provider, work)) {
-            new ProcessBuilder("kill", "-INT", Long.toString(run.process.pid())).start().waitFor();
-            assertThat(run.process.waitFor(60, TimeUnit.SECONDS)).as("exits after Ctrl-C").isTrue();
+            new ProcessBuilder("kill", "-INT", Long.toString(run.process.pid()))
+                    .start()
+                    .waitFor();
+            assertThat(run.process.waitFor(60, TimeUnit.SECONDS))
+                    .as("exits after Ctrl-C")
+                    .isTrue();
             assertThat(run.rest()).contains("interrupted: tearing down").contains("torn down run " + run.id);
             assertThat(Leftovers.of(run.id, run.tmpRoot)).isEmpty();
         }
@@ -45,18 +49,26 @@ class InterruptedValidationTest {
     @ValueSource(strings = {"container", "qemu-pxe"})
     void cleanupRemovesWhatAKilledRunLeft(String provider) throws Exception {
         try (Running run = Running.untilANodeBooted(provider, work)) {
-            new ProcessBuilder("kill", "-KILL", Long.toString(run.process.pid())).start().waitFor();
+            new ProcessBuilder("kill", "-KILL", Long.toString(run.process.pid()))
+                    .start()
+                    .waitFor();
             assertThat(run.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            assertThat(Leftovers.of(run.id, run.tmpRoot)).as("kill -9 leaves the run behind").isNotEmpty();
+            assertThat(Leftovers.of(run.id, run.tmpRoot))
+                    .as("kill -9 leaves the run behind")
+                    .isNotEmpty();
 
             List<String> log = new ArrayList<>();
             Validator.cleanup(run.tmpRoot, log::add);
 
-            assertThat(Leftovers.of(run.id, run.tmpRoot)).as(String.join("\n", log)).isEmpty();
+            assertThat(Leftovers.of(run.id, run.tmpRoot))
+                    .as(String.join("\n", log))
+                    .isEmpty();
         }
     }
 
-    /** A validation in its own JVM (ValidateProcess), read until one of its nodes reported "booted". */
+    /**
+     * A validation in its own JVM (ValidateProcess), read until one of its nodes reported "booted".
+     */
     private static final class Running implements AutoCloseable {
         final Process process;
         final String id;
@@ -73,11 +85,20 @@ class InterruptedValidationTest {
         static Running untilANodeBooted(String provider, Path work) throws Exception {
             Manifest image = TestImages.debianNode();
             Path tmpRoot = Files.createDirectories(work.resolve("tmp"));
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), ValidateProcess.class.getName(),
-                    TestImages.store().root().toString(), image.name() + ":" + image.version(), provider, tmpRoot.toString(),
-                    work.resolve("reports").toString())
-                    .redirectErrorStream(true).start();
+            String java =
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process p = new ProcessBuilder(
+                            java,
+                            "-cp",
+                            System.getProperty("java.class.path"),
+                            ValidateProcess.class.getName(),
+                            TestImages.store().root().toString(),
+                            image.name() + ":" + image.version(),
+                            provider,
+                            tmpRoot.toString(),
+                            work.resolve("reports").toString())
+                    .redirectErrorStream(true)
+                    .start();
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             List<String> lines = new ArrayList<>();
             String id = null;
@@ -93,7 +114,9 @@ class InterruptedValidationTest {
                 }
             }
             assertThat(id).as(String.join("\n", lines)).isNotNull();
-            assertThat(line).as("a node booted; output:\n" + String.join("\n", lines)).isNotNull();
+            assertThat(line)
+                    .as("a node booted; output:\n" + String.join("\n", lines))
+                    .isNotNull();
             assertThat(Leftovers.of(id, tmpRoot)).as("the run is going").isNotEmpty();
             return new Running(p, id, tmpRoot, out);
         }

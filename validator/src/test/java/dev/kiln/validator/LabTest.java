@@ -1,10 +1,9 @@
 package dev.kiln.validator;
 
-import dev.kiln.core.node.AgentStep;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.builder.TestImages;
+import dev.kiln.core.node.AgentStep;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.InventoryLoader;
@@ -17,15 +16,15 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * kiln lab with 1 master + 1 worker behind each kind of BMC: what {@code kiln bmc pxe-once} and
- * {@code kiln bmc cycle} do (the inventory's bmc: entry through the ipmi or redfish driver)
- * reboots the worker, kiln serve sees it boot again from its assigned version, and closing the
- * lab leaves nothing behind.
+ * {@code kiln bmc cycle} do (the inventory's bmc: entry through the ipmi or redfish driver) reboots
+ * the worker, kiln serve sees it boot again from its assigned version, and closing the lab leaves
+ * nothing behind.
  */
 @Tag("vm")
 class LabTest {
@@ -39,14 +38,24 @@ class LabTest {
         Path dir = tmp.resolve("lab");
         Path tmpRoot = Files.createDirectories(tmp.resolve("runs"));
         String runId;
-        try (Lab lab = Lab.start(new Lab.Request(TestImages.store(), dev.kiln.core.store.ImageRef.parse(image.ref()), 1, 1, bmc, dir, tmpRoot,
+        try (Lab lab = Lab.start(new Lab.Request(
+                TestImages.store(),
+                dev.kiln.core.store.ImageRef.parse(image.ref()),
+                1,
+                1,
+                bmc,
+                dir,
+                tmpRoot,
                 l -> System.out.println("lab: " + l)))) {
             runId = lab.runId();
             Inventory inv = InventoryLoader.load(dir.resolve("inventory.yaml"), TestImages.store());
-            Inventory.Member w1 = inv.members().stream().filter(m -> m.name().equals("w1")).findFirst().orElseThrow();
+            Inventory.Member w1 = inv.members().stream()
+                    .filter(m -> m.name().equals("w1"))
+                    .findFirst()
+                    .orElseThrow();
             assertThat(w1.node().bmc().driver()).isEqualTo(bmc);
-            assertThat(Files.readString(dir.resolve("inventory.yaml"))).doesNotContain(
-                    Files.readString(dir.resolve("bmc.pass")).strip());
+            assertThat(Files.readString(dir.resolve("inventory.yaml")))
+                    .doesNotContain(Files.readString(dir.resolve("bmc.pass")).strip());
 
             awaitStep(lab, w1.mac(), "booted", Duration.ofSeconds(400));
             List<NodeStatus> after = new CopyOnWriteArrayList<>();
@@ -55,8 +64,8 @@ class LabTest {
                     after.add(s);
                 }
             });
-            try (Machine machine = BmcMachines.of(w1, dir.resolve("inventory.yaml"), Duration.ofSeconds(10),
-                    System.out::println)) {
+            try (Machine machine =
+                    BmcMachines.of(w1, dir.resolve("inventory.yaml"), Duration.ofSeconds(10), System.out::println)) {
                 assertThat(machine.powerState()).isEqualTo(Machine.PowerState.ON);
                 machine.bootOnceFromNetwork();
                 machine.powerCycle();
@@ -67,7 +76,9 @@ class LabTest {
                 Thread.sleep(1000);
             }
             NodeStatus booted = newBoot(after);
-            assertThat(booted).as("w1 boots again after the power cycle; seen: %s", after).isNotNull();
+            assertThat(booted)
+                    .as("w1 boots again after the power cycle; seen: %s", after)
+                    .isNotNull();
             assertThat(booted.reportedImage()).isEqualTo(image.ref());
         }
         assertThat(Leftovers.of(runId, tmpRoot)).isEmpty();
@@ -90,7 +101,9 @@ class LabTest {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             NodeStatus s = lab.server().status(mac);
-            if (s != null && AgentStep.wireNames().indexOf(s.step()) >= AgentStep.wireNames().indexOf(step)) {
+            if (s != null
+                    && AgentStep.wireNames().indexOf(s.step())
+                            >= AgentStep.wireNames().indexOf(step)) {
                 return;
             }
             Thread.sleep(1000);

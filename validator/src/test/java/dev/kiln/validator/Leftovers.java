@@ -10,7 +10,7 @@ import java.util.List;
 
 /** Everything of one validation run that still exists, found the way an operator would look. */
 final class Leftovers {
-    private Leftovers() { }
+    private Leftovers() {}
 
     static List<String> of(String runId, Path tmpRoot) throws IOException {
         List<String> found = new ArrayList<>();
@@ -38,9 +38,11 @@ final class Leftovers {
             }
         }
         try (var procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
+            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+"))
+                    .toList()) {
                 try {
-                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8).replace('\0', ' ');
+                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
+                            .replace('\0', ' ');
                     if (cmd.contains(marker)) {
                         found.add("process " + p.getFileName() + ": " + cmd);
                     }

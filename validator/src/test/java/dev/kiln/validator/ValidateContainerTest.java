@@ -1,14 +1,12 @@
 package dev.kiln.validator;
 
-import dev.kiln.core.json.Json;
-import dev.kiln.core.store.ValidationRecord;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.ValidationRecord;
 import dev.kiln.validator.ValidationReport.Check;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,8 +34,10 @@ class ValidateContainerTest {
 
         run.assertValidated("skip");
         ValidationReport r = run.report();
-        assertThat(r.nodes()).extracting(ValidationReport.Node::name, ValidationReport.Node::role)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("m1", "init-master"),
+        assertThat(r.nodes())
+                .extracting(ValidationReport.Node::name, ValidationReport.Node::role)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("m1", "init-master"),
                         org.assertj.core.groups.Tuple.tuple("w1", "join-worker"),
                         org.assertj.core.groups.Tuple.tuple("w2", "join-worker"));
         for (ValidationReport.Node n : r.nodes()) {
@@ -45,12 +45,15 @@ class ValidateContainerTest {
         }
         assertThat(r.cluster().get(0).detail()).contains("m1");
         assertThat(r.notes()).anySatisfy(n -> assertThat(n).contains("kernel checks skipped"));
-        assertThat(run.printed()).contains("VALIDATED debian-node:1.0.0-20261127.1 on container (1 master + 2 workers)");
+        assertThat(run.printed())
+                .contains("VALIDATED debian-node:1.0.0-20261127.1 on container (1 master + 2 workers)");
 
         // Reports for people and CI, and the verdict in the store beside the manifest.
-        JsonNode json = Json.MAPPER.readTree(run.reportDir().resolve("report.json").toFile());
+        JsonNode json =
+                Json.MAPPER.readTree(run.reportDir().resolve("report.json").toFile());
         assertThat(json.path("result").asText()).isEqualTo("validated");
-        Document junit = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+        Document junit = DocumentBuilderFactory.newInstance()
+                .newDocumentBuilder()
                 .parse(run.reportDir().resolve("junit.xml").toFile());
         assertThat(junit.getDocumentElement().getAttribute("failures")).isEqualTo("0");
         assertThat(junit.getElementsByTagName("testcase").getLength()).isEqualTo(3 * 5 + 2);
@@ -59,8 +62,9 @@ class ValidateContainerTest {
         assertThat(last.runId()).isEqualTo(r.runId());
         assertThat(last.result()).isEqualTo("validated");
         assertThat(last.provider()).isEqualTo("container");
-        assertThat(last.reportSha256()).isEqualTo(dev.kiln.core.util.Hashing.sha256(
-                Files.readAllBytes(run.reportDir().resolve("report.json"))));
+        assertThat(last.reportSha256())
+                .isEqualTo(dev.kiln.core.util.Hashing.sha256(
+                        Files.readAllBytes(run.reportDir().resolve("report.json"))));
     }
 
     @Test
@@ -68,9 +72,13 @@ class ValidateContainerTest {
         ValidationRun run = ValidationRun.of(TestImages.debianNode(), "container", 3, 1, Duration.ofSeconds(180), work);
 
         run.assertValidated("skip");
-        assertThat(run.report().nodes()).extracting(ValidationReport.Node::role)
+        assertThat(run.report().nodes())
+                .extracting(ValidationReport.Node::role)
                 .containsExactly("init-master", "join-master", "join-master", "join-worker");
-        assertThat(run.report().cluster().get(0).detail()).contains("m1").contains("m2").contains("m3");
+        assertThat(run.report().cluster().get(0).detail())
+                .contains("m1")
+                .contains("m2")
+                .contains("m3");
         assertThat(run.report().cluster().get(1).detail()).startsWith("3 endpoint(s) healthy");
     }
 
@@ -86,12 +94,18 @@ class ValidateContainerTest {
             ValidationReport.Failure f = run.node(name).failure();
             assertThat(f).as(name).isNotNull();
             assertThat(f.step()).isEqualTo("placeholders");
-            assertThat(f.error()).contains("dnsServer").contains("@@dns_server@@").contains("/etc/kiln-resolv.conf");
+            assertThat(f.error())
+                    .contains("dnsServer")
+                    .contains("@@dns_server@@")
+                    .contains("/etc/kiln-resolv.conf");
         }
         assertThat(r.error()).matches("(m1|w1|w2): placeholders failed: .*dnsServer.*");
-        assertThat(r.seconds()).as("fails as soon as the agents say so, not at the deadline").isLessThan(120);
+        assertThat(r.seconds())
+                .as("fails as soon as the agents say so, not at the deadline")
+                .isLessThan(120);
         assertThat(run.printed()).contains("FAILED debian-node-nodns:");
-        assertThat(ValidationRecord.read(TestImages.dirOf(image)).lastValidated(null)).isNull();
+        assertThat(ValidationRecord.read(TestImages.dirOf(image)).lastValidated(null))
+                .isNull();
         assertThat(Leftovers.of(r.runId(), run.tmpRoot())).isEmpty();
     }
 
@@ -105,7 +119,10 @@ class ValidateContainerTest {
         assertThat(r.passed()).isFalse();
         for (ValidationReport.Node n : r.nodes()) {
             assertThat(n.failure()).as(n.name() + " bootstrapped").isNull();
-            Check units = n.checks().stream().filter(c -> c.check().equals("units-active")).findFirst().orElseThrow();
+            Check units = n.checks().stream()
+                    .filter(c -> c.check().equals("units-active"))
+                    .findFirst()
+                    .orElseThrow();
             assertThat(units.status()).isEqualTo("fail");
             assertThat(units.detail()).contains("kiln-broken.service is failed").contains("giving up on purpose");
         }

@@ -27,8 +27,12 @@ class ValidateFirmwarePxeTest {
         ValidationRun run = ValidationRun.of(m, "qemu-pxe", 1, 0, Duration.ofSeconds(600), tmp, null, true);
         run.assertValidated("pass");
         // kiln, not the site's DHCP server, handed the firmware its iPXE: dnsmasq's own TFTP line.
-        assertThat(run.output()).as(run.printed())
-                .anySatisfy(l -> assertThat(l).contains("kiln ProxyDHCP:").contains("snponly.efi").contains("sent"));
+        assertThat(run.output())
+                .as(run.printed())
+                .anySatisfy(l -> assertThat(l)
+                        .contains("kiln ProxyDHCP:")
+                        .contains("snponly.efi")
+                        .contains("sent"));
         assertThat(run.output()).anySatisfy(l -> assertThat(l).contains("UEFI firmware PXE"));
     }
 }

@@ -14,18 +14,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * kiln validate --provider qemu-disk: QEMU machines boot disk/disk.raw under UEFI from NVMe and
- * get their metadata as EC2 user data from IMDSv2, as an instance of the AMI would, on disks
- * bigger than the image (--disk-size), so they grow their root and report it.
+ * kiln validate --provider qemu-disk: QEMU machines boot disk/disk.raw under UEFI from NVMe and get
+ * their metadata as EC2 user data from IMDSv2, as an instance of the AMI would, on disks bigger
+ * than the image (--disk-size), so they grow their root and report it.
  */
 @Tag("vm")
 class ValidateQemuDiskTest {
     @TempDir
     Path work;
 
-    static final Pattern GROWN = Pattern.compile("grown (\\S+)G -> (\\S+)G \\(/dev/nvme0n1p3 fills the (\\S+)G disk /dev/nvme0n1\\)");
+    static final Pattern GROWN =
+            Pattern.compile("grown (\\S+)G -> (\\S+)G \\(/dev/nvme0n1p3 fills the (\\S+)G disk /dev/nvme0n1\\)");
 
-    /** On disks four times disk.raw's size, as instances of the AMI launched with a bigger volume. */
+    /**
+     * On disks four times disk.raw's size, as instances of the AMI launched with a bigger volume.
+     */
     @Test
     void goodImageBootsItsDiskGetsUserDataFromImdsAndPassesEveryCheck() throws Exception {
         var image = TestImages.debianNode();
@@ -43,7 +46,9 @@ class ValidateQemuDiskTest {
             assertThat(Double.parseDouble(grown.group(2))).isGreaterThanOrEqualTo(0.9 * disk / 1073741824.0);
             assertThat(run.printed()).contains("      root " + n.root());
         }
-        assertThat(run.printed()).contains("IMDS: user data to " + run.node("m1").address(),
-                "IMDS: user data to " + run.node("w1").address());
+        assertThat(run.printed())
+                .contains(
+                        "IMDS: user data to " + run.node("m1").address(),
+                        "IMDS: user data to " + run.node("w1").address());
     }
 }

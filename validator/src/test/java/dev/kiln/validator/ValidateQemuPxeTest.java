@@ -42,9 +42,13 @@ class ValidateQemuPxeTest {
         assertThat(r.error()).startsWith("m1: check units-active failed: kiln-broken.service is failed");
         for (ValidationReport.Node n : r.nodes()) {
             assertThat(n.failure()).as(n.name() + " bootstrapped").isNull();
-            assertThat(n.console()).as("failed nodes keep the end of their console").isNotEmpty();
+            assertThat(n.console())
+                    .as("failed nodes keep the end of their console")
+                    .isNotEmpty();
         }
-        assertThat(r.seconds()).as("a verdict once the checks are in, not at the deadline").isLessThan(300);
+        assertThat(r.seconds())
+                .as("a verdict once the checks are in, not at the deadline")
+                .isLessThan(300);
         assertThat(Leftovers.of(r.runId(), run.tmpRoot())).isEmpty();
     }
 }

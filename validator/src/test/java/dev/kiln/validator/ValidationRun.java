@@ -16,51 +16,82 @@ record ValidationRun(ValidationReport report, List<String> output, Path reportDi
         return of(image, provider, masters, workers, timeout, work, null);
     }
 
-    /** @param diskBytes qemu-disk's disk size per node, null for disk.raw's own */
-    static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work,
-                            Long diskBytes) throws Exception {
+    /**
+     * @param diskBytes qemu-disk's disk size per node, null for disk.raw's own
+     */
+    static ValidationRun of(
+            Manifest image, String provider, int masters, int workers, Duration timeout, Path work, Long diskBytes)
+            throws Exception {
         return of(image, provider, masters, workers, timeout, work, diskBytes, false);
     }
 
-    /** @param firmwarePxe qemu-pxe through UEFI firmware PXE and kiln's ProxyDHCP */
-    static ValidationRun of(Manifest image, String provider, int masters, int workers, Duration timeout, Path work,
-                            Long diskBytes, boolean firmwarePxe) throws Exception {
+    /**
+     * @param firmwarePxe qemu-pxe through UEFI firmware PXE and kiln's ProxyDHCP
+     */
+    static ValidationRun of(
+            Manifest image,
+            String provider,
+            int masters,
+            int workers,
+            Duration timeout,
+            Path work,
+            Long diskBytes,
+            boolean firmwarePxe)
+            throws Exception {
         List<String> out = new CopyOnWriteArrayList<>();
         Path reports = work.resolve("reports");
         Path tmpRoot = work.resolve("tmp");
         java.nio.file.Files.createDirectories(tmpRoot);
-        ValidationReport r = Validator.run(new Validator.Request(dev.kiln.core.store.ImageSource.local(TestImages.store()), new ImageRef(image.name(), image.version()),
-                provider, masters, workers, timeout, reports, tmpRoot, line -> {
+        ValidationReport r = Validator.run(new Validator.Request(
+                dev.kiln.core.store.ImageSource.local(TestImages.store()),
+                new ImageRef(image.name(), image.version()),
+                provider,
+                masters,
+                workers,
+                timeout,
+                reports,
+                tmpRoot,
+                line -> {
                     out.add(line);
                     System.out.println(line);
-                }, diskBytes, firmwarePxe));
+                },
+                diskBytes,
+                firmwarePxe));
         return new ValidationRun(r, out, reports, tmpRoot);
     }
 
     /**
      * A good debian-node cluster: passed, every node ran every node check (kernel-version with
-     * {@code kernelStatus}: pass on QEMU, skip on containers), the etcd cluster formed, and
-     * nothing of the run is left.
+     * {@code kernelStatus}: pass on QEMU, skip on containers), the etcd cluster formed, and nothing
+     * of the run is left.
      */
     void assertValidated(String kernelStatus) throws java.io.IOException {
-        org.assertj.core.api.Assertions.assertThat(report.passed()).as(printed()).isTrue();
+        org.assertj.core.api.Assertions.assertThat(report.passed())
+                .as(printed())
+                .isTrue();
         for (ValidationReport.Node n : report.nodes()) {
             org.assertj.core.api.Assertions.assertThat(n.checks())
-                    .extracting(ValidationReport.Check::check, ValidationReport.Check::status).containsExactly(
+                    .extracting(ValidationReport.Check::check, ValidationReport.Check::status)
+                    .containsExactly(
                             org.assertj.core.groups.Tuple.tuple("kernel-version", kernelStatus),
                             org.assertj.core.groups.Tuple.tuple("units-active", "pass"),
                             org.assertj.core.groups.Tuple.tuple("image-identity", "pass"),
                             org.assertj.core.groups.Tuple.tuple("hygiene", "pass"));
         }
         org.assertj.core.api.Assertions.assertThat(report.cluster())
-                .extracting(ValidationReport.Check::check, ValidationReport.Check::status).containsExactly(
+                .extracting(ValidationReport.Check::check, ValidationReport.Check::status)
+                .containsExactly(
                         org.assertj.core.groups.Tuple.tuple("etcd-members", "pass"),
                         org.assertj.core.groups.Tuple.tuple("etcd-healthy", "pass"));
-        org.assertj.core.api.Assertions.assertThat(Leftovers.of(report.runId(), tmpRoot)).isEmpty();
+        org.assertj.core.api.Assertions.assertThat(Leftovers.of(report.runId(), tmpRoot))
+                .isEmpty();
     }
 
     ValidationReport.Node node(String name) {
-        return report.nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
+        return report.nodes().stream()
+                .filter(n -> n.name().equals(name))
+                .findFirst()
+                .orElseThrow();
     }
 
     String printed() {

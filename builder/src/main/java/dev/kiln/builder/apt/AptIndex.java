@@ -41,7 +41,9 @@ public final class AptIndex {
         this.newestReleaseDate = newestReleaseDate;
     }
 
-    /** One apt source: "deb URL SUITE COMPONENTS...". A suite ending in '/' is a flat repository. */
+    /**
+     * One apt source: "deb URL SUITE COMPONENTS...". A suite ending in '/' is a flat repository.
+     */
     public record Source(String url, String suite, List<String> components) {
         public String debLine() {
             return "deb " + url + " " + suite + (isFlat() ? "" : " " + String.join(" ", components));
@@ -68,7 +70,10 @@ public final class AptIndex {
             if (date != null && (newest == null || date.isAfter(newest))) {
                 newest = date;
             }
-            state.append(s.debLine()).append('\n').append(Hashing.sha256(f.release())).append('\n');
+            state.append(s.debLine())
+                    .append('\n')
+                    .append(Hashing.sha256(f.release()))
+                    .append('\n');
             for (byte[] packages : f.packages()) {
                 parse(packages, versions);
             }
@@ -76,18 +81,25 @@ public final class AptIndex {
         return new AptIndex(versions, Hashing.sha256(state.toString()), newest);
     }
 
-    /** The newest {@code Date:} of the Release files read (null if none has one): the build's source date. */
+    /**
+     * The newest {@code Date:} of the Release files read (null if none has one): the build's source
+     * date.
+     */
     public java.time.Instant newestReleaseDate() {
         return newestReleaseDate;
     }
 
-    /** One source's Release file and its decompressed Packages files (also read by {@link UpdateIndex}). */
-    record Fetched(byte[] release, List<byte[]> packages) { }
+    /**
+     * One source's Release file and its decompressed Packages files (also read by {@link
+     * UpdateIndex}).
+     */
+    record Fetched(byte[] release, List<byte[]> packages) {}
 
     static Fetched fetch(Source s, String arch) throws IOException {
         byte[] release = fetchFirst(s.base(), List.of("InRelease", "Release"));
-        List<String> indexDirs = s.isFlat() ? List.of("") : s.components().stream()
-                .map(c -> c + "/binary-" + arch + "/").toList();
+        List<String> indexDirs = s.isFlat()
+                ? List.of("")
+                : s.components().stream().map(c -> c + "/binary-" + arch + "/").toList();
         List<byte[]> packages = new ArrayList<>();
         for (String dir : indexDirs) {
             packages.add(fetchFirst(s.base() + dir, List.of("Packages.xz", "Packages.gz", "Packages")));
@@ -119,7 +131,11 @@ public final class AptIndex {
             tried.add(uri.toString());
             HttpResponse<byte[]> r;
             try {
-                r = HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(2)).GET().build(),
+                r = HTTP.send(
+                        HttpRequest.newBuilder(uri)
+                                .timeout(Duration.ofMinutes(2))
+                                .GET()
+                                .build(),
                         HttpResponse.BodyHandlers.ofByteArray());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -134,7 +150,8 @@ public final class AptIndex {
                 throw new IOException("cannot read the package index at " + uri + ": HTTP " + r.statusCode());
             }
         }
-        throw new IOException("the mirror has no index here; tried " + String.join(", ", tried)
+        throw new IOException("the mirror has no index here; tried "
+                + String.join(", ", tried)
                 + " (check base.mirror, base.suite and base.components)");
     }
 
@@ -160,7 +177,8 @@ public final class AptIndex {
     static void parse(byte[] packages, Map<String, Set<String>> into) throws IOException {
         stanzas(packages, Set.of("Package", "Version"), f -> {
             if (f.containsKey("Package") && f.containsKey("Version")) {
-                into.computeIfAbsent(f.get("Package"), k -> new LinkedHashSet<>()).add(f.get("Version"));
+                into.computeIfAbsent(f.get("Package"), k -> new LinkedHashSet<>())
+                        .add(f.get("Version"));
             }
         });
     }
@@ -171,8 +189,8 @@ public final class AptIndex {
      */
     static void stanzas(byte[] text, Set<String> wanted, java.util.function.Consumer<Map<String, String>> each)
             throws IOException {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                new java.io.ByteArrayInputStream(text), StandardCharsets.UTF_8))) {
+        try (BufferedReader r = new BufferedReader(
+                new InputStreamReader(new java.io.ByteArrayInputStream(text), StandardCharsets.UTF_8))) {
             Map<String, String> fields = new LinkedHashMap<>();
             String line;
             while ((line = r.readLine()) != null) {

@@ -5,9 +5,9 @@ import java.math.BigInteger;
 /**
  * A Debian package version ([epoch:]upstream[-revision]) ordered exactly as dpkg orders them
  * (dpkg's lib/dpkg/version.c, verrevcmp): epochs numerically; then upstream and revision each
- * compared as alternating non-digit and digit runs, where '~' sorts before everything (even
- * the end of the string), letters before other characters, and digit runs compare as numbers.
- * So 1.0~rc1 < 1.0 < 1.0+deb12u1 < 1.0+deb12u1+b1, and 1:0.1 > 9.9.
+ * compared as alternating non-digit and digit runs, where '~' sorts before everything (even the end
+ * of the string), letters before other characters, and digit runs compare as numbers. So 1.0~rc1 <
+ * 1.0 < 1.0+deb12u1 < 1.0+deb12u1+b1, and 1:0.1 > 9.9.
  */
 public final class DebianVersion implements Comparable<DebianVersion> {
     private final String text;
@@ -22,10 +22,17 @@ public final class DebianVersion implements Comparable<DebianVersion> {
         this.revision = revision;
     }
 
-    /** Parses a version; a malformed one (empty, a non-numeric epoch, an empty upstream part) is refused. */
+    /**
+     * Parses a version; a malformed one (empty, a non-numeric epoch, an empty upstream part) is
+     * refused.
+     */
     public static DebianVersion parse(String text) {
-        if (text == null || text.isBlank() || !text.equals(text.trim()) || text.chars().anyMatch(Character::isWhitespace)) {
-            throw new IllegalArgumentException("not a Debian version: '" + text + "' (expected [epoch:]upstream[-revision])");
+        if (text == null
+                || text.isBlank()
+                || !text.equals(text.trim())
+                || text.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException(
+                    "not a Debian version: '" + text + "' (expected [epoch:]upstream[-revision])");
         }
         BigInteger epoch = BigInteger.ZERO;
         String rest = text;
@@ -33,17 +40,20 @@ public final class DebianVersion implements Comparable<DebianVersion> {
         if (colon >= 0) {
             String e = text.substring(0, colon);
             if (e.isEmpty() || !e.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                throw new IllegalArgumentException("not a Debian version: '" + text + "' (the epoch before ':' must be a number)");
+                throw new IllegalArgumentException(
+                        "not a Debian version: '" + text + "' (the epoch before ':' must be a number)");
             }
             epoch = new BigInteger(e);
             rest = text.substring(colon + 1);
         }
-        // The revision is everything after the last hyphen; the upstream version may contain hyphens.
+        // The revision is everything after the last hyphen; the upstream version may contain
+        // hyphens.
         int hyphen = rest.lastIndexOf('-');
         String upstream = hyphen < 0 ? rest : rest.substring(0, hyphen);
         String revision = hyphen < 0 ? "" : rest.substring(hyphen + 1);
         if (upstream.isEmpty() || (hyphen >= 0 && revision.isEmpty())) {
-            throw new IllegalArgumentException("not a Debian version: '" + text + "' (empty upstream version or revision)");
+            throw new IllegalArgumentException(
+                    "not a Debian version: '" + text + "' (empty upstream version or revision)");
         }
         return new DebianVersion(text, epoch, upstream, revision);
     }
@@ -67,7 +77,10 @@ public final class DebianVersion implements Comparable<DebianVersion> {
         return compareTo(o) > 0;
     }
 
-    /** Weight of one character in a non-digit run: '~' lowest, then end of string, letters, everything else. */
+    /**
+     * Weight of one character in a non-digit run: '~' lowest, then end of string, letters,
+     * everything else.
+     */
     private static int order(char c) {
         if (isDigit(c)) {
             return 0;
@@ -129,7 +142,10 @@ public final class DebianVersion implements Comparable<DebianVersion> {
         return 0;
     }
 
-    /** The upstream part without epoch and Debian revision, e.g. 1.6.20~ds1 for 1.6.20~ds1-1+deb12u3. */
+    /**
+     * The upstream part without epoch and Debian revision, e.g. 1.6.20~ds1 for
+     * 1.6.20~ds1-1+deb12u3.
+     */
     public String upstream() {
         return upstream;
     }
@@ -141,7 +157,8 @@ public final class DebianVersion implements Comparable<DebianVersion> {
 
     @Override
     public int hashCode() {
-        // Equal versions may be spelt differently (1.0 vs 0:1.0 vs 1.00), so only the epoch is hashed.
+        // Equal versions may be spelt differently (1.0 vs 0:1.0 vs 1.00), so only the epoch is
+        // hashed.
         return epoch.hashCode();
     }
 

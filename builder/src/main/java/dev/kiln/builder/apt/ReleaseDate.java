@@ -9,14 +9,24 @@ import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** The {@code Date:} field of an apt Release or InRelease file: when the mirror published that state. */
+/**
+ * The {@code Date:} field of an apt Release or InRelease file: when the mirror published that
+ * state.
+ */
 public final class ReleaseDate {
     private static final Pattern DATE = Pattern.compile("(?m)^Date:\\s*(.+?)\\s*$");
-    /** "Sat, 09 Aug 2025 09:11:35 UTC": RFC 2822 as apt writes it (the zone may be a name or an offset). */
-    private static final DateTimeFormatter FORMAT = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss z", Locale.ROOT);
-    private static final DateTimeFormatter OFFSET = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.ROOT);
 
-    private ReleaseDate() { }
+    /**
+     * "Sat, 09 Aug 2025 09:11:35 UTC": RFC 2822 as apt writes it (the zone may be a name or an
+     * offset).
+     */
+    private static final DateTimeFormatter FORMAT =
+            DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss z", Locale.ROOT);
+
+    private static final DateTimeFormatter OFFSET =
+            DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.ROOT);
+
+    private ReleaseDate() {}
 
     /** The Date of this Release file, or null when it has none (flat repositories may omit it). */
     public static Instant of(byte[] release) {

@@ -14,18 +14,21 @@ import java.util.regex.Pattern;
 /**
  * Every version of every package in a set of apt sources, with the source it is in and its
  * dependencies: what {@code kiln outdated} compares a spec's pins with. Reads the mirror through
- * {@link AptIndex} (same fetching, same Packages parsing); this class adds what the version
- * check alone does not need: per-source origin, security flag, apt's NotAutomatic rule, Depends.
+ * {@link AptIndex} (same fetching, same Packages parsing); this class adds what the version check
+ * alone does not need: per-source origin, security flag, apt's NotAutomatic rule, Depends.
  */
 public final class UpdateIndex {
-    /** A kernel image package: linux-image-ABI-FLAVOUR, e.g. linux-image-6.1.0-50-cloud-amd64 (ABI 6.1.0-50). */
+    /**
+     * A kernel image package: linux-image-ABI-FLAVOUR, e.g. linux-image-6.1.0-50-cloud-amd64 (ABI
+     * 6.1.0-50).
+     */
     private static final Pattern KERNEL = Pattern.compile("linux-image-(\\d[^-]*(?:-\\d+)?)-([a-z][a-z0-9-]*)");
 
     /**
      * One source as read: {@code security} when it is a security suite (suite *-security or a
-     * Release Label saying Security); {@code notAutomatic} when its Release says
-     * NotAutomatic: yes (backports, experimental), so apt takes nothing from it unless the package
-     * already comes from there.
+     * Release Label saying Security); {@code notAutomatic} when its Release says NotAutomatic: yes
+     * (backports, experimental), so apt takes nothing from it unless the package already comes from
+     * there.
      */
     public record Origin(AptIndex.Source source, boolean security, boolean notAutomatic, boolean butAutomaticUpgrades) {
         /** "URL SUITE", how reports name the origin. */
@@ -35,10 +38,13 @@ public final class UpdateIndex {
     }
 
     /** One version of a package in one origin. */
-    public record Candidate(String pkg, DebianVersion version, Origin origin, String depends) { }
+    public record Candidate(String pkg, DebianVersion version, Origin origin, String depends) {}
 
-    /** What a pinned package could move to. {@code security}: a newer version than the pin is in a security suite. */
-    public record Newest(String pkg, DebianVersion version, Origin origin, boolean security) { }
+    /**
+     * What a pinned package could move to. {@code security}: a newer version than the pin is in a
+     * security suite.
+     */
+    public record Newest(String pkg, DebianVersion version, Origin origin, boolean security) {}
 
     private final List<Origin> origins;
     private final Map<String, List<Candidate>> byPackage;
@@ -67,10 +73,17 @@ public final class UpdateIndex {
 
     static Origin origin(AptIndex.Source s, byte[] release) throws IOException {
         Map<String, String> fields = new HashMap<>();
-        AptIndex.stanzas(release, Set.of("Label", "Suite", "Codename", "NotAutomatic", "ButAutomaticUpgrades"), fields::putAll);
-        boolean security = s.suite().endsWith("-security") || s.suite().endsWith("/updates")
-                || fields.getOrDefault("Label", "").toLowerCase(java.util.Locale.ROOT).contains("security");
-        return new Origin(s, security, "yes".equalsIgnoreCase(fields.get("NotAutomatic")),
+        AptIndex.stanzas(
+                release, Set.of("Label", "Suite", "Codename", "NotAutomatic", "ButAutomaticUpgrades"), fields::putAll);
+        boolean security = s.suite().endsWith("-security")
+                || s.suite().endsWith("/updates")
+                || fields.getOrDefault("Label", "")
+                        .toLowerCase(java.util.Locale.ROOT)
+                        .contains("security");
+        return new Origin(
+                s,
+                security,
+                "yes".equalsIgnoreCase(fields.get("NotAutomatic")),
                 "yes".equalsIgnoreCase(fields.get("ButAutomaticUpgrades")));
     }
 
@@ -105,9 +118,9 @@ public final class UpdateIndex {
 
     /**
      * The newest version of {@code pkg} that apt would upgrade {@code current} to, or empty when
-     * none is newer: a lower version in another suite (the security suite can hold an older
-     * version than a point release) is never suggested. A NotAutomatic origin (backports) counts
-     * only when {@code current} comes from it and it allows automatic upgrades, as in apt.
+     * none is newer: a lower version in another suite (the security suite can hold an older version
+     * than a point release) is never suggested. A NotAutomatic origin (backports) counts only when
+     * {@code current} comes from it and it allows automatic upgrades, as in apt.
      */
     public Optional<Newest> newest(String pkg, String current) {
         DebianVersion cur = DebianVersion.parse(current);
@@ -126,8 +139,11 @@ public final class UpdateIndex {
             }
             security |= c.origin().security();
             // Among equal versions prefer the security origin: it is where the fix was published.
-            if (best == null || c.version().isNewerThan(best.version())
-                    || (c.version().equals(best.version()) && c.origin().security() && !best.origin().security())) {
+            if (best == null
+                    || c.version().isNewerThan(best.version())
+                    || (c.version().equals(best.version())
+                            && c.origin().security()
+                            && !best.origin().security())) {
                 best = c;
             }
         }
@@ -149,11 +165,17 @@ public final class UpdateIndex {
         return !o.notAutomatic() || (o.butAutomaticUpgrades() && currentFrom.contains(o));
     }
 
-    /** Where a kernel's flavour metapackage leads: the metapackage version and the ABI package it depends on. */
-    public record KernelWalk(String metapackage, DebianVersion metaVersion, Origin metaOrigin, String target,
-                             Newest newest) { }
+    /**
+     * Where a kernel's flavour metapackage leads: the metapackage version and the ABI package it
+     * depends on.
+     */
+    public record KernelWalk(
+            String metapackage, DebianVersion metaVersion, Origin metaOrigin, String target, Newest newest) {}
 
-    /** linux-image-cloud-amd64 for linux-image-6.1.0-50-cloud-amd64; empty for a name that is not linux-image-ABI-FLAVOUR. */
+    /**
+     * linux-image-cloud-amd64 for linux-image-6.1.0-50-cloud-amd64; empty for a name that is not
+     * linux-image-ABI-FLAVOUR.
+     */
     public static Optional<String> kernelMetapackage(String kernelPackage) {
         Matcher m = KERNEL.matcher(kernelPackage);
         return m.matches() ? Optional.of("linux-image-" + m.group(2)) : Optional.empty();
@@ -161,9 +183,9 @@ public final class UpdateIndex {
 
     /**
      * Follows the kernel's flavour metapackage to the ABI package it depends on (a kernel update
-     * changes the package name) and returns that package's newest version when it is newer than
-     * the pinned kernel. Empty when the name has no flavour, the metapackage is not in these
-     * sources, or nothing newer exists.
+     * changes the package name) and returns that package's newest version when it is newer than the
+     * pinned kernel. Empty when the name has no flavour, the metapackage is not in these sources,
+     * or nothing newer exists.
      */
     public Optional<KernelWalk> kernel(String kernelPackage, String currentVersion) {
         Optional<String> meta = kernelMetapackage(kernelPackage);
@@ -195,7 +217,8 @@ public final class UpdateIndex {
         if (bestMeta == null) {
             return Optional.empty();
         }
-        // The target's newest version, compared with the pinned kernel's version across package names.
+        // The target's newest version, compared with the pinned kernel's version across package
+        // names.
         Newest best = null;
         boolean security = false;
         for (Candidate c : candidates(bestTarget)) {
@@ -203,15 +226,22 @@ public final class UpdateIndex {
                 continue;
             }
             security |= c.origin().security();
-            if (best == null || c.version().isNewerThan(best.version())
-                    || (c.version().equals(best.version()) && c.origin().security() && !best.origin().security())) {
+            if (best == null
+                    || c.version().isNewerThan(best.version())
+                    || (c.version().equals(best.version())
+                            && c.origin().security()
+                            && !best.origin().security())) {
                 best = new Newest(bestTarget, c.version(), c.origin(), false);
             }
         }
         if (best == null) {
             return Optional.empty();
         }
-        return Optional.of(new KernelWalk(meta.get(), bestMeta.version(), bestMeta.origin(), bestTarget,
+        return Optional.of(new KernelWalk(
+                meta.get(),
+                bestMeta.version(),
+                bestMeta.origin(),
+                bestTarget,
                 new Newest(best.pkg(), best.version(), best.origin(), security)));
     }
 

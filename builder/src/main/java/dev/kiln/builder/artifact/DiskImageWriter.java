@@ -1,9 +1,13 @@
 package dev.kiln.builder.artifact;
 
+import static dev.kiln.builder.artifact.GptLayout.ESP_LBA;
+import static dev.kiln.builder.artifact.GptLayout.MIB;
+import static dev.kiln.builder.artifact.GptLayout.ROOT_LBA;
+import static dev.kiln.builder.artifact.GptLayout.SECTOR;
+
 import dev.kiln.builder.artifact.RootFilesystem.RootfsUsage;
 import dev.kiln.builder.repro.DerivedIds;
 import dev.kiln.core.progress.Progress;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
@@ -19,17 +23,13 @@ import java.util.Comparator;
 import java.util.Objects;
 import java.util.stream.Stream;
 
-import static dev.kiln.builder.artifact.GptLayout.ESP_LBA;
-import static dev.kiln.builder.artifact.GptLayout.MIB;
-import static dev.kiln.builder.artifact.GptLayout.ROOT_LBA;
-import static dev.kiln.builder.artifact.GptLayout.SECTOR;
-
 /**
  * Turns a staged root filesystem directory into {@code disk.raw}: a GPT disk that boots under
  * legacy BIOS (SeaBIOS, EC2 legacy) and UEFI (OVMF, EC2 UEFI) alike.
  *
  * <p>Everything is built from plain files, without loop devices, mounts or chroot, so it works in
  * unprivileged containers (as long as the staged rootfs itself carries the right ownership):
+ *
  * <pre>
  *   LBA 0            protective MBR + GRUB boot.img (patched in Java like grub-bios-setup does)
  *   LBA 1..33        primary GPT (sfdisk)
@@ -40,23 +40,31 @@ import static dev.kiln.builder.artifact.GptLayout.SECTOR;
  *                    physically last so growpart/systemd-repart can grow it on a bigger volume
  *   last 1 MiB       backup GPT
  * </pre>
+ *
  * The disk size is rounded up to a whole GiB (EBS volume granularity) so that the backup GPT sits
  * at the real end of an AMI root volume of the same size; the extra space goes to the root
  * filesystem. The file is sparse: zero blocks are never written.
  *
- * <p>Both GRUB images carry every module they need, so the ESP holds no module directories.
- * BIOS GRUB finds its config via prefix {@code (,gpt2)/boot/grub} (drive = the BIOS boot drive);
- * EFI GRUB via {@code /boot/grub} on the device it was loaded from.
+ * <p>Both GRUB images carry every module they need, so the ESP holds no module directories. BIOS
+ * GRUB finds its config via prefix {@code (,gpt2)/boot/grub} (drive = the BIOS boot drive); EFI
+ * GRUB via {@code /boot/grub} on the device it was loaded from.
  */
 public final class DiskImageWriter {
 
     /**
-     * @param idSeed          what GUIDs, UUIDs and the FAT volume id are derived from (name:version),
-     *                        so that a rebuild gets the same ones
+     * @param idSeed what GUIDs, UUIDs and the FAT volume id are derived from (name:version), so
+     *     that a rebuild gets the same ones
      * @param sourceDateEpoch every time stamp the disk gets (superblocks, directories, FAT entries)
      */
-    public record Request(Path rootfsDir, Path kernel, Path initrd, String kernelCmdline, String title,
-                          Path output, String idSeed, long sourceDateEpoch) {
+    public record Request(
+            Path rootfsDir,
+            Path kernel,
+            Path initrd,
+            String kernelCmdline,
+            String title,
+            Path output,
+            String idSeed,
+            long sourceDateEpoch) {
         public Request {
             Objects.requireNonNull(rootfsDir, "rootfsDir");
             Objects.requireNonNull(kernel, "kernel");
@@ -69,15 +77,22 @@ public final class DiskImageWriter {
     }
 
     /**
-     * @param rootPartUuid GPT PARTUUID of the root partition (lower case), as used in {@code root=PARTUUID=}
-     * @param rootFsUuid   ext4 filesystem UUID of the root filesystem
-     * @param diskGuid     GPT disk GUID
-     * @param sizeBytes    apparent size of the disk image (a whole number of GiB)
+     * @param rootPartUuid GPT PARTUUID of the root partition (lower case), as used in {@code
+     *     root=PARTUUID=}
+     * @param rootFsUuid ext4 filesystem UUID of the root filesystem
+     * @param diskGuid GPT disk GUID
+     * @param sizeBytes apparent size of the disk image (a whole number of GiB)
      */
-    public record Result(Path disk, long sizeBytes, String rootPartUuid, String rootFsUuid, String diskGuid,
-                         long rootPartitionOffset, long rootPartitionSize) { }
+    public record Result(
+            Path disk,
+            long sizeBytes,
+            String rootPartUuid,
+            String rootFsUuid,
+            String diskGuid,
+            long rootPartitionOffset,
+            long rootPartitionSize) {}
 
-    private DiskImageWriter() { }
+    private DiskImageWriter() {}
 
     /**
      * Builds the disk image. The output is replaced atomically only once it is complete; all
@@ -141,8 +156,16 @@ public final class DiskImageWriter {
         // 2. root filesystem image
         Path rootImg = tmp.resolve("root.ext4");
         stage(s, "mkfs.ext4 (populate root filesystem)", 0.03, () -> {
-            RootFilesystem.make(rootImg, rootBytes, usage, r.rootfsDir(), rootFsUuid, ids.uuid("ext4-hash-seed"),
-                    r.sourceDateEpoch(), tmp, s::detail);
+            RootFilesystem.make(
+                    rootImg,
+                    rootBytes,
+                    usage,
+                    r.rootfsDir(),
+                    rootFsUuid,
+                    ids.uuid("ext4-hash-seed"),
+                    r.sourceDateEpoch(),
+                    tmp,
+                    s::detail);
             return null;
         });
 
@@ -152,15 +175,16 @@ public final class DiskImageWriter {
         Path grubCfg = tmp.resolve("grub.cfg");
         stage(s, "grub-mkimage", 0.55, () -> {
             GrubImages.make(coreImg, bootx64, s::detail);
-            Files.writeString(grubCfg, GrubConfig.grubConfig(r.title(), rootPartUuid, r.kernelCmdline()),
-                    StandardCharsets.UTF_8);
+            Files.writeString(
+                    grubCfg, GrubConfig.grubConfig(r.title(), rootPartUuid, r.kernelCmdline()), StandardCharsets.UTF_8);
             return null;
         });
 
         // 4. ESP
         Path espImg = tmp.resolve("esp.fat");
         stage(s, "build EFI system partition (mkfs.fat/mtools)", 0.58, () -> {
-            EspImage.make(espImg, r.kernel(), r.initrd(), bootx64, grubCfg, espVolumeId, r.sourceDateEpoch(), s::detail);
+            EspImage.make(
+                    espImg, r.kernel(), r.initrd(), bootx64, grubCfg, espVolumeId, r.sourceDateEpoch(), s::detail);
             Files.delete(bootx64);
             return null;
         });
@@ -169,12 +193,20 @@ public final class DiskImageWriter {
         Path disk = tmp.resolve("disk.raw");
         stage(s, "partition disk (sfdisk)", 0.60, () -> {
             SparseFiles.createSparse(disk, diskBytes);
-            GptLayout.partition(disk, tmp.resolve("sfdisk.script"), diskGuid, ids.uuid("gpt-bios-boot").toString(),
-                    ids.uuid("gpt-esp").toString(), rootPartUuid, rootBytes / SECTOR, s::detail);
+            GptLayout.partition(
+                    disk,
+                    tmp.resolve("sfdisk.script"),
+                    diskGuid,
+                    ids.uuid("gpt-bios-boot").toString(),
+                    ids.uuid("gpt-esp").toString(),
+                    rootPartUuid,
+                    rootBytes / SECTOR,
+                    s::detail);
             return null;
         });
 
-        // 6. bootloader for BIOS: patch boot.img into the MBR, core.img into the BIOS boot partition
+        // 6. bootloader for BIOS: patch boot.img into the MBR, core.img into the BIOS boot
+        // partition
         stage(s, "install GRUB for BIOS (MBR + BIOS boot partition)", 0.62, () -> {
             GrubBootSector.install(disk, coreImg, GrubImages.bootImg());
             Files.delete(coreImg);
@@ -186,11 +218,10 @@ public final class DiskImageWriter {
             long espSize = Files.size(espImg);
             long total = espSize + rootBytes;
             try (FileChannel out = FileChannel.open(disk, StandardOpenOption.WRITE)) {
-                SparseFiles.copySparse(espImg, out, ESP_LBA * SECTOR,
-                        done -> s.fraction(0.64 + 0.35 * done / total));
+                SparseFiles.copySparse(espImg, out, ESP_LBA * SECTOR, done -> s.fraction(0.64 + 0.35 * done / total));
                 Files.delete(espImg);
-                SparseFiles.copySparse(rootImg, out, ROOT_LBA * SECTOR,
-                        done -> s.fraction(0.64 + 0.35 * (espSize + done) / total));
+                SparseFiles.copySparse(
+                        rootImg, out, ROOT_LBA * SECTOR, done -> s.fraction(0.64 + 0.35 * (espSize + done) / total));
                 Files.delete(rootImg);
                 if (out.size() != diskBytes) {
                     throw new IOException("disk image has size " + out.size() + ", expected " + diskBytes);
@@ -215,8 +246,7 @@ public final class DiskImageWriter {
     }
 
     /** Runs one named stage; any failure is rethrown with the stage name in front. */
-    private static <T> T stage(Progress.Step s, String name, double fraction, IoAction<T> action)
-            throws IOException {
+    private static <T> T stage(Progress.Step s, String name, double fraction, IoAction<T> action) throws IOException {
         if (Thread.currentThread().isInterrupted()) {
             throw new InterruptedIOException("disk image: interrupted before '" + name + "'");
         }
@@ -225,8 +255,8 @@ public final class DiskImageWriter {
         try {
             return action.run();
         } catch (InterruptedIOException e) {
-            InterruptedIOException wrapped = new InterruptedIOException("disk image: '" + name + "' interrupted: "
-                    + e.getMessage());
+            InterruptedIOException wrapped =
+                    new InterruptedIOException("disk image: '" + name + "' interrupted: " + e.getMessage());
             wrapped.initCause(e);
             throw wrapped;
         } catch (java.nio.channels.ClosedByInterruptException e) {

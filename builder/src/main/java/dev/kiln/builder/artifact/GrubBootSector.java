@@ -1,5 +1,9 @@
 package dev.kiln.builder.artifact;
 
+import static dev.kiln.builder.artifact.GptLayout.BIOS_BOOT_LBA;
+import static dev.kiln.builder.artifact.GptLayout.BIOS_BOOT_SECTORS;
+import static dev.kiln.builder.artifact.GptLayout.SECTOR;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -10,11 +14,10 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Locale;
 
-import static dev.kiln.builder.artifact.GptLayout.BIOS_BOOT_LBA;
-import static dev.kiln.builder.artifact.GptLayout.BIOS_BOOT_SECTORS;
-import static dev.kiln.builder.artifact.GptLayout.SECTOR;
-
-/** Why: byte-level boot sector patching (what grub-bios-setup does for a GPT disk with a BIOS boot partition) is its own, testable concern. */
+/**
+ * Why: byte-level boot sector patching (what grub-bios-setup does for a GPT disk with a BIOS boot
+ * partition) is its own, testable concern.
+ */
 final class GrubBootSector {
 
     // boot.img offsets (grub include/grub/i386/pc/boot.h)
@@ -29,14 +32,22 @@ final class GrubBootSector {
     // end of core.img's first sector.
     static final int BLOCKLIST_ENTRY = 12;
     static final int FIRST_BLOCKLIST = SECTOR - BLOCKLIST_ENTRY;
-    /** GRUB_BOOT_I386_PC_KERNEL_SEG (0x800) + one sector (0x20): where sector 2 of core.img is loaded. */
+
+    /**
+     * GRUB_BOOT_I386_PC_KERNEL_SEG (0x800) + one sector (0x20): where sector 2 of core.img is
+     * loaded.
+     */
     static final int CORE_SEGMENT = 0x820;
+
     /** grub-bios-setup's limit: (0x78000 - GRUB_KERNEL_I386_PC_LINK_ADDR 0x9000) / 512. */
     static final int MAX_CORE_SECTORS = (0x78000 - 0x9000) / SECTOR;
 
-    private GrubBootSector() { }
+    private GrubBootSector() {}
 
-    /** Patches boot.img into the MBR of the partitioned {@code disk} and core.img into its BIOS boot partition. */
+    /**
+     * Patches boot.img into the MBR of the partitioned {@code disk} and core.img into its BIOS boot
+     * partition.
+     */
     static void install(Path disk, Path coreImg, Path bootImgFile) throws IOException {
         byte[] core = patchCoreImage(Files.readAllBytes(coreImg), BIOS_BOOT_LBA);
         if (core.length > BIOS_BOOT_SECTORS * SECTOR) {
@@ -53,23 +64,29 @@ final class GrubBootSector {
     }
 
     /**
-     * Returns GRUB's boot.img adapted to this disk: BPB and partition table area
-     * (0x1B8..0x1FF: disk signature, protective MBR entry, 0x55AA) are kept from the sector sfdisk
-     * wrote, the "buggy BIOS" drive check jump becomes two NOPs, the boot drive byte is 0xFF
-     * ("use the drive the BIOS booted from") and the kernel sector points at core.img.
+     * Returns GRUB's boot.img adapted to this disk: BPB and partition table area (0x1B8..0x1FF:
+     * disk signature, protective MBR entry, 0x55AA) are kept from the sector sfdisk wrote, the
+     * "buggy BIOS" drive check jump becomes two NOPs, the boot drive byte is 0xFF ("use the drive
+     * the BIOS booted from") and the kernel sector points at core.img.
      */
     static byte[] patchMbr(byte[] bootImg, byte[] currentMbr, long coreLba) {
         if (bootImg.length != SECTOR || currentMbr.length != SECTOR) {
             throw new IllegalArgumentException("boot.img and MBR must be exactly 512 bytes (got "
-                    + bootImg.length + " and " + currentMbr.length + ")");
+                    + bootImg.length
+                    + " and "
+                    + currentMbr.length
+                    + ")");
         }
         if ((bootImg[0] & 0xff) != 0xeb) {
-            throw new IllegalArgumentException("boot.img does not start with a short jump; not a GRUB i386-pc boot.img");
+            throw new IllegalArgumentException(
+                    "boot.img does not start with a short jump; not a GRUB i386-pc boot.img");
         }
         int check = bootImg[DRIVE_CHECK] & 0xff;
         if (check != 0xeb && check != 0x90) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "unexpected byte 0x%02x at boot.img drive check offset 0x66; GRUB version mismatch?", check));
+            throw new IllegalArgumentException(String.format(
+                    Locale.ROOT,
+                    "unexpected byte 0x%02x at boot.img drive check offset 0x66; GRUB version mismatch?",
+                    check));
         }
         if ((currentMbr[0x1fe] & 0xff) != 0x55 || (currentMbr[0x1ff] & 0xff) != 0xaa) {
             throw new IllegalArgumentException("existing MBR has no 0x55AA signature; partition table missing?");
@@ -86,8 +103,8 @@ final class GrubBootSector {
 
     /**
      * Returns core.img padded to whole sectors, with the blocklist at the end of its first sector
-     * (diskboot.img) describing where the remaining sectors are: one entry
-     * {start = coreLba + 1, len = sectors - 1, segment = 0x820} followed by a zero terminator.
+     * (diskboot.img) describing where the remaining sectors are: one entry {start = coreLba + 1,
+     * len = sectors - 1, segment = 0x820} followed by a zero terminator.
      */
     static byte[] patchCoreImage(byte[] coreImg, long coreLba) {
         int sectors = (coreImg.length + SECTOR - 1) / SECTOR;
@@ -95,8 +112,11 @@ final class GrubBootSector {
             throw new IllegalArgumentException("core.img is too small (" + coreImg.length + " bytes)");
         }
         if (sectors > MAX_CORE_SECTORS) {
-            throw new IllegalArgumentException("core.img has " + sectors + " sectors; GRUB's BIOS loader allows at most "
-                    + MAX_CORE_SECTORS + " (embed fewer modules)");
+            throw new IllegalArgumentException("core.img has "
+                    + sectors
+                    + " sectors; GRUB's BIOS loader allows at most "
+                    + MAX_CORE_SECTORS
+                    + " (embed fewer modules)");
         }
         byte[] out = Arrays.copyOf(coreImg, sectors * SECTOR);
         ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);

@@ -4,15 +4,20 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
 
-/** Why: grub.cfg text and what may go on the kernel command line (GRUB quoting rules) are checked before anything is built. */
+/**
+ * Why: grub.cfg text and what may go on the kernel command line (GRUB quoting rules) are checked
+ * before anything is built.
+ */
 final class GrubConfig {
 
     private static final Pattern GRUB_SAFE_WORD = Pattern.compile("[A-Za-z0-9_.,:=/+@%-]+");
 
-    private GrubConfig() { }
+    private GrubConfig() {}
 
     static String grubConfig(String title, String rootPartUuid, String extraCmdline) {
-        StringBuilder linux = new StringBuilder("linux /vmlinuz root=PARTUUID=").append(rootPartUuid).append(" rw");
+        StringBuilder linux = new StringBuilder("linux /vmlinuz root=PARTUUID=")
+                .append(rootPartUuid)
+                .append(" rw");
         for (String token : cmdlineTokens(extraCmdline)) {
             linux.append(' ').append(grubWord(token));
         }
@@ -24,16 +29,20 @@ final class GrubConfig {
                 + "set timeout_style=menu\n"
                 + "set timeout=1\n"
                 + "\n"
-                + "menuentry " + grubQuote(title) + " --id kiln {\n"
-                + "\t" + linux + "\n"
+                + "menuentry "
+                + grubQuote(title)
+                + " --id kiln {\n"
+                + "\t"
+                + linux
+                + "\n"
                 + "\tinitrd /initrd.img\n"
                 + "}\n";
     }
 
     /**
-     * Splits the extra kernel command line on whitespace. Quotes and backslashes are refused:
-     * GRUB 2.06 re-escapes them when it builds the kernel command line (the kernel would see
-     * {@code \"}), so they cannot round-trip reliably.
+     * Splits the extra kernel command line on whitespace. Quotes and backslashes are refused: GRUB
+     * 2.06 re-escapes them when it builds the kernel command line (the kernel would see {@code
+     * \"}), so they cannot round-trip reliably.
      */
     static List<String> cmdlineTokens(String cmdline) {
         if (cmdline == null || cmdline.isBlank()) {
@@ -43,7 +52,8 @@ final class GrubConfig {
         List<String> tokens = new ArrayList<>();
         for (String t : cmdline.trim().split("\\s+")) {
             if (t.indexOf('"') >= 0 || t.indexOf('\'') >= 0 || t.indexOf('\\') >= 0) {
-                throw new IllegalArgumentException("disk image: kernel command line argument '" + t
+                throw new IllegalArgumentException("disk image: kernel command line argument '"
+                        + t
                         + "' contains a quote or backslash, which GRUB cannot pass through unchanged");
             }
             if (t.startsWith("root=")) {
@@ -59,8 +69,8 @@ final class GrubConfig {
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);
             if (c < 0x20 || c == 0x7f) {
-                throw new IllegalArgumentException("disk image: " + what + " contains a control character: "
-                        + value.replace("\n", "\\n"));
+                throw new IllegalArgumentException(
+                        "disk image: " + what + " contains a control character: " + value.replace("\n", "\\n"));
             }
         }
     }

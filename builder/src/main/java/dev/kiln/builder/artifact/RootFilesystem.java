@@ -1,8 +1,11 @@
 package dev.kiln.builder.artifact;
 
+import static dev.kiln.builder.artifact.GptLayout.MIB;
+import static dev.kiln.builder.artifact.GptLayout.ROOT_LABEL;
+import static dev.kiln.builder.artifact.SparseFiles.BLOCK;
+
 import dev.kiln.builder.repro.Ext4Times;
 import dev.kiln.core.exec.Exec;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
@@ -17,33 +20,62 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.function.Consumer;
 
-import static dev.kiln.builder.artifact.GptLayout.MIB;
-import static dev.kiln.builder.artifact.GptLayout.ROOT_LABEL;
-import static dev.kiln.builder.artifact.SparseFiles.BLOCK;
-
-/** Why: sizing the root ext4 from the staged tree and populating it with mkfs.ext4 -d is one concern, apart from the disk around it. */
+/**
+ * Why: sizing the root ext4 from the staged tree and populating it with mkfs.ext4 -d is one
+ * concern, apart from the disk around it.
+ */
 final class RootFilesystem {
 
-    private RootFilesystem() { }
+    private RootFilesystem() {}
 
-    /** Writes {@code rootImg}, an ext4 image of {@code rootBytes} holding {@code rootfsDir}, every time stamp the epoch. */
-    static void make(Path rootImg, long rootBytes, RootfsUsage usage, Path rootfsDir, String fsUuid, UUID hashSeed,
-                     long sourceDateEpoch, Path workDir, Consumer<String> detail) throws IOException {
+    /**
+     * Writes {@code rootImg}, an ext4 image of {@code rootBytes} holding {@code rootfsDir}, every
+     * time stamp the epoch.
+     */
+    static void make(
+            Path rootImg,
+            long rootBytes,
+            RootfsUsage usage,
+            Path rootfsDir,
+            String fsUuid,
+            UUID hashSeed,
+            long sourceDateEpoch,
+            Path workDir,
+            Consumer<String> detail)
+            throws IOException {
         String epoch = Long.toString(sourceDateEpoch);
         long inodes = Math.max(rootBytes / 16384, usage.inodes() + usage.inodes() / 2 + 16384);
         SparseFiles.createSparse(rootImg, rootBytes);
-        List<String> cmd = new ArrayList<>(List.of("mkfs.ext4", "-F", "-t", "ext4", "-T", "default",
-                "-b", Integer.toString(BLOCK), "-L", ROOT_LABEL, "-U", fsUuid,
-                "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard,hash_seed=" + hashSeed));
+        List<String> cmd = new ArrayList<>(List.of(
+                "mkfs.ext4",
+                "-F",
+                "-t",
+                "ext4",
+                "-T",
+                "default",
+                "-b",
+                Integer.toString(BLOCK),
+                "-L",
+                ROOT_LABEL,
+                "-U",
+                fsUuid,
+                "-E",
+                "lazy_itable_init=0,lazy_journal_init=0,nodiscard,hash_seed=" + hashSeed));
         if (inodes > rootBytes / 16384) {
             cmd.addAll(List.of("-N", Long.toString(inodes)));
         }
         cmd.addAll(List.of("-d", rootfsDir.toAbsolutePath().toString(), rootImg.toString()));
-        Exec.of(cmd).env("E2FSPROGS_FAKE_TIME", epoch).env("SOURCE_DATE_EPOCH", epoch).onLine(detail).run();
+        Exec.of(cmd)
+                .env("E2FSPROGS_FAKE_TIME", epoch)
+                .env("SOURCE_DATE_EPOCH", epoch)
+                .onLine(detail)
+                .run();
         Ext4Times.set(rootImg, rootfsDir, sourceDateEpoch, workDir, detail);
     }
 
-    /** What the staged rootfs needs on ext4 with 4 KiB blocks (estimated, errs on the large side). */
+    /**
+     * What the staged rootfs needs on ext4 with 4 KiB blocks (estimated, errs on the large side).
+     */
     record RootfsUsage(long dataBlocks, long inodes, long dirEntryBytes) {
 
         static RootfsUsage measure(Path root) throws IOException {
@@ -81,8 +113,8 @@ final class RootFilesystem {
 
                 @Override
                 public FileVisitResult visitFileFailed(Path file, IOException exc) throws IOException {
-                    throw new IOException("cannot read " + file + " while sizing the root filesystem: "
-                            + exc.getMessage(), exc);
+                    throw new IOException(
+                            "cannot read " + file + " while sizing the root filesystem: " + exc.getMessage(), exc);
                 }
 
                 private void entry(Path p) {
@@ -99,8 +131,8 @@ final class RootFilesystem {
         }
 
         /**
-         * Content + 10% + inode tables + journal and group metadata, then at least 256 MiB (or
-         * 20%) of free space, then 5% on top for root-reserved blocks.
+         * Content + 10% + inode tables + journal and group metadata, then at least 256 MiB (or 20%)
+         * of free space, then 5% on top for root-reserved blocks.
          */
         long recommendedFsBytes() {
             long content = contentBytes();

@@ -9,17 +9,28 @@ import java.util.List;
 
 /** The two artifacts made straight from the root directory: rootfs.tar and rootfs.squashfs. */
 public final class RootfsArtifacts {
-    private RootfsArtifacts() { }
+    private RootfsArtifacts() {}
 
     /**
      * A tarball for node containers: numeric owners, xattrs, stable order. Reproducible: times
      * clamped to the epoch, and the pax headers that --xattrs brings carry no atime or ctime.
      */
     public static void tar(Path rootfs, Path output, long sourceDateEpoch) throws IOException {
-        Exec.of("tar", "--create", "--file=" + output, "--directory=" + rootfs, "--numeric-owner",
-                "--xattrs", "--xattrs-include=*", "--sort=name", "--one-file-system",
-                "--mtime=@" + sourceDateEpoch, "--clamp-mtime",
-                "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime", ".").run();
+        Exec.of(
+                        "tar",
+                        "--create",
+                        "--file=" + output,
+                        "--directory=" + rootfs,
+                        "--numeric-owner",
+                        "--xattrs",
+                        "--xattrs-include=*",
+                        "--sort=name",
+                        "--one-file-system",
+                        "--mtime=@" + sourceDateEpoch,
+                        "--clamp-mtime",
+                        "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+                        ".")
+                .run();
     }
 
     /**
@@ -28,12 +39,25 @@ public final class RootfsArtifacts {
      */
     public static void squashfs(Path rootfs, Path output, long sourceDateEpoch, Progress.Step step) throws IOException {
         Files.deleteIfExists(output);
-        // mksquashfs sorts directories itself and its output does not depend on thread timing (4.4+);
+        // mksquashfs sorts directories itself and its output does not depend on thread timing
+        // (4.4+);
         // the only clock it reads is the creation time, which SOURCE_DATE_EPOCH sets (an option for
-        // it would clash with a SOURCE_DATE_EPOCH the user exported). File times are already clamped,
+        // it would clash with a SOURCE_DATE_EPOCH the user exported). File times are already
+        // clamped,
         // not flattened with -all-time: .pyc files compare their source's mtime.
-        Exec.of(List.of("mksquashfs", rootfs.toString(), output.toString(), "-noappend", "-comp", "zstd",
-                        "-Xcompression-level", "6", "-wildcards", "-e", "boot/vmlinuz*", "boot/initrd.img*",
+        Exec.of(List.of(
+                        "mksquashfs",
+                        rootfs.toString(),
+                        output.toString(),
+                        "-noappend",
+                        "-comp",
+                        "zstd",
+                        "-Xcompression-level",
+                        "6",
+                        "-wildcards",
+                        "-e",
+                        "boot/vmlinuz*",
+                        "boot/initrd.img*",
                         "-percentage"))
                 .env("SOURCE_DATE_EPOCH", Long.toString(sourceDateEpoch))
                 .onLine(line -> {

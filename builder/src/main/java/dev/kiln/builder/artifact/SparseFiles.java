@@ -1,5 +1,7 @@
 package dev.kiln.builder.artifact;
 
+import static dev.kiln.builder.artifact.GptLayout.MIB;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -8,15 +10,15 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.function.DoubleConsumer;
 
-import static dev.kiln.builder.artifact.GptLayout.MIB;
-
-/** Why: the disk image stays sparse, so every partition image is created and copied hole-preserving. */
+/**
+ * Why: the disk image stays sparse, so every partition image is created and copied hole-preserving.
+ */
 final class SparseFiles {
 
     static final int BLOCK = 4096;
     private static final byte[] ZERO_BLOCK = new byte[BLOCK];
 
-    private SparseFiles() { }
+    private SparseFiles() {}
 
     static void createSparse(Path file, long size) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -49,12 +51,14 @@ final class SparseFiles {
                     if (!zero && runStart < 0) {
                         runStart = i;
                     } else if (zero && runStart >= 0) {
-                        written += writeFully(dst, ByteBuffer.wrap(chunk, runStart, i - runStart), offset + pos + runStart);
+                        written += writeFully(
+                                dst, ByteBuffer.wrap(chunk, runStart, i - runStart), offset + pos + runStart);
                         runStart = -1;
                     }
                 }
                 if (runStart >= 0) {
-                    written += writeFully(dst, ByteBuffer.wrap(chunk, runStart, want - runStart), offset + pos + runStart);
+                    written +=
+                            writeFully(dst, ByteBuffer.wrap(chunk, runStart, want - runStart), offset + pos + runStart);
                 }
                 pos += want;
                 if (pos - lastReport >= 64 * MIB || pos == size) {

@@ -15,21 +15,21 @@ import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 
 /**
- * contents.tsv.gz: one line per path in the image (type, mode, owner, size, sha256 or link
- * target), sorted. It is what lets {@code kiln diff} show file-level changes between versions.
+ * contents.tsv.gz: one line per path in the image (type, mode, owner, size, sha256 or link target),
+ * sorted. It is what lets {@code kiln diff} show file-level changes between versions.
  */
 public final class Contents {
     public static final String FILE = "contents.tsv.gz";
 
-    private Contents() { }
+    private Contents() {}
 
     static void write(Path root, Path output) throws IOException {
         List<Path> paths;
         try (Stream<Path> s = Files.walk(root)) {
             paths = s.filter(p -> !p.equals(root)).sorted().toList();
         }
-        try (BufferedWriter w = new BufferedWriter(new OutputStreamWriter(
-                new GZIPOutputStream(Files.newOutputStream(output)), StandardCharsets.UTF_8))) {
+        try (BufferedWriter w = new BufferedWriter(
+                new OutputStreamWriter(new GZIPOutputStream(Files.newOutputStream(output)), StandardCharsets.UTF_8))) {
             for (Path p : paths) {
                 PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                 String type;
@@ -49,8 +49,21 @@ public final class Contents {
                 }
                 int uid = (Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
                 int gid = (Integer) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS);
-                w.write("/" + root.relativize(p) + "\t" + type + "\t" + PosixFilePermissions.toString(a.permissions())
-                        + "\t" + uid + ":" + gid + "\t" + (a.isRegularFile() ? a.size() : 0) + "\t" + detail + "\n");
+                w.write("/"
+                        + root.relativize(p)
+                        + "\t"
+                        + type
+                        + "\t"
+                        + PosixFilePermissions.toString(a.permissions())
+                        + "\t"
+                        + uid
+                        + ":"
+                        + gid
+                        + "\t"
+                        + (a.isRegularFile() ? a.size() : 0)
+                        + "\t"
+                        + detail
+                        + "\n");
             }
         }
     }

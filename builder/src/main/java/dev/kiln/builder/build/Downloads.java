@@ -42,14 +42,19 @@ public final class Downloads {
         try {
             HttpResponse<InputStream> r;
             try {
-                r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(10)).GET().build(),
+                r = HTTP.send(
+                        HttpRequest.newBuilder(URI.create(url))
+                                .timeout(Duration.ofMinutes(10))
+                                .GET()
+                                .build(),
                         HttpResponse.BodyHandlers.ofInputStream());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while downloading " + url);
             } catch (IOException e) {
-                throw new IOException(field + ": cannot download " + url + ": " + e
-                        + " (point the spec at a mirror you can reach)", e);
+                throw new IOException(
+                        field + ": cannot download " + url + ": " + e + " (point the spec at a mirror you can reach)",
+                        e);
             }
             if (r.statusCode() != 200) {
                 r.body().close();
@@ -57,7 +62,8 @@ public final class Downloads {
             }
             long total = r.headers().firstValueAsLong("content-length").orElse(-1);
             MessageDigest md = Hashing.sha256Digest();
-            try (InputStream in = r.body(); OutputStream out = Files.newOutputStream(partial)) {
+            try (InputStream in = r.body();
+                    OutputStream out = Files.newOutputStream(partial)) {
                 byte[] buf = new byte[1 << 16];
                 long done = 0;
                 int n;
@@ -72,8 +78,14 @@ public final class Downloads {
             }
             String got = HexFormat.of().formatHex(md.digest());
             if (!got.equals(sha256)) {
-                throw new IOException(field + ": sha256 mismatch for " + url + ": the spec pins " + sha256
-                        + " but the download is " + got + "; nothing was installed");
+                throw new IOException(field
+                        + ": sha256 mismatch for "
+                        + url
+                        + ": the spec pins "
+                        + sha256
+                        + " but the download is "
+                        + got
+                        + "; nothing was installed");
             }
             Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
             return target;

@@ -8,7 +8,7 @@ import java.util.TreeMap;
 
 /** Installed packages of an image, read from its /var/lib/dpkg/status. */
 final class DpkgStatus {
-    private DpkgStatus() { }
+    private DpkgStatus() {}
 
     /** name → version of every package in state "install ok installed". */
     static Map<String, String> installed(Path root) throws IOException {

@@ -11,15 +11,16 @@ import java.util.stream.Stream;
 
 /**
  * What must not be baked into a golden image: a machine identity, host keys, package lists and
- * caches, and anything secret that the build used. {@link #clean} removes them; {@link #verify}
- * is run on every build afterwards and fails it if anything is left.
+ * caches, and anything secret that the build used. {@link #clean} removes them; {@link #verify} is
+ * run on every build afterwards and fails it if anything is left.
  */
 final class Hygiene {
     /** Directories searched for private key material. */
     private static final List<String> SECRET_DIRS = List.of("etc", "root", "home", "opt", "var/lib/kiln", "usr/local");
+
     private static final String PRIVATE_KEY = "PRIVATE KEY-----";
 
-    private Hygiene() { }
+    private Hygiene() {}
 
     static void clean(Path root) throws IOException {
         // Empty machine-id: systemd generates a fresh one on each node's first boot.
@@ -55,7 +56,12 @@ final class Hygiene {
             bad.add("/var/lib/dbus/machine-id: a baked machine identity");
         }
         list(root, "etc/ssh", n -> n.startsWith("ssh_host_"), bad, "an SSH host key baked into the image");
-        list(root, "var/lib/apt/lists", n -> !n.equals("lock") && !n.equals("partial"), bad, "apt lists left in the image");
+        list(
+                root,
+                "var/lib/apt/lists",
+                n -> !n.equals("lock") && !n.equals("partial"),
+                bad,
+                "apt lists left in the image");
         list(root, "var/cache/apt/archives", n -> n.endsWith(".deb"), bad, "a cached package left in the image");
         list(root, "var/cache/apt", n -> n.endsWith(".bin"), bad, "apt cache left in the image");
         list(root, "etc/apt/auth.conf.d", n -> true, bad, "apt credentials left in the image");
@@ -65,7 +71,8 @@ final class Hygiene {
                 continue;
             }
             try (Stream<Path> files = Files.walk(dir)) {
-                for (Path f : files.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
+                for (Path f : files.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+                        .toList()) {
                     if (Files.size(f) < 64 * 1024 && containsPrivateKey(f)) {
                         bad.add("/" + root.relativize(f) + ": contains a private key");
                     }
@@ -84,20 +91,23 @@ final class Hygiene {
             return;
         }
         try (Stream<Path> entries = Files.list(dir)) {
-            for (Path p : entries.filter(p -> name.test(p.getFileName().toString())).toList()) {
+            for (Path p :
+                    entries.filter(p -> name.test(p.getFileName().toString())).toList()) {
                 dev.kiln.core.util.Files2.deleteRecursively(p);
             }
         }
     }
 
-    private static void list(Path root, String rel, java.util.function.Predicate<String> name, List<String> out,
-                             String why) throws IOException {
+    private static void list(
+            Path root, String rel, java.util.function.Predicate<String> name, List<String> out, String why)
+            throws IOException {
         Path dir = root.resolve(rel);
         if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> entries = Files.list(dir)) {
-            for (Path p : entries.filter(p -> name.test(p.getFileName().toString())).toList()) {
+            for (Path p :
+                    entries.filter(p -> name.test(p.getFileName().toString())).toList()) {
                 out.add("/" + root.relativize(p) + ": " + why);
             }
         }

@@ -1,13 +1,9 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.core.store.Output;
-import dev.kiln.core.json.Json;
 import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.artifact.DiskImageWriter;
 import dev.kiln.builder.artifact.PxeBundle;
 import dev.kiln.builder.artifact.RootfsArtifacts;
-import dev.kiln.core.progress.Progress;
-import dev.kiln.core.progress.Progress;
 import dev.kiln.builder.repro.AptDirs;
 import dev.kiln.builder.repro.Clamp;
 import dev.kiln.builder.repro.SourceDate;
@@ -16,9 +12,12 @@ import dev.kiln.builder.spec.RenderedFile;
 import dev.kiln.builder.spec.SpecChecker;
 import dev.kiln.builder.spec.SpecException;
 import dev.kiln.builder.spec.SpecLoader;
+import dev.kiln.core.json.Json;
+import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
+import dev.kiln.core.store.Output;
 import dev.kiln.core.util.Files2;
 import dev.kiln.core.util.Hashing;
 import java.io.IOException;
@@ -52,8 +51,13 @@ public final class ImageBuilder {
     }
 
     /** What a dry run found: the checked spec, its rendered files and the package plan. */
-    public record Plan(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages, String mirrorState,
-                       String layerKey, SourceDate sourceDate) { }
+    public record Plan(
+            SpecLoader.Loaded loaded,
+            List<RenderedFile> files,
+            PackagePlan packages,
+            String mirrorState,
+            String layerKey,
+            SourceDate sourceDate) {}
 
     /**
      * Stops a running build from another thread (Ctrl-C): the external tools are terminated so the
@@ -69,14 +73,16 @@ public final class ImageBuilder {
      * Returns the hook so the caller can remove it once the build is over.
      */
     public Thread cancelOnShutdown(Thread buildThread) {
-        Thread hook = new Thread(() -> {
-            cancel();
-            try {
-                buildThread.join(60_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "kiln-cancel");
+        Thread hook = new Thread(
+                () -> {
+                    cancel();
+                    try {
+                        buildThread.join(60_000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                },
+                "kiln-cancel");
         Runtime.getRuntime().addShutdownHook(hook);
         return hook;
     }
@@ -112,7 +118,7 @@ public final class ImageBuilder {
     }
 
     /** A spec that passed the static checks, before the mirror was asked anything. */
-    private record Checked(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages) { }
+    private record Checked(SpecLoader.Loaded loaded, List<RenderedFile> files, PackagePlan packages) {}
 
     /** The static checks: no network, well under a second. */
     private Checked checkSpec(Path specFile) throws SpecException, IOException {
@@ -125,25 +131,38 @@ public final class ImageBuilder {
     /** Pinned versions against the mirror's index, before any rootfs work. */
     private Plan resolvePackages(Checked checked) throws SpecException, IOException {
         PackagePlan packages = checked.packages();
-        return step("read package index (" + packages.sources().size() + " source"
-                + (packages.sources().size() == 1 ? "" : "s") + ")", s -> {
+        return step(
+                "read package index ("
+                        + packages.sources().size()
+                        + " source"
+                        + (packages.sources().size() == 1 ? "" : "s")
+                        + ")",
+                s -> {
                     AptIndex index = AptIndex.read(packages.sources(), "amd64");
                     packages.verify(index, checked.loaded().problems());
                     SourceDate date;
                     try {
-                        date = SourceDate.of(index.newestReleaseDate(), checked.loaded().spec().base().snapshot());
+                        date = SourceDate.of(
+                                index.newestReleaseDate(),
+                                checked.loaded().spec().base().snapshot());
                     } catch (IllegalArgumentException e) {
                         throw new IOException(e.getMessage(), e);
                     }
-                    return new Plan(checked.loaded(), checked.files(), packages, index.state(),
-                            PackageLayer.key(checked.loaded().spec(), packages, index.state(), date), date);
+                    return new Plan(
+                            checked.loaded(),
+                            checked.files(),
+                            packages,
+                            index.state(),
+                            PackageLayer.key(checked.loaded().spec(), packages, index.state(), date),
+                            date);
                 });
     }
 
     public Path build(Path specFile) throws SpecException, IOException {
         Instant started = Instant.now();
         Checked checked = checkSpec(specFile);
-        ImageRef ref = new ImageRef(checked.loaded().spec().name(), checked.loaded().spec().version());
+        ImageRef ref = new ImageRef(
+                checked.loaded().spec().name(), checked.loaded().spec().version());
         if (store.exists(ref)) {
             throw new ImageStore.VersionExistsException(ref, store.dir(ref));
         }
@@ -154,16 +173,20 @@ public final class ImageBuilder {
             Path work = out.resolve(".work");
             Path rootfs = work.resolve("rootfs");
             Map<String, Path> downloads = download(plan.loaded(), work);
-            PackageLayer.Layer layer = step("package layer (mmdebstrap, " + plan.packages().pins().size() + " packages)", s -> {
-                PackageLayer.Layer l = new PackageLayer(cacheDir).obtain(spec, plan.packages(), plan.layerKey(),
-                        plan.sourceDate(), work, s);
-                s.detail((l.fromCache() ? "reused cached layer " : "built layer ") + l.key().substring(0, 12));
-                return l;
-            });
-            // The wall clock goes in the manifest only; inside the image, the build time is the epoch.
+            PackageLayer.Layer layer =
+                    step("package layer (mmdebstrap, " + plan.packages().pins().size() + " packages)", s -> {
+                        PackageLayer.Layer l = new PackageLayer(cacheDir)
+                                .obtain(spec, plan.packages(), plan.layerKey(), plan.sourceDate(), work, s);
+                        s.detail((l.fromCache() ? "reused cached layer " : "built layer ")
+                                + l.key().substring(0, 12));
+                        return l;
+                    });
+            // The wall clock goes in the manifest only; inside the image, the build time is the
+            // epoch.
             String builtAt = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
             SourceDate date = plan.sourceDate();
-            Assembled root = step("assemble root filesystem", s -> assemble(plan, layer, rootfs, downloads, date.iso()));
+            Assembled root =
+                    step("assemble root filesystem", s -> assemble(plan, layer, rootfs, downloads, date.iso()));
             step("hygiene (machine-id, host keys, apt lists, secrets)", s -> {
                 Hygiene.clean(rootfs);
                 List<String> bad = Hygiene.verify(rootfs);
@@ -200,16 +223,25 @@ public final class ImageBuilder {
                 step("write disk/disk.raw (GPT, BIOS + UEFI)", s -> {
                     Path disk = out.resolve("disk");
                     Files.createDirectories(disk);
-                    DiskImageWriter.write(new DiskImageWriter.Request(rootfs, kernel, initrd, cmdline,
-                            spec.name() + " " + spec.version(), disk.resolve("disk.raw"),
-                            spec.name() + ":" + spec.version(), date.epoch()), s);
+                    DiskImageWriter.write(
+                            new DiskImageWriter.Request(
+                                    rootfs,
+                                    kernel,
+                                    initrd,
+                                    cmdline,
+                                    spec.name() + " " + spec.version(),
+                                    disk.resolve("disk.raw"),
+                                    spec.name() + ":" + spec.version(),
+                                    date.epoch()),
+                            s);
                     return null;
                 });
             }
             Manifest manifest = step("manifest, SBOM and contents", s -> {
                 Contents.write(rootfs, out.resolve(Contents.FILE));
                 Files2.deleteRecursively(work);
-                double seconds = java.time.Duration.between(started, Instant.now()).toMillis() / 1000.0;
+                double seconds =
+                        java.time.Duration.between(started, Instant.now()).toMillis() / 1000.0;
                 Manifest m = manifest(plan, root.installed(), root.kernelRelease(), builtAt, seconds, out, downloads);
                 Json.MAPPER.writeValue(out.resolve(Sbom.FILE).toFile(), Sbom.of(m));
                 return m;
@@ -220,10 +252,11 @@ public final class ImageBuilder {
     }
 
     /** What assembling the root found out about it. */
-    private record Assembled(String kernelRelease, Map<String, String> installed) { }
+    private record Assembled(String kernelRelease, Map<String, String> installed) {}
 
-    private static Assembled assemble(Plan plan, PackageLayer.Layer layer, Path rootfs, Map<String, Path> downloads,
-                                      String builtAt) throws IOException {
+    private static Assembled assemble(
+            Plan plan, PackageLayer.Layer layer, Path rootfs, Map<String, Path> downloads, String builtAt)
+            throws IOException {
         ImageSpec spec = plan.loaded().spec();
         RootfsAssembler.extract(layer.tarball(), rootfs);
         RootfsAssembler root = new RootfsAssembler(rootfs);
@@ -259,8 +292,11 @@ public final class ImageBuilder {
             ImageSpec.Component c = e.getValue();
             if (c.url() != null) {
                 String field = "components." + e.getKey();
-                out.put(field, step("download " + e.getKey() + " " + c.version(),
-                        s -> downloads.fetch(spec.mirrored(c.url()), c.sha256(), field, s)));
+                out.put(
+                        field,
+                        step(
+                                "download " + e.getKey() + " " + c.version(),
+                                s -> downloads.fetch(spec.mirrored(c.url()), c.sha256(), field, s)));
             }
         }
         for (int i = 0; i < spec.images().size(); i++) {
@@ -269,8 +305,11 @@ public final class ImageBuilder {
             if (img.archive() != null) {
                 out.put(field, loaded.baseDir().resolve(img.archive()).normalize());
             } else if (img.url() != null) {
-                out.put(field, step("download image " + img.name(),
-                        s -> downloads.fetch(spec.mirrored(img.url()), img.sha256(), field, s)));
+                out.put(
+                        field,
+                        step(
+                                "download image " + img.name(),
+                                s -> downloads.fetch(spec.mirrored(img.url()), img.sha256(), field, s)));
             } else {
                 out.put(field, step("pull image " + img.ref(), s -> pull(img.ref(), field, work)));
             }
@@ -278,16 +317,25 @@ public final class ImageBuilder {
         return out;
     }
 
-    /** Pulls a registry image into an OCI archive with skopeo (the only step that needs a registry). */
+    /**
+     * Pulls a registry image into an OCI archive with skopeo (the only step that needs a registry).
+     */
     private static Path pull(String ref, String field, Path work) throws IOException {
         Path out = work.resolve("images").resolve(Hashing.sha256(ref) + ".tar");
         Files.createDirectories(out.getParent());
         try {
-            dev.kiln.core.exec.Exec.of("skopeo", "copy", "--retry-times", "3", "docker://" + ref,
-                    "oci-archive:" + out + ":" + ref).run();
+            dev.kiln.core.exec.Exec.of(
+                            "skopeo", "copy", "--retry-times", "3", "docker://" + ref, "oci-archive:" + out + ":" + ref)
+                    .run();
         } catch (IOException e) {
-            throw new IOException(field + ": cannot pull " + ref + " (needs skopeo and access to its registry;"
-                    + " or save it as an OCI archive and use 'archive'): " + e.getMessage(), e);
+            throw new IOException(
+                    field
+                            + ": cannot pull "
+                            + ref
+                            + " (needs skopeo and access to its registry;"
+                            + " or save it as an OCI archive and use 'archive'): "
+                            + e.getMessage(),
+                    e);
         }
         return out;
     }
@@ -307,11 +355,14 @@ public final class ImageBuilder {
             }
         }
         for (int i = 0; i < spec.images().size(); i++) {
-            root.preloadImage(downloads.get("images[" + i + "]"), spec.images().get(i).name());
+            root.preloadImage(
+                    downloads.get("images[" + i + "]"), spec.images().get(i).name());
         }
     }
 
-    /** apt resolves dependencies freely, but what the spec pins must be exactly what got installed. */
+    /**
+     * apt resolves dependencies freely, but what the spec pins must be exactly what got installed.
+     */
     private static void checkPinsInstalled(PackagePlan plan, Map<String, String> installed) throws IOException {
         List<String> wrong = new ArrayList<>();
         for (PackagePlan.Pin p : plan.pins()) {
@@ -327,17 +378,37 @@ public final class ImageBuilder {
         }
     }
 
-    private Manifest manifest(Plan plan, Map<String, String> installed, String kernelRelease, String builtAt,
-                              double seconds, Path dir, Map<String, Path> downloads) throws IOException {
+    private Manifest manifest(
+            Plan plan,
+            Map<String, String> installed,
+            String kernelRelease,
+            String builtAt,
+            double seconds,
+            Path dir,
+            Map<String, Path> downloads)
+            throws IOException {
         ImageSpec spec = plan.loaded().spec();
         Map<String, Manifest.Component> components = new TreeMap<>();
-        spec.components().forEach((name, c) -> components.put(name, c.isPackage()
-                ? new Manifest.Component(c.version(), "debian", c.packageName(), installed.get(c.packageName()), null, null)
-                : new Manifest.Component(c.version(), "url", null, null, c.url(), c.sha256())));
+        spec.components()
+                .forEach((name, c) -> components.put(
+                        name,
+                        c.isPackage()
+                                ? new Manifest.Component(
+                                        c.version(),
+                                        "debian",
+                                        c.packageName(),
+                                        installed.get(c.packageName()),
+                                        null,
+                                        null)
+                                : new Manifest.Component(c.version(), "url", null, null, c.url(), c.sha256())));
         List<Manifest.FileRecord> files = new ArrayList<>();
         for (RenderedFile f : plan.files()) {
-            files.add(new Manifest.FileRecord(f.path(), Hashing.sha256(f.content()), String.format("%04o", f.mode()),
-                    f.owner(), f.placeholders().isEmpty() ? null : List.copyOf(f.placeholders())));
+            files.add(new Manifest.FileRecord(
+                    f.path(),
+                    Hashing.sha256(f.content()),
+                    String.format("%04o", f.mode()),
+                    f.owner(),
+                    f.placeholders().isEmpty() ? null : List.copyOf(f.placeholders())));
         }
         List<Manifest.ImageRecord> images = new ArrayList<>();
         for (int i = 0; i < spec.images().size(); i++) {
@@ -357,14 +428,41 @@ public final class ImageBuilder {
         Map<String, Object> validation = new LinkedHashMap<>();
         validation.put("node", spec.validation().node());
         validation.put("cluster", spec.validation().cluster());
-        return new Manifest(Manifest.SCHEMA, spec.name(), spec.version(), spec.description(), plan.loaded().sha256(),
-                builtAt, seconds, KILN_VERSION,
-                new Manifest.Base(b.distribution(), b.suite(), b.effectiveMirror(), b.snapshot(),
-                        plan.packages().sources().stream().map(AptIndex.Source::debLine).toList(), plan.mirrorState()),
-                new Manifest.Kernel(spec.kernel().packageName(), installed.get(spec.kernel().packageName()), kernelRelease,
+        return new Manifest(
+                Manifest.SCHEMA,
+                spec.name(),
+                spec.version(),
+                spec.description(),
+                plan.loaded().sha256(),
+                builtAt,
+                seconds,
+                KILN_VERSION,
+                new Manifest.Base(
+                        b.distribution(),
+                        b.suite(),
+                        b.effectiveMirror(),
+                        b.snapshot(),
+                        plan.packages().sources().stream()
+                                .map(AptIndex.Source::debLine)
+                                .toList(),
+                        plan.mirrorState()),
+                new Manifest.Kernel(
+                        spec.kernel().packageName(),
+                        installed.get(spec.kernel().packageName()),
+                        kernelRelease,
                         spec.kernel().cmdline()),
-                components, installed, files, spec.placeholders(), images, spec.outputs(), artifacts, validation,
-                new Manifest.Reproducible(plan.sourceDate().epoch(), plan.sourceDate().iso(), plan.sourceDate().from(),
+                components,
+                installed,
+                files,
+                spec.placeholders(),
+                images,
+                spec.outputs(),
+                artifacts,
+                validation,
+                new Manifest.Reproducible(
+                        plan.sourceDate().epoch(),
+                        plan.sourceDate().iso(),
+                        plan.sourceDate().from(),
                         plan.loaded().file().toAbsolutePath().normalize().toString()));
     }
 }

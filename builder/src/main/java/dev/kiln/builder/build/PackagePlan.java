@@ -1,10 +1,9 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.core.yaml.YamlErrors;
 import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.SpecException;
-import dev.kiln.builder.spec.SpecLoader;
+import dev.kiln.core.yaml.YamlErrors;
 import dev.kiln.core.yaml.YamlProblem;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,20 +11,35 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Which Debian packages go into the package layer, from which sources, at which versions.
- * Pinned versions are checked against the mirror's index before anything is built.
+ * Which Debian packages go into the package layer, from which sources, at which versions. Pinned
+ * versions are checked against the mirror's index before anything is built.
  */
 public final class PackagePlan {
     /**
      * Packages every kiln image needs whatever the spec says: systemd as init, initramfs-tools and
-     * busybox for the network-root initrd, curl and jq for the node agent, zstd for initramfs compression,
-     * fdisk (sfdisk) and e2fsprogs (resize2fs) for kiln-grow-root.
+     * busybox for the network-root initrd, curl and jq for the node agent, zstd for initramfs
+     * compression, fdisk (sfdisk) and e2fsprogs (resize2fs) for kiln-grow-root.
      */
-    public static final List<String> ALWAYS = List.of("systemd-sysv", "udev", "kmod", "initramfs-tools",
-            "busybox", "curl", "jq", "ca-certificates", "iproute2", "zstd", "fdisk", "e2fsprogs");
+    public static final List<String> ALWAYS = List.of(
+            "systemd-sysv",
+            "udev",
+            "kmod",
+            "initramfs-tools",
+            "busybox",
+            "curl",
+            "jq",
+            "ca-certificates",
+            "iproute2",
+            "zstd",
+            "fdisk",
+            "e2fsprogs");
 
     private final List<AptIndex.Source> sources;
-    /** apt argument ("name" or "name=version") keyed by package name, with the spec field it came from. */
+
+    /**
+     * apt argument ("name" or "name=version") keyed by package name, with the spec field it came
+     * from.
+     */
     private final Map<String, Pin> pins;
 
     public record Pin(String name, String version, String field) {
@@ -50,13 +64,22 @@ public final class PackagePlan {
         for (String p : ALWAYS) {
             pins.put(p, new Pin(p, null, null));
         }
-        pins.put(spec.kernel().packageName(), new Pin(spec.kernel().packageName(), spec.kernel().version(), "kernel.version"));
+        pins.put(
+                spec.kernel().packageName(),
+                new Pin(spec.kernel().packageName(), spec.kernel().version(), "kernel.version"));
         spec.components().forEach((name, c) -> {
             if (c.isPackage()) {
-                pins.put(c.packageName(), new Pin(c.packageName(), c.debianVersion(),
-                        "components." + name + (c.packageVersion() != null ? ".packageVersion" : ".version")));
+                pins.put(
+                        c.packageName(),
+                        new Pin(
+                                c.packageName(),
+                                c.debianVersion(),
+                                "components." + name + (c.packageVersion() != null ? ".packageVersion" : ".version")));
                 if (c.repository() != null) {
-                    AptIndex.Source s = new AptIndex.Source(c.repository().url(), c.repository().suite(), c.repository().components());
+                    AptIndex.Source s = new AptIndex.Source(
+                            c.repository().url(),
+                            c.repository().suite(),
+                            c.repository().components());
                     if (!sources.contains(s)) {
                         sources.add(s);
                     }
@@ -89,11 +112,24 @@ public final class PackagePlan {
         for (Pin p : pins.values()) {
             String field = p.field() == null ? "base" : p.field();
             if (!index.hasPackage(p.name())) {
-                problems.add(at.at(field, "package '" + p.name() + "' is not in " + describeSources()
-                        + (p.field() == null ? " (kiln needs it in every image)" : "")));
+                problems.add(at.at(
+                        field,
+                        "package '"
+                                + p.name()
+                                + "' is not in "
+                                + describeSources()
+                                + (p.field() == null ? " (kiln needs it in every image)" : "")));
             } else if (p.version() != null && !index.has(p.name(), p.version())) {
-                problems.add(at.at(field, "version " + p.version() + " of '" + p.name() + "' is not in "
-                        + describeSources() + "; the mirror has " + String.join(", ", index.versionsOf(p.name()))));
+                problems.add(at.at(
+                        field,
+                        "version "
+                                + p.version()
+                                + " of '"
+                                + p.name()
+                                + "' is not in "
+                                + describeSources()
+                                + "; the mirror has "
+                                + String.join(", ", index.versionsOf(p.name()))));
             }
         }
         if (!problems.isEmpty()) {
@@ -102,6 +138,9 @@ public final class PackagePlan {
     }
 
     private String describeSources() {
-        return sources.stream().map(s -> s.url() + " " + s.suite()).reduce((a, b) -> a + " + " + b).orElse("");
+        return sources.stream()
+                .map(s -> s.url() + " " + s.suite())
+                .reduce((a, b) -> a + " + " + b)
+                .orElse("");
     }
 }

@@ -1,9 +1,8 @@
 package dev.kiln.builder.build;
 
-import dev.kiln.core.json.Json;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.core.exec.Exec;
 import dev.kiln.builder.spec.RenderedFile;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -25,10 +24,14 @@ import java.util.stream.Stream;
  * identity, and enabled units. Works on a plain directory; never chroots or runs image code.
  */
 final class RootfsAssembler {
-    /** Where the node agent finds which files hold runtime placeholders and where they come from. */
+    /**
+     * Where the node agent finds which files hold runtime placeholders and where they come from.
+     */
     static final String PLACEHOLDER_REGISTRY = "etc/kiln/placeholders.json";
+
     /** Pristine copies of placeholder files, so filling them is repeatable on every boot. */
     static final String PLACEHOLDER_ORIGINALS = "usr/lib/kiln/placeholder-files";
+
     static final String IDENTITY = "etc/kiln/image.json";
     static final String PRELOAD_DIR = "var/lib/kiln/images";
 
@@ -44,8 +47,17 @@ final class RootfsAssembler {
 
     static void extract(Path tarball, Path root) throws IOException {
         Files.createDirectories(root);
-        Exec.of("tar", "--extract", "--file=" + tarball, "--directory=" + root, "--numeric-owner",
-                "--preserve-permissions", "--same-owner", "--xattrs", "--xattrs-include=*").run();
+        Exec.of(
+                        "tar",
+                        "--extract",
+                        "--file=" + tarball,
+                        "--directory=" + root,
+                        "--numeric-owner",
+                        "--preserve-permissions",
+                        "--same-owner",
+                        "--xattrs",
+                        "--xattrs-include=*")
+                .run();
     }
 
     /** The single kernel release the layer installed (what uname -r will print). */
@@ -57,10 +69,13 @@ final class RootfsAssembler {
         List<String> releases;
         try (Stream<Path> s = Files.list(modules)) {
             releases = s.map(p -> p.getFileName().toString())
-                    .filter(r -> Files.isRegularFile(root.resolve("boot/vmlinuz-" + r))).sorted().toList();
+                    .filter(r -> Files.isRegularFile(root.resolve("boot/vmlinuz-" + r)))
+                    .sorted()
+                    .toList();
         }
         if (releases.size() != 1) {
-            throw new IOException("expected exactly one kernel in the image, found " + releases
+            throw new IOException("expected exactly one kernel in the image, found "
+                    + releases
                     + "; install only the kernel named in 'kernel.package'");
         }
         return releases.get(0);
@@ -76,7 +91,8 @@ final class RootfsAssembler {
     void extractArchive(Path archive, String targetDir) throws IOException {
         Path dest = inside(targetDir);
         Files.createDirectories(dest);
-        Exec.of("tar", "--extract", "--file=" + archive, "--directory=" + dest, "--no-same-owner").run();
+        Exec.of("tar", "--extract", "--file=" + archive, "--directory=" + dest, "--no-same-owner")
+                .run();
     }
 
     void preloadImage(Path archive, String name) throws IOException {
@@ -139,8 +155,16 @@ final class RootfsAssembler {
         try {
             Exec.of(cmd).run();
         } catch (dev.kiln.core.exec.ExecException e) {
-            throw new IOException("units." + verb + ": systemctl could not " + verb + " " + units
-                    + " in the image (is each unit installed by a package or declared under 'files'?)\n" + e.getMessage(), e);
+            throw new IOException(
+                    "units."
+                            + verb
+                            + ": systemctl could not "
+                            + verb
+                            + " "
+                            + units
+                            + " in the image (is each unit installed by a package or declared under 'files'?)\n"
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -150,7 +174,8 @@ final class RootfsAssembler {
         if (!p.startsWith(root)) {
             throw new IOException("path escapes the image root: " + imagePath);
         }
-        // A symlinked parent (e.g. /lib -> usr/lib) must be resolved inside the image, not on the host.
+        // A symlinked parent (e.g. /lib -> usr/lib) must be resolved inside the image, not on the
+        // host.
         Path parent = p.getParent();
         Path rel = root.relativize(parent);
         Path cur = root;
@@ -158,7 +183,10 @@ final class RootfsAssembler {
             cur = cur.resolve(part);
             if (Files.isSymbolicLink(cur)) {
                 Path target = Files.readSymbolicLink(cur);
-                cur = (target.isAbsolute() ? root.resolve(target.toString().substring(1)) : cur.getParent().resolve(target)).normalize();
+                cur = (target.isAbsolute()
+                                ? root.resolve(target.toString().substring(1))
+                                : cur.getParent().resolve(target))
+                        .normalize();
                 if (!cur.startsWith(root)) {
                     throw new IOException("path escapes the image root through a symlink: " + imagePath);
                 }
@@ -172,7 +200,8 @@ final class RootfsAssembler {
         Integer uid = users.get(ug[0]);
         Integer gid = groups.get(ug[1]);
         if (uid == null || gid == null) {
-            throw new IOException(imagePath + ": owner " + owner + " does not exist in the image's /etc/passwd or /etc/group");
+            throw new IOException(
+                    imagePath + ": owner " + owner + " does not exist in the image's /etc/passwd or /etc/group");
         }
         Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
         Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
@@ -183,7 +212,8 @@ final class RootfsAssembler {
         PosixFilePermission[] order = {
             PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
             PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
-            PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+            PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ
+        };
         for (int i = 0; i < order.length; i++) {
             if ((mode & (1 << i)) != 0) {
                 perms.add(order[i]);

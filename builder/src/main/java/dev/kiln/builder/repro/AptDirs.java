@@ -16,7 +16,7 @@ import java.util.List;
 public final class AptDirs {
     static final List<String> PARTIAL = List.of("var/cache/apt/archives/partial", "var/lib/apt/lists/partial");
 
-    private AptDirs() { }
+    private AptDirs() {}
 
     public static void normalize(Path root) throws IOException {
         Integer uid = null;

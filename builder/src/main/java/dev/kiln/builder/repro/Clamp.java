@@ -15,11 +15,11 @@ import java.nio.file.attribute.FileTime;
  * wrote (rendered files, downloads, the initrd, units) gets the epoch, what came from packages
  * keeps its older time. Setting every file to the epoch would make Python's .pyc files look stale
  * (they record their source's mtime), so only newer times are touched. Symlinks are set themselves,
- * never followed. Access times are set with them; ext4 gets its own pass for those (see
- * {@link Ext4Times}) since reading a file moves its atime again.
+ * never followed. Access times are set with them; ext4 gets its own pass for those (see {@link
+ * Ext4Times}) since reading a file moves its atime again.
  */
 public final class Clamp {
-    private Clamp() { }
+    private Clamp() {}
 
     /** Returns how many entries were newer than the epoch. */
     public static long mtimes(Path root, long epoch) throws IOException {
@@ -54,6 +54,7 @@ public final class Clamp {
     }
 
     private static void set(Path p, FileTime t) throws IOException {
-        Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setTimes(t, t, null);
+        Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                .setTimes(t, t, null);
     }
 }

@@ -42,6 +42,7 @@ public final class DerivedIds {
     /** 8 hex digits, as mkfs.fat -i takes it. */
     public String fatVolumeId(String purpose) {
         return Hashing.sha256(("kiln-fat-id\0" + seed + "\0" + purpose).getBytes(StandardCharsets.UTF_8))
-                .substring(0, 8).toUpperCase(Locale.ROOT);
+                .substring(0, 8)
+                .toUpperCase(Locale.ROOT);
     }
 }

@@ -2,10 +2,10 @@ package dev.kiln.builder.repro;
 
 import dev.kiln.builder.build.Contents;
 import dev.kiln.builder.build.ImageBuilder;
-import dev.kiln.core.exec.Exec;
-import dev.kiln.core.progress.Progress;
 import dev.kiln.builder.spec.RenderedFile;
 import dev.kiln.builder.spec.SpecException;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
@@ -35,13 +35,22 @@ import java.util.zip.GZIPInputStream;
  * sha256 is not the recorded one, a mirror that has moved on, a file that renders differently now.
  */
 public final class RebuildCheck {
-    /** Rebuilt artifacts are compared in this order, so the first difference is the most telling. */
-    private static final List<String> ORDER = List.of(Contents.FILE, "pxe/boot.ipxe", "pxe/initrd.img", "pxe/vmlinuz",
-            "rootfs.tar", "pxe/rootfs.squashfs", "disk/disk.raw");
+    /**
+     * Rebuilt artifacts are compared in this order, so the first difference is the most telling.
+     */
+    private static final List<String> ORDER = List.of(
+            Contents.FILE,
+            "pxe/boot.ipxe",
+            "pxe/initrd.img",
+            "pxe/vmlinuz",
+            "rootfs.tar",
+            "pxe/rootfs.squashfs",
+            "disk/disk.raw");
+
     /** Lines of diffoscope's or the contents listing's output shown for the first difference. */
     static final int DETAIL_LINES = 60;
 
-    private RebuildCheck() { }
+    private RebuildCheck() {}
 
     /** One artifact that is not the same: missing on one side, or other bytes. */
     public record Difference(String artifact, String recorded, String rebuilt) {
@@ -56,7 +65,7 @@ public final class RebuildCheck {
 
     /**
      * @param detail what diffoscope (or the contents listing) says about the first difference
-     * @param kept   the scratch store, when asked to keep it (else removed)
+     * @param kept the scratch store, when asked to keep it (else removed)
      */
     public record Result(ImageRef ref, int artifacts, List<Difference> differences, String detail, Path kept) {
         public boolean identical() {
@@ -65,7 +74,7 @@ public final class RebuildCheck {
     }
 
     /** What the caller may set; null fields take the defaults. */
-    public record Options(Path spec, Path cache, Path scratchParent, boolean keep) { }
+    public record Options(Path spec, Path cache, Path scratchParent, boolean keep) {}
 
     public static Result run(ImageStore store, ImageRef ref, Options o, Progress progress)
             throws IOException, SpecException {
@@ -78,15 +87,24 @@ public final class RebuildCheck {
             spec = Path.of(recorded.reproducible().specFile());
         }
         if (!Files.isRegularFile(spec)) {
-            throw new IOException("spec " + spec + " (what " + ref + " was built from) is not there any more; pass --spec");
+            throw new IOException(
+                    "spec " + spec + " (what " + ref + " was built from) is not there any more; pass --spec");
         }
         String sha = Hashing.sha256(Files.readString(spec));
         if (!sha.equals(recorded.specSha256())) {
-            throw new IOException("spec " + spec + " has sha256 " + sha.substring(0, 16) + "..., but " + ref
-                    + " was built from " + recorded.specSha256().substring(0, 16) + "... (the spec changed since);"
+            throw new IOException("spec "
+                    + spec
+                    + " has sha256 "
+                    + sha.substring(0, 16)
+                    + "..., but "
+                    + ref
+                    + " was built from "
+                    + recorded.specSha256().substring(0, 16)
+                    + "... (the spec changed since);"
                     + " pass --spec with the spec it was built from");
         }
-        Path parent = o.scratchParent() != null ? o.scratchParent() : store.root().resolve(".rebuild-check");
+        Path parent =
+                o.scratchParent() != null ? o.scratchParent() : store.root().resolve(".rebuild-check");
         Files.createDirectories(parent);
         Path scratch = Files.createTempDirectory(parent, ref.name() + "_" + ref.version() + ".");
         ImageStore rebuiltStore = new ImageStore(scratch.resolve("store"));
@@ -94,15 +112,17 @@ public final class RebuildCheck {
         ImageBuilder builder = new ImageBuilder(rebuiltStore, cache, progress);
         // Ctrl-C: stop the build first (its tools, its mounts), then remove the scratch store.
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
-        Thread cleanup = new Thread(() -> {
-            builder.cancel();
-            try {
-                finished.await(60, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            deleteQuietly(scratch);
-        }, "kiln-rebuild-check-cleanup");
+        Thread cleanup = new Thread(
+                () -> {
+                    builder.cancel();
+                    try {
+                        finished.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    deleteQuietly(scratch);
+                },
+                "kiln-rebuild-check-cleanup");
         boolean keep = false;
         Runtime.getRuntime().addShutdownHook(cleanup);
         try {
@@ -113,7 +133,8 @@ public final class RebuildCheck {
             String detail = null;
             if (!diffs.isEmpty()) {
                 try (Progress.Step s = progress.step("explain " + diffs.get(0).artifact())) {
-                    detail = explain(store.dir(ref), rebuiltStore.dir(ref), diffs.get(0).artifact(), s);
+                    detail = explain(
+                            store.dir(ref), rebuiltStore.dir(ref), diffs.get(0).artifact(), s);
                 }
             }
             keep = o.keep();
@@ -127,16 +148,23 @@ public final class RebuildCheck {
         }
     }
 
-    /** The inputs as they are now against what the build recorded: no point building if they moved. */
+    /**
+     * The inputs as they are now against what the build recorded: no point building if they moved.
+     */
     static void checkInputs(ImageBuilder.Plan plan, Manifest recorded) throws IOException {
         String was = recorded.base() == null ? null : recorded.base().mirrorState();
         if (!Objects.equals(plan.mirrorState(), was)) {
-            throw new IOException("the mirror has changed since " + recorded.ref() + " was built (its Release files are"
+            throw new IOException("the mirror has changed since "
+                    + recorded.ref()
+                    + " was built (its Release files are"
                     + " not those of the build), so a rebuild would install other packages; a version stays rebuildable"
                     + " when its spec pins base.snapshot (snapshot.debian.org)");
         }
-        if (recorded.reproducible() != null && plan.sourceDate().epoch() != recorded.reproducible().sourceDateEpoch()) {
-            throw new IOException("SOURCE_DATE_EPOCH would be " + plan.sourceDate().epoch() + ", the build had "
+        if (recorded.reproducible() != null
+                && plan.sourceDate().epoch() != recorded.reproducible().sourceDateEpoch()) {
+            throw new IOException("SOURCE_DATE_EPOCH would be "
+                    + plan.sourceDate().epoch()
+                    + ", the build had "
                     + recorded.reproducible().sourceDateEpoch());
         }
         Map<String, String> before = new LinkedHashMap<>();
@@ -146,7 +174,9 @@ public final class RebuildCheck {
         for (RenderedFile f : plan.files()) {
             String now = Hashing.sha256(f.content());
             if (before.containsKey(f.path()) && !before.get(f.path()).equals(now)) {
-                throw new IOException(f.path() + " renders differently now than when " + recorded.ref()
+                throw new IOException(f.path()
+                        + " renders differently now than when "
+                        + recorded.ref()
                         + " was built (a template or an included file changed since)");
             }
         }
@@ -178,20 +208,38 @@ public final class RebuildCheck {
         }
         if (onPath("diffoscope")) {
             step.detail("diffoscope " + artifact);
-            // diffoscope exits 1 when the files differ; a timeout keeps a 1 GiB disk from taking all day.
-            Exec.Result r = Exec.of("timeout", "600", "diffoscope", "--no-progress", "--text", "-",
-                    "--max-text-report-size", "200000", a.toString(), b.toString()).runAllowingFailure();
+            // diffoscope exits 1 when the files differ; a timeout keeps a 1 GiB disk from taking
+            // all day.
+            Exec.Result r = Exec.of(
+                            "timeout",
+                            "600",
+                            "diffoscope",
+                            "--no-progress",
+                            "--text",
+                            "-",
+                            "--max-text-report-size",
+                            "200000",
+                            a.toString(),
+                            b.toString())
+                    .runAllowingFailure();
             if (r.exitCode() == 0 || r.exitCode() == 1) {
-                return firstLines(r.output().replace(recordedDir.toString(), "recorded")
-                        .replace(rebuiltDir.toString(), "rebuilt"), DETAIL_LINES);
+                return firstLines(
+                        r.output()
+                                .replace(recordedDir.toString(), "recorded")
+                                .replace(rebuiltDir.toString(), "rebuilt"),
+                        DETAIL_LINES);
             }
             step.detail("diffoscope failed (exit " + r.exitCode() + "), using the contents listing");
         }
         return contentsDifference(recordedDir, rebuiltDir, artifact, a, b);
     }
 
-    /** Without diffoscope: the first line where the contents listings differ, else the first differing byte. */
-    static String contentsDifference(Path recordedDir, Path rebuiltDir, String artifact, Path a, Path b) throws IOException {
+    /**
+     * Without diffoscope: the first line where the contents listings differ, else the first
+     * differing byte.
+     */
+    static String contentsDifference(Path recordedDir, Path rebuiltDir, String artifact, Path a, Path b)
+            throws IOException {
         Path ca = recordedDir.resolve(Contents.FILE);
         Path cb = rebuiltDir.resolve(Contents.FILE);
         StringBuilder out = new StringBuilder();
@@ -203,8 +251,12 @@ public final class RebuildCheck {
                 String x = i < la.size() ? la.get(i) : null;
                 String y = i < lb.size() ? lb.get(i) : null;
                 if (!Objects.equals(x, y)) {
-                    out.append("- ").append(x == null ? "(end)" : x).append('\n')
-                            .append("+ ").append(y == null ? "(end)" : y).append('\n');
+                    out.append("- ")
+                            .append(x == null ? "(end)" : x)
+                            .append('\n')
+                            .append("+ ")
+                            .append(y == null ? "(end)" : y)
+                            .append('\n');
                     n++;
                 }
             }
@@ -213,13 +265,16 @@ public final class RebuildCheck {
             }
         }
         long at = Files.mismatch(a, b);
-        return "the root file systems list the same contents; " + artifact + " first differs at byte " + at
+        return "the root file systems list the same contents; "
+                + artifact
+                + " first differs at byte "
+                + at
                 + " (install diffoscope for a closer look)";
     }
 
     private static List<String> gunzipLines(Path gz) throws IOException {
         try (InputStream in = new GZIPInputStream(Files.newInputStream(gz));
-             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             return r.lines().toList();
         }
     }

@@ -1,7 +1,7 @@
 package dev.kiln.builder.spec;
 
-import dev.kiln.core.store.Output;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.kiln.core.store.Output;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,14 +31,20 @@ public record ImageSpec(
     public static final List<String> KNOWN_OUTPUTS = Output.specNames();
 
     public ImageSpec {
-        components = components == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(components));
+        components =
+                components == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(components));
         packages = packages == null ? List.of() : List.copyOf(packages);
         files = files == null ? List.of() : List.copyOf(files);
         units = units == null ? new Units(List.of(), List.of()) : units;
-        placeholders = placeholders == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(placeholders));
+        placeholders = placeholders == null
+                ? Map.of()
+                : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(placeholders));
         images = images == null ? List.of() : List.copyOf(images);
-        variables = variables == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(variables));
-        downloadMirrors = downloadMirrors == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(downloadMirrors));
+        variables =
+                variables == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(variables));
+        downloadMirrors = downloadMirrors == null
+                ? Map.of()
+                : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(downloadMirrors));
         outputs = outputs == null ? KNOWN_OUTPUTS : List.copyOf(outputs);
         validation = validation == null ? new Validation(List.of(), List.of()) : validation;
     }
@@ -48,7 +54,10 @@ public record ImageSpec(
         return name + ":" + version;
     }
 
-    /** The URL to fetch: the longest matching {@code downloadMirrors} prefix rewritten. sha256 pins still apply. */
+    /**
+     * The URL to fetch: the longest matching {@code downloadMirrors} prefix rewritten. sha256 pins
+     * still apply.
+     */
     public String mirrored(String url) {
         String best = null;
         for (String prefix : downloadMirrors.keySet()) {
@@ -64,9 +73,9 @@ public record ImageSpec(
     }
 
     /**
-     * Where packages come from. {@code snapshot} pins the mirror to a point in time (snapshot.debian.org).
-     * {@code updates}: the suites kiln outdated also reads for newer versions; null means the
-     * suite's -security and -updates suites, an empty list none.
+     * Where packages come from. {@code snapshot} pins the mirror to a point in time
+     * (snapshot.debian.org). {@code updates}: the suites kiln outdated also reads for newer
+     * versions; null means the suite's -security and -updates suites, an empty list none.
      */
     public record Base(
             @JsonProperty(required = true) String distribution,
@@ -84,7 +93,9 @@ public record ImageSpec(
             variant = variant == null ? "minbase" : variant;
         }
 
-        /** The URL packages are really read from: the snapshot archive when a snapshot is pinned. */
+        /**
+         * The URL packages are really read from: the snapshot archive when a snapshot is pinned.
+         */
         public String effectiveMirror() {
             if (snapshot == null) {
                 return mirror;
@@ -93,7 +104,10 @@ public record ImageSpec(
         }
     }
 
-    /** An extra apt repository; {@code key} is a URL or a path (relative to the spec) of its signing key. */
+    /**
+     * An extra apt repository; {@code key} is a URL or a path (relative to the spec) of its signing
+     * key.
+     */
     public record Repository(
             @JsonProperty(required = true) String url,
             @JsonProperty(required = true) String suite,
@@ -105,7 +119,9 @@ public record ImageSpec(
     }
 
     public record Kernel(
-            @JsonProperty(value = "package", required = true) String packageName,
+            @JsonProperty(value = "package", required = true)
+            String packageName,
+
             @JsonProperty(required = true) String version,
             String cmdline) {
         public Kernel {
@@ -114,8 +130,8 @@ public record ImageSpec(
     }
 
     /**
-     * A pinned component. Exactly one source: a Debian package ({@code package}, from the base or an
-     * extra {@code repository}), or a download ({@code url} + {@code sha256}) installed at
+     * A pinned component. Exactly one source: a Debian package ({@code package}, from the base or
+     * an extra {@code repository}), or a download ({@code url} + {@code sha256}) installed at
      * {@code install} or unpacked into {@code extract}.
      */
     public record Component(
@@ -140,11 +156,14 @@ public record ImageSpec(
 
     /** An extra Debian package, pinned or not; written as "name" or "name=version". */
     public record PackagePin(String name, String version) {
-        @com.fasterxml.jackson.annotation.JsonCreator(mode = com.fasterxml.jackson.annotation.JsonCreator.Mode.DELEGATING)
+        @com.fasterxml.jackson.annotation.JsonCreator(
+                mode = com.fasterxml.jackson.annotation.JsonCreator.Mode.DELEGATING)
         public static PackagePin parse(String text) {
             int eq = text.indexOf('=');
-            return eq < 0 ? new PackagePin(text.trim(), null)
-                    : new PackagePin(text.substring(0, eq).trim(), text.substring(eq + 1).trim());
+            return eq < 0
+                    ? new PackagePin(text.trim(), null)
+                    : new PackagePin(
+                            text.substring(0, eq).trim(), text.substring(eq + 1).trim());
         }
 
         @com.fasterxml.jackson.annotation.JsonValue
@@ -163,11 +182,7 @@ public record ImageSpec(
      * filled on the node at first boot.
      */
     public record FileEntry(
-            @JsonProperty(required = true) String path,
-            String template,
-            String content,
-            String mode,
-            String owner) {
+            @JsonProperty(required = true) String path, String template, String content, String mode, String owner) {
         public FileEntry {
             mode = mode == null ? "0644" : mode;
             owner = owner == null ? "root:root" : owner;
@@ -183,11 +198,7 @@ public record ImageSpec(
 
     /** A container image baked in so nodes bootstrap without a registry. */
     public record PreloadImage(
-            @JsonProperty(required = true) String name,
-            String archive,
-            String url,
-            String sha256,
-            String ref) { }
+            @JsonProperty(required = true) String name, String archive, String url, String sha256, String ref) {}
 
     public record Validation(List<Map<String, Object>> node, List<Map<String, Object>> cluster) {
         public Validation {

@@ -1,15 +1,14 @@
 package dev.kiln.builder.spec;
 
-import dev.kiln.core.json.Json;
-import dev.kiln.core.yaml.YamlProblem;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.spec.ImageSpec.Component;
 import dev.kiln.builder.spec.ImageSpec.FileEntry;
 import dev.kiln.builder.spec.ImageSpec.PreloadImage;
-import dev.kiln.core.yaml.YamlErrors;
-import dev.kiln.core.node.Placeholders;
 import dev.kiln.builder.template.TemplateRenderer;
 import dev.kiln.builder.template.TemplateRenderer.RenderException;
+import dev.kiln.core.json.Json;
+import dev.kiln.core.node.Placeholders;
+import dev.kiln.core.yaml.YamlErrors;
+import dev.kiln.core.yaml.YamlProblem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,10 +34,10 @@ public final class SpecChecker {
     static final Pattern OWNER = Pattern.compile("[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*");
     static final Pattern UNIT = Pattern.compile("[A-Za-z0-9@._-]+\\.(service|socket|timer|target|path|mount)");
     static final Pattern SNAPSHOT = Pattern.compile("[0-9]{8}T[0-9]{6}Z");
-    static final Set<String> NODE_CHECKS = Set.of("kernel-version", "units-active", "container-runs",
-            "image-identity", "hygiene");
-    static final Set<String> CLUSTER_CHECKS = Set.of("etcd-members", "etcd-healthy", "k8s-nodes-ready",
-            "k8s-smoke-pod");
+    static final Set<String> NODE_CHECKS =
+            Set.of("kernel-version", "units-active", "container-runs", "image-identity", "hygiene");
+    static final Set<String> CLUSTER_CHECKS =
+            Set.of("etcd-members", "etcd-healthy", "k8s-nodes-ready", "k8s-smoke-pod");
 
     private final SpecLoader.Loaded loaded;
     private final ImageSpec spec;
@@ -70,7 +69,9 @@ public final class SpecChecker {
         return files;
     }
 
-    /** The template directory of a spec: its {@code templates} field, else ../templates beside it. */
+    /**
+     * The template directory of a spec: its {@code templates} field, else ../templates beside it.
+     */
     public static Path templateDir(SpecLoader.Loaded loaded) {
         String t = loaded.spec().templates();
         return loaded.baseDir().resolve(t == null ? "../templates" : t).normalize();
@@ -95,26 +96,41 @@ public final class SpecChecker {
 
     private void identity() {
         if (!NAME.matcher(spec.name()).matches()) {
-            problem("name", "expected lower-case letters, digits and '-' (like debian-node), got '" + spec.name() + "'");
+            problem(
+                    "name",
+                    "expected lower-case letters, digits and '-' (like debian-node), got '" + spec.name() + "'");
         }
         if (!VERSION.matcher(spec.version()).matches()) {
-            problem("version", "expected a version like 1.34.2-20261127.1 (letters, digits, . + _ ~ -), got '" + spec.version() + "'");
+            problem(
+                    "version",
+                    "expected a version like 1.34.2-20261127.1 (letters, digits, . + _ ~ -), got '"
+                            + spec.version()
+                            + "'");
         }
     }
 
     private void base() {
         ImageSpec.Base b = spec.base();
         if (!b.distribution().equals("debian")) {
-            problem("base.distribution", "expected 'debian' (the only distribution kiln builds today), got '" + b.distribution() + "'");
+            problem(
+                    "base.distribution",
+                    "expected 'debian' (the only distribution kiln builds today), got '" + b.distribution() + "'");
         }
         if (!b.mirror().matches("https?://.+")) {
             problem("base.mirror", "expected an http(s) URL of a Debian mirror, got '" + b.mirror() + "'");
         }
         if (b.snapshot() != null && !SNAPSHOT.matcher(b.snapshot()).matches()) {
-            problem("base.snapshot", "expected a snapshot.debian.org timestamp like 20250520T000000Z, got '" + b.snapshot() + "'");
+            problem(
+                    "base.snapshot",
+                    "expected a snapshot.debian.org timestamp like 20250520T000000Z, got '" + b.snapshot() + "'");
         }
-        if (!Set.of("minbase", "essential", "apt", "required", "important", "standard").contains(b.variant())) {
-            problem("base.variant", "expected an mmdebstrap variant (minbase, essential, apt, required, important, standard), got '" + b.variant() + "'");
+        if (!Set.of("minbase", "essential", "apt", "required", "important", "standard")
+                .contains(b.variant())) {
+            problem(
+                    "base.variant",
+                    "expected an mmdebstrap variant (minbase, essential, apt, required, important, standard), got '"
+                            + b.variant()
+                            + "'");
         }
         for (int i = 0; i < b.repositories().size(); i++) {
             repository("base.repositories[" + i + "]", b.repositories().get(i));
@@ -128,15 +144,25 @@ public final class SpecChecker {
         if (!r.url().matches("https?://.+")) {
             problem(field + ".url", "expected an http(s) URL of an apt repository, got '" + r.url() + "'");
         }
-        if (r.key() != null && !r.key().matches("https?://.+") && !Files.isRegularFile(loaded.baseDir().resolve(r.key()))) {
-            problem(field + ".key", "signing key file not found: " + loaded.baseDir().resolve(r.key()).normalize());
+        if (r.key() != null
+                && !r.key().matches("https?://.+")
+                && !Files.isRegularFile(loaded.baseDir().resolve(r.key()))) {
+            problem(
+                    field + ".key",
+                    "signing key file not found: "
+                            + loaded.baseDir().resolve(r.key()).normalize());
         }
     }
 
     private void kernel() {
         ImageSpec.Kernel k = spec.kernel();
-        if (!k.packageName().startsWith("linux-image-") || !DEBIAN_PACKAGE.matcher(k.packageName()).matches()) {
-            problem("kernel.package", "expected a Debian kernel package like linux-image-6.1.0-56-cloud-amd64, got '" + k.packageName() + "'");
+        if (!k.packageName().startsWith("linux-image-")
+                || !DEBIAN_PACKAGE.matcher(k.packageName()).matches()) {
+            problem(
+                    "kernel.package",
+                    "expected a Debian kernel package like linux-image-6.1.0-56-cloud-amd64, got '"
+                            + k.packageName()
+                            + "'");
         }
         debianVersion("kernel.version", k.version());
     }
@@ -152,7 +178,9 @@ public final class SpecChecker {
             String f = "components." + e.getKey();
             Component c = e.getValue();
             if (c.isPackage() == (c.url() != null)) {
-                problem(f, "expected exactly one source: 'package' (a Debian package) or 'url' + 'sha256' (a download)");
+                problem(
+                        f,
+                        "expected exactly one source: 'package' (a Debian package) or 'url' + 'sha256' (a download)");
                 continue;
             }
             if (c.isPackage()) {
@@ -174,11 +202,15 @@ public final class SpecChecker {
                     problem(f + ".sha256", "expected the 64 hex digit sha256 the upstream publishes for " + c.url());
                 }
                 if ((c.install() == null) == (c.extract() == null)) {
-                    problem(f, "expected exactly one of 'install' (a binary's absolute path) or 'extract' (a directory to unpack a .tar.gz into)");
+                    problem(
+                            f,
+                            "expected exactly one of 'install' (a binary's absolute path) or 'extract' (a directory to unpack a .tar.gz into)");
                 } else {
                     String target = c.install() != null ? c.install() : c.extract();
                     if (!target.startsWith("/") || target.contains("..")) {
-                        problem(f + (c.install() != null ? ".install" : ".extract"), "expected an absolute path inside the image, got '" + target + "'");
+                        problem(
+                                f + (c.install() != null ? ".install" : ".extract"),
+                                "expected an absolute path inside the image, got '" + target + "'");
                     }
                 }
                 if (c.mode() != null && !MODE.matcher(c.mode()).matches()) {
@@ -192,7 +224,9 @@ public final class SpecChecker {
         for (int i = 0; i < spec.packages().size(); i++) {
             ImageSpec.PackagePin p = spec.packages().get(i);
             if (!DEBIAN_PACKAGE.matcher(p.name()).matches()) {
-                problem("packages[" + i + "]", "expected a Debian package name or name=version, got '" + p.text() + "'");
+                problem(
+                        "packages[" + i + "]",
+                        "expected a Debian package name or name=version, got '" + p.text() + "'");
             }
             if (p.version() != null) {
                 debianVersion("packages[" + i + "]", p.version());
@@ -204,13 +238,17 @@ public final class SpecChecker {
         List<String> enable = spec.units().enable();
         for (int i = 0; i < enable.size(); i++) {
             if (!UNIT.matcher(enable.get(i)).matches()) {
-                problem("units.enable[" + i + "]", "expected a systemd unit name like containerd.service, got '" + enable.get(i) + "'");
+                problem(
+                        "units.enable[" + i + "]",
+                        "expected a systemd unit name like containerd.service, got '" + enable.get(i) + "'");
             }
         }
         List<String> disable = spec.units().disable();
         for (int i = 0; i < disable.size(); i++) {
             if (!UNIT.matcher(disable.get(i)).matches()) {
-                problem("units.disable[" + i + "]", "expected a systemd unit name like ssh.service, got '" + disable.get(i) + "'");
+                problem(
+                        "units.disable[" + i + "]",
+                        "expected a systemd unit name like ssh.service, got '" + disable.get(i) + "'");
             }
         }
     }
@@ -225,10 +263,17 @@ public final class SpecChecker {
             }
             int sources = (img.archive() != null ? 1 : 0) + (img.url() != null ? 1 : 0) + (img.ref() != null ? 1 : 0);
             if (sources != 1) {
-                problem(f, "expected exactly one source: 'archive' (an OCI archive file), 'url' + 'sha256', or 'ref' (a registry reference)");
-            } else if (img.archive() != null && !Files.isRegularFile(loaded.baseDir().resolve(img.archive()))) {
-                problem(f + ".archive", "OCI archive not found: " + loaded.baseDir().resolve(img.archive()).normalize());
-            } else if (img.url() != null && (img.sha256() == null || !SHA256.matcher(img.sha256()).matches())) {
+                problem(
+                        f,
+                        "expected exactly one source: 'archive' (an OCI archive file), 'url' + 'sha256', or 'ref' (a registry reference)");
+            } else if (img.archive() != null
+                    && !Files.isRegularFile(loaded.baseDir().resolve(img.archive()))) {
+                problem(
+                        f + ".archive",
+                        "OCI archive not found: "
+                                + loaded.baseDir().resolve(img.archive()).normalize());
+            } else if (img.url() != null
+                    && (img.sha256() == null || !SHA256.matcher(img.sha256()).matches())) {
                 problem(f + ".sha256", "expected the 64 hex digit sha256 of the archive at " + img.url());
             }
         }
@@ -240,7 +285,13 @@ public final class SpecChecker {
         }
         for (int i = 0; i < spec.outputs().size(); i++) {
             if (!ImageSpec.KNOWN_OUTPUTS.contains(spec.outputs().get(i))) {
-                problem("outputs[" + i + "]", "expected one of " + ImageSpec.KNOWN_OUTPUTS + ", got '" + spec.outputs().get(i) + "'");
+                problem(
+                        "outputs[" + i + "]",
+                        "expected one of "
+                                + ImageSpec.KNOWN_OUTPUTS
+                                + ", got '"
+                                + spec.outputs().get(i)
+                                + "'");
             }
         }
     }
@@ -254,7 +305,9 @@ public final class SpecChecker {
         for (int i = 0; i < checks.size(); i++) {
             Object name = checks.get(i).get("check");
             if (!(name instanceof String s) || !known.contains(s)) {
-                problem(field + "[" + i + "].check", "expected one of " + new java.util.TreeSet<>(known) + ", got '" + name + "'");
+                problem(
+                        field + "[" + i + "].check",
+                        "expected one of " + new java.util.TreeSet<>(known) + ", got '" + name + "'");
             }
         }
     }
@@ -279,7 +332,9 @@ public final class SpecChecker {
         for (int i = 0; i < spec.files().size(); i++) {
             FileEntry fe = spec.files().get(i);
             String f = "files[" + i + "]";
-            if (!fe.path().startsWith("/") || fe.path().contains("/../") || fe.path().endsWith("/")) {
+            if (!fe.path().startsWith("/")
+                    || fe.path().contains("/../")
+                    || fe.path().endsWith("/")) {
                 problem(f + ".path", "expected an absolute file path inside the image, got '" + fe.path() + "'");
             } else if (!paths.add(fe.path())) {
                 problem(f + ".path", "the same path is declared twice: " + fe.path());
@@ -308,9 +363,15 @@ public final class SpecChecker {
             for (String name : names) {
                 if (!spec.placeholders().containsKey(name)) {
                     String where = fe.template() != null ? "template " + fe.template() : "content";
-                    problem(f + (fe.template() != null ? ".template" : ".content"), "uses runtime placeholder @@" + name
-                            + "@@ (" + where + " line " + Placeholders.lineOf(text, name)
-                            + ") that is not declared under 'placeholders'; declare it with the metadata key it comes from");
+                    problem(
+                            f + (fe.template() != null ? ".template" : ".content"),
+                            "uses runtime placeholder @@"
+                                    + name
+                                    + "@@ ("
+                                    + where
+                                    + " line "
+                                    + Placeholders.lineOf(text, name)
+                                    + ") that is not declared under 'placeholders'; declare it with the metadata key it comes from");
                 }
             }
             used.addAll(names);
@@ -319,7 +380,9 @@ public final class SpecChecker {
         }
         for (String declared : spec.placeholders().keySet()) {
             if (!used.contains(declared) && !unrendered) {
-                problem("placeholders." + declared, "declared but used in no file; remove it or use @@" + declared + "@@ in a file");
+                problem(
+                        "placeholders." + declared,
+                        "declared but used in no file; remove it or use @@" + declared + "@@ in a file");
             }
         }
         return rendered;

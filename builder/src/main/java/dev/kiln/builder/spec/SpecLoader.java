@@ -1,15 +1,6 @@
 package dev.kiln.builder.spec;
 
 import dev.kiln.core.json.Json;
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.exc.InvalidFormatException;
-import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.kiln.core.yaml.YamlErrors;
 import dev.kiln.core.yaml.YamlLocations;
 import dev.kiln.core.yaml.YamlProblem;
@@ -17,12 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 
 /**
  * Reads a spec file into an {@link ImageSpec}. Syntax, unknown fields, missing fields and wrong
@@ -30,11 +15,13 @@ import java.util.stream.Collectors;
  */
 public final class SpecLoader {
 
-    private SpecLoader() { }
+    private SpecLoader() {}
 
     /** A loaded spec with what later checks need to point back into the file. */
     public record Loaded(ImageSpec spec, Path file, String text, YamlErrors.Located problems) {
-        /** Directory relative paths in the spec (templates, archives, keys) are resolved against. */
+        /**
+         * Directory relative paths in the spec (templates, archives, keys) are resolved against.
+         */
         public Path baseDir() {
             Path parent = file.toAbsolutePath().getParent();
             return parent == null ? Path.of(".") : parent;
@@ -66,12 +53,12 @@ public final class SpecLoader {
         try {
             ImageSpec spec = Json.STRICT_YAML.readValue(text, ImageSpec.class);
             if (spec == null) {
-                throw new SpecException(new YamlProblem(file, 1, 1, null, "the spec is empty; expected a mapping with name, version, base, kernel"));
+                throw new SpecException(new YamlProblem(
+                        file, 1, 1, null, "the spec is empty; expected a mapping with name, version, base, kernel"));
             }
             return new Loaded(spec, file, text, new YamlErrors.Located(file, locations));
         } catch (IOException e) {
             throw new SpecException(YamlErrors.fromJackson(file, e, locations));
         }
     }
-
 }

@@ -20,10 +20,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Renders build-time templates with FreeMarker in square-bracket syntax ({@code [=x]},
- * {@code [#if]}), so shell {@code ${...}} and runtime {@code @@placeholders@@} pass through
- * untouched. Templates are looked up in the spec's template directory first, then in kiln's
- * built-in templates (the node agent, units, initramfs scripts) packed into the jar.
+ * Renders build-time templates with FreeMarker in square-bracket syntax ({@code [=x]}, {@code
+ * [#if]}), so shell {@code ${...}} and runtime {@code @@placeholders@@} pass through untouched.
+ * Templates are looked up in the spec's template directory first, then in kiln's built-in templates
+ * (the node agent, units, initramfs scripts) packed into the jar.
  */
 public final class TemplateRenderer {
     /** Classpath folder that holds a copy of the repository's templates/ directory. */
@@ -56,9 +56,12 @@ public final class TemplateRenderer {
             Template t = config.getTemplate(name);
             return process(t, model);
         } catch (TemplateNotFoundException e) {
-            throw new RenderException("template '" + name + "' not found (looked in the spec's templates directory and kiln's built-in templates)");
+            throw new RenderException("template '"
+                    + name
+                    + "' not found (looked in the spec's templates directory and kiln's built-in templates)");
         } catch (ParseException e) {
-            throw new RenderException("template '" + name + "' line " + e.getLineNumber() + ": " + e.getEditorMessage());
+            throw new RenderException(
+                    "template '" + name + "' line " + e.getLineNumber() + ": " + e.getEditorMessage());
         } catch (IOException e) {
             throw new RenderException("template '" + name + "': " + e.getMessage());
         }
@@ -81,8 +84,8 @@ public final class TemplateRenderer {
             t.process(model, out);
         } catch (TemplateException e) {
             String where = e.getLineNumber() == null ? "" : " line " + e.getLineNumber();
-            throw new RenderException("template '" + t.getName() + "'" + where + ": "
-                    + firstLine(e.getMessageWithoutStackTop()));
+            throw new RenderException(
+                    "template '" + t.getName() + "'" + where + ": " + firstLine(e.getMessageWithoutStackTop()));
         } catch (IOException e) {
             throw new RenderException("template '" + t.getName() + "': " + e.getMessage());
         }

@@ -12,14 +12,17 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * {@code kiln bump}: the spec text with the chosen updates pinned, a new version, and the
- * update suites the new versions come from added to {@code base.repositories}. Only the text at
- * the edited nodes changes (see {@link SpecEditor}).
+ * {@code kiln bump}: the spec text with the chosen updates pinned, a new version, and the update
+ * suites the new versions come from added to {@code base.repositories}. Only the text at the edited
+ * nodes changes (see {@link SpecEditor}).
  */
 public final class Bump {
-    private Bump() { }
+    private Bump() {}
 
-    /** Which updates: the kernel only, or every pin and installed package; optionally only security updates. */
+    /**
+     * Which updates: the kernel only, or every pin and installed package; optionally only security
+     * updates.
+     */
     public record Selection(boolean kernelOnly, boolean securityOnly) {
         boolean wants(Outdated.Item i) {
             return (!kernelOnly || i.kind().equals("kernel")) && (!securityOnly || i.security());
@@ -27,8 +30,12 @@ public final class Bump {
     }
 
     /** The bumped text, what changed, and the repositories added. */
-    public record Result(String text, String oldVersion, String newVersion, List<Outdated.Item> applied,
-                         List<String> addedRepositories) {
+    public record Result(
+            String text,
+            String oldVersion,
+            String newVersion,
+            List<Outdated.Item> applied,
+            List<String> addedRepositories) {
         public boolean changed() {
             return !applied.isEmpty();
         }
@@ -39,10 +46,12 @@ public final class Bump {
      * null) overrides the next version ({@link NextVersion}). Returns an unchanged result when
      * nothing is selected.
      */
-    public static Result apply(SpecLoader.Loaded loaded, Outdated.Report report, Selection selection, String version,
-                               LocalDate today) throws IOException, SpecException {
+    public static Result apply(
+            SpecLoader.Loaded loaded, Outdated.Report report, Selection selection, String version, LocalDate today)
+            throws IOException, SpecException {
         ImageSpec spec = loaded.spec();
-        List<Outdated.Item> applied = report.updates().stream().filter(selection::wants).toList();
+        List<Outdated.Item> applied =
+                report.updates().stream().filter(selection::wants).toList();
         if (applied.isEmpty()) {
             return new Result(loaded.text(), spec.version(), spec.version(), List.of(), List.of());
         }
@@ -60,7 +69,8 @@ public final class Bump {
                     if (c.packageVersion() != null) {
                         edit.set(i.field() + ".packageVersion", i.newest());
                         // version is the upstream version the package carries; it moves with it.
-                        if (c.version().equals(upstream(c.packageVersion())) && !upstream(i.newest()).equals(c.version())) {
+                        if (c.version().equals(upstream(c.packageVersion()))
+                                && !upstream(i.newest()).equals(c.version())) {
                             edit.set(i.field() + ".version", upstream(i.newest()));
                         }
                     } else {
@@ -68,7 +78,8 @@ public final class Bump {
                     }
                 }
                 case "package" -> edit.set(i.field(), i.pkg() + "=" + i.newest());
-                default -> { } // an unpinned package: the next build takes it once its suite is a source
+                default -> {} // an unpinned package: the next build takes it once its suite is a
+                // source
             }
         }
         // A new version from a suite the build does not read would not install: add that suite.
@@ -76,9 +87,12 @@ public final class Bump {
         for (Outdated.Item i : applied) {
             Outdated.SourceRead s = report.sourceOf(i);
             if (!s.inSpec() && added.add(s.url() + " " + s.suite())) {
-                String components = s.components().equals(List.of("main")) ? ""
+                String components = s.components().equals(List.of("main"))
+                        ? ""
                         : ", components: [" + String.join(", ", s.components()) + "]";
-                edit.append("base.repositories", "{url: " + s.url() + ", suite: " + s.suite() + components + "}",
+                edit.append(
+                        "base.repositories",
+                        "{url: " + s.url() + ", suite: " + s.suite() + components + "}",
                         "added by kiln bump: " + (s.security() ? "security updates" : "updates") + " come from here");
             }
         }
@@ -92,7 +106,10 @@ public final class Bump {
         return new Result(text, spec.version(), next, applied, List.copyOf(added));
     }
 
-    /** 1.6.20 for 1.6.20~ds1-1+deb12u3: no epoch, no Debian revision, no repack suffix (~ds1, +dfsg). */
+    /**
+     * 1.6.20 for 1.6.20~ds1-1+deb12u3: no epoch, no Debian revision, no repack suffix (~ds1,
+     * +dfsg).
+     */
     static String upstream(String debianVersion) {
         return DebianVersion.parse(debianVersion).upstream().replaceAll("[~+](ds|dfsg)\\d*$", "");
     }
@@ -108,8 +125,12 @@ public final class Bump {
         for (Outdated.Item i : applied) {
             switch (i.kind()) {
                 case "kernel" -> {
-                    if (!after.kernel().packageName().equals(i.newPkg()) || !after.kernel().version().equals(i.newest())) {
-                        wrong.add("kernel is " + after.kernel().packageName() + " " + after.kernel().version());
+                    if (!after.kernel().packageName().equals(i.newPkg())
+                            || !after.kernel().version().equals(i.newest())) {
+                        wrong.add("kernel is "
+                                + after.kernel().packageName()
+                                + " "
+                                + after.kernel().version());
                     }
                 }
                 case "component" -> {
@@ -125,12 +146,13 @@ public final class Bump {
                         wrong.add(i.field() + " is " + p.text());
                     }
                 }
-                default -> { }
+                default -> {}
             }
         }
         if (!wrong.isEmpty()) {
             throw new IllegalStateException("kiln bump produced a spec that does not say what it meant ("
-                    + String.join("; ", wrong) + "); nothing was written");
+                    + String.join("; ", wrong)
+                    + "); nothing was written");
         }
     }
 
@@ -138,9 +160,18 @@ public final class Bump {
     public static List<String> describe(Result r) {
         List<String> lines = new ArrayList<>();
         for (Outdated.Item i : r.applied()) {
-            lines.add(i.kind() + " " + (i.kind().equals("component") ? i.name() + " (" + i.pkg() + ")" : i.pkg()) + " "
-                    + i.current() + " -> " + (i.newPkg().equals(i.pkg()) ? "" : i.newPkg() + " ") + i.newest()
-                    + " (" + i.suite() + (i.security() ? ", security" : "") + ")");
+            lines.add(i.kind()
+                    + " "
+                    + (i.kind().equals("component") ? i.name() + " (" + i.pkg() + ")" : i.pkg())
+                    + " "
+                    + i.current()
+                    + " -> "
+                    + (i.newPkg().equals(i.pkg()) ? "" : i.newPkg() + " ")
+                    + i.newest()
+                    + " ("
+                    + i.suite()
+                    + (i.security() ? ", security" : "")
+                    + ")");
         }
         lines.add("version " + r.oldVersion() + " -> " + r.newVersion());
         return lines;

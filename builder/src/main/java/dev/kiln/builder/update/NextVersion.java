@@ -8,14 +8,16 @@ import java.util.regex.Pattern;
 
 /**
  * The version {@code kiln bump} gives a spec, in the spec's own scheme:
+ *
  * <ul>
- * <li>{@code X.Y.Z-YYYYMMDD.N}: the next patch, today, build 1 (1.0.0-20261127.1 → 1.0.1-20261129.1);
- *     but when X.Y.Z is the version of one of the spec's components (k8s-node's 1.34.2 is its
- *     kubelet), that stays and only the date moves: today's build N+1 if the date is today, else
- *     today's build 1 (1.34.2-20261127.1 → 1.34.2-20261129.1);</li>
- * <li>{@code X.Y.Z}: the next patch;</li>
- * <li>{@code YYYYMMDD.N}: today's build N+1 when the date is today, else today's build 1.</li>
+ *   <li>{@code X.Y.Z-YYYYMMDD.N}: the next patch, today, build 1 (1.0.0-20261127.1 →
+ *       1.0.1-20261129.1); but when X.Y.Z is the version of one of the spec's components
+ *       (k8s-node's 1.34.2 is its kubelet), that stays and only the date moves: today's build N+1
+ *       if the date is today, else today's build 1 (1.34.2-20261127.1 → 1.34.2-20261129.1);
+ *   <li>{@code X.Y.Z}: the next patch;
+ *   <li>{@code YYYYMMDD.N}: today's build N+1 when the date is today, else today's build 1.
  * </ul>
+ *
  * Anything else needs {@code --version}.
  */
 public final class NextVersion {
@@ -24,7 +26,7 @@ public final class NextVersion {
     private static final Pattern DATED = Pattern.compile("(\\d{8})\\.(\\d+)");
     private static final DateTimeFormatter DAY = DateTimeFormatter.BASIC_ISO_DATE;
 
-    private NextVersion() { }
+    private NextVersion() {}
 
     public static String after(ImageSpec spec, LocalDate today) {
         String v = spec.version();
@@ -46,7 +48,9 @@ public final class NextVersion {
         if (m.matches()) {
             return day + "." + nextBuild(m.group(1), m.group(2), day);
         }
-        throw new IllegalArgumentException("cannot tell the next version after '" + v + "' (kiln knows X.Y.Z-YYYYMMDD.N,"
+        throw new IllegalArgumentException("cannot tell the next version after '"
+                + v
+                + "' (kiln knows X.Y.Z-YYYYMMDD.N,"
                 + " X.Y.Z and YYYYMMDD.N); pass --version");
     }
 

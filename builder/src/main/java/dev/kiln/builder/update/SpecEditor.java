@@ -20,20 +20,31 @@ import java.util.regex.Pattern;
  * "kernel.version", "packages[0]", "base.repositories".
  */
 public final class SpecEditor {
-    /** Scalars that read back as the same string when written unquoted, in block and flow context. */
+    /**
+     * Scalars that read back as the same string when written unquoted, in block and flow context.
+     */
     private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._~+=/-]*");
 
     private final String text;
+
     /** Character spans (start inclusive, end exclusive) of scalars and collections, by path. */
     private final Map<String, Node> nodes = new HashMap<>();
+
     private final List<Edit> edits = new ArrayList<>();
 
-    private enum Kind { SCALAR, MAPPING, SEQUENCE }
+    private enum Kind {
+        SCALAR,
+        MAPPING,
+        SEQUENCE
+    }
 
-    /** {@code end} of a collection is its closing bracket for flow style, else the end of its last scalar. */
-    private record Node(Kind kind, int start, int end, boolean flow, int items, String lastChild) { }
+    /**
+     * {@code end} of a collection is its closing bracket for flow style, else the end of its last
+     * scalar.
+     */
+    private record Node(Kind kind, int start, int end, boolean flow, int items, String lastChild) {}
 
-    private record Edit(int start, int end, String replacement) { }
+    private record Edit(int start, int end, String replacement) {}
 
     public SpecEditor(String text) throws IOException {
         this.text = text;
@@ -65,8 +76,15 @@ public final class SpecEditor {
                     String last = lastChild.pop();
                     boolean flow = c[2] == 1;
                     int closeAt = flow ? start : c[3];
-                    nodes.put(path, new Node(t == JsonToken.END_ARRAY ? Kind.SEQUENCE : Kind.MAPPING, c[1], closeAt, flow,
-                            Math.max(c[0], 0), last));
+                    nodes.put(
+                            path,
+                            new Node(
+                                    t == JsonToken.END_ARRAY ? Kind.SEQUENCE : Kind.MAPPING,
+                                    c[1],
+                                    closeAt,
+                                    flow,
+                                    Math.max(c[0], 0),
+                                    last));
                     if (!counters.isEmpty()) {
                         counters.peek()[3] = Math.max(counters.peek()[3], flow ? end : c[3]);
                     }
@@ -110,7 +128,10 @@ public final class SpecEditor {
         return nodes.containsKey(path);
     }
 
-    /** Replaces the scalar at {@code path}, keeping its quoting style (quotes are added if the value needs them). */
+    /**
+     * Replaces the scalar at {@code path}, keeping its quoting style (quotes are added if the value
+     * needs them).
+     */
     public SpecEditor set(String path, String value) {
         Node n = nodes.get(path);
         if (n == null || n.kind() != Kind.SCALAR) {
@@ -130,9 +151,9 @@ public final class SpecEditor {
     }
 
     /**
-     * Appends {@code flowItem} (written as is, e.g. "{url: U, suite: S}") to the sequence at
-     * {@code listPath}, creating the key in its parent mapping when it is missing. {@code comment}
-     * (may be null) goes at the end of the new line in block style.
+     * Appends {@code flowItem} (written as is, e.g. "{url: U, suite: S}") to the sequence at {@code
+     * listPath}, creating the key in its parent mapping when it is missing. {@code comment} (may be
+     * null) goes at the end of the new line in block style.
      */
     public SpecEditor append(String listPath, String flowItem, String comment) {
         Node list = nodes.get(listPath);
@@ -142,7 +163,8 @@ public final class SpecEditor {
             return this;
         }
         if (list != null && list.kind() == Kind.SEQUENCE && list.items() > 0) {
-            // Same prefix ("    - ") as the first item's line, after the line the last item ends on.
+            // Same prefix ("    - ") as the first item's line, after the line the last item ends
+            // on.
             int firstItem = nodes.get(listPath + "[0]").start();
             String prefix = text.substring(lineStart(firstItem), firstItem);
             if (!prefix.matches("\\s*-\\s+")) {

@@ -5,7 +5,7 @@ import java.util.List;
 
 /** A unified diff (3 lines of context) of two small texts, as {@code diff -u} prints it. */
 public final class UnifiedDiff {
-    private UnifiedDiff() { }
+    private UnifiedDiff() {}
 
     public static String of(String before, String after, String fromLabel, String toLabel) {
         String[] a = before.split("\n", -1);
@@ -70,10 +70,23 @@ public final class UnifiedDiff {
                 }
             }
             if (out.length() == 0) {
-                out.append("--- ").append(fromLabel).append('\n').append("+++ ").append(toLabel).append('\n');
+                out.append("--- ")
+                        .append(fromLabel)
+                        .append('\n')
+                        .append("+++ ")
+                        .append(toLabel)
+                        .append('\n');
             }
-            out.append("@@ -").append(aStart + 1).append(',').append(aCount)
-                    .append(" +").append(bStart + 1).append(',').append(bCount).append(" @@\n").append(body);
+            out.append("@@ -")
+                    .append(aStart + 1)
+                    .append(',')
+                    .append(aCount)
+                    .append(" +")
+                    .append(bStart + 1)
+                    .append(',')
+                    .append(bCount)
+                    .append(" @@\n")
+                    .append(body);
             k = to;
         }
         return out.toString();

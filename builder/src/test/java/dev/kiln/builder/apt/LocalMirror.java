@@ -11,9 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A Debian-layout apt repository on loopback (dists/SUITE/InRelease and
- * dists/SUITE/COMPONENT/binary-amd64/Packages under a path per archive), served over real HTTP
- * so tests read it through kiln's own index reader. Everything else is a 404, as on a mirror
- * that has no Packages.xz.
+ * dists/SUITE/COMPONENT/binary-amd64/Packages under a path per archive), served over real HTTP so
+ * tests read it through kiln's own index reader. Everything else is a 404, as on a mirror that has
+ * no Packages.xz.
  */
 public final class LocalMirror implements AutoCloseable {
     private final HttpServer server;
@@ -40,17 +40,27 @@ public final class LocalMirror implements AutoCloseable {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/" + archive;
     }
 
-    /** Publishes a suite: its Release fields (Suite is added) and the main component's Packages stanzas. */
+    /**
+     * Publishes a suite: its Release fields (Suite is added) and the main component's Packages
+     * stanzas.
+     */
     public LocalMirror suite(String archive, String suite, String releaseFields, String... stanzas) {
         String dists = "/" + archive + "/dists/" + suite + "/";
-        files.put(dists + "InRelease", ("Origin: Debian\nSuite: " + suite + "\n" + releaseFields).getBytes(StandardCharsets.UTF_8));
-        files.put(dists + "main/binary-amd64/Packages", String.join("\n", stanzas).getBytes(StandardCharsets.UTF_8));
+        files.put(
+                dists + "InRelease",
+                ("Origin: Debian\nSuite: " + suite + "\n" + releaseFields).getBytes(StandardCharsets.UTF_8));
+        files.put(
+                dists + "main/binary-amd64/Packages", String.join("\n", stanzas).getBytes(StandardCharsets.UTF_8));
         return this;
     }
 
     /** One Packages stanza. */
     public static String pkg(String name, String version, String depends) {
-        return "Package: " + name + "\nVersion: " + version + "\nArchitecture: amd64\n"
+        return "Package: "
+                + name
+                + "\nVersion: "
+                + version
+                + "\nArchitecture: amd64\n"
                 + (depends == null ? "" : "Depends: " + depends + "\n")
                 + "Description: test package\n continuation line: not a field\n";
     }

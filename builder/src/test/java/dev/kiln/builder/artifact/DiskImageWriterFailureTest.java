@@ -32,16 +32,24 @@ class DiskImageWriterFailureTest {
         Path out = dir.resolve("out");
         boolean[] failed = {false};
         Progress.Step step = new Progress.Step() {
-            @Override public void detail(String text) { }
-            @Override public void fraction(double done) { }
-            @Override public void failed() {
+            @Override
+            public void detail(String text) {}
+
+            @Override
+            public void fraction(double done) {}
+
+            @Override
+            public void failed() {
                 failed[0] = true;
             }
-            @Override public void close() { }
+
+            @Override
+            public void close() {}
         };
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> DiskImageWriter.write(
-                        new DiskImageWriter.Request(rootfs, kernel, initrd, "", "t",
-                                out.resolve("disk.raw"), "t:1", 1_700_000_000L), step))
+                        new DiskImageWriter.Request(
+                                rootfs, kernel, initrd, "", "t", out.resolve("disk.raw"), "t:1", 1_700_000_000L),
+                        step))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining("build EFI system partition")
                 .hasMessageContaining("do not fit");

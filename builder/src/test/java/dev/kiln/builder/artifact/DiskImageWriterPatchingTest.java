@@ -1,18 +1,22 @@
 package dev.kiln.builder.artifact;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import org.junit.jupiter.api.Test;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-/** Fast checks of the boot sector / core.img patching and grub.cfg generation, on byte arrays only. */
+/**
+ * Fast checks of the boot sector / core.img patching and grub.cfg generation, on byte arrays only.
+ */
 class DiskImageWriterPatchingTest {
 
-    /** Looks like GRUB 2.06's boot.img where it matters: jmp at 0, kernel sector, boot drive, drive check. */
+    /**
+     * Looks like GRUB 2.06's boot.img where it matters: jmp at 0, kernel sector, boot drive, drive
+     * check.
+     */
     private static byte[] fakeBootImg() {
         byte[] b = new byte[512];
         Arrays.fill(b, (byte) 0xcc); // "code" everywhere, so copied regions are visible
@@ -41,8 +45,24 @@ class DiskImageWriterPatchingTest {
         m[0x1b9] = 0x34;
         m[0x1ba] = 0x56;
         m[0x1bb] = 0x78;
-        byte[] entry = {0x00, 0x00, 0x02, 0x00, (byte) 0xee, (byte) 0xff, (byte) 0xff, (byte) 0xff,
-            0x01, 0x00, 0x00, 0x00, (byte) 0xff, (byte) 0xff, 0x3f, 0x00};
+        byte[] entry = {
+            0x00,
+            0x00,
+            0x02,
+            0x00,
+            (byte) 0xee,
+            (byte) 0xff,
+            (byte) 0xff,
+            (byte) 0xff,
+            0x01,
+            0x00,
+            0x00,
+            0x00,
+            (byte) 0xff,
+            (byte) 0xff,
+            0x3f,
+            0x00
+        };
         System.arraycopy(entry, 0, m, 0x1be, entry.length);
         m[0x1fe] = 0x55;
         m[0x1ff] = (byte) 0xaa;
@@ -76,8 +96,7 @@ class DiskImageWriterPatchingTest {
     @Test
     void kernelSectorIsWrittenAsFullLittleEndian64() {
         byte[] out = GrubBootSector.patchMbr(fakeBootImg(), protectiveMbr(), 0x0102030405L);
-        assertThat(Arrays.copyOfRange(out, 0x5c, 0x64))
-                .containsExactly(0x05, 0x04, 0x03, 0x02, 0x01, 0x00, 0x00, 0x00);
+        assertThat(Arrays.copyOfRange(out, 0x5c, 0x64)).containsExactly(0x05, 0x04, 0x03, 0x02, 0x01, 0x00, 0x00, 0x00);
     }
 
     @Test
@@ -94,7 +113,10 @@ class DiskImageWriterPatchingTest {
                 .hasMessageContaining("512");
     }
 
-    /** core.img as grub-mkimage leaves it: diskboot's list pre-filled with {start 2, len n-1, seg 0x820}. */
+    /**
+     * core.img as grub-mkimage leaves it: diskboot's list pre-filled with {start 2, len n-1, seg
+     * 0x820}.
+     */
     private static byte[] fakeCoreImg(int length) {
         byte[] core = new byte[length];
         Arrays.fill(core, 0, 0x1c0, (byte) 0xcc); // diskboot code
@@ -155,9 +177,12 @@ class DiskImageWriterPatchingTest {
 
     @Test
     void grubConfigBootsKernelFromEspWithRootByPartuuid() {
-        String cfg = GrubConfig.grubConfig("node 'golden' v1", "0a1b2c3d-0000-4000-8000-000000000001",
+        String cfg = GrubConfig.grubConfig(
+                "node 'golden' v1",
+                "0a1b2c3d-0000-4000-8000-000000000001",
                 "console=tty0  console=ttyS0,115200n8 net.ifnames=0 foo=$bar");
-        assertThat(cfg).contains("serial --unit=0 --speed=115200")
+        assertThat(cfg)
+                .contains("serial --unit=0 --speed=115200")
                 .contains("terminal_input serial console")
                 .contains("terminal_output serial console")
                 .contains("set timeout=1")
@@ -170,20 +195,25 @@ class DiskImageWriterPatchingTest {
     @Test
     void cmdlineWithQuotesOrRootIsRefused() {
         assertThatThrownBy(() -> GrubConfig.cmdlineTokens("dyndbg=\"file x +p\""))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("quote");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("quote");
         assertThatThrownBy(() -> GrubConfig.cmdlineTokens("root=/dev/sda1"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("root=");
-        assertThatThrownBy(() -> GrubConfig.cmdlineTokens("a\nb"))
-                .isInstanceOf(IllegalArgumentException.class);
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("root=");
+        assertThatThrownBy(() -> GrubConfig.cmdlineTokens("a\nb")).isInstanceOf(IllegalArgumentException.class);
         assertThat(GrubConfig.cmdlineTokens("  ")).isEmpty();
     }
 
     @Test
     void sfdiskScriptDescribesTheLayout() {
-        String script = GptLayout.sfdiskScript("11111111-2222-3333-4444-555555555555",
-                "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002",
-                "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", 1_000_000);
-        assertThat(script).startsWith("label: gpt\n")
+        String script = GptLayout.sfdiskScript(
+                "11111111-2222-3333-4444-555555555555",
+                "11111111-0000-4000-8000-000000000001",
+                "11111111-0000-4000-8000-000000000002",
+                "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                1_000_000);
+        assertThat(script)
+                .startsWith("label: gpt\n")
                 .contains("label-id: 11111111-2222-3333-4444-555555555555")
                 .contains("start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649")
                 .contains("start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, "

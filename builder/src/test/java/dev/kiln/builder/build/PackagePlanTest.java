@@ -21,7 +21,8 @@ class PackagePlanTest {
     Path dir;
 
     private SpecException verify(String from, String to) throws Exception {
-        String yaml = Files.readString(TestSupport.repo("image-specs/debian-node.yaml")).replace(from, to);
+        String yaml = Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
+                .replace(from, to);
         Path spec = dir.resolve("debian-node.yaml");
         Files.writeString(spec, yaml);
         SpecLoader.Loaded loaded = SpecLoader.load(spec);
@@ -37,7 +38,8 @@ class PackagePlanTest {
         assertThat(e.problems()).hasSize(1);
         assertThat(e.problems().get(0).field()).isEqualTo("kernel.version");
         assertThat(e.problems().get(0).line()).isEqualTo(17);
-        assertThat(e.getMessage()).contains("version 6.1.999-1 of 'linux-image-6.1.0-50-cloud-amd64' is not in")
+        assertThat(e.getMessage())
+                .contains("version 6.1.999-1 of 'linux-image-6.1.0-50-cloud-amd64' is not in")
                 .contains("the mirror has 6.1.176-1");
     }
 

@@ -1,10 +1,9 @@
 package dev.kiln.builder.repro;
 
-import dev.kiln.core.json.Json;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.kiln.core.json.Json;
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.ImageStore;
@@ -30,13 +29,36 @@ class RebuildCheckTest {
         Path dir = store.dir(new ImageRef("node", "1.0"));
         Files.createDirectories(dir);
         Path spec = Files.writeString(tmp.resolve("node.yaml"), "name: node\nversion: '1.0'\n");
-        Json.MAPPER.writeValue(dir.resolve(ImageStore.MANIFEST).toFile(), new Manifest(Manifest.SCHEMA, "node", "1.0",
-                null, "0".repeat(64), "2026-11-27T00:00:00Z", 1.0, "test", null, null, Map.of(), Map.of(), List.of(),
-                Map.of(), List.of(), List.of("pxe"), Map.of(), null,
-                new Manifest.Reproducible(1_783_764_997L, "2026-07-11T10:16:37Z", "test", spec.toString())));
-        assertThatThrownBy(() -> RebuildCheck.run(store, new ImageRef("node", "1.0"), new RebuildCheck.Options(null, null,
-                null, false), Progress.SILENT))
-                .hasMessageContaining(spec.toString()).hasMessageContaining("the spec changed since").hasMessageContaining("--spec");
+        Json.MAPPER.writeValue(
+                dir.resolve(ImageStore.MANIFEST).toFile(),
+                new Manifest(
+                        Manifest.SCHEMA,
+                        "node",
+                        "1.0",
+                        null,
+                        "0".repeat(64),
+                        "2026-11-27T00:00:00Z",
+                        1.0,
+                        "test",
+                        null,
+                        null,
+                        Map.of(),
+                        Map.of(),
+                        List.of(),
+                        Map.of(),
+                        List.of(),
+                        List.of("pxe"),
+                        Map.of(),
+                        null,
+                        new Manifest.Reproducible(1_783_764_997L, "2026-07-11T10:16:37Z", "test", spec.toString())));
+        assertThatThrownBy(() -> RebuildCheck.run(
+                        store,
+                        new ImageRef("node", "1.0"),
+                        new RebuildCheck.Options(null, null, null, false),
+                        Progress.SILENT))
+                .hasMessageContaining(spec.toString())
+                .hasMessageContaining("the spec changed since")
+                .hasMessageContaining("--spec");
         assertThat(store.root().resolve(".rebuild-check")).doesNotExist();
     }
 
@@ -48,11 +70,14 @@ class RebuildCheckTest {
         contents(b, "/etc\td\trwxr-xr-x\t0:0\t0\t-\n/etc/motd\tf\trw-r--r--\t0:0\t6\tbbbb\n");
         Files.writeString(a.resolve("rootfs.tar"), "same prefix, then A");
         Files.writeString(b.resolve("rootfs.tar"), "same prefix, then B");
-        assertThat(RebuildCheck.contentsDifference(a, b, "rootfs.tar", a.resolve("rootfs.tar"), b.resolve("rootfs.tar")))
-                .contains("- /etc/motd\tf\trw-r--r--\t0:0\t6\taaaa").contains("+ /etc/motd\tf\trw-r--r--\t0:0\t6\tbbbb")
+        assertThat(RebuildCheck.contentsDifference(
+                        a, b, "rootfs.tar", a.resolve("rootfs.tar"), b.resolve("rootfs.tar")))
+                .contains("- /etc/motd\tf\trw-r--r--\t0:0\t6\taaaa")
+                .contains("+ /etc/motd\tf\trw-r--r--\t0:0\t6\tbbbb")
                 .doesNotContain("/etc\td");
         contents(b, "/etc\td\trwxr-xr-x\t0:0\t0\t-\n/etc/motd\tf\trw-r--r--\t0:0\t6\taaaa\n");
-        assertThat(RebuildCheck.contentsDifference(a, b, "rootfs.tar", a.resolve("rootfs.tar"), b.resolve("rootfs.tar")))
+        assertThat(RebuildCheck.contentsDifference(
+                        a, b, "rootfs.tar", a.resolve("rootfs.tar"), b.resolve("rootfs.tar")))
                 .contains("rootfs.tar first differs at byte 18");
     }
 

@@ -1,9 +1,9 @@
 package dev.kiln.builder.spec;
 
-import dev.kiln.core.yaml.YamlProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.kiln.core.yaml.YamlProblem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,7 +12,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Every static mistake fails before any download, naming file:line, the field and what was expected. */
+/**
+ * Every static mistake fails before any download, naming file:line, the field and what was
+ * expected.
+ */
 class SpecErrorsTest {
     private static final String VALID = """
             name: test-node
@@ -79,7 +82,11 @@ class SpecErrorsTest {
         YamlProblem p = e.problems().get(0);
         assertThat(p.line()).isEqualTo(10);
         assertThat(p.field()).isEqualTo("kernel.flavour");
-        assertThat(p.message()).contains("unknown field 'flavour'").contains("cmdline").contains("package").contains("version");
+        assertThat(p.message())
+                .contains("unknown field 'flavour'")
+                .contains("cmdline")
+                .contains("package")
+                .contains("version");
         assertThat(e.getMessage()).startsWith(dir.resolve("spec.yaml") + ":10:");
     }
 
@@ -115,7 +122,9 @@ class SpecErrorsTest {
                 .replace("    content: |\n      name=@@node_name@@\n", "    template: nope2.ftl\n");
         assertThat(spec).contains("nope2.ftl");
         SpecException e = fails(spec);
-        assertThat(e.problems()).extracting(YamlProblem::field).containsExactly("files[0].template", "files[1].template");
+        assertThat(e.problems())
+                .extracting(YamlProblem::field)
+                .containsExactly("files[0].template", "files[1].template");
         assertThat(e.getMessage()).doesNotContain("declared but used in no file");
     }
 
@@ -162,8 +171,7 @@ class SpecErrorsTest {
         SpecException e = fails(VALID.replace("name: test-node", "name: Test_Node")
                 .replace("version: 6.1.176-1", "version: latest")
                 .replace("template: motd.ftl", "template: motd.ftl\n    mode: rw"));
-        assertThat(e.problems()).extracting(YamlProblem::field)
-                .contains("name", "kernel.version", "files[0].mode");
+        assertThat(e.problems()).extracting(YamlProblem::field).contains("name", "kernel.version", "files[0].mode");
     }
 
     @Test
@@ -181,6 +189,8 @@ class SpecErrorsTest {
     @Test
     void missingSpecFileIsAClearError() {
         assertThatThrownBy(() -> SpecLoader.load(dir.resolve("absent.yaml")))
-                .isInstanceOf(SpecException.class).hasMessageContaining("absent.yaml").hasMessageContaining("not found");
+                .isInstanceOf(SpecException.class)
+                .hasMessageContaining("absent.yaml")
+                .hasMessageContaining("not found");
     }
 }

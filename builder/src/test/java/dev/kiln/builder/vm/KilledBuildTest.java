@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A build stopped midway, by kill -9 or by Ctrl-C, leaves no visible version; Ctrl-C also leaves
- * no process, mount, staging directory or partial cache entry behind.
+ * A build stopped midway, by kill -9 or by Ctrl-C, leaves no visible version; Ctrl-C also leaves no
+ * process, mount, staging directory or partial cache entry behind.
  */
 @Tag("vm")
 class KilledBuildTest {
@@ -28,26 +28,41 @@ class KilledBuildTest {
 
     @Test
     void buildKilledMidwayLeavesNothingInTheStore() throws Exception {
-        TestImages.debianNode(); // warms the package layer, so the build below gets to assembling fast
+        TestImages.debianNode(); // warms the package layer, so the build below gets to assembling
+        // fast
         ImageStore store = TestImages.store();
         Path spec = tmp.resolve("debian-node.yaml");
-        Files.writeString(spec, Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
-                .replace("version: 1.0.0-20261127.1", "version: 1.0.0-killed")
-                .replace("name: debian-node\n", "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n"));
+        Files.writeString(
+                spec,
+                Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
+                        .replace("version: 1.0.0-20261127.1", "version: 1.0.0-killed")
+                        .replace(
+                                "name: debian-node\n",
+                                "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n"));
         ImageRef ref = new ImageRef("debian-node", "1.0.0-killed");
 
-        Process build = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), BuildProcess.class.getName(),
-                spec.toString(), store.root().toString(), TestImages.cacheDir().toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("build.log").toFile()).start();
+        Process build = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        BuildProcess.class.getName(),
+                        spec.toString(),
+                        store.root().toString(),
+                        TestImages.cacheDir().toString())
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("build.log").toFile())
+                .start();
         Path staging = store.root().resolve(".staging/debian-node_1.0.0-killed." + build.pid());
         try {
-            // Wait until the build is writing artifacts into its staging directory, then kill it hard.
+            // Wait until the build is writing artifacts into its staging directory, then kill it
+            // hard.
             long deadline = System.nanoTime() + 300_000_000_000L;
             while (!Files.exists(staging.resolve("rootfs.tar")) && build.isAlive() && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
-            assertThat(build.isAlive()).as("build still running when killed; log: " + tmp.resolve("build.log")).isTrue();
+            assertThat(build.isAlive())
+                    .as("build still running when killed; log: " + tmp.resolve("build.log"))
+                    .isTrue();
         } finally {
             build.descendants().forEach(ProcessHandle::destroyForcibly);
             build.destroyForcibly();
@@ -74,24 +89,41 @@ class KilledBuildTest {
         ImageStore store = TestImages.store();
         Path cache = tmp.resolve("cold-cache"); // a cold cache, so mmdebstrap really runs
         Path spec = tmp.resolve("debian-node.yaml");
-        Files.writeString(spec, Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
-                .replace("version: 1.0.0-20261127.1", "version: 1.0.0-interrupted")
-                .replace("name: debian-node\n", "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n"));
-        Process build = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), BuildProcess.class.getName(),
-                spec.toString(), store.root().toString(), cache.toString())
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("build.log").toFile()).start();
+        Files.writeString(
+                spec,
+                Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
+                        .replace("version: 1.0.0-20261127.1", "version: 1.0.0-interrupted")
+                        .replace(
+                                "name: debian-node\n",
+                                "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n"));
+        Process build = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        BuildProcess.class.getName(),
+                        spec.toString(),
+                        store.root().toString(),
+                        cache.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("build.log").toFile())
+                .start();
         Path staging = store.root().resolve(".staging/debian-node_1.0.0-interrupted." + build.pid());
         try {
             long deadline = System.nanoTime() + 120_000_000_000L;
-            // Wait until mmdebstrap has unpacked packages into its chroot inside the staging directory.
+            // Wait until mmdebstrap has unpacked packages into its chroot inside the staging
+            // directory.
             while (build.isAlive() && System.nanoTime() < deadline && !chrootPopulated(staging.resolve(".work/tmp"))) {
                 Thread.sleep(200);
             }
-            assertThat(build.isAlive()).as("build ended before it could be interrupted").isTrue();
+            assertThat(build.isAlive())
+                    .as("build ended before it could be interrupted")
+                    .isTrue();
             List<ProcessHandle> tools = build.descendants().toList();
-            dev.kiln.core.exec.Exec.of("kill", "-INT", String.valueOf(build.pid())).run();
-            assertThat(build.waitFor(90, java.util.concurrent.TimeUnit.SECONDS)).as("build exits after Ctrl-C").isTrue();
+            dev.kiln.core.exec.Exec.of("kill", "-INT", String.valueOf(build.pid()))
+                    .run();
+            assertThat(build.waitFor(90, java.util.concurrent.TimeUnit.SECONDS))
+                    .as("build exits after Ctrl-C")
+                    .isTrue();
             for (ProcessHandle tool : tools) {
                 tool.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
             }
@@ -100,10 +132,14 @@ class KilledBuildTest {
             build.destroyForcibly();
         }
         assertThat(staging).doesNotExist();
-        assertThat(store.exists(new ImageRef("debian-node", "1.0.0-interrupted"))).isFalse();
-        assertThat(Files.readString(Path.of("/proc/self/mounts"))).doesNotContain(store.root().toString());
+        assertThat(store.exists(new ImageRef("debian-node", "1.0.0-interrupted")))
+                .isFalse();
+        assertThat(Files.readString(Path.of("/proc/self/mounts")))
+                .doesNotContain(store.root().toString());
         try (Stream<Path> partial = Files.walk(cache)) {
-            assertThat(partial.filter(Files::isRegularFile).toList()).as("partial package layers").isEmpty();
+            assertThat(partial.filter(Files::isRegularFile).toList())
+                    .as("partial package layers")
+                    .isEmpty();
         }
     }
 

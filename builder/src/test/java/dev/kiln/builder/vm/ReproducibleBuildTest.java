@@ -1,15 +1,13 @@
 package dev.kiln.builder.vm;
 
-import dev.kiln.core.json.Json;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.TestSupport;
-import dev.kiln.core.exec.Exec;
 import dev.kiln.builder.repro.RebuildCheck;
+import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.Manifest;
 import java.nio.file.Files;
@@ -30,8 +28,11 @@ class ReproducibleBuildTest {
     void aSecondBuildWithItsOwnStoreAndPackageCacheIsIdenticalBitForBit() throws Exception {
         Manifest m = TestImages.debianNode();
         TestImages.RecordingProgress progress = new TestImages.RecordingProgress();
-        RebuildCheck.Result r = RebuildCheck.run(TestImages.store(), new ImageRef(m.name(), m.version()),
-                new RebuildCheck.Options(TestSupport.repo("image-specs/debian-node.yaml"), null, null, false), progress);
+        RebuildCheck.Result r = RebuildCheck.run(
+                TestImages.store(),
+                new ImageRef(m.name(), m.version()),
+                new RebuildCheck.Options(TestSupport.repo("image-specs/debian-node.yaml"), null, null, false),
+                progress);
 
         assertThat(r.differences()).as(r.detail()).isEmpty();
         assertThat(r.identical()).isTrue();
@@ -51,13 +52,20 @@ class ReproducibleBuildTest {
         assertThat(m.reproducible()).isNotNull();
         assertThat(m.reproducible().sourceDateFrom()).contains("Release Date");
         Path tar = TestImages.dirOf(m).resolve("rootfs.tar");
-        JsonNode identity = Json.MAPPER.readTree(Exec.of("tar", "-xOf", tar.toString(), "./etc/kiln/image.json").run());
-        assertThat(identity.get("builtAt").asText()).isEqualTo(m.reproducible().sourceDate())
-                .isEqualTo(Instant.ofEpochSecond(m.reproducible().sourceDateEpoch()).toString());
-        assertThat(Instant.parse(m.builtAt())).isAfter(Instant.ofEpochSecond(m.reproducible().sourceDateEpoch()));
+        JsonNode identity = Json.MAPPER.readTree(
+                Exec.of("tar", "-xOf", tar.toString(), "./etc/kiln/image.json").run());
+        assertThat(identity.get("builtAt").asText())
+                .isEqualTo(m.reproducible().sourceDate())
+                .isEqualTo(Instant.ofEpochSecond(m.reproducible().sourceDateEpoch())
+                        .toString());
+        assertThat(Instant.parse(m.builtAt()))
+                .isAfter(Instant.ofEpochSecond(m.reproducible().sourceDateEpoch()));
         // No path in the image is newer than the epoch.
         String listing = Exec.of("tar", "--full-time", "-tvf", tar.toString()).run();
-        String epochTime = Instant.ofEpochSecond(m.reproducible().sourceDateEpoch()).toString().replace('T', ' ').replace("Z", "");
+        String epochTime = Instant.ofEpochSecond(m.reproducible().sourceDateEpoch())
+                .toString()
+                .replace('T', ' ')
+                .replace("Z", "");
         assertThat(listing.lines().map(l -> l.split("\\s+")).filter(f -> (f[3] + " " + f[4]).compareTo(epochTime) > 0))
                 .isEmpty();
     }

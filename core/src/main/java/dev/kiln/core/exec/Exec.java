@@ -15,10 +15,10 @@ import java.util.function.Consumer;
 /**
  * Runs an external tool (mmdebstrap, mksquashfs, sfdisk, qemu...) and fails loudly.
  *
- * <p>Output is merged and streamed line by line to an optional listener (used for progress)
- * while the last lines are kept for the error message. If the calling thread is interrupted
- * (Ctrl-C reaches us as a shutdown/interrupt), the whole process tree is killed so nothing
- * keeps running behind the user's back.
+ * <p>Output is merged and streamed line by line to an optional listener (used for progress) while
+ * the last lines are kept for the error message. If the calling thread is interrupted (Ctrl-C
+ * reaches us as a shutdown/interrupt), the whole process tree is killed so nothing keeps running
+ * behind the user's back.
  */
 public final class Exec {
     private static final int TAIL_LINES = 40;
@@ -26,7 +26,7 @@ public final class Exec {
     private final List<String> command;
     private Path directory;
     private final Map<String, String> environment = new java.util.LinkedHashMap<>();
-    private Consumer<String> lineListener = line -> { };
+    private Consumer<String> lineListener = line -> {};
 
     private Exec(List<String> command) {
         this.command = List.copyOf(command);
@@ -56,7 +56,9 @@ public final class Exec {
         return this;
     }
 
-    /** Runs to completion; throws {@link ExecException} on a non-zero exit. Returns the full output. */
+    /**
+     * Runs to completion; throws {@link ExecException} on a non-zero exit. Returns the full output.
+     */
     public String run() throws IOException {
         Result r = runAllowingFailure();
         if (r.exitCode() != 0) {
@@ -75,14 +77,19 @@ public final class Exec {
         try {
             process = pb.start();
         } catch (IOException e) {
-            throw new IOException("cannot run '" + command.get(0) + "': " + e.getMessage()
-                    + " (is it installed? see README, 'Quick start')", e);
+            throw new IOException(
+                    "cannot run '"
+                            + command.get(0)
+                            + "': "
+                            + e.getMessage()
+                            + " (is it installed? see README, 'Quick start')",
+                    e);
         }
         process.getOutputStream().close();
         StringBuilder all = new StringBuilder();
         Deque<String> tail = new ArrayDeque<>();
-        try (BufferedReader reader = new BufferedReader(
-                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        try (BufferedReader reader =
+                new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = reader.readLine()) != null) {
                 all.append(line).append('\n');
@@ -118,5 +125,5 @@ public final class Exec {
         return new ArrayList<>(command);
     }
 
-    public record Result(int exitCode, String output, String tail) { }
+    public record Result(int exitCode, String output, String tail) {}
 }

@@ -8,9 +8,12 @@ public final class ExecException extends IOException {
     private final int exitCode;
 
     public ExecException(List<String> command, int exitCode, String tail) {
-        super(command.get(0) + " failed with exit code " + exitCode + "\n  command: "
-                + String.join(" ", command) + (tail.isBlank() ? "" : "\n  last output:\n    "
-                + tail.replace("\n", "\n    ")));
+        super(command.get(0)
+                + " failed with exit code "
+                + exitCode
+                + "\n  command: "
+                + String.join(" ", command)
+                + (tail.isBlank() ? "" : "\n  last output:\n    " + tail.replace("\n", "\n    ")));
         this.exitCode = exitCode;
     }
 

@@ -34,5 +34,5 @@ public final class Json {
     /** YAML kiln writes for a person or for itself (generated inventories). */
     public static final YAMLMapper YAML = new YAMLMapper();
 
-    private Json() { }
+    private Json() {}
 }

@@ -14,7 +14,7 @@ public final class Placeholders {
     public static final Pattern TOKEN = Pattern.compile("@@([A-Za-z][A-Za-z0-9_]*)@@");
     public static final Pattern NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_]*");
 
-    private Placeholders() { }
+    private Placeholders() {}
 
     /** Names of all placeholders used in the text, in order of first use. */
     public static Set<String> usedIn(String text) {

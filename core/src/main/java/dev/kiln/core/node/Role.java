@@ -2,8 +2,8 @@ package dev.kiln.core.node;
 
 /**
  * A node's bootstrap role, as the node agent sees it in metadata "role" and runs it as
- * /usr/lib/kiln/bootstrap/ROLE: the first master initialises the cluster, the other masters and
- * the workers join it.
+ * /usr/lib/kiln/bootstrap/ROLE: the first master initialises the cluster, the other masters and the
+ * workers join it.
  */
 public enum Role {
     INIT_MASTER("init-master", true),

@@ -1,8 +1,8 @@
 package dev.kiln.core.progress;
 
 /**
- * Where long work reports what it is doing. Steps print one line each with their duration;
- * inside a step, {@link #detail} and {@link #fraction} drive a live status line on a terminal.
+ * Where long work reports what it is doing. Steps print one line each with their duration; inside a
+ * step, {@link #detail} and {@link #fraction} drive a live status line on a terminal.
  */
 public interface Progress {
     /** Starts a named step; closing the returned handle ends it and prints its duration. */
@@ -24,9 +24,16 @@ public interface Progress {
 
     /** Swallows everything; for callers that do not want output (tests, library use). */
     Progress SILENT = name -> new Step() {
-        @Override public void detail(String text) { }
-        @Override public void fraction(double done) { }
-        @Override public void failed() { }
-        @Override public void close() { }
+        @Override
+        public void detail(String text) {}
+
+        @Override
+        public void fraction(double done) {}
+
+        @Override
+        public void failed() {}
+
+        @Override
+        public void close() {}
     };
 }

@@ -15,7 +15,8 @@ public record ChannelRef(String name, String env) {
         String name = at < 0 ? "" : text.substring(0, at);
         String env = at < 0 ? "" : text.substring(at + 1);
         if (!name.matches("[a-z0-9][a-z0-9-]*") || !env.matches("[a-z0-9][a-z0-9-]*")) {
-            throw new IllegalArgumentException("expected an image channel NAME@ENV (like debian-node@prod), got '" + text + "'");
+            throw new IllegalArgumentException(
+                    "expected an image channel NAME@ENV (like debian-node@prod), got '" + text + "'");
         }
         return new ChannelRef(name, env);
     }

@@ -5,15 +5,15 @@ import java.util.Collection;
 import java.util.Map;
 
 /**
- * Read-only view of promotion channels and revocations, for kiln serve: it resolves NAME@ENV in
- * the inventory and refuses revoked versions. The release module implements it over the same store
- * the images come from; the cli plugs it in, as it does {@link ImageSource}, so kiln serve depends
- * on neither release nor AWS.
+ * Read-only view of promotion channels and revocations, for kiln serve: it resolves NAME@ENV in the
+ * inventory and refuses revoked versions. The release module implements it over the same store the
+ * images come from; the cli plugs it in, as it does {@link ImageSource}, so kiln serve depends on
+ * neither release nor AWS.
  */
 public interface ChannelResolver {
     /**
-     * Where environments point and which versions are revoked, for these images, read now.
-     * An IOException means the records could not be read, not that there are none.
+     * Where environments point and which versions are revoked, for these images, read now. An
+     * IOException means the records could not be read, not that there are none.
      */
     State read(Collection<String> imageNames) throws IOException;
 
@@ -21,7 +21,7 @@ public interface ChannelResolver {
     String describe();
 
     /** What an environment points at: the version, since when and who moved it there. */
-    record Assignment(ImageRef version, String since, String by) { }
+    record Assignment(ImageRef version, String since, String by) {}
 
     /**
      * @param revoked version to why it was revoked (who, when, reason)

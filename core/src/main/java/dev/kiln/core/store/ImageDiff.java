@@ -41,7 +41,11 @@ public record ImageDiff(
         Manifest from = store.manifest(a);
         Manifest to = store.manifest(b);
         List<Change> kernel = new ArrayList<>();
-        change(kernel, "kernel package", from.kernel().packageName(), to.kernel().packageName());
+        change(
+                kernel,
+                "kernel package",
+                from.kernel().packageName(),
+                to.kernel().packageName());
         change(kernel, "kernel version", from.kernel().version(), to.kernel().version());
         change(kernel, "kernel release", from.kernel().release(), to.kernel().release());
         change(kernel, "kernel cmdline", from.kernel().cmdline(), to.kernel().cmdline());
@@ -85,8 +89,8 @@ public record ImageDiff(
         if (!Files.isRegularFile(f)) {
             return out;
         }
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                new GZIPInputStream(Files.newInputStream(f)), StandardCharsets.UTF_8))) {
+        try (BufferedReader r = new BufferedReader(
+                new InputStreamReader(new GZIPInputStream(Files.newInputStream(f)), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 String[] c = line.split("\t");
@@ -100,7 +104,11 @@ public record ImageDiff(
     }
 
     public boolean isEmpty() {
-        return kernel.isEmpty() && components.isEmpty() && packages.isEmpty() && declaredFiles.isEmpty() && contents.isEmpty();
+        return kernel.isEmpty()
+                && components.isEmpty()
+                && packages.isEmpty()
+                && declaredFiles.isEmpty()
+                && contents.isEmpty();
     }
 
     public String render(int maxPaths) {
@@ -112,9 +120,16 @@ public record ImageDiff(
         section(sb, "declared files", declaredFiles, Integer.MAX_VALUE);
         long added = contents.stream().filter(c -> c.before() == null).count();
         long removed = contents.stream().filter(c -> c.after() == null).count();
-        sb.append("contents: ").append(added).append(" added, ").append(removed).append(" removed, ")
-                .append(contents.size() - added - removed).append(" changed\n");
-        contents.stream().limit(maxPaths).forEach(c -> sb.append("  ").append(c.render()).append('\n'));
+        sb.append("contents: ")
+                .append(added)
+                .append(" added, ")
+                .append(removed)
+                .append(" removed, ")
+                .append(contents.size() - added - removed)
+                .append(" changed\n");
+        contents.stream()
+                .limit(maxPaths)
+                .forEach(c -> sb.append("  ").append(c.render()).append('\n'));
         if (contents.size() > maxPaths) {
             sb.append("  ... ").append(contents.size() - maxPaths).append(" more (--files N shows more)\n");
         }
@@ -130,6 +145,8 @@ public record ImageDiff(
             return;
         }
         sb.append(title).append(":\n");
-        changes.stream().limit(max).forEach(c -> sb.append("  ").append(c.render()).append('\n'));
+        changes.stream()
+                .limit(max)
+                .forEach(c -> sb.append("  ").append(c.render()).append('\n'));
     }
 }

@@ -1,9 +1,6 @@
 package dev.kiln.core.store;
 
 import dev.kiln.core.json.Json;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.kiln.core.util.Files2;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -24,8 +21,8 @@ import java.util.stream.Stream;
  * The local image store: {@code ROOT/NAME/VERSION/} holding manifest.json and the artifacts.
  *
  * <p>A version is immutable once written. Builds happen in {@code ROOT/.staging/}, invisible to
- * readers, and appear with one atomic rename, so a failed or killed build (kill -9 included)
- * never leaves a visible version; leftovers of dead builds are swept by the next build.
+ * readers, and appear with one atomic rename, so a failed or killed build (kill -9 included) never
+ * leaves a visible version; leftovers of dead builds are swept by the next build.
  */
 public final class ImageStore {
     public static final String MANIFEST = "manifest.json";
@@ -43,7 +40,9 @@ public final class ImageStore {
             return Path.of(env);
         }
         String xdg = System.getenv("XDG_DATA_HOME");
-        Path data = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".local", "share");
+        Path data = xdg != null && !xdg.isBlank()
+                ? Path.of(xdg)
+                : Path.of(System.getProperty("user.home"), ".local", "share");
         return data.resolve("kiln").resolve("images");
     }
 
@@ -66,7 +65,8 @@ public final class ImageStore {
             return all;
         }
         try (Stream<Path> names = Files.list(root)) {
-            for (Path name : names.filter(p -> !p.getFileName().toString().startsWith(".")).toList()) {
+            for (Path name : names.filter(p -> !p.getFileName().toString().startsWith("."))
+                    .toList()) {
                 try (Stream<Path> versions = Files.list(name)) {
                     for (Path v : versions.toList()) {
                         Path m = v.resolve(MANIFEST);
@@ -86,7 +86,8 @@ public final class ImageStore {
         try {
             return Json.MAPPER.readValue(m.toFile(), Manifest.class);
         } catch (java.io.FileNotFoundException | NoSuchFileException e) {
-            throw new NoSuchFileException("no image " + ref + " in store " + root + " (kiln images lists what is there)");
+            throw new NoSuchFileException(
+                    "no image " + ref + " in store " + root + " (kiln images lists what is there)");
         }
     }
 
@@ -102,8 +103,8 @@ public final class ImageStore {
         Files.createDirectories(staging);
         sweepDeadStagings(staging);
         String base = ref.name() + "_" + ref.version();
-        FileChannel lockChannel = FileChannel.open(staging.resolve(base + ".lock"),
-                StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel lockChannel =
+                FileChannel.open(staging.resolve(base + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock;
         try {
             lock = lockChannel.tryLock();
@@ -112,7 +113,10 @@ public final class ImageStore {
         }
         if (lock == null) {
             lockChannel.close();
-            throw new IOException(ref + " is being built by another kiln process right now (" + staging.resolve(base + ".lock") + ")");
+            throw new IOException(ref
+                    + " is being built by another kiln process right now ("
+                    + staging.resolve(base + ".lock")
+                    + ")");
         }
         Path dir = staging.resolve(base + "." + ProcessHandle.current().pid());
         Files2.deleteRecursively(dir);
@@ -182,7 +186,8 @@ public final class ImageStore {
             } catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
                 throw new VersionExistsException(ref, target);
             } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot move " + dir + " to " + target + " atomically; the store must be on one filesystem", e);
+                throw new IOException(
+                        "cannot move " + dir + " to " + target + " atomically; the store must be on one filesystem", e);
             }
             committed = true;
             return target;
@@ -203,7 +208,10 @@ public final class ImageStore {
     /** Versions are immutable: building one that exists is refused. */
     public static final class VersionExistsException extends IOException {
         public VersionExistsException(ImageRef ref, Path dir) {
-            super(ref + " already exists in the store (" + dir + "); versions are immutable, bump 'version' in the spec");
+            super(ref
+                    + " already exists in the store ("
+                    + dir
+                    + "); versions are immutable, bump 'version' in the spec");
         }
     }
 }

@@ -1,7 +1,6 @@
 package dev.kiln.core.store;
 
 import dev.kiln.core.json.Json;
-
 import dev.kiln.core.util.Hashing;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -35,26 +34,29 @@ import java.util.regex.Pattern;
  * it as {@value #FILE}: the 64 raw signature bytes, so that anyone can check a version with plain
  * OpenSSL too ({@code openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in manifest.json
  * -sigfile manifest.json.sig}). Keys are PEM files as OpenSSL writes them: PKCS#8 private keys
- * ({@code openssl genpkey -algorithm ed25519}) and X.509 SubjectPublicKeyInfo public keys
- * ({@code openssl pkey -pubout}).
+ * ({@code openssl genpkey -algorithm ed25519}) and X.509 SubjectPublicKeyInfo public keys ({@code
+ * openssl pkey -pubout}).
  *
  * <p>{@link #check} is the one place that decides whether a version is signed by a trusted key, for
- * every gate that needs it: kiln verify, kiln serve --trust, and later the promotion gate
- * {@code signed: {keys: [...]}} and the rollout plan's "unsigned target" blocker.
+ * every gate that needs it: kiln verify, kiln serve --trust, and later the promotion gate {@code
+ * signed: {keys: [...]}} and the rollout plan's "unsigned target" blocker.
  */
 public final class ManifestSignatures {
     public static final String FILE = "manifest.json.sig";
     static final String ALGORITHM = "Ed25519";
     private static final int SIGNATURE_BYTES = 64;
-    private static final Pattern PEM = Pattern.compile(
-            "-----BEGIN ([A-Z ]+)-----\\s*([A-Za-z0-9+/=\\s]+?)\\s*-----END \\1-----");
+    private static final Pattern PEM =
+            Pattern.compile("-----BEGIN ([A-Z ]+)-----\\s*([A-Za-z0-9+/=\\s]+?)\\s*-----END \\1-----");
 
-    private ManifestSignatures() { }
+    private ManifestSignatures() {}
 
-    // ---- keys ------------------------------------------------------------------------------------
+    // ---- keys
+    // ------------------------------------------------------------------------------------
 
-    /** A trusted public key and its short fingerprint (sha256 of its DER encoding), for messages. */
-    public record Key(PublicKey key, String fingerprint, String source) { }
+    /**
+     * A trusted public key and its short fingerprint (sha256 of its DER encoding), for messages.
+     */
+    public record Key(PublicKey key, String fingerprint, String source) {}
 
     public static KeyPair generate() {
         try {
@@ -64,7 +66,9 @@ public final class ManifestSignatures {
         }
     }
 
-    /** Writes the private key (mode 0600) and the public key as PEM; refuses to overwrite either. */
+    /**
+     * Writes the private key (mode 0600) and the public key as PEM; refuses to overwrite either.
+     */
     public static void writeKeyPair(KeyPair pair, Path privateFile, Path publicFile) throws IOException {
         for (Path p : List.of(privateFile, publicFile)) {
             if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
@@ -73,8 +77,11 @@ public final class ManifestSignatures {
         }
         Path dir = privateFile.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, ".key.", ".tmp", PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rw-------")));
+        Path tmp = Files.createTempFile(
+                dir,
+                ".key.",
+                ".tmp",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try {
             Files.writeString(tmp, pem("PRIVATE KEY", pair.getPrivate().getEncoded()));
             Files.move(tmp, privateFile, StandardCopyOption.ATOMIC_MOVE);
@@ -85,8 +92,11 @@ public final class ManifestSignatures {
     }
 
     public static PrivateKey readPrivateKey(Path file) throws IOException {
-        byte[] der = pemBody(file, "PRIVATE KEY", "a PKCS#8 private key (-----BEGIN PRIVATE KEY-----, as"
-                + " 'openssl genpkey -algorithm ed25519' or 'kiln keygen' writes it)");
+        byte[] der = pemBody(
+                file,
+                "PRIVATE KEY",
+                "a PKCS#8 private key (-----BEGIN PRIVATE KEY-----, as"
+                        + " 'openssl genpkey -algorithm ed25519' or 'kiln keygen' writes it)");
         try {
             return KeyFactory.getInstance(ALGORITHM).generatePrivate(new PKCS8EncodedKeySpec(der));
         } catch (GeneralSecurityException e) {
@@ -95,8 +105,10 @@ public final class ManifestSignatures {
     }
 
     public static Key readPublicKey(Path file) throws IOException {
-        byte[] der = pemBody(file, "PUBLIC KEY", "a public key (-----BEGIN PUBLIC KEY-----, as"
-                + " 'openssl pkey -pubout' or 'kiln keygen' writes it)");
+        byte[] der = pemBody(
+                file,
+                "PUBLIC KEY",
+                "a public key (-----BEGIN PUBLIC KEY-----, as" + " 'openssl pkey -pubout' or 'kiln keygen' writes it)");
         try {
             PublicKey k = KeyFactory.getInstance(ALGORITHM).generatePublic(new X509EncodedKeySpec(der));
             return new Key(k, fingerprint(k), file.toString());
@@ -118,7 +130,8 @@ public final class ManifestSignatures {
         return "ed25519:" + Hashing.sha256(key.getEncoded()).substring(0, 16);
     }
 
-    // ---- signing ---------------------------------------------------------------------------------
+    // ---- signing
+    // ---------------------------------------------------------------------------------
 
     /** Signs the version's manifest.json as it is on disk; returns the signature file. */
     public static Path sign(Path versionDir, PrivateKey key) throws IOException {
@@ -154,12 +167,13 @@ public final class ManifestSignatures {
         }
     }
 
-    // ---- checking --------------------------------------------------------------------------------
+    // ---- checking
+    // --------------------------------------------------------------------------------
 
     /**
      * The outcome of a check. {@code signedBy} is the fingerprint of the trusted key that made the
-     * signature; {@code problem} says why the version is not trusted (null when it is);
-     * {@code badArtifacts} names each artifact that does not match the signed manifest.
+     * signature; {@code problem} says why the version is not trusted (null when it is); {@code
+     * badArtifacts} names each artifact that does not match the signed manifest.
      */
     public record Verdict(String signedBy, String problem, List<String> badArtifacts, Manifest manifest) {
         public boolean trusted() {
@@ -192,11 +206,23 @@ public final class ManifestSignatures {
             }
         }
         if (by == null) {
-            String keys = String.join(", ", trusted.stream().map(Key::fingerprint).toList());
-            return new Verdict(null, sig.length != SIGNATURE_BYTES
-                    ? FILE + " is not an Ed25519 signature (" + sig.length + " bytes, expected " + SIGNATURE_BYTES + ")"
-                    : "its signature does not verify with any trusted key (" + keys + "): signed with another key,"
-                            + " or manifest.json was changed after signing", List.of(), null);
+            String keys =
+                    String.join(", ", trusted.stream().map(Key::fingerprint).toList());
+            return new Verdict(
+                    null,
+                    sig.length != SIGNATURE_BYTES
+                            ? FILE
+                                    + " is not an Ed25519 signature ("
+                                    + sig.length
+                                    + " bytes, expected "
+                                    + SIGNATURE_BYTES
+                                    + ")"
+                            : "its signature does not verify with any trusted key ("
+                                    + keys
+                                    + "): signed with another key,"
+                                    + " or manifest.json was changed after signing",
+                    List.of(),
+                    null);
         }
         Manifest manifest = Json.MAPPER.readValue(manifestBytes, Manifest.class);
         List<String> bad = new ArrayList<>();
@@ -209,8 +235,11 @@ public final class ManifestSignatures {
                 }
             }
         }
-        String problem = bad.isEmpty() ? null : bad.size() == 1 ? bad.get(0)
-                : bad.size() + " artifacts do not match the signed manifest: " + String.join("; ", bad);
+        String problem = bad.isEmpty()
+                ? null
+                : bad.size() == 1
+                        ? bad.get(0)
+                        : bad.size() + " artifacts do not match the signed manifest: " + String.join("; ", bad);
         return new Verdict(by.fingerprint(), problem, List.copyOf(bad), manifest);
     }
 
@@ -226,13 +255,18 @@ public final class ManifestSignatures {
         }
         String sha = Hashing.sha256(f);
         if (!sha.equals(expected.sha256())) {
-            return rel + " does not match the signed manifest (sha256 " + sha.substring(0, 16) + "..., signed "
-                    + expected.sha256().substring(0, 16) + "...)";
+            return rel
+                    + " does not match the signed manifest (sha256 "
+                    + sha.substring(0, 16)
+                    + "..., signed "
+                    + expected.sha256().substring(0, 16)
+                    + "...)";
         }
         return null;
     }
 
-    // ---- helpers ---------------------------------------------------------------------------------
+    // ---- helpers
+    // ---------------------------------------------------------------------------------
 
     private static byte[] readManifest(Path versionDir) throws IOException {
         try {
@@ -243,8 +277,14 @@ public final class ManifestSignatures {
     }
 
     private static String pem(String type, byte[] der) {
-        return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-                .encodeToString(der) + "\n-----END " + type + "-----\n";
+        return "-----BEGIN "
+                + type
+                + "-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
+                        .encodeToString(der)
+                + "\n-----END "
+                + type
+                + "-----\n";
     }
 
     private static byte[] pemBody(Path file, String type, String expected) throws IOException {

@@ -4,7 +4,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
-/** What a build can produce, as named in a spec's {@code outputs}, and the artifact that proves it. */
+/**
+ * What a build can produce, as named in a spec's {@code outputs}, and the artifact that proves it.
+ */
 public enum Output {
     PXE("pxe", "pxe/rootfs.squashfs"),
     DISK("disk", "disk/disk.raw"),

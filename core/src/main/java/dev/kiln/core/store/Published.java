@@ -1,7 +1,6 @@
 package dev.kiln.core.store;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.kiln.core.store.Sidecar;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,25 +18,39 @@ import java.util.function.UnaryOperator;
 public record Published(String ref, List<S3Copy> s3, List<Ami> amis) {
     public static final String FILE = "published.json";
 
-    /** A complete copy of the version in S3. {@code endpoint} is set when it went to an emulator. */
+    /**
+     * A complete copy of the version in S3. {@code endpoint} is set when it went to an emulator.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record S3Copy(String url, String endpoint, String publishedAt, int objects, long bytes) { }
+    public record S3Copy(String url, String endpoint, String publishedAt, int objects, long bytes) {}
 
     /**
-     * An AMI in one region. {@code copiedFrom} names the source region of a copy; {@code ssmParameter}
-     * is set when the parameter in that region points at this AMI.
+     * An AMI in one region. {@code copiedFrom} names the source region of a copy; {@code
+     * ssmParameter} is set when the parameter in that region points at this AMI.
      */
     @JsonInclude(JsonInclude.Include.NON_EMPTY)
-    public record Ami(String region, String imageId, String snapshotId, String name, String copiedFrom,
-                      List<String> sharedWith, String ssmParameter, String endpoint, String publishedAt) { }
+    public record Ami(
+            String region,
+            String imageId,
+            String snapshotId,
+            String name,
+            String copiedFrom,
+            List<String> sharedWith,
+            String ssmParameter,
+            String endpoint,
+            String publishedAt) {}
 
     public static Published read(Path versionDir) throws IOException {
         return Sidecar.read(versionDir, FILE, Published.class);
     }
 
-    /** Applies {@code change} to the current record (empty if none) under a lock and writes it atomically. */
+    /**
+     * Applies {@code change} to the current record (empty if none) under a lock and writes it
+     * atomically.
+     */
     public static Published update(Path versionDir, String ref, UnaryOperator<Published> change) throws IOException {
-        return Sidecar.update(versionDir, FILE, Published.class, () -> new Published(ref, List.of(), List.of()), change);
+        return Sidecar.update(
+                versionDir, FILE, Published.class, () -> new Published(ref, List.of(), List.of()), change);
     }
 
     public Published withS3(S3Copy copy) {
@@ -47,19 +60,32 @@ public record Published(String ref, List<S3Copy> s3, List<Ami> amis) {
         return new Published(ref, List.copyOf(all), amis == null ? List.of() : amis);
     }
 
-    /** Replaces the entry of the AMI's region; launch permissions of the same AMI add up (kiln never revokes). */
+    /**
+     * Replaces the entry of the AMI's region; launch permissions of the same AMI add up (kiln never
+     * revokes).
+     */
     public Published withAmi(Ami ami) {
         List<Ami> all = new ArrayList<>(amis == null ? List.of() : amis);
         java.util.Set<String> shared = new java.util.TreeSet<>(ami.sharedWith() == null ? List.of() : ami.sharedWith());
         for (Ami a : all) {
-            if (a.region().equals(ami.region()) && a.imageId().equals(ami.imageId()) && a.sharedWith() != null
+            if (a.region().equals(ami.region())
+                    && a.imageId().equals(ami.imageId())
+                    && a.sharedWith() != null
                     && java.util.Objects.equals(a.endpoint(), ami.endpoint())) {
                 shared.addAll(a.sharedWith());
             }
         }
         all.removeIf(a -> a.region().equals(ami.region()) && java.util.Objects.equals(a.endpoint(), ami.endpoint()));
-        all.add(new Ami(ami.region(), ami.imageId(), ami.snapshotId(), ami.name(), ami.copiedFrom(), List.copyOf(shared),
-                ami.ssmParameter(), ami.endpoint(), ami.publishedAt()));
+        all.add(new Ami(
+                ami.region(),
+                ami.imageId(),
+                ami.snapshotId(),
+                ami.name(),
+                ami.copiedFrom(),
+                List.copyOf(shared),
+                ami.ssmParameter(),
+                ami.endpoint(),
+                ami.publishedAt()));
         all.sort(Comparator.comparing((Ami a) -> a.copiedFrom() != null).thenComparing(Ami::region));
         return new Published(ref, s3 == null ? List.of() : s3, List.copyOf(all));
     }
@@ -68,11 +94,18 @@ public record Published(String ref, List<S3Copy> s3, List<Ami> amis) {
     public List<String> describe() {
         List<String> lines = new ArrayList<>();
         for (S3Copy c : s3 == null ? List.<S3Copy>of() : s3) {
-            lines.add("s3   " + c.url() + "  (" + c.objects() + " objects, published " + c.publishedAt()
-                    + (c.endpoint() != null ? ", endpoint " + c.endpoint() : "") + ")");
+            lines.add("s3   "
+                    + c.url()
+                    + "  ("
+                    + c.objects()
+                    + " objects, published "
+                    + c.publishedAt()
+                    + (c.endpoint() != null ? ", endpoint " + c.endpoint() : "")
+                    + ")");
         }
         for (Ami a : amis == null ? List.<Ami>of() : amis) {
-            StringBuilder sb = new StringBuilder("ami  ").append(a.region()).append("  ").append(a.imageId());
+            StringBuilder sb =
+                    new StringBuilder("ami  ").append(a.region()).append("  ").append(a.imageId());
             if (a.snapshotId() != null) {
                 sb.append("  snapshot ").append(a.snapshotId());
             }

@@ -17,7 +17,7 @@ import java.util.function.UnaryOperator;
  * and replace the file atomically, so a reader never sees half a record.
  */
 public final class Sidecar {
-    private Sidecar() { }
+    private Sidecar() {}
 
     /** The record in {@code versionDir/file}, or null if there is none yet. */
     public static <T> T read(Path versionDir, String file, Class<T> type) throws IOException {
@@ -25,16 +25,21 @@ public final class Sidecar {
         return Files.isRegularFile(f) ? Json.MAPPER.readValue(f.toFile(), type) : null;
     }
 
-    /** Applies {@code change} to the current record ({@code empty} if none) under a lock, and writes it. */
+    /**
+     * Applies {@code change} to the current record ({@code empty} if none) under a lock, and writes
+     * it.
+     */
     public static <T> T update(Path versionDir, String file, Class<T> type, Supplier<T> empty, UnaryOperator<T> change)
             throws IOException {
-        try (FileChannel lock = FileChannel.open(versionDir.resolve("." + file + ".lock"),
-                StandardOpenOption.CREATE, StandardOpenOption.WRITE); var held = lock.lock()) {
+        try (FileChannel lock = FileChannel.open(
+                        versionDir.resolve("." + file + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                var held = lock.lock()) {
             T current = read(versionDir, file, type);
             T next = change.apply(current != null ? current : empty.get());
             Path tmp = versionDir.resolve("." + file + ".tmp");
             Json.MAPPER.writeValue(tmp.toFile(), next);
-            Files.move(tmp, versionDir.resolve(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(
+                    tmp, versionDir.resolve(file), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return next;
         }
     }

@@ -9,26 +9,36 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The validation history of a version: {@code validation.json} beside its manifest, plus each
- * run's report under {@code validation/RUN.json}, so a promotion can require a passed run of this
- * exact manifest and check the report it points at by digest. Written by kiln validate, read by
- * kiln inspect and kiln promote (which is why it lives in core: release must not need the validator).
+ * The validation history of a version: {@code validation.json} beside its manifest, plus each run's
+ * report under {@code validation/RUN.json}, so a promotion can require a passed run of this exact
+ * manifest and check the report it points at by digest. Written by kiln validate, read by kiln
+ * inspect and kiln promote (which is why it lives in core: release must not need the validator).
  */
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
 public record ValidationRecord(String image, List<Run> runs) {
     public static final String FILE = "validation.json";
     public static final String REPORTS = "validation";
+
     /** {@link Run#result()} of a run where every node bootstrapped and every check passed. */
     public static final String VALIDATED = "validated";
 
     /**
-     * @param reportSha256   sha256 of the report.json this run wrote (also kept as validation/RUN.json)
+     * @param reportSha256 sha256 of the report.json this run wrote (also kept as
+     *     validation/RUN.json)
      * @param manifestSha256 sha256 of the manifest.json the run booted; null in records written
-     *                       before kiln recorded it
+     *     before kiln recorded it
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Run(String runId, String result, String provider, int masters, int workers, String startedAt,
-                      double seconds, String reportSha256, String manifestSha256) {
+    public record Run(
+            String runId,
+            String result,
+            String provider,
+            int masters,
+            int workers,
+            String startedAt,
+            double seconds,
+            String reportSha256,
+            String manifestSha256) {
         public boolean validated() {
             return VALIDATED.equals(result);
         }
@@ -42,7 +52,10 @@ public record ValidationRecord(String image, List<Run> runs) {
         return runs == null ? List.of() : runs;
     }
 
-    /** The newest run that validated the version on {@code provider} (any provider if null), or null. */
+    /**
+     * The newest run that validated the version on {@code provider} (any provider if null), or
+     * null.
+     */
     public Run lastValidated(String provider) {
         List<Run> all = runsOrEmpty();
         for (int i = all.size() - 1; i >= 0; i--) {

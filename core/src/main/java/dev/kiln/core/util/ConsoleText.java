@@ -3,15 +3,15 @@ package dev.kiln.core.util;
 import java.util.regex.Pattern;
 
 /**
- * What a machine printed on a serial console or a container's terminal, made fit for a report
- * or an error message: colour and cursor sequences, charset switches, carriage returns and other
- * control characters removed, line breaks and tabs kept.
+ * What a machine printed on a serial console or a container's terminal, made fit for a report or an
+ * error message: colour and cursor sequences, charset switches, carriage returns and other control
+ * characters removed, line breaks and tabs kept.
  */
 public final class ConsoleText {
-    private static final Pattern CONTROLS = Pattern.compile(
-            "\u001B\\[[0-9;?]*[A-Za-z]|\u001B[()][A-Z0-9]|[\\p{Cntrl}&&[^\n\t]]");
+    private static final Pattern CONTROLS =
+            Pattern.compile("\u001B\\[[0-9;?]*[A-Za-z]|\u001B[()][A-Z0-9]|[\\p{Cntrl}&&[^\n\t]]");
 
-    private ConsoleText() { }
+    private ConsoleText() {}
 
     public static String plain(String text) {
         return CONTROLS.matcher(text).replaceAll("");

@@ -11,7 +11,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 
 /** File helpers the JDK lacks. */
 public final class Files2 {
-    private Files2() { }
+    private Files2() {}
 
     /**
      * Deletes a tree without following symlinks out of it; a missing path is fine. Anything still

@@ -11,7 +11,7 @@ import java.util.HexFormat;
 
 /** sha256 helpers: artifacts, specs and cache keys are all identified by sha256. */
 public final class Hashing {
-    private Hashing() { }
+    private Hashing() {}
 
     public static MessageDigest sha256Digest() {
         try {

@@ -22,7 +22,7 @@ import java.util.stream.Collectors;
 public final class YamlErrors {
     private static final Pattern MISSING = Pattern.compile("Missing required creator property '([^']+)'");
 
-    private YamlErrors() { }
+    private YamlErrors() {}
 
     /**
      * A Jackson parse or binding error as a problem at file:line with the field path and what was
@@ -41,17 +41,22 @@ public final class YamlErrors {
         int line = loc == null ? 0 : loc.getLineNr();
         int col = loc == null ? 0 : loc.getColumnNr();
         if (e instanceof UnrecognizedPropertyException u) {
-            String known = u.getKnownPropertyIds() == null ? "" : u.getKnownPropertyIds().stream()
-                    .map(Object::toString).collect(Collectors.toCollection(TreeSet::new)).toString();
-            return new YamlProblem(file, line, col, path(u), "unknown field '" + u.getPropertyName()
-                    + "'; expected one of " + known);
+            String known = u.getKnownPropertyIds() == null
+                    ? ""
+                    : u.getKnownPropertyIds().stream()
+                            .map(Object::toString)
+                            .collect(Collectors.toCollection(TreeSet::new))
+                            .toString();
+            return new YamlProblem(
+                    file, line, col, path(u), "unknown field '" + u.getPropertyName() + "'; expected one of " + known);
         }
         if (e instanceof MismatchedInputException m) {
             Matcher missing = MISSING.matcher(String.valueOf(m.getOriginalMessage()));
             if (missing.find()) {
                 String parent = path(m);
                 String name = missing.group(1);
-                String field = parent.equals(name) || parent.endsWith("." + name) ? parent
+                String field = parent.equals(name) || parent.endsWith("." + name)
+                        ? parent
                         : parent.isEmpty() ? name : parent + "." + name;
                 return new YamlProblem(file, line, col, field, "missing required field");
             }
@@ -122,8 +127,8 @@ public final class YamlErrors {
 
         public YamlProblem at(String fieldPath, String message) {
             JsonLocation loc = locations.find(fieldPath);
-            return new YamlProblem(file, loc == null ? 0 : loc.getLineNr(), loc == null ? 0 : loc.getColumnNr(),
-                    fieldPath, message);
+            return new YamlProblem(
+                    file, loc == null ? 0 : loc.getLineNr(), loc == null ? 0 : loc.getColumnNr(), fieldPath, message);
         }
     }
 }

@@ -12,13 +12,13 @@ import java.util.Map;
 
 /**
  * Line and column of every field and list item in a YAML document, keyed by field path
- * ("files[2].mode"), so checks that run after binding can still point at file:line.
- * Public for other YAML inputs (kiln serve's inventory).
+ * ("files[2].mode"), so checks that run after binding can still point at file:line. Public for
+ * other YAML inputs (kiln serve's inventory).
  */
 public final class YamlLocations {
     private final Map<String, JsonLocation> byPath = new HashMap<>();
 
-    private YamlLocations() { }
+    private YamlLocations() {}
 
     public static YamlLocations index(String yaml) throws IOException {
         YamlLocations result = new YamlLocations();

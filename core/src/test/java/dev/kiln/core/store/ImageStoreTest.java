@@ -15,10 +15,25 @@ class ImageStoreTest {
     Path root;
 
     static Manifest manifest(String name, String version) {
-        return new Manifest(Manifest.SCHEMA, name, version, null, "0".repeat(64), "2026-11-27T00:00:00Z", 1.0, "test",
+        return new Manifest(
+                Manifest.SCHEMA,
+                name,
+                version,
+                null,
+                "0".repeat(64),
+                "2026-11-27T00:00:00Z",
+                1.0,
+                "test",
                 new Manifest.Base("debian", "bookworm", "http://deb.debian.org/debian", null, List.of(), "x"),
-                new Manifest.Kernel("linux-image-x", "1", "6.1.0-50-cloud-amd64", ""), Map.of(), Map.of(), List.of(),
-                Map.of(), List.of(), List.of("rootfs-tar"), Map.of(), Map.of());
+                new Manifest.Kernel("linux-image-x", "1", "6.1.0-50-cloud-amd64", ""),
+                Map.of(),
+                Map.of(),
+                List.of(),
+                Map.of(),
+                List.of(),
+                List.of("rootfs-tar"),
+                Map.of(),
+                Map.of());
     }
 
     @Test
@@ -43,8 +58,10 @@ class ImageStoreTest {
         try (ImageStore.Staging s = store.stage(ref)) {
             s.commit(manifest("node", "1.0.0"));
         }
-        assertThatThrownBy(() -> store.stage(ref)).isInstanceOf(ImageStore.VersionExistsException.class)
-                .hasMessageContaining("node:1.0.0 already exists").hasMessageContaining("immutable");
+        assertThatThrownBy(() -> store.stage(ref))
+                .isInstanceOf(ImageStore.VersionExistsException.class)
+                .hasMessageContaining("node:1.0.0 already exists")
+                .hasMessageContaining("immutable");
     }
 
     @Test

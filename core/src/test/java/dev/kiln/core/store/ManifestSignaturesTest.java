@@ -1,11 +1,10 @@
 package dev.kiln.core.store;
 
-import dev.kiln.core.json.Json;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.util.Hashing;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ManifestSignaturesTest {
     @TempDir
     Path tmp;
+
     Path dir;
     Path key;
     Path pub;
@@ -38,9 +38,27 @@ class ManifestSignaturesTest {
             Files.write(dir.resolve(f.getKey()), f.getValue());
             artifacts.put(f.getKey(), new Manifest.Artifact(Hashing.sha256(f.getValue()), f.getValue().length));
         }
-        Json.MAPPER.writeValue(dir.resolve(ImageStore.MANIFEST).toFile(), new Manifest(Manifest.SCHEMA, "node", "1.0",
-                null, "0".repeat(64), "2026-11-27T00:00:00Z", 1.0, "test", null, null, Map.of(), Map.of(), List.of(),
-                Map.of(), List.of(), List.of("pxe"), artifacts, null));
+        Json.MAPPER.writeValue(
+                dir.resolve(ImageStore.MANIFEST).toFile(),
+                new Manifest(
+                        Manifest.SCHEMA,
+                        "node",
+                        "1.0",
+                        null,
+                        "0".repeat(64),
+                        "2026-11-27T00:00:00Z",
+                        1.0,
+                        "test",
+                        null,
+                        null,
+                        Map.of(),
+                        Map.of(),
+                        List.of(),
+                        Map.of(),
+                        List.of(),
+                        List.of("pxe"),
+                        artifacts,
+                        null));
         key = tmp.resolve("keys/release.pem");
         pub = tmp.resolve("keys/release.pub.pem");
         ManifestSignatures.writeKeyPair(ManifestSignatures.generate(), key, pub);
@@ -57,7 +75,8 @@ class ManifestSignaturesTest {
         assertThat(v.trusted()).as(String.valueOf(v.problem())).isTrue();
         assertThat(v.signedBy()).isEqualTo(ManifestSignatures.readPublicKey(pub).fingerprint());
         assertThat(v.manifest().artifacts()).hasSize(3);
-        assertThat(Files.getPosixFilePermissions(key)).extracting(Object::toString)
+        assertThat(Files.getPosixFilePermissions(key))
+                .extracting(Object::toString)
                 .containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE");
     }
 
@@ -73,7 +92,10 @@ class ManifestSignaturesTest {
             ManifestSignatures.Verdict v = verify(pub);
             assertThat(v.trusted()).as(artifact).isFalse();
             assertThat(v.signedBy()).as("the signature itself is still good").isNotNull();
-            assertThat(v.badArtifacts()).singleElement().asString().startsWith(artifact + " does not match the signed manifest");
+            assertThat(v.badArtifacts())
+                    .singleElement()
+                    .asString()
+                    .startsWith(artifact + " does not match the signed manifest");
             Files.write(f, original);
         }
         assertThat(verify(pub).trusted()).isTrue();
@@ -88,11 +110,13 @@ class ManifestSignaturesTest {
         ManifestSignatures.Verdict v = verify(pub);
         assertThat(v.trusted()).isFalse();
         assertThat(v.signedBy()).isNull();
-        assertThat(v.problem()).contains("does not verify with any trusted key")
+        assertThat(v.problem())
+                .contains("does not verify with any trusted key")
                 .contains(ManifestSignatures.readPublicKey(pub).fingerprint());
         // Either key of several may have signed.
         assertThat(ManifestSignatures.check(dir, ManifestSignatures.readPublicKeys(List.of(pub, otherPub)), a -> true)
-                .trusted()).isTrue();
+                        .trusted())
+                .isTrue();
 
         ManifestSignatures.sign(dir, ManifestSignatures.readPrivateKey(key));
         String m = Files.readString(dir.resolve(ImageStore.MANIFEST));
@@ -111,25 +135,43 @@ class ManifestSignaturesTest {
     void opensslKeysWorkAndOpensslChecksKilnsSignature() throws Exception {
         Path sslKey = tmp.resolve("ssl.pem");
         Path sslPub = tmp.resolve("ssl.pub.pem");
-        Exec.of("openssl", "genpkey", "-algorithm", "ed25519", "-out", sslKey.toString()).run();
-        Exec.of("openssl", "pkey", "-in", sslKey.toString(), "-pubout", "-out", sslPub.toString()).run();
+        Exec.of("openssl", "genpkey", "-algorithm", "ed25519", "-out", sslKey.toString())
+                .run();
+        Exec.of("openssl", "pkey", "-in", sslKey.toString(), "-pubout", "-out", sslPub.toString())
+                .run();
         Path sig = ManifestSignatures.sign(dir, ManifestSignatures.readPrivateKey(sslKey));
         assertThat(verify(sslPub).trusted()).isTrue();
-        assertThat(Exec.of("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", sslPub.toString(), "-rawin",
-                "-in", dir.resolve(ImageStore.MANIFEST).toString(), "-sigfile", sig.toString()).run())
+        assertThat(Exec.of(
+                                "openssl",
+                                "pkeyutl",
+                                "-verify",
+                                "-pubin",
+                                "-inkey",
+                                sslPub.toString(),
+                                "-rawin",
+                                "-in",
+                                dir.resolve(ImageStore.MANIFEST).toString(),
+                                "-sigfile",
+                                sig.toString())
+                        .run())
                 .contains("Signature Verified Successfully");
         // And kiln's own public key file is one OpenSSL reads.
-        assertThat(Exec.of("openssl", "pkey", "-pubin", "-in", pub.toString(), "-noout", "-text").run()).contains("ED25519");
+        assertThat(Exec.of("openssl", "pkey", "-pubin", "-in", pub.toString(), "-noout", "-text")
+                        .run())
+                .contains("ED25519");
     }
 
     @Test
     void badKeyFilesSayWhatWasExpected() throws Exception {
         assertThatThrownBy(() -> ManifestSignatures.readPrivateKey(pub))
-                .hasMessageContaining(pub.toString()).hasMessageContaining("PKCS#8 private key");
+                .hasMessageContaining(pub.toString())
+                .hasMessageContaining("PKCS#8 private key");
         assertThatThrownBy(() -> ManifestSignatures.readPublicKey(key))
-                .hasMessageContaining(key.toString()).hasMessageContaining("public key");
+                .hasMessageContaining(key.toString())
+                .hasMessageContaining("public key");
         assertThatThrownBy(() -> ManifestSignatures.readPublicKey(tmp.resolve("nope.pem")))
-                .hasMessageContaining("nope.pem").hasMessageContaining("no such key file");
+                .hasMessageContaining("nope.pem")
+                .hasMessageContaining("no such key file");
         assertThatThrownBy(() -> ManifestSignatures.writeKeyPair(ManifestSignatures.generate(), key, pub))
                 .hasMessageContaining("exists already");
     }

@@ -8,18 +8,19 @@ import java.util.Optional;
 /**
  * Debian's iPXE builds (package {@code ipxe}) that a server's own firmware PXE loads before kiln's
  * iPXE script can run: {@code undionly.kpxe} for legacy BIOS (through the NIC's UNDI driver),
- * {@code snponly.efi} for UEFI (through the firmware's own network driver, so any NIC the
- * firmware can use works), {@code ipxe.efi} for UEFI HTTP Boot (its own drivers, loaded over HTTP).
+ * {@code snponly.efi} for UEFI (through the firmware's own network driver, so any NIC the firmware
+ * can use works), {@code ipxe.efi} for UEFI HTTP Boot (its own drivers, loaded over HTTP).
  */
 public final class FirmwareBinaries {
     public static final String BIOS = "undionly.kpxe";
     public static final String UEFI = "snponly.efi";
     public static final String UEFI_HTTP = "ipxe.efi";
     public static final List<String> NAMES = List.of(BIOS, UEFI, UEFI_HTTP);
+
     /** Where Debian's ipxe package puts them; $KILN_IPXE_DIR overrides (a site's own builds). */
     public static final Path DEBIAN_DIR = Path.of("/usr/lib/ipxe");
 
-    private FirmwareBinaries() { }
+    private FirmwareBinaries() {}
 
     public static Path dir() {
         String env = System.getenv("KILN_IPXE_DIR");
@@ -39,9 +40,11 @@ public final class FirmwareBinaries {
     public static void require() {
         for (String n : NAMES) {
             if (file(n).isEmpty()) {
-                throw new IllegalStateException("firmware PXE needs " + dir().resolve(n)
+                throw new IllegalStateException("firmware PXE needs "
+                        + dir().resolve(n)
                         + "; install the Debian package 'ipxe' (or set KILN_IPXE_DIR to a directory with "
-                        + String.join(", ", NAMES) + ")");
+                        + String.join(", ", NAMES)
+                        + ")");
             }
         }
     }

@@ -17,9 +17,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * kiln serve --pxe: runs dnsmasq with a generated {@link DhcpConfig} for as long as serve runs.
- * Its log lines go into serve's log; if it dies it is started again (after 1, 2, 4 ... 30 s);
- * closing stops it. It needs root (or CAP_NET_BIND_SERVICE and CAP_NET_RAW) for ports 67 and 69.
+ * kiln serve --pxe: runs dnsmasq with a generated {@link DhcpConfig} for as long as serve runs. Its
+ * log lines go into serve's log; if it dies it is started again (after 1, 2, 4 ... 30 s); closing
+ * stops it. It needs root (or CAP_NET_BIND_SERVICE and CAP_NET_RAW) for ports 67 and 69.
  */
 public final class PxeService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PxeService.class);
@@ -47,7 +47,7 @@ public final class PxeService implements AutoCloseable {
      * fails with dnsmasq's own words: a port taken by another DHCP server, a missing interface).
      */
     public static PxeService start(DhcpConfig config, Path dir) throws IOException, InterruptedException {
-        return start(config, dir, line -> { });
+        return start(config, dir, line -> {});
     }
 
     /** As {@link #start(DhcpConfig, Path)}; {@code lines} also gets every line dnsmasq logs. */
@@ -71,8 +71,14 @@ public final class PxeService implements AutoCloseable {
             p.destroyForcibly();
             p.waitFor();
             synchronized (early) {
-                throw new IOException("dnsmasq for --pxe " + config.mode().name().toLowerCase() + " on " + config.iface()
-                        + " did not start (config " + s.conf + "): " + early.toString().strip());
+                throw new IOException("dnsmasq for --pxe "
+                        + config.mode().name().toLowerCase()
+                        + " on "
+                        + config.iface()
+                        + " did not start (config "
+                        + s.conf
+                        + "): "
+                        + early.toString().strip());
             }
         }
         s.process = p;
@@ -97,18 +103,22 @@ public final class PxeService implements AutoCloseable {
 
     private Process launch(java.util.function.Consumer<String> onLine) throws IOException {
         Process p = new ProcessBuilder(dnsmasq(), "--keep-in-foreground", "--log-facility=-", "--conf-file=" + conf)
-                .redirectErrorStream(true).start();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    LOG.info("dnsmasq: {}", line);
-                    lines.accept(line);
-                    onLine.accept(line);
-                }
-            } catch (IOException e) {
-                // the process ended
-            }
-        }, "kiln-pxe-dnsmasq-log");
+                .redirectErrorStream(true)
+                .start();
+        Thread reader = new Thread(
+                () -> {
+                    try (BufferedReader r =
+                            new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                        for (String line; (line = r.readLine()) != null; ) {
+                            LOG.info("dnsmasq: {}", line);
+                            lines.accept(line);
+                            onLine.accept(line);
+                        }
+                    } catch (IOException e) {
+                        // the process ended
+                    }
+                },
+                "kiln-pxe-dnsmasq-log");
         reader.setDaemon(true);
         reader.start();
         return p;
@@ -130,7 +140,7 @@ public final class PxeService implements AutoCloseable {
                     if (closed) {
                         return;
                     }
-                    process = launch(line -> { });
+                    process = launch(line -> {});
                     starts++;
                 }
             } catch (InterruptedException e) {
@@ -173,7 +183,7 @@ public final class PxeService implements AutoCloseable {
     }
 
     /** This host's IPv4 address, network and netmask on {@code iface}, for the configuration. */
-    public record InterfaceV4(String address, String network, String netmask) { }
+    public record InterfaceV4(String address, String network, String netmask) {}
 
     public static InterfaceV4 addressOf(String iface) throws SocketException {
         NetworkInterface nif = NetworkInterface.getByName(iface);
@@ -189,7 +199,8 @@ public final class PxeService implements AutoCloseable {
                 return new InterfaceV4(a.getHostAddress(), dotted(ip & mask), dotted(mask));
             }
         }
-        throw new IllegalArgumentException("--interface " + iface + " has no IPv4 address; kiln's PXE needs one on the boot network");
+        throw new IllegalArgumentException(
+                "--interface " + iface + " has no IPv4 address; kiln's PXE needs one on the boot network");
     }
 
     private static String dotted(long v) {

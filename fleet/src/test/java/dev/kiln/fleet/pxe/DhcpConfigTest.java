@@ -18,15 +18,23 @@ class DhcpConfigTest {
     Path tmp;
 
     static DhcpConfig config(DhcpConfig.Mode mode) {
-        return new DhcpConfig(mode, "eno1", "10.0.0.2", "10.0.0.0", "255.255.255.0",
-                mode == DhcpConfig.Mode.DHCP ? "10.0.0.100" : null, mode == DhcpConfig.Mode.DHCP ? "10.0.0.200" : null,
+        return new DhcpConfig(
+                mode,
+                "eno1",
+                "10.0.0.2",
+                "10.0.0.0",
+                "255.255.255.0",
+                mode == DhcpConfig.Mode.DHCP ? "10.0.0.100" : null,
+                mode == DhcpConfig.Mode.DHCP ? "10.0.0.200" : null,
                 "http://10.0.0.2:8080/");
     }
 
     @Test
     void proxyModeAnswersOnlyThePxePartAndDnsmasqAcceptsIt() throws Exception {
-        String conf = config(DhcpConfig.Mode.PROXY).dnsmasq("/usr/lib/ipxe", tmp.resolve("leases").toString());
-        assertThat(conf).contains("dhcp-range=10.0.0.0,proxy,255.255.255.0")
+        String conf = config(DhcpConfig.Mode.PROXY)
+                .dnsmasq("/usr/lib/ipxe", tmp.resolve("leases").toString());
+        assertThat(conf)
+                .contains("dhcp-range=10.0.0.0,proxy,255.255.255.0")
                 .contains("pxe-service=tag:!ipxe,x86PC,\"kiln: iPXE\",undionly.kpxe")
                 .contains("pxe-service=tag:!ipxe,BC_EFI,\"kiln: iPXE\",snponly.efi")
                 .contains("pxe-service=tag:ipxe,X86-64_EFI,\"kiln\",http://10.0.0.2:8080/boot.ipxe")
@@ -39,8 +47,10 @@ class DhcpConfigTest {
 
     @Test
     void dhcpModeHandsOutAddressesAndBootFilesByArchitecture() throws Exception {
-        String conf = config(DhcpConfig.Mode.DHCP).dnsmasq("/usr/lib/ipxe", tmp.resolve("leases").toString());
-        assertThat(conf).contains("dhcp-range=10.0.0.100,10.0.0.200,255.255.255.0,1h")
+        String conf = config(DhcpConfig.Mode.DHCP)
+                .dnsmasq("/usr/lib/ipxe", tmp.resolve("leases").toString());
+        assertThat(conf)
+                .contains("dhcp-range=10.0.0.100,10.0.0.200,255.255.255.0,1h")
                 .contains("dhcp-boot=tag:ipxe,http://10.0.0.2:8080/boot.ipxe")
                 .contains("dhcp-boot=tag:!ipxe,tag:httpclient,http://10.0.0.2:8080/ipxe/ipxe.efi")
                 .contains("dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi,,10.0.0.2")
@@ -50,8 +60,16 @@ class DhcpConfigTest {
 
     @Test
     void dhcpModeNeedsARange() {
-        assertThatThrownBy(() -> new DhcpConfig(DhcpConfig.Mode.DHCP, "eno1", "10.0.0.2", "10.0.0.0", "255.255.255.0",
-                null, null, "http://10.0.0.2:8080")).hasMessageContaining("--dhcp-range START,END is required");
+        assertThatThrownBy(() -> new DhcpConfig(
+                        DhcpConfig.Mode.DHCP,
+                        "eno1",
+                        "10.0.0.2",
+                        "10.0.0.0",
+                        "255.255.255.0",
+                        null,
+                        null,
+                        "http://10.0.0.2:8080"))
+                .hasMessageContaining("--dhcp-range START,END is required");
         assertThatThrownBy(() -> DhcpConfig.Mode.parse("maybe")).hasMessageContaining("expected proxy, dhcp or off");
     }
 
@@ -61,18 +79,26 @@ class DhcpConfigTest {
         String dnsmasq = c.snippet("dnsmasq");
         // The site's snippet goes next to its own range: dnsmasq accepts the two together.
         dnsmasqAccepts("port=0\ndhcp-range=10.0.0.100,10.0.0.200,1h\n" + dnsmasq);
-        assertThat(c.snippet("isc")).contains("option user-class = \"iPXE\"", "filename \"http://10.0.0.2:8080/boot.ipxe\"",
-                "next-server 10.0.0.2;", "filename \"snponly.efi\"", "filename \"undionly.kpxe\"");
-        assertThat(c.snippet("kea")).contains("\"boot-file-name\": \"http://10.0.0.2:8080/boot.ipxe\"",
-                "option[93].hex == 0x0007");
+        assertThat(c.snippet("isc"))
+                .contains(
+                        "option user-class = \"iPXE\"",
+                        "filename \"http://10.0.0.2:8080/boot.ipxe\"",
+                        "next-server 10.0.0.2;",
+                        "filename \"snponly.efi\"",
+                        "filename \"undionly.kpxe\"");
+        assertThat(c.snippet("kea"))
+                .contains("\"boot-file-name\": \"http://10.0.0.2:8080/boot.ipxe\"", "option[93].hex == 0x0007");
         assertThatThrownBy(() -> c.snippet("windows")).hasMessageContaining("expected dnsmasq, isc or kea");
     }
 
     private void dnsmasqAccepts(String conf) throws Exception {
         Path f = tmp.resolve("dnsmasq-" + System.nanoTime() + ".conf");
         Files.writeString(f, conf);
-        Exec.Result r = Exec.of(PxeService.dnsmasq(), "--test", "--conf-file=" + f).runAllowingFailure();
-        assertThat(r.exitCode()).as("dnsmasq --test:\n" + r.output() + "\n" + conf).isZero();
+        Exec.Result r =
+                Exec.of(PxeService.dnsmasq(), "--test", "--conf-file=" + f).runAllowingFailure();
+        assertThat(r.exitCode())
+                .as("dnsmasq --test:\n" + r.output() + "\n" + conf)
+                .isZero();
         assertThat(r.output()).contains("syntax check OK");
     }
 }

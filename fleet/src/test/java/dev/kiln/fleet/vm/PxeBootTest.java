@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.builder.TestImages;
 import dev.kiln.builder.TestSupport;
-import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.builder.build.ImageBuilder;
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.fleet.KilnServer;
+import dev.kiln.machines.qemu.QemuMachine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,7 +33,9 @@ class PxeBootTest {
     void disklessNodeBootsTheAssignedImageAndReportsReady() throws Exception {
         Manifest m = TestImages.debianNode();
         JsonNode node = bootAndWait(m, "ready|failed", Pattern.compile("kiln-boot: .*netroot=yes"));
-        assertThat(node.path("step").asText()).as("last step, detail: " + node.path("detail").asText()).isEqualTo("ready");
+        assertThat(node.path("step").asText())
+                .as("last step, detail: " + node.path("detail").asText())
+                .isEqualTo("ready");
         assertThat(node.path("reportedImage").asText()).isEqualTo(m.ref());
         assertThat(node.path("kernel").asText()).isEqualTo(m.kernel().release());
     }
@@ -44,18 +46,27 @@ class PxeBootTest {
         // The same image plus a placeholder whose metadata key the inventory does not provide.
         Path spec = tmp.resolve("specs/debian-node.yaml");
         Files.createDirectories(spec.getParent());
-        Files.writeString(spec, Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
-                .replace("version: 1.0.0-20261127.1", "version: 1.0.0-missing-key")
-                .replace("name: debian-node\n", "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n")
-                .replace("outputs: [pxe, disk, rootfs-tar]", "outputs: [pxe]")
-                .replace("placeholders:\n", "placeholders:\n  ntp_server: ntpServer\n")
-                .replace("files:\n", "files:\n  - path: /etc/systemd/timesyncd.conf.d/kiln.conf\n"
-                        + "    content: |\n      [Time]\n      NTP=@@ntp_server@@\n"));
+        Files.writeString(
+                spec,
+                Files.readString(TestSupport.repo("image-specs/debian-node.yaml"))
+                        .replace("version: 1.0.0-20261127.1", "version: 1.0.0-missing-key")
+                        .replace(
+                                "name: debian-node\n",
+                                "name: debian-node\ntemplates: " + TestSupport.repo("templates") + "\n")
+                        .replace("outputs: [pxe, disk, rootfs-tar]", "outputs: [pxe]")
+                        .replace("placeholders:\n", "placeholders:\n  ntp_server: ntpServer\n")
+                        .replace(
+                                "files:\n",
+                                "files:\n  - path: /etc/systemd/timesyncd.conf.d/kiln.conf\n"
+                                        + "    content: |\n      [Time]\n      NTP=@@ntp_server@@\n"));
         Path dir = new ImageBuilder(TestImages.store(), TestImages.cacheDir(), Progress.SILENT).build(spec);
-        Manifest broken = TestImages.store().manifest(new ImageRef("debian-node", dir.getFileName().toString()));
+        Manifest broken = TestImages.store()
+                .manifest(new ImageRef("debian-node", dir.getFileName().toString()));
 
         // containerd requires the agent: systemd never starts it (the image prints unit states).
-        JsonNode node = bootAndWait(broken, "failed|ready",
+        JsonNode node = bootAndWait(
+                broken,
+                "failed|ready",
                 Pattern.compile("kiln-units: kiln-agent=failed .*containerd\\.service=inactive"));
         assertThat(node.path("step").asText()).isEqualTo("failed");
         assertThat(node.path("detail").asText()).contains("ntpServer").contains("@@ntp_server@@");
@@ -66,7 +77,8 @@ class PxeBootTest {
         Manifest m = TestImages.debianNode();
         // w1 is in the inventory but never boots: as in the seed, the first master gives up after
         // waitTimeout and fails, instead of reporting a cluster that never formed as ready.
-        String cluster = "waitTimeout: 20\nnodes:\n" + PxeLab.M1
+        String cluster = "waitTimeout: 20\nnodes:\n"
+                + PxeLab.M1
                 + "  - {mac: \"52:54:00:12:34:09\", name: w1, role: worker, address: 10.0.2.16}\n";
         JsonNode node = bootAndWait(m, "failed|ready", Pattern.compile("kiln-agent.*failed"), cluster);
         assertThat(node.path("step").asText()).isEqualTo("failed");
@@ -87,10 +99,14 @@ class PxeBootTest {
         int port = PxeLab.freePort();
         Path inventory = PxeLab.inventory(tmp, image.ref(), clusterBody);
         String publicUrl = PxeLab.publicUrl(port);
-        try (KilnServer server = KilnServer.start(new KilnServer.Options(inventory, TestImages.store(), "127.0.0.1",
-                port, publicUrl, tmp.resolve("state"), 500));
-             QemuMachine vm = QemuMachine.startNetboot(PxeLab.MAC, publicUrl + "/boot.ipxe",
-                     TestImages.dirOf(image).resolve("pxe/vmlinuz"), tmp.resolve("vm"), 1536)) {
+        try (KilnServer server = KilnServer.start(new KilnServer.Options(
+                        inventory, TestImages.store(), "127.0.0.1", port, publicUrl, tmp.resolve("state"), 500));
+                QemuMachine vm = QemuMachine.startNetboot(
+                        PxeLab.MAC,
+                        publicUrl + "/boot.ipxe",
+                        TestImages.dirOf(image).resolve("pxe/vmlinuz"),
+                        tmp.resolve("vm"),
+                        1536)) {
             JsonNode row = PxeLab.awaitStep(server, vm, Pattern.compile(stepPattern), Duration.ofMinutes(6));
             vm.await(consoleLine, Duration.ofSeconds(60));
             return row;

@@ -7,16 +7,24 @@ import java.util.Objects;
 /**
  * Where a node's BMC is and how to log in.
  *
- * @param node     the node's name, for messages
- * @param address  ipmi: HOST or HOST:PORT; redfish: http(s)://HOST[:PORT]
+ * @param node the node's name, for messages
+ * @param address ipmi: HOST or HOST:PORT; redfish: http(s)://HOST[:PORT]
  * @param systemId redfish: the ComputerSystem's id; null = the only one the BMC lists
- * @param caFile   redfish over https: the CA that signed the BMC's certificate; null = the JDK's
+ * @param caFile redfish over https: the CA that signed the BMC's certificate; null = the JDK's
  * @param insecure redfish over https: do not verify the certificate (must be asked for)
- * @param uefi     the machine boots UEFI: network boot is asked for in UEFI mode
- * @param timeout  for one request; retries and backoff come on top, bounded
+ * @param uefi the machine boots UEFI: network boot is asked for in UEFI mode
+ * @param timeout for one request; retries and backoff come on top, bounded
  */
-public record BmcEndpoint(String node, String address, String user, Secret password, String systemId, Path caFile,
-                          boolean insecure, boolean uefi, Duration timeout) {
+public record BmcEndpoint(
+        String node,
+        String address,
+        String user,
+        Secret password,
+        String systemId,
+        Path caFile,
+        boolean insecure,
+        boolean uefi,
+        Duration timeout) {
     public BmcEndpoint {
         Objects.requireNonNull(node);
         Objects.requireNonNull(address);

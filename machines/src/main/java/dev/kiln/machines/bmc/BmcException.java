@@ -4,8 +4,14 @@ import java.io.IOException;
 
 /** A BMC refused or did not answer; the message names node, BMC address and what the BMC said. */
 public class BmcException extends IOException {
-    /** Why: a wrong password is not retried (that locks accounts), an unreachable BMC is, boundedly. */
-    public enum Kind { AUTH, UNREACHABLE, REFUSED }
+    /**
+     * Why: a wrong password is not retried (that locks accounts), an unreachable BMC is, boundedly.
+     */
+    public enum Kind {
+        AUTH,
+        UNREACHABLE,
+        REFUSED
+    }
 
     private final Kind kind;
 

@@ -8,13 +8,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A machine behind an IPMI BMC, through {@code ipmitool -I lanplus} (IPMI 2.0, RMCP+). The
- * password reaches ipmitool in its environment ({@code -E}, IPMI_PASSWORD), never on its
- * command line where {@code ps} shows it.
+ * A machine behind an IPMI BMC, through {@code ipmitool -I lanplus} (IPMI 2.0, RMCP+). The password
+ * reaches ipmitool in its environment ({@code -E}, IPMI_PASSWORD), never on its command line where
+ * {@code ps} shows it.
  *
- * <p>A BMC that does not answer is asked again, with backoff, a bounded number of times; a
- * refused login (wrong user or password) is reported at once and never retried, since BMCs lock
- * accounts after a few failures.
+ * <p>A BMC that does not answer is asked again, with backoff, a bounded number of times; a refused
+ * login (wrong user or password) is reported at once and never retried, since BMCs lock accounts
+ * after a few failures.
  */
 public final class IpmiMachine implements Machine {
     private static final int ATTEMPTS = 3;
@@ -55,7 +55,9 @@ public final class IpmiMachine implements Machine {
         ipmitool("power", "off");
     }
 
-    /** "power cycle" does nothing to a machine that is off (IPMI says so): that one is powered on. */
+    /**
+     * "power cycle" does nothing to a machine that is off (IPMI says so): that one is powered on.
+     */
     @Override
     public void powerCycle() throws IOException, InterruptedException {
         if (powerState() == PowerState.OFF) {
@@ -79,8 +81,8 @@ public final class IpmiMachine implements Machine {
 
     /**
      * {@code chassis bootdev pxe} (with options=efiboot for UEFI machines), then reads boot
-     * parameter 5 back: a BMC that says yes and keeps nothing is an error here, not a surprise
-     * at the next boot.
+     * parameter 5 back: a BMC that says yes and keeps nothing is an error here, not a surprise at
+     * the next boot.
      */
     @Override
     public void bootOnceFromNetwork() throws IOException, InterruptedException {
@@ -91,8 +93,12 @@ public final class IpmiMachine implements Machine {
         }
         String readBack = ipmitool("chassis", "bootparam", "get", "5");
         if (!readBack.contains("Force PXE")) {
-            throw new BmcException(bmc, BmcException.Kind.REFUSED, "accepted 'chassis bootdev pxe' but boot parameter 5"
-                    + " does not say Force PXE afterwards: " + readBack.strip().replace('\n', ' '));
+            throw new BmcException(
+                    bmc,
+                    BmcException.Kind.REFUSED,
+                    "accepted 'chassis bootdev pxe' but boot parameter 5"
+                            + " does not say Force PXE afterwards: "
+                            + readBack.strip().replace('\n', ' '));
         }
     }
 
@@ -108,7 +114,10 @@ public final class IpmiMachine implements Machine {
 
     @Override
     public String consoleTail(int lines) {
-        return "(no console: node " + bmc.node() + " is reached through its BMC " + bmc.address()
+        return "(no console: node "
+                + bmc.node()
+                + " is reached through its BMC "
+                + bmc.address()
                 + "; Serial over LAN is not read by kiln)";
     }
 
@@ -140,8 +149,22 @@ public final class IpmiMachine implements Machine {
 
     private String once(String... command) throws IOException, InterruptedException {
         long timeoutSec = Math.max(1, bmc.timeout().toSeconds());
-        List<String> cmd = new ArrayList<>(List.of("ipmitool", "-v", "-I", "lanplus", "-H", host, "-p", port,
-                "-U", bmc.user(), "-E", "-N", String.valueOf(timeoutSec), "-R", "1"));
+        List<String> cmd = new ArrayList<>(List.of(
+                "ipmitool",
+                "-v",
+                "-I",
+                "lanplus",
+                "-H",
+                host,
+                "-p",
+                port,
+                "-U",
+                bmc.user(),
+                "-E",
+                "-N",
+                String.valueOf(timeoutSec),
+                "-R",
+                "1"));
         cmd.addAll(List.of(command));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().remove("IPMITOOL_PASSWORD");
@@ -150,37 +173,60 @@ public final class IpmiMachine implements Machine {
         try {
             p = pb.start();
         } catch (IOException e) {
-            throw new IOException("ipmitool not found: the ipmi driver needs it; install the Debian package ipmitool", e);
+            throw new IOException(
+                    "ipmitool not found: the ipmi driver needs it; install the Debian package ipmitool", e);
         }
         p.getOutputStream().close();
         // ipmitool's own timeout (-N) bounds each try; this only catches a hung ipmitool.
         if (!p.waitFor(timeoutSec * 4 + 10, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            throw new BmcException(bmc, BmcException.Kind.UNREACHABLE, "ipmitool " + String.join(" ", command)
-                    + " did not finish within " + (timeoutSec * 4 + 10) + " s");
+            throw new BmcException(
+                    bmc,
+                    BmcException.Kind.UNREACHABLE,
+                    "ipmitool " + String.join(" ", command) + " did not finish within " + (timeoutSec * 4 + 10) + " s");
         }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String said = said(out);
-        if (out.contains("RAKP 2 HMAC is invalid") || out.contains("unauthorized name")
-                || out.contains("Invalid user name") || out.contains("insufficient resources for session")) {
-            throw new BmcException(bmc, BmcException.Kind.AUTH, "login as '" + bmc.user() + "' refused (wrong user name or"
-                    + " password from " + bmc.password().source() + "; not retried, so the account is not locked out): "
-                    + said);
+        if (out.contains("RAKP 2 HMAC is invalid")
+                || out.contains("unauthorized name")
+                || out.contains("Invalid user name")
+                || out.contains("insufficient resources for session")) {
+            throw new BmcException(
+                    bmc,
+                    BmcException.Kind.AUTH,
+                    "login as '"
+                            + bmc.user()
+                            + "' refused (wrong user name or"
+                            + " password from "
+                            + bmc.password().source()
+                            + "; not retried, so the account is not locked out): "
+                            + said);
         }
         if (p.exitValue() != 0) {
-            boolean noAnswer = out.contains("Unable to establish") || out.contains("Get Auth Capabilities error")
+            boolean noAnswer = out.contains("Unable to establish")
+                    || out.contains("Get Auth Capabilities error")
                     || out.contains("No response");
-            throw new BmcException(bmc, noAnswer ? BmcException.Kind.UNREACHABLE : BmcException.Kind.REFUSED,
-                    (noAnswer ? "no answer within " + timeoutSec + " s (UDP " + host + ":" + port + ")"
-                            : "'ipmitool " + String.join(" ", command) + "' failed") + ": " + said);
+            throw new BmcException(
+                    bmc,
+                    noAnswer ? BmcException.Kind.UNREACHABLE : BmcException.Kind.REFUSED,
+                    (noAnswer
+                                    ? "no answer within " + timeoutSec + " s (UDP " + host + ":" + port + ")"
+                                    : "'ipmitool " + String.join(" ", command) + "' failed")
+                            + ": "
+                            + said);
         }
         return out;
     }
 
     /** ipmitool's output without its -v chatter, on one line. */
     private static String said(String out) {
-        return String.join("; ", out.lines().map(String::strip)
-                .filter(l -> !l.isEmpty() && !l.startsWith("Loading IANA") && !l.contains("Get Channel Cipher Suites"))
-                .toList());
+        return String.join(
+                "; ",
+                out.lines()
+                        .map(String::strip)
+                        .filter(l -> !l.isEmpty()
+                                && !l.startsWith("Loading IANA")
+                                && !l.contains("Get Channel Cipher Suites"))
+                        .toList());
     }
 }

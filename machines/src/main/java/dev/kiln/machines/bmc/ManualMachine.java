@@ -11,7 +11,9 @@ public final class ManualMachine implements Machine {
     private final String node;
     private final Consumer<String> tell;
 
-    /** @param tell where instructions for the operator go (the console) */
+    /**
+     * @param tell where instructions for the operator go (the console)
+     */
     public ManualMachine(String node, Consumer<String> tell) {
         this.node = node;
         this.tell = tell;
@@ -44,7 +46,9 @@ public final class ManualMachine implements Machine {
 
     @Override
     public void bootOnceFromNetwork() {
-        tell.accept("node " + node + ": choose network (PXE) boot in its firmware's boot menu at the next start"
+        tell.accept("node "
+                + node
+                + ": choose network (PXE) boot in its firmware's boot menu at the next start"
                 + " (often F12)");
     }
 

@@ -1,10 +1,8 @@
 package dev.kiln.machines.bmc;
 
-import dev.kiln.core.json.Json;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.json.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -31,8 +29,8 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
- * HTTP to one Redfish service: TLS verified against the endpoint's caFile (or the JDK's CAs),
- * or not at all only when the inventory says {@code insecure: true}; a session
+ * HTTP to one Redfish service: TLS verified against the endpoint's caFile (or the JDK's CAs), or
+ * not at all only when the inventory says {@code insecure: true}; a session
  * (SessionService/Sessions, X-Auth-Token) when the service has one, else basic auth; bounded
  * retries with backoff for what did not answer, none for a refused login.
  */
@@ -43,7 +41,9 @@ final class RedfishClient implements AutoCloseable {
         /** The resource's ETag: the header, or the body's @odata.etag. */
         Optional<String> etag() {
             Optional<String> h = headers.firstValue("ETag");
-            return h.isPresent() ? h : Optional.ofNullable(body.path("@odata.etag").textValue());
+            return h.isPresent()
+                    ? h
+                    : Optional.ofNullable(body.path("@odata.etag").textValue());
         }
 
         Optional<String> location() {
@@ -100,28 +100,49 @@ final class RedfishClient implements AutoCloseable {
 
     /** Logs in: a session when the service offers one; basic auth when it has no SessionService. */
     void login() throws IOException, InterruptedException {
-        ObjectNode creds = Json.MAPPER.createObjectNode().put("UserName", bmc.user())
+        ObjectNode creds = Json.MAPPER
+                .createObjectNode()
+                .put("UserName", bmc.user())
                 .put("Password", bmc.password().reveal());
         Response r = send("POST", "/redfish/v1/SessionService/Sessions", creds, null, false);
         if (r.status() == 401 || r.status() == 403) {
-            throw new BmcException(bmc, BmcException.Kind.AUTH, "login as '" + bmc.user() + "' refused (HTTP " + r.status()
-                    + ": wrong user name or password from " + bmc.password().source() + "; not retried, so the account"
-                    + " is not locked out)" + message(r));
+            throw new BmcException(
+                    bmc,
+                    BmcException.Kind.AUTH,
+                    "login as '"
+                            + bmc.user()
+                            + "' refused (HTTP "
+                            + r.status()
+                            + ": wrong user name or password from "
+                            + bmc.password().source()
+                            + "; not retried, so the account"
+                            + " is not locked out)"
+                            + message(r));
         }
         if (r.status() == 404 || r.status() == 405 || r.status() == 501) {
             basic = true;
             Response check = send("GET", "/redfish/v1/Systems", null, null, true);
             if (check.status() == 401 || check.status() == 403) {
-                throw new BmcException(bmc, BmcException.Kind.AUTH, "basic auth as '" + bmc.user() + "' refused (HTTP "
-                        + check.status() + "; password from " + bmc.password().source() + "; not retried)");
+                throw new BmcException(
+                        bmc,
+                        BmcException.Kind.AUTH,
+                        "basic auth as '"
+                                + bmc.user()
+                                + "' refused (HTTP "
+                                + check.status()
+                                + "; password from "
+                                + bmc.password().source()
+                                + "; not retried)");
             }
             return;
         }
         if (r.status() / 100 != 2) {
             throw refused("POST /redfish/v1/SessionService/Sessions", r);
         }
-        token = r.headers().firstValue("X-Auth-Token").orElseThrow(() -> new BmcException(bmc,
-                BmcException.Kind.REFUSED, "created a session but sent no X-Auth-Token"));
+        token = r.headers()
+                .firstValue("X-Auth-Token")
+                .orElseThrow(() ->
+                        new BmcException(bmc, BmcException.Kind.REFUSED, "created a session but sent no X-Auth-Token"));
         session = r.location().map(l -> base.resolve(l)).orElse(null);
     }
 
@@ -135,13 +156,19 @@ final class RedfishClient implements AutoCloseable {
         long backoff = 500;
         IOException last = null;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-            HttpRequest.Builder rb = HttpRequest.newBuilder(uri).timeout(bmc.timeout()).header("Accept", "application/json");
+            HttpRequest.Builder rb =
+                    HttpRequest.newBuilder(uri).timeout(bmc.timeout()).header("Accept", "application/json");
             if (authenticated) {
                 if (token != null) {
                     rb.header("X-Auth-Token", token);
                 } else if (basic) {
-                    rb.header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
-                            (bmc.user() + ":" + bmc.password().reveal()).getBytes(StandardCharsets.UTF_8)));
+                    rb.header(
+                            "Authorization",
+                            "Basic "
+                                    + Base64.getEncoder()
+                                            .encodeToString((bmc.user() + ":"
+                                                            + bmc.password().reveal())
+                                                    .getBytes(StandardCharsets.UTF_8)));
                 }
             }
             if (ifMatch != null) {
@@ -156,18 +183,32 @@ final class RedfishClient implements AutoCloseable {
             try {
                 HttpResponse<byte[]> resp = http.send(rb.build(), HttpResponse.BodyHandlers.ofByteArray());
                 if (resp.statusCode() >= 500 && resp.statusCode() != 501 && attempt < ATTEMPTS) {
-                    last = new BmcException(bmc, BmcException.Kind.REFUSED, method + " " + path + ": HTTP " + resp.statusCode());
+                    last = new BmcException(
+                            bmc, BmcException.Kind.REFUSED, method + " " + path + ": HTTP " + resp.statusCode());
                 } else {
-                    JsonNode json = resp.body().length == 0 ? Json.MAPPER.createObjectNode()
-                            : parse(resp.body());
+                    JsonNode json = resp.body().length == 0 ? Json.MAPPER.createObjectNode() : parse(resp.body());
                     return new Response(resp.statusCode(), json, resp.headers());
                 }
             } catch (HttpTimeoutException | ConnectException e) {
-                last = new BmcException(bmc, BmcException.Kind.UNREACHABLE, "no answer to " + method + " " + uri
-                        + " within " + bmc.timeout().toSeconds() + " s (" + e.getClass().getSimpleName() + ")");
+                last = new BmcException(
+                        bmc,
+                        BmcException.Kind.UNREACHABLE,
+                        "no answer to "
+                                + method
+                                + " "
+                                + uri
+                                + " within "
+                                + bmc.timeout().toSeconds()
+                                + " s ("
+                                + e.getClass().getSimpleName()
+                                + ")");
             } catch (javax.net.ssl.SSLHandshakeException e) {
-                throw new BmcException(bmc, BmcException.Kind.REFUSED, "TLS: the BMC's certificate is not trusted ("
-                        + e.getMessage() + "); give its CA as caFile, or insecure: true to skip the check");
+                throw new BmcException(
+                        bmc,
+                        BmcException.Kind.REFUSED,
+                        "TLS: the BMC's certificate is not trusted ("
+                                + e.getMessage()
+                                + "); give its CA as caFile, or insecure: true to skip the check");
             } catch (IOException e) {
                 last = new BmcException(bmc, BmcException.Kind.UNREACHABLE, method + " " + uri + ": " + e.getMessage());
             }
@@ -229,22 +270,22 @@ final class RedfishClient implements AutoCloseable {
     /** insecure: true: no certificate or host name check at all. */
     private static final class TrustAnything extends X509ExtendedTrustManager {
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket) { }
+        public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket) {}
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket) { }
+        public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket) {}
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) { }
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) { }
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) { }
+        public void checkClientTrusted(X509Certificate[] chain, String authType) {}
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) { }
+        public void checkServerTrusted(X509Certificate[] chain, String authType) {}
 
         @Override
         public X509Certificate[] getAcceptedIssuers() {

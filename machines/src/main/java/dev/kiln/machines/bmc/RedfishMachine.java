@@ -1,10 +1,8 @@
 package dev.kiln.machines.bmc;
 
-import dev.kiln.core.json.Json;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.json.Json;
 import dev.kiln.machines.Machine;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -56,12 +54,14 @@ public final class RedfishMachine implements Machine {
                     return p;
                 }
             }
-            throw new BmcException(bmc, BmcException.Kind.REFUSED, "has no system '" + bmc.systemId() + "'; it lists "
-                    + paths);
+            throw new BmcException(
+                    bmc, BmcException.Kind.REFUSED, "has no system '" + bmc.systemId() + "'; it lists " + paths);
         }
         if (paths.size() != 1) {
-            throw new BmcException(bmc, BmcException.Kind.REFUSED, "lists " + paths.size() + " systems " + paths
-                    + "; say which with systemId");
+            throw new BmcException(
+                    bmc,
+                    BmcException.Kind.REFUSED,
+                    "lists " + paths.size() + " systems " + paths + "; say which with systemId");
         }
         return paths.get(0);
     }
@@ -108,12 +108,16 @@ public final class RedfishMachine implements Machine {
         String target = action.path("target").asText(systemPath + "/Actions/ComputerSystem.Reset");
         List<String> allowed = new ArrayList<>();
         action.path("ResetType@Redfish.AllowableValues").forEach(v -> allowed.add(v.asText()));
-        String type = allowed.isEmpty() ? wanted.get(0)
-                : wanted.stream().filter(allowed::contains).findFirst().orElseThrow(() -> new BmcException(bmc,
-                        BmcException.Kind.REFUSED, "allows ResetType " + allowed + ", none of " + wanted));
+        String type = allowed.isEmpty()
+                ? wanted.get(0)
+                : wanted.stream()
+                        .filter(allowed::contains)
+                        .findFirst()
+                        .orElseThrow(() -> new BmcException(
+                                bmc, BmcException.Kind.REFUSED, "allows ResetType " + allowed + ", none of " + wanted));
         ObjectNode body = Json.MAPPER.createObjectNode().put("ResetType", type);
-        RedfishClient.Response r = c.check("POST " + target + " (ResetType " + type + ")",
-                c.send("POST", target, body, null, true));
+        RedfishClient.Response r =
+                c.check("POST " + target + " (ResetType " + type + ")", c.send("POST", target, body, null, true));
         if (r.status() == 202) {
             awaitTask(c, r);
         }
@@ -137,8 +141,10 @@ public final class RedfishMachine implements Machine {
             }
             Thread.sleep(1000);
         }
-        throw new BmcException(bmc, BmcException.Kind.UNREACHABLE, "task " + monitor + " still running after "
-                + bmc.timeout().toSeconds() * 6 + " s");
+        throw new BmcException(
+                bmc,
+                BmcException.Kind.UNREACHABLE,
+                "task " + monitor + " still running after " + bmc.timeout().toSeconds() * 6 + " s");
     }
 
     /** PXE for the next boot only, with If-Match when the BMC gives an ETag; then read back. */
@@ -146,7 +152,8 @@ public final class RedfishMachine implements Machine {
     public void bootOnceFromNetwork() throws IOException, InterruptedException {
         RedfishClient c = client();
         RedfishClient.Response current = c.get(systemPath);
-        ObjectNode boot = Json.MAPPER.createObjectNode()
+        ObjectNode boot = Json.MAPPER
+                .createObjectNode()
                 .put("BootSourceOverrideTarget", "Pxe")
                 .put("BootSourceOverrideEnabled", "Once");
         if (current.body().path("Boot").has("BootSourceOverrideMode")) {
@@ -154,14 +161,20 @@ public final class RedfishMachine implements Machine {
         }
         ObjectNode body = Json.MAPPER.createObjectNode();
         body.set("Boot", boot);
-        c.check("PATCH " + systemPath + " (boot override Pxe, Once)",
+        c.check(
+                "PATCH " + systemPath + " (boot override Pxe, Once)",
                 c.send("PATCH", systemPath, body, current.etag().orElse(null), true));
         JsonNode after = c.get(systemPath).body().path("Boot");
         if (!"Pxe".equals(after.path("BootSourceOverrideTarget").asText())
                 || !"Once".equals(after.path("BootSourceOverrideEnabled").asText())) {
-            throw new BmcException(bmc, BmcException.Kind.REFUSED, "accepted the boot override but did not keep it:"
-                    + " reading it back gives BootSourceOverrideTarget=" + after.path("BootSourceOverrideTarget").asText()
-                    + ", BootSourceOverrideEnabled=" + after.path("BootSourceOverrideEnabled").asText());
+            throw new BmcException(
+                    bmc,
+                    BmcException.Kind.REFUSED,
+                    "accepted the boot override but did not keep it:"
+                            + " reading it back gives BootSourceOverrideTarget="
+                            + after.path("BootSourceOverrideTarget").asText()
+                            + ", BootSourceOverrideEnabled="
+                            + after.path("BootSourceOverrideEnabled").asText());
         }
     }
 

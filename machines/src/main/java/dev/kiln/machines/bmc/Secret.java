@@ -9,8 +9,8 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * A BMC password, read from a file or an environment variable and never printed: its
- * {@link #toString} is a placeholder, and errors name where it comes from, not what it is.
+ * A BMC password, read from a file or an environment variable and never printed: its {@link
+ * #toString} is a placeholder, and errors name where it comes from, not what it is.
  */
 public final class Secret {
     private final String value;
@@ -29,7 +29,8 @@ public final class Secret {
         } catch (NoSuchFileException e) {
             throw new IOException("BMC password file " + file + " does not exist");
         } catch (IOException e) {
-            throw new IOException("cannot read BMC password file " + file + ": " + e.getClass().getSimpleName());
+            throw new IOException("cannot read BMC password file " + file + ": "
+                    + e.getClass().getSimpleName());
         }
         String line = text.lines().findFirst().orElse("");
         if (line.isEmpty()) {

@@ -25,8 +25,8 @@ import java.util.function.Consumer;
 
 /**
  * The local dockerd, as kiln uses it for node containers: bridge networks, node images, the
- * containers themselves ({@link NodeContainer}), their logs, and removing everything that
- * carries a label. The one place that speaks docker-java.
+ * containers themselves ({@link NodeContainer}), their logs, and removing everything that carries a
+ * label. The one place that speaks docker-java.
  */
 public final class Dockerd implements AutoCloseable {
     public static final String HOST = "unix:///var/run/docker.sock";
@@ -39,18 +39,23 @@ public final class Dockerd implements AutoCloseable {
         this.http = new ZerodepDockerHttpClient.Builder()
                 .dockerHost(URI.create(HOST))
                 .connectionTimeout(Duration.ofSeconds(5))
-                // Between two bytes of an answer; an import answers only once all of rootfs.tar is in.
+                // Between two bytes of an answer; an import answers only once all of
+                // rootfs.tar is in.
                 .responseTimeout(Duration.ofMinutes(5))
                 .build();
         this.docker = DockerClientImpl.getInstance(
-                DefaultDockerClientConfig.createDefaultConfigBuilder().withDockerHost(HOST).build(), http);
+                DefaultDockerClientConfig.createDefaultConfigBuilder()
+                        .withDockerHost(HOST)
+                        .build(),
+                http);
         this.unreachableHint = unreachableHint;
     }
 
     /**
      * A client of the local dockerd; nothing is asked yet.
      *
-     * @param unreachableHint appended to "cannot reach dockerd" errors: what the user can do instead
+     * @param unreachableHint appended to "cannot reach dockerd" errors: what the user can do
+     *     instead
      */
     public static Dockerd connect(String unreachableHint) {
         return new Dockerd(unreachableHint);
@@ -70,7 +75,9 @@ public final class Dockerd implements AutoCloseable {
         return new IOException("cannot reach dockerd at " + HOST + ": " + e.getMessage() + " " + unreachableHint, e);
     }
 
-    /** The daemon's cgroup version ("1", "2"), or null when it does not say; fails when unreachable. */
+    /**
+     * The daemon's cgroup version ("1", "2"), or null when it does not say; fails when unreachable.
+     */
     public String cgroupVersion() throws IOException {
         try {
             return docker.infoCmd().exec().getCGroupVersion();
@@ -80,9 +87,9 @@ public final class Dockerd implements AutoCloseable {
     }
 
     /**
-     * Creates a bridge network PREFIX0/24 with gateway PREFIX1, without masquerading (members
-     * reach each other and the host, nothing beyond); its host interface is named like it.
-     * Returns false when the subnet overlaps one in use (try another).
+     * Creates a bridge network PREFIX0/24 with gateway PREFIX1, without masquerading (members reach
+     * each other and the host, nothing beyond); its host interface is named like it. Returns false
+     * when the subnet overlaps one in use (try another).
      *
      * @param prefix three octets and a dot, e.g. "10.177.3."
      */
@@ -92,10 +99,15 @@ public final class Dockerd implements AutoCloseable {
                     .withName(name)
                     .withDriver("bridge")
                     .withLabels(labels)
-                    .withOptions(Map.of("com.docker.network.bridge.name", name,
-                            "com.docker.network.bridge.enable_ip_masquerade", "false"))
-                    .withIpam(new Network.Ipam().withConfig(new Network.Ipam.Config()
-                            .withSubnet(prefix + "0/24").withGateway(prefix + "1")))
+                    .withOptions(Map.of(
+                            "com.docker.network.bridge.name",
+                            name,
+                            "com.docker.network.bridge.enable_ip_masquerade",
+                            "false"))
+                    .withIpam(new Network.Ipam()
+                            .withConfig(new Network.Ipam.Config()
+                                    .withSubnet(prefix + "0/24")
+                                    .withGateway(prefix + "1")))
                     .withCheckDuplicate(true)
                     .exec();
             return true;
@@ -103,17 +115,22 @@ public final class Dockerd implements AutoCloseable {
             if (String.valueOf(e.getMessage()).contains("overlaps")) {
                 return false;
             }
-            throw new IOException("cannot create Docker network " + name + " (" + prefix + "0/24): " + e.getMessage(), e);
+            throw new IOException(
+                    "cannot create Docker network " + name + " (" + prefix + "0/24): " + e.getMessage(), e);
         }
     }
 
     /** The values of label {@code key} on every container and network that has it. */
     public Set<String> labelValues(String key) {
         Set<String> values = new TreeSet<>();
-        for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(List.of(key)).exec()) {
+        for (Container c : docker.listContainersCmd()
+                .withShowAll(true)
+                .withLabelFilter(List.of(key))
+                .exec()) {
             values.add(c.getLabels().get(key));
         }
-        for (Network n : docker.listNetworksCmd().withFilter("label", List.of(key)).exec()) {
+        for (Network n :
+                docker.listNetworksCmd().withFilter("label", List.of(key)).exec()) {
             values.add(n.getLabels().get(key));
         }
         return values;
@@ -124,10 +141,16 @@ public final class Dockerd implements AutoCloseable {
         // One label filter per call: Docker ANDs several.
         String label = key + "=" + value;
         int removed = 0;
-        for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(List.of(label)).exec()) {
+        for (Container c : docker.listContainersCmd()
+                .withShowAll(true)
+                .withLabelFilter(List.of(label))
+                .exec()) {
             String name = c.getNames().length > 0 ? c.getNames()[0].replaceFirst("^/", "") : c.getId();
             try {
-                docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
+                docker.removeContainerCmd(c.getId())
+                        .withForce(true)
+                        .withRemoveVolumes(true)
+                        .exec();
                 removed++;
                 log.accept("removed container " + name);
             } catch (NotFoundException gone) {
@@ -136,7 +159,8 @@ public final class Dockerd implements AutoCloseable {
                 log.accept("could not remove container " + name + ": " + e.getMessage());
             }
         }
-        for (Network n : docker.listNetworksCmd().withFilter("label", List.of(label)).exec()) {
+        for (Network n :
+                docker.listNetworksCmd().withFilter("label", List.of(label)).exec()) {
             try {
                 docker.removeNetworkCmd(n.getId()).exec();
                 removed++;
@@ -154,13 +178,17 @@ public final class Dockerd implements AutoCloseable {
     public String logTail(String container, int lines) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
-            docker.logContainerCmd(container).withStdOut(true).withStdErr(true).withTail(lines)
+            docker.logContainerCmd(container)
+                    .withStdOut(true)
+                    .withStdErr(true)
+                    .withTail(lines)
                     .exec(new ResultCallback.Adapter<Frame>() {
                         @Override
                         public void onNext(Frame f) {
                             out.writeBytes(f.getPayload());
                         }
-                    }).awaitCompletion(10, TimeUnit.SECONDS);
+                    })
+                    .awaitCompletion(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return "(interrupted while reading the log of " + container + ")";

@@ -17,19 +17,26 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A node as a systemd container (systemd is PID 1, as on a machine) on a Docker network, with
- * a fixed address. Power on creates the container the first time and starts it; power off
- * kills it (the container and its disk stay); a cycle is both. There is no firmware, so no
- * network boot. Closing removes the container.
+ * A node as a systemd container (systemd is PID 1, as on a machine) on a Docker network, with a
+ * fixed address. Power on creates the container the first time and starts it; power off kills it
+ * (the container and its disk stay); a cycle is both. There is no firmware, so no network boot.
+ * Closing removes the container.
  */
 public final class NodeContainer implements Machine {
     /**
-     * @param node          the node's name (also its hostname)
+     * @param node the node's name (also its hostname)
      * @param containerName Docker's name for it
      * @param readOnlyBinds host path → path in the container, mounted read-only
      */
-    public record Spec(String node, String containerName, String image, String network, String address, String mac,
-                       Map<String, String> labels, Map<Path, String> readOnlyBinds) {
+    public record Spec(
+            String node,
+            String containerName,
+            String image,
+            String network,
+            String address,
+            String mac,
+            Map<String, String> labels,
+            Map<Path, String> readOnlyBinds) {
         public Spec {
             labels = Map.copyOf(labels);
             readOnlyBinds = new LinkedHashMap<>(readOnlyBinds);
@@ -64,8 +71,16 @@ public final class NodeContainer implements Machine {
             }
             docker.startContainerCmd(spec.containerName()).exec();
         } catch (RuntimeException e) {
-            throw new IOException("cannot start container " + spec.containerName() + " (" + spec.address() + ", image "
-                    + spec.image() + "): " + e.getMessage(), e);
+            throw new IOException(
+                    "cannot start container "
+                            + spec.containerName()
+                            + " ("
+                            + spec.address()
+                            + ", image "
+                            + spec.image()
+                            + "): "
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -76,9 +91,12 @@ public final class NodeContainer implements Machine {
                 .withCapAdd(Capability.ALL)
                 .withCapDrop(Capability.SYS_RESOURCE)
                 .withSecurityOpts(List.of("seccomp=unconfined", "apparmor=unconfined"))
-                // cgroup v1: a private cgroup namespace and an empty /sys/fs/cgroup, where systemd
-                // mounts its hierarchies itself, rooted at the container's cgroup. Binding the
-                // host's /sys/fs/cgroup instead lets systemd remount the host's cgroup tmpfs
+                // cgroup v1: a private cgroup namespace and an empty /sys/fs/cgroup, where
+                // systemd
+                // mounts its hierarchies itself, rooted at the container's cgroup. Binding
+                // the
+                // host's /sys/fs/cgroup instead lets systemd remount the host's cgroup
+                // tmpfs
                 // read-only and add directories to it.
                 .withCgroupnsMode("private")
                 .withTmpFs(Map.of(
@@ -87,7 +105,8 @@ public final class NodeContainer implements Machine {
                         "/run/lock", "rw,nosuid,nodev,noexec,mode=1777",
                         "/tmp", "rw,nosuid,nodev,exec,mode=1777"))
                 .withBinds(spec.readOnlyBinds().entrySet().stream()
-                        .map(b -> new Bind(b.getKey().toString(), new Volume(b.getValue()), AccessMode.ro)).toList());
+                        .map(b -> new Bind(b.getKey().toString(), new Volume(b.getValue()), AccessMode.ro))
+                        .toList());
         CreateContainerCmd create = docker.createContainerCmd(spec.image())
                 .withName(spec.containerName())
                 .withHostName(spec.node())
@@ -108,8 +127,8 @@ public final class NodeContainer implements Machine {
 
     /**
      * What the docker CLI sends for --security-opt systempaths=unconfined (dockerd refuses that
-     * option itself; docker-java has no field for these): /proc/sys writable, as a node's
-     * sysctls need, and nothing in /proc or /sys masked.
+     * option itself; docker-java has no field for these): /proc/sys writable, as a node's sysctls
+     * need, and nothing in /proc or /sys masked.
      */
     private static final class UnconfinedPaths extends HostConfig {
         @JsonProperty("MaskedPaths")
@@ -137,7 +156,11 @@ public final class NodeContainer implements Machine {
     @Override
     public PowerState powerState() throws IOException {
         try {
-            Boolean running = dockerd.api().inspectContainerCmd(spec.containerName()).exec().getState().getRunning();
+            Boolean running = dockerd.api()
+                    .inspectContainerCmd(spec.containerName())
+                    .exec()
+                    .getState()
+                    .getRunning();
             return Boolean.TRUE.equals(running) ? PowerState.ON : PowerState.OFF;
         } catch (NotFoundException e) {
             return PowerState.OFF;
@@ -148,7 +171,10 @@ public final class NodeContainer implements Machine {
 
     @Override
     public void bootOnceFromNetwork() {
-        throw new UnsupportedOperationException("node " + spec.node() + " is a container (" + spec.containerName()
+        throw new UnsupportedOperationException("node "
+                + spec.node()
+                + " is a container ("
+                + spec.containerName()
                 + "): it has no firmware to boot from the network");
     }
 
@@ -161,7 +187,11 @@ public final class NodeContainer implements Machine {
     @Override
     public void close() {
         try {
-            dockerd.api().removeContainerCmd(spec.containerName()).withForce(true).withRemoveVolumes(true).exec();
+            dockerd.api()
+                    .removeContainerCmd(spec.containerName())
+                    .withForce(true)
+                    .withRemoveVolumes(true)
+                    .exec();
         } catch (RuntimeException e) {
             // already gone, or dockerd away: nothing more to do here
         }

@@ -1,13 +1,11 @@
 package dev.kiln.machines.container;
 
-import dev.kiln.core.json.Json;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.transport.DockerHttpClient;
-import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.util.Hashing;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -23,13 +21,13 @@ import java.util.HexFormat;
 import java.util.function.Consumer;
 
 /**
- * A node image in dockerd, imported from an image's rootfs.tar (docker import) and tagged only
- * once complete and verified against the manifest's sha256, so a failed or killed import leaves
- * no tag to reuse.
+ * A node image in dockerd, imported from an image's rootfs.tar (docker import) and tagged only once
+ * complete and verified against the manifest's sha256, so a failed or killed import leaves no tag
+ * to reuse.
  *
- * @param tag        e.g. kiln-node/NAME:VERSION-SHA12
- * @param label      KEY=VALUE put on the image (which kiln image it is)
- * @param ref        the kiln image, NAME:VERSION, for messages
+ * @param tag e.g. kiln-node/NAME:VERSION-SHA12
+ * @param label KEY=VALUE put on the image (which kiln image it is)
+ * @param ref the kiln image, NAME:VERSION, for messages
  */
 public record NodeImage(Path rootfsTar, String sha256, String tag, String label, String ref) {
 
@@ -48,7 +46,8 @@ public record NodeImage(Path rootfsTar, String sha256, String tag, String label,
         String id = importUntagged(dockerd, log);
         try {
             int colon = tag.lastIndexOf(':');
-            docker.tagImageCmd(id, tag.substring(0, colon), tag.substring(colon + 1)).exec();
+            docker.tagImageCmd(id, tag.substring(0, colon), tag.substring(colon + 1))
+                    .exec();
         } catch (RuntimeException e) {
             removeQuietly(docker, id, log);
             throw new IOException("cannot tag imported image " + id + " as " + tag + ": " + e.getMessage(), e);
@@ -57,7 +56,10 @@ public record NodeImage(Path rootfsTar, String sha256, String tag, String label,
         return tag;
     }
 
-    /** POST /images/create?fromSrc=- (docker import): docker-java's createImageCmd cannot add a label. */
+    /**
+     * POST /images/create?fromSrc=- (docker import): docker-java's createImageCmd cannot add a
+     * label.
+     */
     private String importUntagged(Dockerd dockerd, Consumer<String> log) throws IOException {
         log.accept(String.format("importing %s (%d MiB) into dockerd ...", rootfsTar, Files.size(rootfsTar) >> 20));
         String changes = URLEncoder.encode("LABEL " + label, StandardCharsets.UTF_8);
@@ -65,23 +67,29 @@ public record NodeImage(Path rootfsTar, String sha256, String tag, String label,
         String id = null;
         String error = null;
         try (InputStream tar = new DigestInputStream(Files.newInputStream(rootfsTar), sha);
-             DockerHttpClient.Response r = dockerd.http().execute(DockerHttpClient.Request.builder()
-                     .method(DockerHttpClient.Request.Method.POST)
-                     .path("/images/create?fromSrc=-&changes=" + changes)
-                     .putHeader("Content-Type", "application/x-tar")
-                     .body(new FilterInputStream(tar) {
-                         @Override
-                         public void close() {
-                             // the transport closes the body once sent; the digest below still reads it
-                         }
-                     })
-                     .build())) {
+                DockerHttpClient.Response r = dockerd.http()
+                        .execute(DockerHttpClient.Request.builder()
+                                .method(DockerHttpClient.Request.Method.POST)
+                                .path("/images/create?fromSrc=-&changes=" + changes)
+                                .putHeader("Content-Type", "application/x-tar")
+                                .body(new FilterInputStream(tar) {
+                                    @Override
+                                    public void close() {
+                                        // the transport closes the body
+                                        // once sent; the digest below still
+                                        // reads it
+                                    }
+                                })
+                                .build())) {
             // A stream of JSON objects, {"status": "sha256:ID"} last; or {"error"/"message": ...}.
-            try (MappingIterator<JsonNode> it = Json.MAPPER.readerFor(JsonNode.class).readValues(r.getBody())) {
+            try (MappingIterator<JsonNode> it =
+                    Json.MAPPER.readerFor(JsonNode.class).readValues(r.getBody())) {
                 while (it.hasNext()) {
                     JsonNode n = it.next();
                     if (n.hasNonNull("error") || n.hasNonNull("message")) {
-                        error = n.hasNonNull("error") ? n.get("error").asText() : n.get("message").asText();
+                        error = n.hasNonNull("error")
+                                ? n.get("error").asText()
+                                : n.get("message").asText();
                     } else if (n.path("status").asText().startsWith("sha256:")) {
                         id = n.get("status").asText();
                     }
@@ -96,14 +104,23 @@ public record NodeImage(Path rootfsTar, String sha256, String tag, String label,
             error = e.getMessage();
         }
         if (id == null || error != null) {
-            throw new IOException("cannot import " + rootfsTar + " into dockerd at " + Dockerd.HOST + ": "
+            throw new IOException("cannot import "
+                    + rootfsTar
+                    + " into dockerd at "
+                    + Dockerd.HOST
+                    + ": "
                     + (error != null ? error : "no image id in its answer"));
         }
         String actual = HexFormat.of().formatHex(sha.digest());
         if (!actual.equals(sha256)) {
             removeQuietly(dockerd.api(), id, log);
-            throw new IOException(rootfsTar + " has sha256 " + actual + " but its manifest says " + sha256
-                    + ": the image store is damaged, rebuild " + ref);
+            throw new IOException(rootfsTar
+                    + " has sha256 "
+                    + actual
+                    + " but its manifest says "
+                    + sha256
+                    + ": the image store is damaged, rebuild "
+                    + ref);
         }
         return id;
     }

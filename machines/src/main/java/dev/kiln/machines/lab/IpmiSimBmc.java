@@ -16,8 +16,8 @@ import java.util.HexFormat;
 
 /**
  * One lab machine's IPMI BMC: OpenIPMI's {@code ipmi_sim} on a loopback UDP port, with one admin
- * user. Its {@code chassis_control} program (sh + curl, written here) sends power on/off, reset
- * and the boot device to the lab's {@link PowerPanel}, which starts and stops the machine's QEMU.
+ * user. Its {@code chassis_control} program (sh + curl, written here) sends power on/off, reset and
+ * the boot device to the lab's {@link PowerPanel}, which starts and stops the machine's QEMU.
  * Everything lives in {@code dir}: lan.conf (holds the BMC's password, mode 0600), the emulator
  * commands, the program, ipmi_sim's state.
  */
@@ -43,12 +43,17 @@ public final class IpmiSimBmc implements AutoCloseable {
             throws IOException, InterruptedException {
         byte[] b = new byte[8];
         new SecureRandom().nextBytes(b);
-        return startWithPassword(machine, panel, dir, launcher, Secret.of(HexFormat.of().formatHex(b), "the lab"));
+        return startWithPassword(
+                machine, panel, dir, launcher, Secret.of(HexFormat.of().formatHex(b), "the lab"));
     }
 
-    /** As {@link #start}, with the admin user's password given (IPMI 2.0 allows up to 20 characters). */
-    public static IpmiSimBmc startWithPassword(LabMachine machine, PowerPanel panel, Path dir, QemuVm.Launcher launcher,
-                                               Secret password) throws IOException, InterruptedException {
+    /**
+     * As {@link #start}, with the admin user's password given (IPMI 2.0 allows up to 20
+     * characters).
+     */
+    public static IpmiSimBmc startWithPassword(
+            LabMachine machine, PowerPanel panel, Path dir, QemuVm.Launcher launcher, Secret password)
+            throws IOException, InterruptedException {
         Files.createDirectories(dir.resolve("state"));
         String user = "admin";
         int port;
@@ -114,12 +119,20 @@ public final class IpmiSimBmc implements AutoCloseable {
                 """);
         Process p;
         try {
-            p = launcher.start(new ProcessBuilder("ipmi_sim", "-c", lanConf.toString(), "-f", emu.toString(),
-                    "-s", dir.resolve("state").toString(), "-n")
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("ipmi_sim.log").toFile()));
+            p = launcher.start(new ProcessBuilder(
+                            "ipmi_sim",
+                            "-c",
+                            lanConf.toString(),
+                            "-f",
+                            emu.toString(),
+                            "-s",
+                            dir.resolve("state").toString(),
+                            "-n")
+                    .redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("ipmi_sim.log").toFile()));
         } catch (IOException e) {
-            throw new IOException("cannot start ipmi_sim: the lab's ipmi BMCs need it; install the Debian package openipmi",
-                    e);
+            throw new IOException(
+                    "cannot start ipmi_sim: the lab's ipmi BMCs need it; install the Debian package openipmi", e);
         }
         IpmiSimBmc bmc = new IpmiSimBmc(p, "127.0.0.1:" + port, user, password);
         bmc.awaitAnswering(machine.name(), dir);
@@ -131,7 +144,11 @@ public final class IpmiSimBmc implements AutoCloseable {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (true) {
             if (!process.isAlive()) {
-                throw new IOException("ipmi_sim of lab machine " + node + " exited (status " + process.exitValue() + "): "
+                throw new IOException("ipmi_sim of lab machine "
+                        + node
+                        + " exited (status "
+                        + process.exitValue()
+                        + "): "
                         + Files.readString(dir.resolve("ipmi_sim.log")).strip());
             }
             try {

@@ -4,13 +4,17 @@ import dev.kiln.machines.Machine;
 import java.io.IOException;
 
 /**
- * One machine of the lab as its BMC sees it: the machine (a QEMU process) and the boot override
- * a BMC holds for it. An override "Once" to the network is handed to the machine at the next
- * power-on and then cleared, as firmware does.
+ * One machine of the lab as its BMC sees it: the machine (a QEMU process) and the boot override a
+ * BMC holds for it. An override "Once" to the network is handed to the machine at the next power-on
+ * and then cleared, as firmware does.
  */
 public final class LabMachine {
     /** What a BMC was told to boot next; NONE = the machine's own order. */
-    public enum BootOverride { NONE, PXE, DISK }
+    public enum BootOverride {
+        NONE,
+        PXE,
+        DISK
+    }
 
     private final String name;
     private Machine machine;
@@ -22,7 +26,10 @@ public final class LabMachine {
         this.machine = machine;
     }
 
-    /** A machine whose BMC starts before it exists (the BMC's address goes into the inventory first). */
+    /**
+     * A machine whose BMC starts before it exists (the BMC's address goes into the inventory
+     * first).
+     */
     public LabMachine(String name) {
         this.name = name;
     }

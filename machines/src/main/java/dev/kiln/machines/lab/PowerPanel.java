@@ -15,8 +15,8 @@ import java.util.concurrent.Executors;
 
 /**
  * The lab's machines' power and boot device, on a loopback HTTP port with a random token: what
- * ipmi_sim's chassis_control program (a few lines of sh and curl, one per BMC) calls to start
- * and stop a machine's QEMU and to set its next boot device.
+ * ipmi_sim's chassis_control program (a few lines of sh and curl, one per BMC) calls to start and
+ * stop a machine's QEMU and to set its next boot device.
  *
  * <pre>
  * GET  /NAME/power          → 1 or 0
@@ -100,14 +100,19 @@ public final class PowerPanel implements AutoCloseable {
                 case "reset" -> m.reset();
                 case "boot" -> {
                     if (!post) {
-                        reply(ex, 200, switch (m.override()) {
-                            case PXE -> "pxe";
-                            case DISK -> "default";
-                            case NONE -> "none";
-                        } + "\n");
+                        reply(
+                                ex,
+                                200,
+                                switch (m.override()) {
+                                            case PXE -> "pxe";
+                                            case DISK -> "default";
+                                            case NONE -> "none";
+                                        }
+                                        + "\n");
                         return;
                     }
-                    m.setOverride("pxe".equals(value) ? LabMachine.BootOverride.PXE : LabMachine.BootOverride.NONE, true);
+                    m.setOverride(
+                            "pxe".equals(value) ? LabMachine.BootOverride.PXE : LabMachine.BootOverride.NONE, true);
                 }
                 default -> {
                     reply(ex, 404, "unknown control " + what + "\n");

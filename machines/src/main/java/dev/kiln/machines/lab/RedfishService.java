@@ -1,14 +1,12 @@
 package dev.kiln.machines.lab;
 
-import dev.kiln.core.json.Json;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import dev.kiln.core.store.ImageStore;
+import dev.kiln.core.json.Json;
 import dev.kiln.machines.bmc.Secret;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,13 +23,13 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The lab's Redfish BMC: one HTTPS service on loopback for all lab machines, one
- * ComputerSystem per machine, power by process control of its QEMU (through {@link LabMachine}).
- * It speaks what kiln's redfish driver and Debian's redfishtool and python3-sushy use: the
- * service root, SessionService sessions (X-Auth-Token) and basic auth, the Systems collection,
- * ComputerSystem with PowerState and Boot (PATCH with If-Match against its ETag), and the
- * ComputerSystem.Reset action with its allowable values. A lab component, like QEMU's own BMC
- * emulation; its certificate comes from {@link LabCertificate}, whose CA file clients verify.
+ * The lab's Redfish BMC: one HTTPS service on loopback for all lab machines, one ComputerSystem per
+ * machine, power by process control of its QEMU (through {@link LabMachine}). It speaks what kiln's
+ * redfish driver and Debian's redfishtool and python3-sushy use: the service root, SessionService
+ * sessions (X-Auth-Token) and basic auth, the Systems collection, ComputerSystem with PowerState
+ * and Boot (PATCH with If-Match against its ETag), and the ComputerSystem.Reset action with its
+ * allowable values. A lab component, like QEMU's own BMC emulation; its certificate comes from
+ * {@link LabCertificate}, whose CA file clients verify.
  */
 public final class RedfishService implements AutoCloseable {
     static final List<String> RESET_TYPES = List.of("On", "ForceOff", "ForceRestart", "PowerCycle");
@@ -43,8 +41,10 @@ public final class RedfishService implements AutoCloseable {
     private final String user;
     private final Secret password;
     private final Map<String, LabMachine> machines = new ConcurrentHashMap<>();
+
     /** token → session id */
     private final Map<String, String> sessions = new ConcurrentHashMap<>();
+
     private final Map<String, Integer> versions = new ConcurrentHashMap<>();
 
     private RedfishService(HttpsServer server, String user, Secret password) {
@@ -100,7 +100,8 @@ public final class RedfishService implements AutoCloseable {
 
     private void route(HttpExchange ex, String method, String path) throws IOException, InterruptedException {
         if (path.equals("/redfish/v1/SessionService")) {
-            ObjectNode s = resource("/redfish/v1/SessionService", "#SessionService.v1_1_8.SessionService", "SessionService");
+            ObjectNode s =
+                    resource("/redfish/v1/SessionService", "#SessionService.v1_1_8.SessionService", "SessionService");
             s.put("ServiceEnabled", true).put("SessionTimeout", 600);
             s.putObject("Sessions").put("@odata.id", SESSIONS);
             send(ex, 200, s, null);
@@ -137,8 +138,11 @@ public final class RedfishService implements AutoCloseable {
         if (rest.equals(name + "/Actions/ComputerSystem.Reset") && method.equals("POST")) {
             String type = body(ex).path("ResetType").asText("");
             if (!RESET_TYPES.contains(type)) {
-                error(ex, 400, "Base.1.8.ActionParameterNotSupported", "ResetType '" + type + "' is not one of "
-                        + RESET_TYPES);
+                error(
+                        ex,
+                        400,
+                        "Base.1.8.ActionParameterNotSupported",
+                        "ResetType '" + type + "' is not one of " + RESET_TYPES);
                 return;
             }
             switch (type) {
@@ -155,22 +159,31 @@ public final class RedfishService implements AutoCloseable {
             String ifMatch = ex.getRequestHeaders().getFirst("If-Match");
             String etag = etag(m);
             if (ifMatch != null && !ifMatch.equals(etag) && !ifMatch.equals("*")) {
-                error(ex, 412, "Base.1.8.PreconditionFailed", "If-Match " + ifMatch + " is not the current ETag " + etag);
+                error(
+                        ex,
+                        412,
+                        "Base.1.8.PreconditionFailed",
+                        "If-Match " + ifMatch + " is not the current ETag " + etag);
                 return;
             }
             JsonNode boot = body(ex).path("Boot");
             String target = boot.path("BootSourceOverrideTarget").asText(null);
             String enabled = boot.path("BootSourceOverrideEnabled").asText(null);
             if (target != null && !TARGETS.contains(target)) {
-                error(ex, 400, "Base.1.8.PropertyValueNotInList", "BootSourceOverrideTarget '" + target + "' is not one of "
-                        + TARGETS);
+                error(
+                        ex,
+                        400,
+                        "Base.1.8.PropertyValueNotInList",
+                        "BootSourceOverrideTarget '" + target + "' is not one of " + TARGETS);
                 return;
             }
-            LabMachine.BootOverride o = target == null ? m.override() : switch (target) {
-                case "Pxe" -> LabMachine.BootOverride.PXE;
-                case "Hdd" -> LabMachine.BootOverride.DISK;
-                default -> LabMachine.BootOverride.NONE;
-            };
+            LabMachine.BootOverride o = target == null
+                    ? m.override()
+                    : switch (target) {
+                        case "Pxe" -> LabMachine.BootOverride.PXE;
+                        case "Hdd" -> LabMachine.BootOverride.DISK;
+                        default -> LabMachine.BootOverride.NONE;
+                    };
             boolean once = enabled == null ? m.once() : !"Continuous".equals(enabled);
             if ("Disabled".equals(enabled)) {
                 o = LabMachine.BootOverride.NONE;
@@ -186,17 +199,23 @@ public final class RedfishService implements AutoCloseable {
     private ObjectNode systemJson(LabMachine m) throws IOException, InterruptedException {
         String path = SYSTEMS + "/" + m.name();
         ObjectNode s = resource(path, "#ComputerSystem.v1_13_0.ComputerSystem", m.name());
-        s.put("Id", m.name()).put("SystemType", "Virtual").put("Manufacturer", "kiln lab").put("Model", "QEMU")
+        s.put("Id", m.name())
+                .put("SystemType", "Virtual")
+                .put("Manufacturer", "kiln lab")
+                .put("Model", "QEMU")
                 .put("PowerState", m.isOn() ? "On" : "Off");
         s.putObject("Status").put("State", "Enabled").put("Health", "OK");
         ObjectNode boot = s.putObject("Boot");
-        boot.put("BootSourceOverrideTarget", switch (m.override()) {
-            case PXE -> "Pxe";
-            case DISK -> "Hdd";
-            case NONE -> "None";
-        });
-        boot.put("BootSourceOverrideEnabled", m.override() == LabMachine.BootOverride.NONE ? "Disabled"
-                : m.once() ? "Once" : "Continuous");
+        boot.put(
+                "BootSourceOverrideTarget",
+                switch (m.override()) {
+                    case PXE -> "Pxe";
+                    case DISK -> "Hdd";
+                    case NONE -> "None";
+                });
+        boot.put(
+                "BootSourceOverrideEnabled",
+                m.override() == LabMachine.BootOverride.NONE ? "Disabled" : m.once() ? "Once" : "Continuous");
         boot.put("BootSourceOverrideMode", "Legacy");
         ArrayNode targets = boot.putArray("BootSourceOverrideTarget@Redfish.AllowableValues");
         TARGETS.forEach(targets::add);
@@ -233,7 +252,11 @@ public final class RedfishService implements AutoCloseable {
     }
 
     private static ObjectNode resource(String id, String type, String name) {
-        return Json.MAPPER.createObjectNode().put("@odata.id", id).put("@odata.type", type).put("Name", name);
+        return Json.MAPPER
+                .createObjectNode()
+                .put("@odata.id", id)
+                .put("@odata.type", type)
+                .put("Name", name);
     }
 
     private void login(HttpExchange ex) throws IOException {
@@ -249,8 +272,13 @@ public final class RedfishService implements AutoCloseable {
         sessions.put(token, id);
         ex.getResponseHeaders().set("X-Auth-Token", token);
         ex.getResponseHeaders().set("Location", SESSIONS + "/" + id);
-        send(ex, 201, resource(SESSIONS + "/" + id, "#Session.v1_3_0.Session", "Session " + id)
-                .put("Id", id).put("UserName", user), null);
+        send(
+                ex,
+                201,
+                resource(SESSIONS + "/" + id, "#Session.v1_3_0.Session", "Session " + id)
+                        .put("Id", id)
+                        .put("UserName", user),
+                null);
     }
 
     private boolean authorized(HttpExchange ex) {
@@ -260,7 +288,8 @@ public final class RedfishService implements AutoCloseable {
         }
         String auth = ex.getRequestHeaders().getFirst("Authorization");
         if (auth != null && auth.startsWith("Basic ")) {
-            String decoded = new String(Base64.getDecoder().decode(auth.substring(6).trim()), StandardCharsets.UTF_8);
+            String decoded =
+                    new String(Base64.getDecoder().decode(auth.substring(6).trim()), StandardCharsets.UTF_8);
             int colon = decoded.indexOf(':');
             return colon > 0 && matches(decoded.substring(0, colon), decoded.substring(colon + 1));
         }
@@ -268,7 +297,8 @@ public final class RedfishService implements AutoCloseable {
     }
 
     private boolean matches(String u, String p) {
-        return MessageDigest.isEqual((u + "\0" + p).getBytes(StandardCharsets.UTF_8),
+        return MessageDigest.isEqual(
+                (u + "\0" + p).getBytes(StandardCharsets.UTF_8),
                 (user + "\0" + password.reveal()).getBytes(StandardCharsets.UTF_8));
     }
 

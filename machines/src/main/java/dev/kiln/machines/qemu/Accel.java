@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 public final class Accel {
     private static String chosen;
 
-    private Accel() { }
+    private Accel() {}
 
     /** "kvm" or "tcg". {@code probeKernel} may be null, in which case KVM is trusted if present. */
     public static synchronized String choose(Path probeKernel) {
@@ -42,10 +42,29 @@ public final class Accel {
         Process p = null;
         try {
             log = Files.createTempFile("kiln-kvm-probe", ".log");
-            p = new ProcessBuilder("qemu-system-x86_64", "-machine", "pc,accel=kvm", "-cpu", "host", "-m", "256",
-                    "-display", "none", "-monitor", "none", "-nodefaults", "-no-reboot", "-serial", "file:" + log,
-                    "-kernel", kernel.toString(), "-append", "console=ttyS0 panic=-1")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            p = new ProcessBuilder(
+                            "qemu-system-x86_64",
+                            "-machine",
+                            "pc,accel=kvm",
+                            "-cpu",
+                            "host",
+                            "-m",
+                            "256",
+                            "-display",
+                            "none",
+                            "-monitor",
+                            "none",
+                            "-nodefaults",
+                            "-no-reboot",
+                            "-serial",
+                            "file:" + log,
+                            "-kernel",
+                            kernel.toString(),
+                            "-append",
+                            "console=ttyS0 panic=-1")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
             while (System.nanoTime() < deadline) {
                 if (new String(Files.readAllBytes(log), StandardCharsets.UTF_8).contains("Linux version")) {
@@ -83,7 +102,8 @@ public final class Accel {
 
     /** QEMU arguments for the chosen accelerator. */
     public static java.util.List<String> args(String accel) {
-        return accel.equals("kvm") ? java.util.List.of("-machine", "pc,accel=kvm", "-cpu", "host")
+        return accel.equals("kvm")
+                ? java.util.List.of("-machine", "pc,accel=kvm", "-cpu", "host")
                 : java.util.List.of("-machine", "pc,accel=tcg");
     }
 }

@@ -12,12 +12,12 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A headless QEMU machine built from its command line: the caller gives the machine's own
- * arguments (accelerator, memory, firmware, disks), and optionally a launcher prefix (e.g.
- * {@code ip netns exec NS}) and a tap its NIC sits on. Power is process control: on starts
- * QEMU, off kills it, a cycle does both. The serial console goes to {@code workDir/console.log}
- * and QEMU's own messages to {@code workDir/qemu.log}; a console of an earlier power-on is kept
- * in {@code console.previous.log}, so the current boot is always console.log.
+ * A headless QEMU machine built from its command line: the caller gives the machine's own arguments
+ * (accelerator, memory, firmware, disks), and optionally a launcher prefix (e.g. {@code ip netns
+ * exec NS}) and a tap its NIC sits on. Power is process control: on starts QEMU, off kills it, a
+ * cycle does both. The serial console goes to {@code workDir/console.log} and QEMU's own messages
+ * to {@code workDir/qemu.log}; a console of an earlier power-on is kept in {@code
+ * console.previous.log}, so the current boot is always console.log.
  */
 public final class QemuVm implements Machine {
     /** Starts QEMU's process; a network that must kill what it started on close passes its own. */
@@ -46,8 +46,10 @@ public final class QemuVm implements Machine {
     private final Nic nic;
     private final Path workDir;
     private final Launcher launcher;
+
     /** Guarded by this. */
     private Process process;
+
     private boolean pxeOnce;
     private boolean closed;
 
@@ -61,7 +63,9 @@ public final class QemuVm implements Machine {
         this.launcher = b.launcher;
     }
 
-    /** @param workDir the machine's directory: console.log, qemu.log, firmware variables */
+    /**
+     * @param workDir the machine's directory: console.log, qemu.log, firmware variables
+     */
     public static Builder builder(String name, Path workDir) {
         return new Builder(name, workDir);
     }
@@ -80,13 +84,18 @@ public final class QemuVm implements Machine {
             this.workDir = Objects.requireNonNull(workDir);
         }
 
-        /** What runs QEMU, e.g. {@code ip netns exec NS}; it must exec QEMU (killing it kills QEMU). */
+        /**
+         * What runs QEMU, e.g. {@code ip netns exec NS}; it must exec QEMU (killing it kills QEMU).
+         */
         public Builder launcher(List<String> prefix) {
             this.prefix = prefix;
             return this;
         }
 
-        /** QEMU's -name, which shows in the process list (cleanup markers go here); default the name. */
+        /**
+         * QEMU's -name, which shows in the process list (cleanup markers go here); default the
+         * name.
+         */
         public Builder processName(String processName) {
             this.processName = processName;
             return this;
@@ -125,7 +134,9 @@ public final class QemuVm implements Machine {
         return workDir.resolve("console.log");
     }
 
-    /** The full command line a power-on runs (for a BMC emulator that starts the machine itself). */
+    /**
+     * The full command line a power-on runs (for a BMC emulator that starts the machine itself).
+     */
     public List<String> command() {
         return command(false);
     }
@@ -138,8 +149,11 @@ public final class QemuVm implements Machine {
             cmd.addAll(List.of("-boot", "once=n"));
         }
         if (nic != null) {
-            cmd.addAll(List.of("-netdev", "tap,id=n0,ifname=" + nic.tap() + ",script=no,downscript=no",
-                    "-device", "virtio-net-pci,netdev=n0,mac=" + nic.mac() + nic.deviceOptions()));
+            cmd.addAll(List.of(
+                    "-netdev",
+                    "tap,id=n0,ifname=" + nic.tap() + ",script=no,downscript=no",
+                    "-device",
+                    "virtio-net-pci,netdev=n0,mac=" + nic.mac() + nic.deviceOptions()));
         }
         cmd.addAll(List.of("-display", "none", "-monitor", "none", "-serial", "file:" + consoleLog()));
         return cmd;
@@ -158,15 +172,19 @@ public final class QemuVm implements Machine {
         keepPreviousConsole();
         List<String> cmd = command(pxeOnce);
         pxeOnce = false;
-        process = launcher.start(new ProcessBuilder(cmd).redirectErrorStream(true)
+        process = launcher.start(new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
                 .redirectOutput(workDir.resolve("qemu.log").toFile()));
     }
 
     private void keepPreviousConsole() throws IOException {
         Path console = consoleLog();
         if (Files.exists(console) && Files.size(console) > 0) {
-            Files.write(workDir.resolve("console.previous.log"), Files.readAllBytes(console),
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Files.write(
+                    workDir.resolve("console.previous.log"),
+                    Files.readAllBytes(console),
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
             Files.delete(console);
         }
     }
@@ -191,10 +209,15 @@ public final class QemuVm implements Machine {
 
     /** QEMU's process id while it runs. */
     public synchronized java.util.OptionalLong pid() {
-        return process != null && process.isAlive() ? java.util.OptionalLong.of(process.pid()) : java.util.OptionalLong.empty();
+        return process != null && process.isAlive()
+                ? java.util.OptionalLong.of(process.pid())
+                : java.util.OptionalLong.empty();
     }
 
-    /** The next power-on boots from the network ({@code -boot once=n}) unless the arguments set -boot. */
+    /**
+     * The next power-on boots from the network ({@code -boot once=n}) unless the arguments set
+     * -boot.
+     */
     @Override
     public synchronized void bootOnceFromNetwork() {
         pxeOnce = true;
@@ -206,7 +229,11 @@ public final class QemuVm implements Machine {
      */
     public synchronized void checkRunning() throws IOException {
         if (process != null && !process.isAlive()) {
-            throw new IOException("QEMU of node " + name + " exited at once (status " + process.exitValue() + "): "
+            throw new IOException("QEMU of node "
+                    + name
+                    + " exited at once (status "
+                    + process.exitValue()
+                    + "): "
                     + read(workDir.resolve("qemu.log")).strip());
         }
     }

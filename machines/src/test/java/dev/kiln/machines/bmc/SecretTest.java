@@ -34,6 +34,8 @@ class SecretTest {
         assertThatThrownBy(() -> Secret.fromFile(tmp.resolve("empty.pass"))).hasMessageContaining("is empty");
         assertThatThrownBy(() -> Secret.fromEnv("KILN_M1_BMC", Map.<String, String>of()::get))
                 .hasMessage("environment variable KILN_M1_BMC (the BMC password) is not set");
-        assertThat(Secret.fromEnv("KILN_M1_BMC", Map.of("KILN_M1_BMC", "pw")::get).reveal()).isEqualTo("pw");
+        assertThat(Secret.fromEnv("KILN_M1_BMC", Map.of("KILN_M1_BMC", "pw")::get)
+                        .reveal())
+                .isEqualTo("pw");
     }
 }

@@ -20,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The ipmi driver (ipmitool -I lanplus) against the lab's BMC: OpenIPMI's ipmi_sim, whose
- * chassis_control program starts and stops a real QEMU process through the lab's power panel.
- * The QEMU machine has no disk and no NIC: what is checked is its power, not what it boots.
+ * chassis_control program starts and stops a real QEMU process through the lab's power panel. The
+ * QEMU machine has no disk and no NIC: what is checked is its power, not what it boots.
  */
 @Tag("vm")
 class IpmiSimBmcTest {
@@ -31,8 +31,9 @@ class IpmiSimBmcTest {
     @Test
     void powerBootOverrideAndCycleReachTheMachinesQemu() throws Exception {
         try (QemuVm vm = QemuVm.builder("m1", tmp.resolve("m1"))
-                .args(List.of("-machine", "accel=tcg", "-nodefaults", "-m", "32")).build();
-             PowerPanel panel = PowerPanel.start()) {
+                        .args(List.of("-machine", "accel=tcg", "-nodefaults", "-m", "32"))
+                        .build();
+                PowerPanel panel = PowerPanel.start()) {
             LabMachine lab = new LabMachine(vm);
             panel.add(lab);
             try (IpmiSimBmc sim = IpmiSimBmc.start(lab, panel, tmp.resolve("bmc-m1"), ProcessBuilder::start)) {
@@ -57,7 +58,11 @@ class IpmiSimBmcTest {
                 long secondPid = vm.pid().orElseThrow();
                 assertThat(secondPid).isNotEqualTo(firstPid);
                 // The override was for this boot only: QEMU got it, the BMC forgot it.
-                assertThat(ProcessHandle.of(secondPid).orElseThrow().info().arguments().orElseThrow())
+                assertThat(ProcessHandle.of(secondPid)
+                                .orElseThrow()
+                                .info()
+                                .arguments()
+                                .orElseThrow())
                         .containsSequence("-boot", "once=n");
                 assertThat(lab.override()).isEqualTo(LabMachine.BootOverride.NONE);
 
@@ -70,16 +75,26 @@ class IpmiSimBmcTest {
 
     @Test
     void aWrongPasswordIsOneClearErrorThatNamesNodeAndBmcButNotThePassword() throws Exception {
-        try (QemuVm vm = QemuVm.builder("m1", tmp.resolve("m1")).args(List.of("-machine", "accel=tcg", "-m", "32")).build();
-             PowerPanel panel = PowerPanel.start()) {
+        try (QemuVm vm = QemuVm.builder("m1", tmp.resolve("m1"))
+                        .args(List.of("-machine", "accel=tcg", "-m", "32"))
+                        .build();
+                PowerPanel panel = PowerPanel.start()) {
             LabMachine lab = new LabMachine(vm);
             panel.add(lab);
             try (IpmiSimBmc sim = IpmiSimBmc.start(lab, panel, tmp.resolve("bmc-m1"), ProcessBuilder::start)) {
-                BmcEndpoint wrong = new BmcEndpoint("m1", sim.address(), sim.user(),
-                        Secret.of("not-the-password", "file /etc/kiln/m1.pass"), null, null, false, false,
+                BmcEndpoint wrong = new BmcEndpoint(
+                        "m1",
+                        sim.address(),
+                        sim.user(),
+                        Secret.of("not-the-password", "file /etc/kiln/m1.pass"),
+                        null,
+                        null,
+                        false,
+                        false,
                         Duration.ofSeconds(3));
                 assertThatThrownBy(() -> new IpmiMachine(wrong).powerOn())
-                        .isInstanceOfSatisfying(BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.AUTH))
+                        .isInstanceOfSatisfying(
+                                BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.AUTH))
                         .hasMessageStartingWith("node m1, BMC " + sim.address() + ": ")
                         .hasMessageContaining("login as 'admin' refused")
                         .hasMessageContaining("file /etc/kiln/m1.pass")
@@ -95,10 +110,19 @@ class IpmiSimBmcTest {
         try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
-        BmcEndpoint nobody = new BmcEndpoint("w7", "127.0.0.1:" + port, "admin", Secret.of("x", "test"), null, null,
-                false, false, Duration.ofSeconds(1));
+        BmcEndpoint nobody = new BmcEndpoint(
+                "w7",
+                "127.0.0.1:" + port,
+                "admin",
+                Secret.of("x", "test"),
+                null,
+                null,
+                false,
+                false,
+                Duration.ofSeconds(1));
         assertThatThrownBy(() -> new IpmiMachine(nobody).powerState())
-                .isInstanceOfSatisfying(BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.UNREACHABLE))
+                .isInstanceOfSatisfying(
+                        BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.UNREACHABLE))
                 .hasMessageStartingWith("node w7, BMC 127.0.0.1:" + port + ": no answer within 1 s");
     }
 }

@@ -1,13 +1,11 @@
 package dev.kiln.machines.qemu;
 
-import dev.kiln.core.json.Json;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,9 +34,12 @@ class DiskOverlayTest {
                 .hasMessage("--disk-size: expected a size such as 8G, 512M or 1.5T, got 'eight'");
         assertThatThrownBy(() -> DiskOverlay.parseSize("8X", "--disk-size")).hasMessageContaining("got '8X'");
         assertThatThrownBy(() -> DiskOverlay.parseSize("-1G", "--disk-size")).hasMessageContaining("got '-1G'");
-        assertThatThrownBy(() -> DiskOverlay.parseSize("0G", "--disk-size")).hasMessageContaining("must be more than 0");
-        assertThatThrownBy(() -> DiskOverlay.parseSize("1.5", "--disk-size")).hasMessageContaining("cannot have a fraction");
-        assertThatThrownBy(() -> DiskOverlay.parseSize("99999999999T", "--disk-size")).hasMessageContaining("too big");
+        assertThatThrownBy(() -> DiskOverlay.parseSize("0G", "--disk-size"))
+                .hasMessageContaining("must be more than 0");
+        assertThatThrownBy(() -> DiskOverlay.parseSize("1.5", "--disk-size"))
+                .hasMessageContaining("cannot have a fraction");
+        assertThatThrownBy(() -> DiskOverlay.parseSize("99999999999T", "--disk-size"))
+                .hasMessageContaining("too big");
         assertThatThrownBy(() -> DiskOverlay.parseSize("", "--disk-size")).hasMessageContaining("got ''");
     }
 
@@ -63,13 +64,15 @@ class DiskOverlayTest {
         assertThat(DiskOverlay.isOverlay(overlay)).isTrue();
         assertThat(DiskOverlay.imageOf(overlay)).isEqualTo(image.toAbsolutePath());
         assertThat(DiskOverlay.imageOf(image)).isEqualTo(image);
-        JsonNode info = Json.MAPPER.readTree(Exec.of("qemu-img", "info", "--output=json", overlay.toString()).run());
+        JsonNode info = Json.MAPPER.readTree(
+                Exec.of("qemu-img", "info", "--output=json", overlay.toString()).run());
         assertThat(info.get("format").asText()).isEqualTo("qcow2");
         assertThat(info.get("virtual-size").asLong()).isEqualTo(4L << 20);
         assertThat(info.get("backing-filename-format").asText()).isEqualTo("raw");
         // Booting it attaches the overlay as qcow2 and keeps its writes (no -snapshot).
-        assertThat(QemuMachine.diskArgs(overlay, QemuMachine.Bus.NVME)).contains(
-                "if=none,id=disk0,format=qcow2,file=" + overlay).doesNotContain("-snapshot");
+        assertThat(QemuMachine.diskArgs(overlay, QemuMachine.Bus.NVME))
+                .contains("if=none,id=disk0,format=qcow2,file=" + overlay)
+                .doesNotContain("-snapshot");
         assertThat(QemuMachine.diskArgs(image, QemuMachine.Bus.NVME)).contains("-snapshot");
 
         assertThatThrownBy(() -> DiskOverlay.create(image, 512 << 10, dir.resolve("small")))

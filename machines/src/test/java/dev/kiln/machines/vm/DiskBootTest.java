@@ -1,21 +1,20 @@
 package dev.kiln.machines.vm;
 
-import dev.kiln.core.json.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.builder.TestImages;
-import dev.kiln.machines.qemu.QemuMachine;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.Manifest;
+import dev.kiln.machines.qemu.QemuMachine;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** disk.raw is what becomes an AMI: it must boot under legacy BIOS (SeaBIOS) and UEFI (OVMF). */
 @Tag("vm")
@@ -41,7 +40,8 @@ class DiskBootTest {
             assertThat(identity.get("kernel").asText()).isEqualTo(m.kernel().release());
             Matcher boot = vm.await(BOOT, Duration.ofSeconds(30));
             assertThat(boot.group(1)).isEqualTo(firmware == QemuMachine.Firmware.UEFI ? "uefi" : "bios");
-            assertThat(boot.group(2)).as("root device: the disk's own third partition")
+            assertThat(boot.group(2))
+                    .as("root device: the disk's own third partition")
                     .isEqualTo(bus == QemuMachine.Bus.NVME ? "/dev/nvme0n1p3" : "/dev/vda3");
             assertThat(boot.group(3)).isEqualTo("ext4");
             assertThat(boot.group(4)).isEqualTo("no");

@@ -1,18 +1,17 @@
 package dev.kiln.machines.vm;
 
-import dev.kiln.core.json.Json;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.builder.TestImages;
-import dev.kiln.machines.qemu.DiskOverlay;
-import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.core.exec.Exec;
+import dev.kiln.core.json.Json;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
+import dev.kiln.machines.qemu.DiskOverlay;
+import dev.kiln.machines.qemu.QemuMachine;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,14 +25,16 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * disk.raw on a disk four times its size (an AMI launched with a bigger volume, the image written
- * to a real disk): the first boot grows the root to fill the disk, the second changes nothing,
- * and the filesystem is clean after each. Read from the disk itself after a clean shutdown, not
- * only from what the node says.
+ * to a real disk): the first boot grows the root to fill the disk, the second changes nothing, and
+ * the filesystem is clean after each. Read from the disk itself after a clean shutdown, not only
+ * from what the node says.
  */
 @Tag("vm")
 class DiskGrowTest {
-    static final Pattern GROWN = Pattern.compile("kiln-boot: root grown (\\S+) -> (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
-    static final Pattern UNCHANGED = Pattern.compile("kiln-boot: root unchanged (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
+    static final Pattern GROWN =
+            Pattern.compile("kiln-boot: root grown (\\S+) -> (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
+    static final Pattern UNCHANGED =
+            Pattern.compile("kiln-boot: root unchanged (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
     static final Pattern AGENT_BOOTED = Pattern.compile("kiln-agent: booted .*; root (grown|unchanged) .*");
     private static final ObjectMapper JSON = Json.MAPPER;
 
@@ -65,9 +66,15 @@ class DiskGrowTest {
         }
         Layout first = Layout.of(overlay, work.resolve("after-boot1"));
         assertThat(first.fsBytes()).as("root filesystem after %s", said).isGreaterThanOrEqualTo(size * 9 / 10);
-        assertThat(first.partitionBytes() - first.fsBytes()).as("the filesystem fills its partition").isLessThan(1 << 20);
-        assertThat(first.lastUsableLba()).as("backup GPT header at the end of the disk").isEqualTo(size / 512 - 34);
-        assertThat(first.others()).as("the BIOS boot partition and the ESP stay as built").isEqualTo(original.others());
+        assertThat(first.partitionBytes() - first.fsBytes())
+                .as("the filesystem fills its partition")
+                .isLessThan(1 << 20);
+        assertThat(first.lastUsableLba())
+                .as("backup GPT header at the end of the disk")
+                .isEqualTo(size / 512 - 34);
+        assertThat(first.others())
+                .as("the BIOS boot partition and the ESP stay as built")
+                .isEqualTo(original.others());
         assertThat(first.rootEntry().get("uuid")).isEqualTo(original.rootEntry().get("uuid"));
 
         try (QemuMachine vm = QemuMachine.start(overlay, firmware, bus, work.resolve("boot2"))) {
@@ -80,7 +87,8 @@ class DiskGrowTest {
         Layout second = Layout.of(overlay, work.resolve("after-boot2"));
         assertThat(second).as("a second boot changes nothing").isEqualTo(first);
 
-        assertThat(Hashing.sha256(image)).as("the stored image never changes")
+        assertThat(Hashing.sha256(image))
+                .as("the stored image never changes")
                 .isEqualTo(m.artifacts().get("disk/disk.raw").sha256());
     }
 
@@ -98,10 +106,16 @@ class DiskGrowTest {
             Files.createDirectories(dir);
             Path raw = dir.resolve("disk.raw");
             try {
-                Exec.of("qemu-img", "convert", "-O", "raw", disk.toString(), raw.toString()).run();
+                Exec.of("qemu-img", "convert", "-O", "raw", disk.toString(), raw.toString())
+                        .run();
                 String verify = Exec.of("sfdisk", "--verify", raw.toString()).run();
-                assertThat(verify).as("sfdisk --verify").contains("No errors detected").doesNotContain("backup GPT");
-                JsonNode table = JSON.readTree(Exec.of("sfdisk", "-J", raw.toString()).run()).get("partitiontable");
+                assertThat(verify)
+                        .as("sfdisk --verify")
+                        .contains("No errors detected")
+                        .doesNotContain("backup GPT");
+                JsonNode table = JSON.readTree(
+                                Exec.of("sfdisk", "-J", raw.toString()).run())
+                        .get("partitiontable");
                 JsonNode parts = table.get("partitions");
                 assertThat(parts).hasSize(3);
                 ObjectNode root = ((ObjectNode) parts.get(2).deepCopy());
@@ -116,11 +130,17 @@ class DiskGrowTest {
                 long sector = table.path("sectorsize").asLong(512);
                 String fs = raw + "?offset=" + root.get("start").asLong() * sector;
                 Exec.Result fsck = Exec.of("e2fsck", "-fn", fs).runAllowingFailure();
-                assertThat(fsck.exitCode()).as("e2fsck -fn on the root filesystem:\n" + fsck.output()).isZero();
+                assertThat(fsck.exitCode())
+                        .as("e2fsck -fn on the root filesystem:\n" + fsck.output())
+                        .isZero();
                 String header = Exec.of("dumpe2fs", "-h", fs).run();
                 long blocks = Long.parseLong(header.replaceFirst("(?s).*\nBlock count:\\s+(\\d+).*", "$1"));
                 long blockSize = Long.parseLong(header.replaceFirst("(?s).*\nBlock size:\\s+(\\d+).*", "$1"));
-                return new Layout(table.get("lastlba").asLong(), others, root, root.get("size").asLong() * sector,
+                return new Layout(
+                        table.get("lastlba").asLong(),
+                        others,
+                        root,
+                        root.get("size").asLong() * sector,
                         blocks * blockSize);
             } finally {
                 Files.deleteIfExists(raw);

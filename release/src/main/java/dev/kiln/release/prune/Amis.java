@@ -24,17 +24,18 @@ import software.amazon.awssdk.services.ssm.model.ParameterMetadata;
 
 /**
  * The AMIs of a version, in every region published.json lists: deregistered, then their EBS
- * snapshots deleted. published.json is the to-do list and is updated after each step (the
- * snapshot id recorded before the AMI goes, since a deregistered AMI no longer names it; the
- * entry dropped once the snapshot is gone), so a killed prune is finished by the next one.
+ * snapshots deleted. published.json is the to-do list and is updated after each step (the snapshot
+ * id recorded before the AMI goes, since a deregistered AMI no longer names it; the entry dropped
+ * once the snapshot is gone), so a killed prune is finished by the next one.
  *
- * <p>An SSM parameter whose value is the AMI (kiln promote points /kiln/images/NAME/ENV at it,
- * and launch templates may resolve others) blocks it: deleting the AMI would break every launch
- * through that parameter. Every parameter of the region is looked at, not only kiln's.
+ * <p>An SSM parameter whose value is the AMI (kiln promote points /kiln/images/NAME/ENV at it, and
+ * launch templates may resolve others) blocks it: deleting the AMI would break every launch through
+ * that parameter. Every parameter of the region is looked at, not only kiln's.
  */
 public final class Amis implements AutoCloseable {
     private final AwsSettings settings;
     private final Map<String, AwsClients> clients = new HashMap<>();
+
     /** region+endpoint → AMI id → parameters whose value it is. */
     private final Map<String, Map<String, List<String>>> ssmValues = new HashMap<>();
 
@@ -54,7 +55,12 @@ public final class Amis implements AutoCloseable {
         for (Published.Ami a : amis) {
             List<String> params = parameters(a).getOrDefault(a.imageId(), List.of());
             if (!params.isEmpty()) {
-                out.add("AMI " + a.imageId() + " in " + a.region() + " is the value of SSM parameter " + String.join(", ", params)
+                out.add("AMI "
+                        + a.imageId()
+                        + " in "
+                        + a.region()
+                        + " is the value of SSM parameter "
+                        + String.join(", ", params)
                         + ": point it elsewhere (kiln promote another version) before this version can be pruned");
             }
         }
@@ -68,7 +74,8 @@ public final class Amis implements AutoCloseable {
             Ec2Client ec2 = clients(a).ec2(Region.of(a.region()));
             String snapshot = a.snapshotId();
             try {
-                List<Image> images = ec2.describeImages(b -> b.imageIds(a.imageId())).images();
+                List<Image> images =
+                        ec2.describeImages(b -> b.imageIds(a.imageId())).images();
                 if (!images.isEmpty()) {
                     for (BlockDeviceMapping m : images.get(0).blockDeviceMappings()) {
                         if (m.ebs() != null && m.ebs().snapshotId() != null) {
@@ -77,8 +84,19 @@ public final class Amis implements AutoCloseable {
                     }
                     if (!Objects.equals(snapshot, a.snapshotId())) {
                         String s = snapshot;
-                        Published.update(recordsDir, ref.toString(), p -> p.withAmi(new Published.Ami(a.region(), a.imageId(), s,
-                                a.name(), a.copiedFrom(), a.sharedWith(), a.ssmParameter(), a.endpoint(), a.publishedAt())));
+                        Published.update(
+                                recordsDir,
+                                ref.toString(),
+                                p -> p.withAmi(new Published.Ami(
+                                        a.region(),
+                                        a.imageId(),
+                                        s,
+                                        a.name(),
+                                        a.copiedFrom(),
+                                        a.sharedWith(),
+                                        a.ssmParameter(),
+                                        a.endpoint(),
+                                        a.publishedAt())));
                     }
                     ec2.deregisterImage(b -> b.imageId(a.imageId()));
                     log.accept("deregistered " + a.imageId() + " in " + a.region());
@@ -96,7 +114,8 @@ public final class Amis implements AutoCloseable {
                     log.accept("deleted snapshot " + s + " in " + a.region());
                 } catch (SdkException e) {
                     if (!AwsErrors.is(e, "InvalidSnapshot.NotFound")) {
-                        throw AwsErrors.explain(e, "deleting snapshot " + s + " of " + a.imageId() + " (" + ref + ")", where);
+                        throw AwsErrors.explain(
+                                e, "deleting snapshot " + s + " of " + a.imageId() + " (" + ref + ")", where);
                     }
                 }
             }
@@ -128,16 +147,20 @@ public final class Amis implements AutoCloseable {
                 }
             }
         } catch (SdkException e) {
-            throw AwsErrors.explain(e, "reading the SSM parameters of " + a.region() + " (is any still pointing at " + a.imageId()
-                    + "?)", where(a));
+            throw AwsErrors.explain(
+                    e,
+                    "reading the SSM parameters of " + a.region() + " (is any still pointing at " + a.imageId() + "?)",
+                    where(a));
         }
         ssmValues.put(key, byValue);
         return byValue;
     }
 
     private AwsClients clients(Published.Ami a) {
-        return clients.computeIfAbsent(a.region() + " " + a.endpoint(), k -> new AwsClients(
-                new AwsSettings(a.region(), endpoint(a), settings.profile(), settings.credentials()), 1));
+        return clients.computeIfAbsent(
+                a.region() + " " + a.endpoint(),
+                k -> new AwsClients(
+                        new AwsSettings(a.region(), endpoint(a), settings.profile(), settings.credentials()), 1));
     }
 
     private URI endpoint(Published.Ami a) {

@@ -7,14 +7,17 @@ package dev.kiln.release.prune;
  */
 final class CrashPoint {
     static final String PROPERTY = "kiln.test.prune.haltAt";
+
     /** Local store: the version was renamed into .trash/, not deleted yet. */
     static final String LOCAL_RENAMED = "local-renamed";
+
     /** S3: the manifest is gone, the artifacts are not. */
     static final String S3_MANIFEST_DELETED = "s3-manifest-deleted";
+
     /** AWS: the AMI is deregistered, its snapshot not deleted yet. */
     static final String AMI_DEREGISTERED = "ami-deregistered";
 
-    private CrashPoint() { }
+    private CrashPoint() {}
 
     static void reached(String point) {
         if (point.equals(System.getProperty(PROPERTY))) {

@@ -17,14 +17,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The versions nodes use: from a running kiln serve (what each node is assigned, was last given
- * in a boot script, and reports running), or, when there is no server to ask, what the inventory
- * files assign. Images are NAME:VERSION or NAME@ENV (an environment's channel, resolved by the
- * caller through the promotion records).
+ * The versions nodes use: from a running kiln serve (what each node is assigned, was last given in
+ * a boot script, and reports running), or, when there is no server to ask, what the inventory files
+ * assign. Images are NAME:VERSION or NAME@ENV (an environment's channel, resolved by the caller
+ * through the promotion records).
  */
 public final class FleetUse {
-    /** @param image NAME:VERSION or NAME@ENV; @param why "assigned to cluster/node by kiln serve http://…" */
-    public record Use(String image, String why) { }
+    /**
+     * @param image NAME:VERSION or NAME@ENV; @param why "assigned to cluster/node by kiln serve
+     *     http://…"
+     */
+    public record Use(String image, String why) {}
 
     private final List<Use> uses;
     private final String source;
@@ -57,7 +60,10 @@ public final class FleetUse {
      */
     public static FleetUse fromServer(String server, String token) throws IOException {
         String base = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
         List<Use> uses = new ArrayList<>();
         JsonNode nodes = get(http, base, "/nodes", token, true);
         for (JsonNode n : nodes) {
@@ -69,8 +75,16 @@ public final class FleetUse {
         if (fleet != null) {
             for (JsonNode c : fleet.path("clusters")) {
                 for (JsonNode n : c.path("nodes")) {
-                    add(uses, n.path("current"), "kiln serve " + base + " last booted node " + c.path("name").asText() + "/"
-                            + n.path("name").asText() + " with it");
+                    add(
+                            uses,
+                            n.path("current"),
+                            "kiln serve "
+                                    + base
+                                    + " last booted node "
+                                    + c.path("name").asText()
+                                    + "/"
+                                    + n.path("name").asText()
+                                    + " with it");
                 }
             }
         }
@@ -83,8 +97,10 @@ public final class FleetUse {
         }
     }
 
-    private static JsonNode get(HttpClient http, String base, String path, String token, boolean required) throws IOException {
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20));
+    private static JsonNode get(HttpClient http, String base, String path, String token, boolean required)
+            throws IOException {
+        HttpRequest.Builder req =
+                HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20));
         if (token != null && !token.isBlank()) {
             req.header("Authorization", "Bearer " + token.trim());
         }
@@ -92,21 +108,27 @@ public final class FleetUse {
         try {
             r = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
         } catch (ConnectException e) {
-            throw new IOException("cannot reach kiln serve at " + base + " to see what nodes run; prune deletes nothing without"
+            throw new IOException("cannot reach kiln serve at "
+                    + base
+                    + " to see what nodes run; prune deletes nothing without"
                     + " knowing (leave out --server to keep what --inventory files assign instead)");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted asking " + base + path, e);
         }
         if (r.statusCode() == 401) {
-            throw new IOException("GET " + base + path + ": 401, the operator token is missing or wrong: pass --token or"
+            throw new IOException("GET "
+                    + base
+                    + path
+                    + ": 401, the operator token is missing or wrong: pass --token or"
                     + " $KILN_TOKEN (it is in operator-token in kiln serve's state directory)");
         }
         if (r.statusCode() != 200) {
             if (!required) {
                 return null;
             }
-            throw new IOException("GET " + base + path + ": HTTP " + r.statusCode() + " " + r.body().trim());
+            throw new IOException("GET " + base + path + ": HTTP " + r.statusCode() + " "
+                    + r.body().trim());
         }
         return Json.MAPPER.readTree(r.body());
     }
@@ -125,10 +147,15 @@ public final class FleetUse {
             } catch (NoSuchFileException e) {
                 throw new IOException("inventory " + f + " not found (--inventory)");
             } catch (IOException e) {
-                throw new IOException(f + " is not a kiln inventory (" + e.getMessage().lines().findFirst().orElse("")
-                        + "); kiln serve --inventory " + f + " shows where");
+                throw new IOException(f
+                        + " is not a kiln inventory ("
+                        + e.getMessage().lines().findFirst().orElse("")
+                        + "); kiln serve --inventory "
+                        + f
+                        + " shows where");
             }
-            for (Inventory.Cluster c : doc == null || doc.clusters() == null ? List.<Inventory.Cluster>of() : doc.clusters()) {
+            for (Inventory.Cluster c :
+                    doc == null || doc.clusters() == null ? List.<Inventory.Cluster>of() : doc.clusters()) {
                 if (c == null) {
                     continue;
                 }
@@ -137,12 +164,16 @@ public final class FleetUse {
                 }
                 for (Inventory.Node n : c.nodes() == null ? List.<Inventory.Node>of() : c.nodes()) {
                     if (n != null && n.image() != null) {
-                        uses.add(new Use(n.image(), "assigned to node " + c.name() + "/" + n.name() + " in inventory " + f));
+                        uses.add(new Use(
+                                n.image(), "assigned to node " + c.name() + "/" + n.name() + " in inventory " + f));
                     }
                 }
             }
         }
-        String source = files.isEmpty() ? "no kiln serve (--server) and no --inventory" : "the inventories " + String.join(", ", files.stream().map(Path::toString).toList());
+        String source = files.isEmpty()
+                ? "no kiln serve (--server) and no --inventory"
+                : "the inventories "
+                        + String.join(", ", files.stream().map(Path::toString).toList());
         return new FleetUse(uses, source, false);
     }
 }

@@ -10,17 +10,19 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * A bound on the package-layer cache (CACHE/layers/KEY.tar, one mmdebstrap result per package
- * set): the least recently used layers go first until the rest fit. A build touches a layer's
+ * A bound on the package-layer cache (CACHE/layers/KEY.tar, one mmdebstrap result per package set):
+ * the least recently used layers go first until the rest fit. A build touches a layer's
  * modification time when it reuses it, so that time is the last use. Partial layers of running
  * builds (dot files) are never counted or touched. A build that is reading a layer while it is
  * deleted keeps reading it (Linux keeps an open file); the next build makes it again.
  */
 public final class LayerCache {
-    /** @param file the layer; @param lastUsed its mtime */
-    public record Layer(Path file, long bytes, FileTime lastUsed) { }
+    /**
+     * @param file the layer; @param lastUsed its mtime
+     */
+    public record Layer(Path file, long bytes, FileTime lastUsed) {}
 
-    private LayerCache() { }
+    private LayerCache() {}
 
     public static List<Layer> layers(Path cacheDir) throws IOException {
         Path dir = cacheDir.resolve("layers");
@@ -40,7 +42,10 @@ public final class LayerCache {
         return out;
     }
 
-    /** The layers to delete so that the rest fit in {@code maxBytes}: the newest are kept, oldest go. */
+    /**
+     * The layers to delete so that the rest fit in {@code maxBytes}: the newest are kept, oldest
+     * go.
+     */
     public static List<Layer> overBudget(List<Layer> newestFirst, long maxBytes) {
         List<Layer> out = new ArrayList<>();
         long total = 0;
@@ -64,7 +69,7 @@ public final class LayerCache {
                 case 'M' -> mult = 1L << 20;
                 case 'G' -> mult = 1L << 30;
                 case 'T' -> mult = 1L << 40;
-                default -> { }
+                default -> {}
             }
             String n = mult == 1 ? t : t.substring(0, t.length() - 1);
             long v = Long.parseLong(n.trim());

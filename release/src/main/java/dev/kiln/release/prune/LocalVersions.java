@@ -18,8 +18,8 @@ import java.util.stream.Stream;
 
 /**
  * A local store. A version is deleted by renaming ROOT/NAME/VERSION into ROOT/.trash/ (one atomic
- * step: readers see it complete or not at all, never half deleted), then deleting it there. A
- * prune killed in between leaves it in .trash/, which the next prune empties first.
+ * step: readers see it complete or not at all, never half deleted), then deleting it there. A prune
+ * killed in between leaves it in .trash/, which the next prune empties first.
  */
 public final class LocalVersions implements VersionStore {
     static final String TRASH = ".trash";
@@ -49,7 +49,10 @@ public final class LocalVersions implements VersionStore {
         Set<String> names = new TreeSet<>();
         if (Files.isDirectory(store.root())) {
             try (Stream<Path> s = Files.list(store.root())) {
-                s.filter(Files::isDirectory).map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).forEach(names::add);
+                s.filter(Files::isDirectory)
+                        .map(p -> p.getFileName().toString())
+                        .filter(n -> !n.startsWith("."))
+                        .forEach(names::add);
             }
         }
         return names;
@@ -65,7 +68,10 @@ public final class LocalVersions implements VersionStore {
         try (Stream<Path> s = Files.list(trash)) {
             for (Path p : s.toList()) {
                 Files2.deleteRecursively(p);
-                done.add(p.getFileName().toString().replaceFirst("\\.[0-9]+$", "").replaceFirst("_", ":"));
+                done.add(p.getFileName()
+                        .toString()
+                        .replaceFirst("\\.[0-9]+$", "")
+                        .replaceFirst("_", ":"));
             }
         }
         return done;
@@ -79,7 +85,8 @@ public final class LocalVersions implements VersionStore {
         try {
             Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("cannot move " + dir + " to " + gone + " atomically; the store must be on one filesystem", e);
+            throw new IOException(
+                    "cannot move " + dir + " to " + gone + " atomically; the store must be on one filesystem", e);
         }
         CrashPoint.reached(CrashPoint.LOCAL_RENAMED);
         Files2.deleteRecursively(gone);
@@ -95,7 +102,9 @@ public final class LocalVersions implements VersionStore {
             return 0;
         }
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+            return s.filter(Files::isRegularFile)
+                    .mapToLong(p -> p.toFile().length())
+                    .sum();
         }
     }
 }

@@ -4,8 +4,8 @@ import java.time.Duration;
 
 /**
  * What kiln prune may delete, before protections: versions beyond the newest {@code keep} of each
- * image and/or built longer than {@code olderThan} ago. With both, a version must be beyond both
- * to go (the safer reading). At least one is required: prune deletes nothing it was not told to.
+ * image and/or built longer than {@code olderThan} ago. With both, a version must be beyond both to
+ * go (the safer reading). At least one is required: prune deletes nothing it was not told to.
  */
 public record Policy(Integer keep, Duration olderThan) {
     public Policy {
@@ -27,12 +27,18 @@ public record Policy(Integer keep, Duration olderThan) {
             }
             long n = Long.parseLong(t.substring(0, t.length() - 1));
             switch (t.charAt(t.length() - 1)) {
-                case 'w': return Duration.ofDays(7 * n);
-                case 'd': return Duration.ofDays(n);
-                case 'h': return Duration.ofHours(n);
-                case 'm': return Duration.ofMinutes(n);
-                case 's': return Duration.ofSeconds(n);
-                default: break;
+                case 'w':
+                    return Duration.ofDays(7 * n);
+                case 'd':
+                    return Duration.ofDays(n);
+                case 'h':
+                    return Duration.ofHours(n);
+                case 'm':
+                    return Duration.ofMinutes(n);
+                case 's':
+                    return Duration.ofSeconds(n);
+                default:
+                    break;
             }
         } catch (RuntimeException e) {
             // fall through to the message below

@@ -14,7 +14,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -24,28 +23,40 @@ import java.util.function.Consumer;
 /**
  * kiln prune: decides which versions go and deletes them, crash-safely. A version goes when the
  * policy lets it and nothing protects it. Protections, each printed as the reason it is kept:
+ *
  * <ul>
- *   <li>an environment points at it (its channel, from the promotion records);</li>
- *   <li>it is an environment's rollback window: the version before its current one, where
- *       {@code kiln promote NAME --rollback ENV} would take it;</li>
+ *   <li>an environment points at it (its channel, from the promotion records);
+ *   <li>it is an environment's rollback window: the version before its current one, where {@code
+ *       kiln promote NAME --rollback ENV} would take it;
  *   <li>a node is assigned it, was last booted with it or reports running it (kiln serve), or,
- *       without a server to ask, an inventory assigns it;</li>
- *   <li>a rollout in progress references it ({@link Rollouts});</li>
- *   <li>it is pinned (kiln pin);</li>
+ *       without a server to ask, an inventory assigns it;
+ *   <li>a rollout in progress references it ({@link Rollouts});
+ *   <li>it is pinned (kiln pin);
  *   <li>it has AMIs and --amis was not given (deleting the version would forget them), or one of
- *       its AMIs is still the value of an SSM parameter.</li>
+ *       its AMIs is still the value of an SSM parameter.
  * </ul>
- * Order of deletion for a version: its AMIs (deregister, then the snapshot, each region), then
- * the version in the store (hidden in one step, then removed). A run first finishes what a killed
- * run left.
+ *
+ * Order of deletion for a version: its AMIs (deregister, then the snapshot, each region), then the
+ * version in the store (hidden in one step, then removed). A run first finishes what a killed run
+ * left.
  */
 public final class Pruner {
     /** One version and the verdict. */
-    public record Item(ImageRef ref, Instant builtAt, long bytes, boolean delete, List<String> reasons, List<Published.Ami> amis) { }
+    public record Item(
+            ImageRef ref,
+            Instant builtAt,
+            long bytes,
+            boolean delete,
+            List<String> reasons,
+            List<Published.Ami> amis) {}
 
     /** What a prune will do (or, dry, would do). */
-    public record Plan(List<Item> items, List<String> notes, List<NodeImages.NodeImage> nodeImages, List<LayerCache.Layer> layers,
-                       Set<ImageRef> remaining) {
+    public record Plan(
+            List<Item> items,
+            List<String> notes,
+            List<NodeImages.NodeImage> nodeImages,
+            List<LayerCache.Layer> layers,
+            Set<ImageRef> remaining) {
         public List<Item> deleted() {
             return items.stream().filter(Item::delete).toList();
         }
@@ -62,7 +73,9 @@ public final class Pruner {
     private final Amis amis;
     private final Clock clock;
 
-    /** @param amis null: AMIs are not deleted, so versions that have some are kept */
+    /**
+     * @param amis null: AMIs are not deleted, so versions that have some are kept
+     */
     public Pruner(VersionStore store, Releases releases, FleetUse fleet, Rollouts rollouts, Amis amis, Clock clock) {
         this.store = store;
         this.releases = releases;
@@ -73,8 +86,8 @@ public final class Pruner {
     }
 
     /**
-     * Decides. {@code docker}: also list kiln-node images of versions that will be gone;
-     * {@code cacheDir}/{@code cacheMax}: also the package layers beyond the bound (null: no bound).
+     * Decides. {@code docker}: also list kiln-node images of versions that will be gone; {@code
+     * cacheDir}/{@code cacheMax}: also the package layers beyond the bound (null: no bound).
      */
     public Plan plan(Policy policy, boolean docker, Path cacheDir, Long cacheMax) throws IOException {
         List<String> notes = new ArrayList<>();
@@ -89,21 +102,29 @@ public final class Pruner {
             ledgers.put(name, ledger);
             for (String env : ledger.environments()) {
                 Event cur = ledger.current(env);
-                reason(protect, new ImageRef(name, cur.version()), env + " points to it (since " + cur.at() + ", by " + cur.by()
-                        + ", event #" + cur.seq() + ")");
+                reason(
+                        protect,
+                        new ImageRef(name, cur.version()),
+                        env + " points to it (since " + cur.at() + ", by " + cur.by() + ", event #" + cur.seq() + ")");
                 if (cur.previousVersion() != null) {
-                    reason(protect, new ImageRef(name, cur.previousVersion()), env + "'s rollback window: kiln promote " + name
-                            + " --rollback " + env + " returns to it");
+                    reason(
+                            protect,
+                            new ImageRef(name, cur.previousVersion()),
+                            env + "'s rollback window: kiln promote " + name + " --rollback " + env + " returns to it");
                 }
             }
-            ledger.pins().forEach((version, pin) -> reason(protect, new ImageRef(name, version), "pinned by " + pin.by() + " at "
-                    + pin.at() + ": " + pin.reason()));
+            ledger.pins()
+                    .forEach((version, pin) -> reason(
+                            protect,
+                            new ImageRef(name, version),
+                            "pinned by " + pin.by() + " at " + pin.at() + ": " + pin.reason()));
         }
 
         if (!fleet.checkedServer()) {
             notes.add("could not check what nodes run or are assigned: no kiln serve to ask (--server); "
-                    + (fleet.source().startsWith("no ") ? "no --inventory given either, so no node's version is known to keep"
-                    : "keeping what " + fleet.source() + " assign"));
+                    + (fleet.source().startsWith("no ")
+                            ? "no --inventory given either, so no node's version is known to keep"
+                            : "keeping what " + fleet.source() + " assign"));
         } else {
             notes.add("nodes: asked " + fleet.source());
         }
@@ -127,15 +148,24 @@ public final class Pruner {
             int r = rank.merge(v.ref().name(), 1, Integer::sum);
             List<String> reasons = new ArrayList<>(protect.getOrDefault(v.ref(), List.of()));
             if (policy.keep() != null && r <= policy.keep()) {
-                reasons.add("one of the newest " + policy.keep() + " of " + v.ref().name() + " (--keep " + policy.keep() + ")");
+                reasons.add("one of the newest "
+                        + policy.keep()
+                        + " of "
+                        + v.ref().name()
+                        + " (--keep "
+                        + policy.keep()
+                        + ")");
             }
             if (policy.olderThan() != null && v.builtAt().isAfter(now.minus(policy.olderThan()))) {
-                reasons.add("built " + v.builtAt() + ", less than " + human(policy.olderThan()) + " ago (--older-than)");
+                reasons.add(
+                        "built " + v.builtAt() + ", less than " + human(policy.olderThan()) + " ago (--older-than)");
             }
             List<Published.Ami> ownAmis = Amis.of(store.recordsDir(v.ref()));
             if (reasons.isEmpty() && !ownAmis.isEmpty()) {
                 if (amis == null) {
-                    reasons.add("it has " + ownAmis.size() + " AMIs (published.json): add --amis to delete them with it"
+                    reasons.add("it has "
+                            + ownAmis.size()
+                            + " AMIs (published.json): add --amis to delete them with it"
                             + " (deleting only the version would forget them)");
                 } else {
                     reasons.addAll(amis.blockers(ownAmis));
@@ -186,29 +216,52 @@ public final class Pruner {
         }
     }
 
-    /** Prints the plan: notes, then each version (delete or keep with every reason), images and layers. */
+    /**
+     * Prints the plan: notes, then each version (delete or keep with every reason), images and
+     * layers.
+     */
     public static void print(Plan plan, boolean dryRun, Consumer<String> out) {
         plan.notes().forEach(n -> out.accept("note: " + n));
         for (Item i : plan.items()) {
             if (i.delete()) {
-                out.accept((dryRun ? "would delete " : "delete       ") + i.ref() + "  (built " + i.builtAt() + ", " + bytes(i.bytes())
-                        + (i.amis().isEmpty() ? "" : ", " + i.amis().size() + " AMIs and their snapshots") + ")");
+                out.accept((dryRun ? "would delete " : "delete       ")
+                        + i.ref()
+                        + "  (built "
+                        + i.builtAt()
+                        + ", "
+                        + bytes(i.bytes())
+                        + (i.amis().isEmpty() ? "" : ", " + i.amis().size() + " AMIs and their snapshots")
+                        + ")");
             } else {
                 out.accept("keep         " + i.ref() + "  " + i.reasons().get(0));
-                i.reasons().stream().skip(1).forEach(r -> out.accept("             " + " ".repeat(i.ref().toString().length()) + "  " + r));
+                i.reasons().stream()
+                        .skip(1)
+                        .forEach(r -> out.accept(
+                                "             " + " ".repeat(i.ref().toString().length()) + "  " + r));
             }
         }
         for (NodeImages.NodeImage n : plan.nodeImages()) {
-            out.accept((dryRun ? "would delete " : "delete       ") + "docker image " + n.tag() + "  (" + n.ref() + " is not in the store)");
+            out.accept((dryRun ? "would delete " : "delete       ")
+                    + "docker image "
+                    + n.tag()
+                    + "  ("
+                    + n.ref()
+                    + " is not in the store)");
         }
         for (LayerCache.Layer l : plan.layers()) {
-            out.accept((dryRun ? "would delete " : "delete       ") + "package layer " + l.file().getFileName() + "  (" + bytes(l.bytes())
-                    + ", last used " + l.lastUsed() + ": over --cache-max)");
+            out.accept((dryRun ? "would delete " : "delete       ")
+                    + "package layer "
+                    + l.file().getFileName()
+                    + "  ("
+                    + bytes(l.bytes())
+                    + ", last used "
+                    + l.lastUsed()
+                    + ": over --cache-max)");
         }
     }
 
     /** What a prune did. */
-    public record Result(List<ImageRef> deleted, List<String> finished, List<String> failures) { }
+    public record Result(List<ImageRef> deleted, List<String> finished, List<String> failures) {}
 
     /**
      * Deletes what the plan says, in order: each version's AMIs then the version; then Docker
@@ -266,6 +319,8 @@ public final class Pruner {
 
     private static String human(Duration d) {
         long days = d.toDays();
-        return days > 0 && d.equals(Duration.ofDays(days)) ? days + "d" : d.toString().substring(2).toLowerCase();
+        return days > 0 && d.equals(Duration.ofDays(days))
+                ? days + "d"
+                : d.toString().substring(2).toLowerCase();
     }
 }

@@ -8,11 +8,14 @@ import java.util.Map;
  * The versions that rollouts in progress move nodes from or to: kiln prune never deletes those.
  *
  * <p>kiln has no rollouts yet, so the only implementation is {@link #NONE}. This is the seam for
- * them: a rollout engine implements it (from, to and every version its batches still name) and
- * the cli hands it to {@link Pruner}; until then prune says that it checked no rollouts.
+ * them: a rollout engine implements it (from, to and every version its batches still name) and the
+ * cli hands it to {@link Pruner}; until then prune says that it checked no rollouts.
  */
 public interface Rollouts {
-    /** version → why (rollout id, cluster, its state), for every version a running rollout references. */
+    /**
+     * version → why (rollout id, cluster, its state), for every version a running rollout
+     * references.
+     */
     Map<ImageRef, String> referenced() throws IOException;
 
     /** For the report: where rollouts were looked up. */

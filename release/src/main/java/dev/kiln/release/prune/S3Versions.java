@@ -27,11 +27,11 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * An S3 store (kiln publish --s3). Readers find a version by its manifest.json, so deleting the
- * manifest first hides the version in one request; the artifacts go after. Before that, a
- * tombstone {@code PREFIX/NAME/.prune/VERSION} says the version is being deleted: a prune killed
- * after the manifest went leaves artifacts without a manifest, and the next prune finishes those
- * it finds a tombstone for. Artifacts without a manifest and without a tombstone are a publish
- * in progress (it uploads the manifest last) and are left alone.
+ * manifest first hides the version in one request; the artifacts go after. Before that, a tombstone
+ * {@code PREFIX/NAME/.prune/VERSION} says the version is being deleted: a prune killed after the
+ * manifest went leaves artifacts without a manifest, and the next prune finishes those it finds a
+ * tombstone for. Artifacts without a manifest and without a tombstone are a publish in progress (it
+ * uploads the manifest last) and are left alone.
  *
  * <p>The version's copy in the local cache (kiln serve's and kiln validate's, where published.json
  * of its AMIs is found) is deleted with it, the local way.
@@ -68,9 +68,11 @@ public final class S3Versions implements VersionStore {
     public Set<String> names() throws IOException {
         Set<String> names = new TreeSet<>();
         try {
-            for (var page : s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
+            for (var page : s3.listObjectsV2Paginator(
+                    b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
                 for (CommonPrefix p : page.commonPrefixes()) {
-                    String name = p.prefix().substring(location.prefix().length(), p.prefix().length() - 1);
+                    String name = p.prefix()
+                            .substring(location.prefix().length(), p.prefix().length() - 1);
                     if (!name.startsWith(".")) {
                         names.add(name);
                     }
@@ -82,19 +84,24 @@ public final class S3Versions implements VersionStore {
         return names;
     }
 
-    /** Object keys and sizes under NAME/, by version ("" for NAME/.release and the like is skipped). */
+    /**
+     * Object keys and sizes under NAME/, by version ("" for NAME/.release and the like is skipped).
+     */
     private Map<String, Map<String, Long>> objects(String name) throws IOException {
         String prefix = location.prefix() + name + "/";
         Map<String, Map<String, Long>> byVersion = new LinkedHashMap<>();
         try {
-            for (var page : s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(prefix))) {
+            for (var page :
+                    s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(prefix))) {
                 for (S3Object o : page.contents()) {
                     String rest = o.key().substring(prefix.length());
                     int slash = rest.indexOf('/');
                     if (slash <= 0 || rest.startsWith(".")) {
                         continue;
                     }
-                    byVersion.computeIfAbsent(rest.substring(0, slash), v -> new LinkedHashMap<>()).put(o.key(), o.size());
+                    byVersion
+                            .computeIfAbsent(rest.substring(0, slash), v -> new LinkedHashMap<>())
+                            .put(o.key(), o.size());
                 }
             }
         } catch (SdkException e) {
@@ -114,12 +121,19 @@ public final class S3Versions implements VersionStore {
                 }
                 Manifest m;
                 try {
-                    m = Json.MAPPER.readValue(s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(location.manifestKey(ref)))
-                            .asByteArray(), Manifest.class);
+                    m = Json.MAPPER.readValue(
+                            s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(location.manifestKey(ref)))
+                                    .asByteArray(),
+                            Manifest.class);
                 } catch (SdkException e) {
                     throw AwsErrors.explain(e, "reading " + location.url(ref) + ImageStore.MANIFEST, where);
                 }
-                out.add(new Version(ref, Instant.parse(m.builtAt()), v.getValue().values().stream().mapToLong(Long::longValue).sum()));
+                out.add(new Version(
+                        ref,
+                        Instant.parse(m.builtAt()),
+                        v.getValue().values().stream()
+                                .mapToLong(Long::longValue)
+                                .sum()));
             }
         }
         return out;
@@ -136,7 +150,8 @@ public final class S3Versions implements VersionStore {
             String prefix = location.prefix() + name + "/.prune/";
             List<String> stones = new ArrayList<>();
             try {
-                for (var page : s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(prefix))) {
+                for (var page : s3.listObjectsV2Paginator(
+                        b -> b.bucket(location.bucket()).prefix(prefix))) {
                     page.contents().forEach(o -> stones.add(o.key()));
                 }
             } catch (SdkException e) {
@@ -146,7 +161,8 @@ public final class S3Versions implements VersionStore {
                 ImageRef ref = new ImageRef(name, key.substring(prefix.length()));
                 Map<String, Long> left = objects(name).getOrDefault(ref.version(), Map.of());
                 if (left.containsKey(location.manifestKey(ref))) {
-                    // Killed before the manifest went: the version is whole and visible; this run decides afresh.
+                    // Killed before the manifest went: the version is whole and visible; this run
+                    // decides afresh.
                     deleteKeys(List.of(key));
                     continue;
                 }
@@ -163,15 +179,18 @@ public final class S3Versions implements VersionStore {
     @Override
     public void delete(ImageRef ref) throws IOException {
         try {
-            s3.putObject(b -> b.bucket(location.bucket()).key(tombstone(ref)).contentType("application/json"),
-                    software.amazon.awssdk.core.sync.RequestBody.fromString("{\"pruning\":\"" + ref + "\",\"at\":\"" + Instant.now()
-                            + "\"}\n", StandardCharsets.UTF_8));
+            s3.putObject(
+                    b -> b.bucket(location.bucket()).key(tombstone(ref)).contentType("application/json"),
+                    software.amazon.awssdk.core.sync.RequestBody.fromString(
+                            "{\"pruning\":\"" + ref + "\",\"at\":\"" + Instant.now() + "\"}\n",
+                            StandardCharsets.UTF_8));
             s3.deleteObject(b -> b.bucket(location.bucket()).key(location.manifestKey(ref)));
         } catch (SdkException e) {
             throw AwsErrors.explain(e, "hiding " + location.url(ref) + " (tombstone, then manifest.json)", where);
         }
         CrashPoint.reached(CrashPoint.S3_MANIFEST_DELETED);
-        deleteKeys(new ArrayList<>(objects(ref.name()).getOrDefault(ref.version(), Map.of()).keySet()));
+        deleteKeys(new ArrayList<>(
+                objects(ref.name()).getOrDefault(ref.version(), Map.of()).keySet()));
         deleteCached(ref);
         deleteKeys(List.of(tombstone(ref)));
     }
@@ -185,13 +204,24 @@ public final class S3Versions implements VersionStore {
     private void deleteKeys(List<String> keys) throws IOException {
         for (int i = 0; i < keys.size(); i += 1000) {
             List<ObjectIdentifier> batch = keys.subList(i, Math.min(keys.size(), i + 1000)).stream()
-                    .map(k -> ObjectIdentifier.builder().key(k).build()).toList();
+                    .map(k -> ObjectIdentifier.builder().key(k).build())
+                    .toList();
             try {
-                var r = s3.deleteObjects(b -> b.bucket(location.bucket()).delete(Delete.builder().objects(batch).quiet(true).build()));
+                var r = s3.deleteObjects(b -> b.bucket(location.bucket())
+                        .delete(Delete.builder().objects(batch).quiet(true).build()));
                 if (r.hasErrors() && !r.errors().isEmpty()) {
                     var e = r.errors().get(0);
-                    throw new IOException("could not delete s3://" + location.bucket() + "/" + e.key() + ": " + e.code() + " "
-                            + e.message() + " (" + r.errors().size() + " objects failed; run kiln prune again to finish)");
+                    throw new IOException("could not delete s3://"
+                            + location.bucket()
+                            + "/"
+                            + e.key()
+                            + ": "
+                            + e.code()
+                            + " "
+                            + e.message()
+                            + " ("
+                            + r.errors().size()
+                            + " objects failed; run kiln prune again to finish)");
                 }
             } catch (SdkException e) {
                 throw AwsErrors.explain(e, "deleting objects of " + location, where);

@@ -10,7 +10,7 @@ import java.util.Set;
 /** Where kiln prune deletes versions: a local store or an S3 one. */
 public interface VersionStore {
     /** A complete version: its manifest is there. */
-    record Version(ImageRef ref, Instant builtAt, long bytes) { }
+    record Version(ImageRef ref, Instant builtAt, long bytes) {}
 
     String describe();
 
@@ -20,12 +20,18 @@ public interface VersionStore {
     /** Image names the store has a place for (even with no version left). */
     Set<String> names() throws IOException;
 
-    /** Finishes what a killed prune left half deleted (invisible already); one line per version finished. */
+    /**
+     * Finishes what a killed prune left half deleted (invisible already); one line per version
+     * finished.
+     */
     List<String> finishInterrupted() throws IOException;
 
     /** Makes the version disappear for readers in one step, then removes the rest. */
     void delete(ImageRef ref) throws IOException;
 
-    /** The local directory with published.json of the version (the version, or an S3 store's cache of it). */
+    /**
+     * The local directory with published.json of the version (the version, or an S3 store's cache
+     * of it).
+     */
     Path recordsDir(ImageRef ref);
 }

@@ -13,12 +13,12 @@ import java.time.Duration;
 import java.util.function.Consumer;
 
 /**
- * An inventory node's {@code bmc:} entry (a plain record of kiln serve's inventory) as a
- * {@link Machine} of the machines module: the one place the two meet, so fleet needs no BMC
- * code. Relative passwordFile and caFile paths are relative to the inventory file.
+ * An inventory node's {@code bmc:} entry (a plain record of kiln serve's inventory) as a {@link
+ * Machine} of the machines module: the one place the two meet, so fleet needs no BMC code. Relative
+ * passwordFile and caFile paths are relative to the inventory file.
  */
 public final class BmcMachines {
-    private BmcMachines() { }
+    private BmcMachines() {}
 
     /**
      * @param tell where a manual machine's instructions for the operator go
@@ -29,7 +29,11 @@ public final class BmcMachines {
         Inventory.Bmc bmc = member.node().bmc();
         String node = member.name();
         if (bmc == null) {
-            throw new IOException("node " + node + " (cluster " + member.cluster().name() + ") has no bmc: entry in "
+            throw new IOException("node "
+                    + node
+                    + " (cluster "
+                    + member.cluster().name()
+                    + ") has no bmc: entry in "
                     + inventoryFile);
         }
         if ("manual".equals(bmc.driver())) {
@@ -38,13 +42,21 @@ public final class BmcMachines {
         Path dir = inventoryFile.toAbsolutePath().getParent();
         Secret password;
         try {
-            password = bmc.passwordFile() != null ? Secret.fromFile(dir.resolve(bmc.passwordFile()))
+            password = bmc.passwordFile() != null
+                    ? Secret.fromFile(dir.resolve(bmc.passwordFile()))
                     : Secret.fromEnv(bmc.passwordEnv());
         } catch (IOException e) {
             throw new IOException("node " + node + ": " + e.getMessage(), e);
         }
-        BmcEndpoint endpoint = new BmcEndpoint(node, bmc.address(), bmc.user(), password, bmc.systemId(),
-                bmc.caFile() == null ? null : dir.resolve(bmc.caFile()), Boolean.TRUE.equals(bmc.insecure()), false,
+        BmcEndpoint endpoint = new BmcEndpoint(
+                node,
+                bmc.address(),
+                bmc.user(),
+                password,
+                bmc.systemId(),
+                bmc.caFile() == null ? null : dir.resolve(bmc.caFile()),
+                Boolean.TRUE.equals(bmc.insecure()),
+                false,
                 timeout);
         return switch (bmc.driver()) {
             case "ipmi" -> new IpmiMachine(endpoint);

@@ -20,27 +20,29 @@ import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
- * Nodes as systemd containers of the local dockerd, made from the image's rootfs.tar, on a
- * bridge network of their own. The host has the bridge's gateway address, so kiln serve listens
- * there; each node gets its kiln.server= and kiln.token= from a file mounted at
- * /etc/kiln/cmdline (the agent reads it like kernel arguments).
+ * Nodes as systemd containers of the local dockerd, made from the image's rootfs.tar, on a bridge
+ * network of their own. The host has the bridge's gateway address, so kiln serve listens there;
+ * each node gets its kiln.server= and kiln.token= from a file mounted at /etc/kiln/cmdline (the
+ * agent reads it like kernel arguments).
  *
- * <p>Every container and network carries {@link RunLabel#DOCKER_LABEL}; {@link #close} removes
- * them by that label, so even one whose creation failed halfway is found.
+ * <p>Every container and network carries {@link RunLabel#DOCKER_LABEL}; {@link #close} removes them
+ * by that label, so even one whose creation failed halfway is found.
  */
 public final class ContainerProvider implements NodeProvider {
     public static final String DOCKER_HOST = Dockerd.HOST;
     static final String NODE_LABEL = "dev.kiln.validate.node";
     static final String IMAGE_LABEL = "dev.kiln.image";
     private static final String UNREACHABLE_HINT = "(start it, or use --provider qemu-pxe)";
+
     /**
-     * Sorts before the image's own .network files, so networkd takes it for eth0: keep the
-     * address Docker gave, ask no DHCP server (there is none on the bridge). With the image's
-     * DHCP=yes file networkd keeps Docker's address but systemd-networkd-wait-online never sees
-     * the link configured, so network-online.target, and the agent after it, waits 2 minutes.
-     * Mounted read-only; the image is not changed.
+     * Sorts before the image's own .network files, so networkd takes it for eth0: keep the address
+     * Docker gave, ask no DHCP server (there is none on the bridge). With the image's DHCP=yes file
+     * networkd keeps Docker's address but systemd-networkd-wait-online never sees the link
+     * configured, so network-online.target, and the agent after it, waits 2 minutes. Mounted
+     * read-only; the image is not changed.
      */
     private static final String NETWORK_FILE = "/etc/systemd/network/00-kiln-container.network";
+
     private static final String NETWORK_UNIT = """
             # kiln validate (container provider): Docker configured eth0 already.
             [Match]
@@ -55,11 +57,12 @@ public final class ContainerProvider implements NodeProvider {
 
     /**
      * Docker bind-mounts its own /etc/hostname and /etc/hosts into every container; the agent
-     * replaces both by renaming a new file over them, which fails on a mount point (EBUSY). So
-     * the agent unit first unmounts them, leaving the image's files for it to rewrite, as on a
-     * machine. Docker's /etc/resolv.conf (its DNS server for the network) stays.
+     * replaces both by renaming a new file over them, which fails on a mount point (EBUSY). So the
+     * agent unit first unmounts them, leaving the image's files for it to rewrite, as on a machine.
+     * Docker's /etc/resolv.conf (its DNS server for the network) stays.
      */
     private static final String AGENT_DROP_IN = "/etc/systemd/system/kiln-agent.service.d/50-kiln-container.conf";
+
     private static final String AGENT_UNIT = """
             # kiln validate (container provider): give the agent the image's /etc/hostname and /etc/hosts.
             [Service]
@@ -80,20 +83,24 @@ public final class ContainerProvider implements NodeProvider {
     private boolean clientClosed;
 
     /** Checks the image only; dockerd is first asked in {@link #createNetwork}. */
-    public ContainerProvider(RunLabel run, Path versionDir, Manifest manifest, Consumer<String> log) throws IOException {
+    public ContainerProvider(RunLabel run, Path versionDir, Manifest manifest, Consumer<String> log)
+            throws IOException {
         this.run = run;
         this.manifest = manifest;
         this.log = log;
         this.rootfsTar = versionDir.resolve("rootfs.tar");
-        Manifest.Artifact tar = manifest.artifacts() == null ? null : manifest.artifacts().get("rootfs.tar");
+        Manifest.Artifact tar =
+                manifest.artifacts() == null ? null : manifest.artifacts().get("rootfs.tar");
         if (tar == null || !Files.isRegularFile(rootfsTar)) {
-            throw new IOException("rootfs.tar missing in " + versionDir
+            throw new IOException("rootfs.tar missing in "
+                    + versionDir
                     + ": the image was built without the rootfs-tar output (add it to the spec's outputs)");
         }
         this.rootfsSha256 = tar.sha256();
         // kiln images are Debian: systemd-sysv is what makes /sbin/init systemd, our PID 1.
         if (manifest.packages() == null || !manifest.packages().containsKey("systemd-sysv")) {
-            throw new IOException(manifest.ref() + " has no systemd-sysv package, so its /sbin/init is not systemd;"
+            throw new IOException(manifest.ref()
+                    + " has no systemd-sysv package, so its /sbin/init is not systemd;"
                     + " the container provider boots nodes with systemd as PID 1");
         }
         this.docker = Dockerd.connect(UNREACHABLE_HINT);
@@ -123,16 +130,21 @@ public final class ContainerProvider implements NodeProvider {
         checkOpen();
         checkDockerd(docker);
         for (int attempt = 1; ; attempt++) {
-            // 10.160.0.0-10.254.255.0: far from Docker's own pools (172.17+, 192.168) and common LANs.
-            String prefix = "10." + ThreadLocalRandom.current().nextInt(160, 255) + "."
-                    + ThreadLocalRandom.current().nextInt(0, 256) + ".";
+            // 10.160.0.0-10.254.255.0: far from Docker's own pools (172.17+, 192.168) and common
+            // LANs.
+            String prefix = "10."
+                    + ThreadLocalRandom.current().nextInt(160, 255)
+                    + "."
+                    + ThreadLocalRandom.current().nextInt(0, 256)
+                    + ".";
             // The host side of the bridge is named like the network: easy to spot in "ip link".
             // No masquerading: nodes reach each other and kiln serve, nothing beyond.
             if (!docker.createBridgeNetwork(network, Map.of(RunLabel.DOCKER_LABEL, run.id()), prefix)) {
                 if (attempt < 8) {
                     continue;
                 }
-                throw new IOException("cannot create Docker network " + network + ": every subnet tried overlaps one in use");
+                throw new IOException(
+                        "cannot create Docker network " + network + ": every subnet tried overlaps one in use");
             }
             List<String> addresses = new ArrayList<>();
             for (int i = 0; i < nodes; i++) {
@@ -166,9 +178,17 @@ public final class ContainerProvider implements NodeProvider {
         binds.put(nodeDir(node.name()).resolve("cmdline"), "/etc/kiln/cmdline");
         binds.put(runFile("container.network"), NETWORK_FILE);
         binds.put(runFile("kiln-agent.conf"), AGENT_DROP_IN);
-        NodeContainer machine = new NodeContainer(docker, new NodeContainer.Spec(node.name(), containerName(node.name()),
-                image, network, node.address(), node.mac(),
-                Map.of(RunLabel.DOCKER_LABEL, run.id(), NODE_LABEL, node.name()), binds));
+        NodeContainer machine = new NodeContainer(
+                docker,
+                new NodeContainer.Spec(
+                        node.name(),
+                        containerName(node.name()),
+                        image,
+                        network,
+                        node.address(),
+                        node.mac(),
+                        Map.of(RunLabel.DOCKER_LABEL, run.id(), NODE_LABEL, node.name()),
+                        binds));
         machines.put(node.name(), machine);
         machine.powerOn();
         log.accept("started " + machine.containerName() + " at " + node.address());
@@ -213,8 +233,8 @@ public final class ContainerProvider implements NodeProvider {
     }
 
     /**
-     * kiln validate --cleanup: removes the containers and networks of every run that
-     * {@code isLiveRun} says is over. Returns how many were removed.
+     * kiln validate --cleanup: removes the containers and networks of every run that {@code
+     * isLiveRun} says is over. Returns how many were removed.
      */
     public static int cleanupStale(Predicate<String> isLiveRun, Consumer<String> log) throws IOException {
         try (Dockerd docker = Dockerd.connect(UNREACHABLE_HINT)) {
@@ -254,7 +274,10 @@ public final class ContainerProvider implements NodeProvider {
         // Only cgroup v1 hosts are known to work: on v2, Docker before 25 mounts /sys/fs/cgroup
         // read-only in unprivileged containers, and systemd cannot mount v1 hierarchies there.
         if (cgroups != null && !cgroups.equals("1")) {
-            throw new IOException("dockerd at " + DOCKER_HOST + " runs with cgroup v" + cgroups
+            throw new IOException("dockerd at "
+                    + DOCKER_HOST
+                    + " runs with cgroup v"
+                    + cgroups
                     + "; the container provider supports cgroup v1 hosts only so far (use --provider qemu-pxe)");
         }
     }

@@ -14,11 +14,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Just enough of EC2's instance metadata service, IMDSv2, for a node to read its user data:
- * PUT /latest/api/token (with X-aws-ec2-metadata-token-ttl-seconds), then GET /latest/user-data
- * with that token in X-aws-ec2-metadata-token; 401 without a valid one, 404 for anything else.
- * Which node asks is told by its source address, as EC2 tells instances apart by their network
- * interface; a token works only for the address it was issued to.
+ * Just enough of EC2's instance metadata service, IMDSv2, for a node to read its user data: PUT
+ * /latest/api/token (with X-aws-ec2-metadata-token-ttl-seconds), then GET /latest/user-data with
+ * that token in X-aws-ec2-metadata-token; 401 without a valid one, 404 for anything else. Which
+ * node asks is told by its source address, as EC2 tells instances apart by their network interface;
+ * a token works only for the address it was issued to.
  */
 final class Imds implements AutoCloseable {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -26,10 +26,11 @@ final class Imds implements AutoCloseable {
     private final HttpServer server;
     private final Map<String, byte[]> userData;
     private final Consumer<String> log;
+
     /** Token → who got it and until when (System.nanoTime()). */
     private final Map<String, Grant> tokens = new ConcurrentHashMap<>();
 
-    private record Grant(String address, long expiresAt) { }
+    private record Grant(String address, long expiresAt) {}
 
     private Imds(HttpServer server, Map<String, byte[]> userData, Consumer<String> log) {
         this.server = server;
@@ -41,7 +42,7 @@ final class Imds implements AutoCloseable {
      * Listens on {@code host} at a free port.
      *
      * @param userData node address → its user data
-     * @param log      one line per user data served
+     * @param log one line per user data served
      */
     static Imds start(String host, Map<String, byte[]> userData, Consumer<String> log) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(host, 0), 16);
@@ -82,7 +83,8 @@ final class Imds implements AutoCloseable {
     private void issueToken(HttpExchange ex, String from) throws IOException {
         int ttl;
         try {
-            ttl = Integer.parseInt(String.valueOf(ex.getRequestHeaders().getFirst("X-aws-ec2-metadata-token-ttl-seconds")));
+            ttl = Integer.parseInt(
+                    String.valueOf(ex.getRequestHeaders().getFirst("X-aws-ec2-metadata-token-ttl-seconds")));
         } catch (NumberFormatException e) {
             ttl = 0;
         }

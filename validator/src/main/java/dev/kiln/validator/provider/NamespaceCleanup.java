@@ -5,8 +5,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -25,7 +25,7 @@ final class NamespaceCleanup {
     private static final Pattern RUN_ID = Pattern.compile("kv[0-9a-f]{6}");
     private static final Pattern MARKER = Pattern.compile(Pattern.quote(RunLabel.DIR_PREFIX) + "(" + RUN_ID + ")");
 
-    private NamespaceCleanup() { }
+    private NamespaceCleanup() {}
 
     /**
      * Removes what crashed runs left behind: namespaces kiln-kv*, QEMU and dnsmasq processes
@@ -54,7 +54,9 @@ final class NamespaceCleanup {
             }
         }
         Pattern vethName = Pattern.compile("^\\d+: (" + RUN_ID + ")h[@:]");
-        for (String line : NamespaceLan.exec(List.of("ip", "-o", "link", "show"), "").lines().toList()) {
+        for (String line : NamespaceLan.exec(List.of("ip", "-o", "link", "show"), "")
+                .lines()
+                .toList()) {
             Matcher m = vethName.matcher(line);
             if (m.find() && !isLiveRun.test(m.group(1))) {
                 if (NamespaceLan.runQuietly("ip", "link", "del", hostVethOf(m.group(1)))) {
@@ -64,7 +66,8 @@ final class NamespaceCleanup {
             }
         }
         Pattern nsName = Pattern.compile("^kiln-(" + RUN_ID + ")\\b");
-        for (String line : NamespaceLan.exec(List.of("ip", "netns", "list"), "").lines().toList()) {
+        for (String line :
+                NamespaceLan.exec(List.of("ip", "netns", "list"), "").lines().toList()) {
             Matcher m = nsName.matcher(line);
             if (m.find() && !isLiveRun.test(m.group(1))) {
                 if (NamespaceLan.runQuietly("ip", "netns", "del", namespaceOf(m.group(1)))) {
@@ -76,13 +79,18 @@ final class NamespaceCleanup {
         return removed;
     }
 
-    /** Pid → run id of every QEMU, dnsmasq or ipmi_sim (kiln lab) whose command line carries a run's marker. */
+    /**
+     * Pid → run id of every QEMU, dnsmasq or ipmi_sim (kiln lab) whose command line carries a run's
+     * marker.
+     */
     private static Map<Long, String> markedProcesses() {
         Map<Long, String> found = new LinkedHashMap<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+"))
+                    .toList()) {
                 String[] argv = NamespaceLan.readQuietly(p.resolve("cmdline")).split("\0");
-                String exe = Path.of(argv[0].isEmpty() ? "-" : argv[0]).getFileName().toString();
+                String exe =
+                        Path.of(argv[0].isEmpty() ? "-" : argv[0]).getFileName().toString();
                 Matcher m = MARKER.matcher(String.join(" ", argv));
                 if ((exe.startsWith("qemu-system-") || exe.equals("dnsmasq") || exe.equals("ipmi_sim")) && m.find()) {
                     found.put(Long.parseLong(p.getFileName().toString()), m.group(1));

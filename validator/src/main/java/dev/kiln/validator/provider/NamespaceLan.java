@@ -29,8 +29,8 @@ import java.util.regex.Pattern;
  * beyond the /24, so nodes reach nothing but the host's .1 and each other. Needs root (or
  * CAP_NET_ADMIN) for the namespace, dnsmasq and QEMU.
  *
- * <p>Every command that creates something and every process start checks {@link #closed} under
- * this object's lock, so {@link #close} (from any thread) never misses what was created.
+ * <p>Every command that creates something and every process start checks {@link #closed} under this
+ * object's lock, so {@link #close} (from any thread) never misses what was created.
  */
 final class NamespaceLan implements AutoCloseable {
     private static final String BRIDGE = "br0";
@@ -41,14 +41,18 @@ final class NamespaceLan implements AutoCloseable {
     private final Consumer<String> log;
     private final String namespace;
     private final String hostVeth;
+
     /** Guarded by this. */
     private final List<Process> processes = new ArrayList<>();
+
     private final Map<String, QemuVm> machines = new ConcurrentHashMap<>();
     private boolean closed;
     private String subnet;
     private List<String> nodeAddresses = List.of();
 
-    /** @param provider the provider's name, for error messages */
+    /**
+     * @param provider the provider's name, for error messages
+     */
     NamespaceLan(RunLabel run, String provider, Consumer<String> log) {
         this.run = run;
         this.provider = provider;
@@ -81,8 +85,16 @@ final class NamespaceLan implements AutoCloseable {
             addresses.add(subnet + "." + (FIRST_NODE + i));
         }
         nodeAddresses = List.copyOf(addresses);
-        log.accept("network " + subnet + ".0/24 in namespace " + namespace + " (host " + hostVeth + " " + subnet
-                + ".1) " + millis(t0));
+        log.accept("network "
+                + subnet
+                + ".0/24 in namespace "
+                + namespace
+                + " (host "
+                + hostVeth
+                + " "
+                + subnet
+                + ".1) "
+                + millis(t0));
         return new NodeProvider.Lan(hostAddress(), nodeAddresses);
     }
 
@@ -103,8 +115,11 @@ final class NamespaceLan implements AutoCloseable {
     /** The ULA /64 named after the IPv4 subnet: 10.A.B.0/24 gets fd6b:6c6e:A:B::/64. */
     private String ipv6Prefix() {
         String[] octets = subnet.split("\\.");
-        return "fd6b:6c6e:" + Integer.toHexString(Integer.parseInt(octets[1])) + ":"
-                + Integer.toHexString(Integer.parseInt(octets[2])) + "::";
+        return "fd6b:6c6e:"
+                + Integer.toHexString(Integer.parseInt(octets[1]))
+                + ":"
+                + Integer.toHexString(Integer.parseInt(octets[2]))
+                + "::";
     }
 
     String bridge() {
@@ -119,46 +134,78 @@ final class NamespaceLan implements AutoCloseable {
         if (subnet == null) {
             throw new IllegalStateException("createNetwork must come before start");
         }
-        StringBuilder conf = new StringBuilder("# kiln validate " + run.id() + ": DHCP only, fixed addresses, "
-                + purpose + "\n"
+        StringBuilder conf = new StringBuilder("# kiln validate "
+                + run.id()
+                + ": DHCP only, fixed addresses, "
+                + purpose
+                + "\n"
                 + "port=0\n"
-                + "interface=" + BRIDGE + "\n"
+                + "interface="
+                + BRIDGE
+                + "\n"
                 + "bind-interfaces\n"
-                // Only the MACs below get an address; anything else on the bridge gets nothing.
-                + "dhcp-range=" + subnet + ".0,static,255.255.255.0,12h\n"
+                // Only the MACs below get an address; anything else on the bridge
+                // gets nothing.
+                + "dhcp-range="
+                + subnet
+                + ".0,static,255.255.255.0,12h\n"
                 + "dhcp-authoritative\n"
-                // Firmware, initramfs and systemd-networkd identify themselves differently; the
+                // Firmware, initramfs and systemd-networkd identify themselves
+                // differently; the
                 // MAC alone must keep the node's address across all of them.
                 + "dhcp-ignore-clid\n"
                 + "dhcp-rapid-commit\n"
                 + extraConf
-                // The bridge's address is a gateway to nowhere: software that insists on a default
+                // The bridge's address is a gateway to nowhere: software that
+                // insists on a default
                 // route gets one, and nothing leaves the /24. No DNS server.
-                + "dhcp-option=option:router," + gateway() + "\n"
+                + "dhcp-option=option:router,"
+                + gateway()
+                + "\n"
                 + "dhcp-option=option:dns-server\n"
-                + "dhcp-leasefile=" + run.dir().resolve("dnsmasq.leases") + "\n"
-                + "pid-file=" + run.dir().resolve("dnsmasq.pid") + "\n"
+                + "dhcp-leasefile="
+                + run.dir().resolve("dnsmasq.leases")
+                + "\n"
+                + "pid-file="
+                + run.dir().resolve("dnsmasq.pid")
+                + "\n"
                 + "log-facility=-\n"
                 + "log-dhcp\n");
         for (int i = 0; i < nodes.size(); i++) {
             NodeBoot n = nodes.get(i);
             if (!n.address().equals(nodeAddresses.get(i))) {
-                throw new IllegalArgumentException("node " + n.name() + " has address " + n.address()
-                        + " but createNetwork gave it " + nodeAddresses.get(i));
+                throw new IllegalArgumentException("node "
+                        + n.name()
+                        + " has address "
+                        + n.address()
+                        + " but createNetwork gave it "
+                        + nodeAddresses.get(i));
             }
-            conf.append("dhcp-host=").append(n.mac()).append(',').append(n.address()).append(',').append(n.name()).append('\n');
+            conf.append("dhcp-host=")
+                    .append(n.mac())
+                    .append(',')
+                    .append(n.address())
+                    .append(',')
+                    .append(n.name())
+                    .append('\n');
         }
         Path confFile = run.dir().resolve("dnsmasq.conf");
         Path logFile = run.dir().resolve("dnsmasq.log");
         Files.writeString(confFile, conf);
         // ip netns exec execs dnsmasq, so the child is dnsmasq itself. The conf path carries the
         // run's process marker for --cleanup.
-        Process p = launch(new ProcessBuilder("ip", "netns", "exec", namespace, dnsmasq(), "--keep-in-foreground",
-                "--conf-file=" + confFile).redirectErrorStream(true).redirectOutput(logFile.toFile()));
+        Process p = launch(new ProcessBuilder(
+                        "ip", "netns", "exec", namespace, dnsmasq(), "--keep-in-foreground", "--conf-file=" + confFile)
+                .redirectErrorStream(true)
+                .redirectOutput(logFile.toFile()));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!readQuietly(logFile).contains("DHCP, ")) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
-                throw new IOException("dnsmasq did not start in namespace " + namespace + " (see " + logFile + "): "
+                throw new IOException("dnsmasq did not start in namespace "
+                        + namespace
+                        + " (see "
+                        + logFile
+                        + "): "
                         + readQuietly(logFile).strip());
             }
             Thread.sleep(50);
@@ -172,7 +219,8 @@ final class NamespaceLan implements AutoCloseable {
                 return p.toString();
             }
         }
-        throw new IOException("dnsmasq not found: kiln validate --provider " + provider
+        throw new IOException("dnsmasq not found: kiln validate --provider "
+                + provider
                 + " needs it; install the Debian package dnsmasq-base");
     }
 
@@ -264,8 +312,8 @@ final class NamespaceLan implements AutoCloseable {
     }
 
     /**
-     * Runs a command that creates part of the run unless closed (so nothing is created after
-     * close, and close waits for one that is running). Fails with its output.
+     * Runs a command that creates part of the run unless closed (so nothing is created after close,
+     * and close waits for one that is running). Fails with its output.
      */
     synchronized void command(List<String> cmd) throws IOException, InterruptedException {
         if (closed) {
@@ -274,17 +322,25 @@ final class NamespaceLan implements AutoCloseable {
         Exec.Result r = Exec.of(cmd).runAllowingFailure();
         if (r.exitCode() != 0) {
             boolean denied = r.output().contains("not permitted") || r.output().contains("Permission denied");
-            throw new IOException(String.join(" ", cmd) + " failed: " + r.output().strip()
+            throw new IOException(String.join(" ", cmd)
+                    + " failed: "
+                    + r.output().strip()
                     + (denied ? " (kiln validate --provider " + provider + " needs root or CAP_NET_ADMIN)" : ""));
         }
     }
 
-    /** A random 10.200-239.x.0/24 (kept clear of common Docker and Kubernetes ranges) the host does not use. */
+    /**
+     * A random 10.200-239.x.0/24 (kept clear of common Docker and Kubernetes ranges) the host does
+     * not use.
+     */
     private static String freeSubnet() throws IOException, InterruptedException {
-        String used = Exec.of("ip", "-4", "route", "show", "table", "all").runAllowingFailure().output()
+        String used = Exec.of("ip", "-4", "route", "show", "table", "all")
+                        .runAllowingFailure()
+                        .output()
                 + Exec.of("ip", "-4", "addr").runAllowingFailure().output();
         List<long[]> taken = new ArrayList<>();
-        Matcher m = Pattern.compile("\\b(\\d{1,3}(?:\\.\\d{1,3}){3})(?:/(\\d{1,2}))?\\b").matcher(used);
+        Matcher m = Pattern.compile("\\b(\\d{1,3}(?:\\.\\d{1,3}){3})(?:/(\\d{1,2}))?\\b")
+                .matcher(used);
         while (m.find()) {
             int bits = m.group(2) == null ? 32 : Integer.parseInt(m.group(2));
             taken.add(new long[] {ipv4(m.group(1)), bits});
@@ -303,7 +359,8 @@ final class NamespaceLan implements AutoCloseable {
                 return candidate;
             }
         }
-        throw new IOException("found no free 10.200-239.x.0/24 for the validation network; the host routes all of them");
+        throw new IOException(
+                "found no free 10.200-239.x.0/24 for the validation network; the host routes all of them");
     }
 
     private static long ipv4(String dotted) {

@@ -9,9 +9,9 @@ import java.util.Map;
 
 /**
  * Where a throwaway cluster's nodes run: QEMU machines on a private PXE network, QEMU machines
- * booting the disk image, or systemd containers. A provider owns everything it creates for one
- * run (machines, containers, networks, helper processes, files under the run directory) and
- * removes all of it in {@link #close}, whatever state the run is in.
+ * booting the disk image, or systemd containers. A provider owns everything it creates for one run
+ * (machines, containers, networks, helper processes, files under the run directory) and removes all
+ * of it in {@link #close}, whatever state the run is in.
  *
  * <p>Order of calls: {@link #createNetwork}, then kiln serve starts on {@link Lan#serverAddress},
  * then {@link #start}, then {@link #close} (possibly from a Ctrl-C hook on another thread, at any
@@ -46,8 +46,8 @@ public interface NodeProvider extends AutoCloseable {
     void close();
 
     /**
-     * @param serverAddress  the host address kiln serve must listen on to be reachable by nodes
-     * @param nodeAddresses  one address per node, in node order
+     * @param serverAddress the host address kiln serve must listen on to be reachable by nodes
+     * @param nodeAddresses one address per node, in node order
      */
     record Lan(String serverAddress, List<String> nodeAddresses) {
         public Lan {
@@ -58,9 +58,9 @@ public interface NodeProvider extends AutoCloseable {
     /**
      * One node to boot.
      *
-     * @param token    the node's kiln serve token (kernel argument kiln.token=)
+     * @param token the node's kiln serve token (kernel argument kiln.token=)
      * @param metadata the node's metadata document as kiln serve's GET /metadata gives it (without
-     *                 the token), for providers that hand it over themselves, as EC2 user data
+     *     the token), for providers that hand it over themselves, as EC2 user data
      */
     record NodeBoot(String name, String role, String mac, String address, String token, Map<String, String> metadata) {
         public NodeBoot {

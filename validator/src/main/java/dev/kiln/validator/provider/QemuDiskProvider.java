@@ -1,11 +1,10 @@
 package dev.kiln.validator.provider;
 
 import dev.kiln.core.json.Json;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.machines.qemu.Accel;
-import dev.kiln.machines.qemu.QemuVm;
-import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.machines.qemu.DiskOverlay;
+import dev.kiln.machines.qemu.QemuMachine;
+import dev.kiln.machines.qemu.QemuVm;
 import dev.kiln.validator.RunLabel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,8 +21,8 @@ import java.util.function.Predicate;
 /**
  * QEMU machines booting the image's disk/disk.raw, the artifact that becomes an AMI, as an EC2
  * Nitro instance would: UEFI (OVMF), the disk on NVMe, and the node's metadata document as user
- * data from IMDSv2 at 169.254.169.254. The image's kernel command line is GRUB's, so nothing
- * points the node at kiln serve but that user data (its "server" and "token").
+ * data from IMDSv2 at 169.254.169.254. The image's kernel command line is GRUB's, so nothing points
+ * the node at kiln serve but that user data (its "server" and "token").
  *
  * <p>The network is a {@link NamespaceLan}. IMDS is an in-process server on the host's .1, which
  * tells nodes apart by their fixed addresses; a DNAT rule on the run's host veth sends
@@ -39,26 +38,33 @@ public final class QemuDiskProvider implements NodeProvider {
     private final Path versionDir;
     private final Consumer<String> log;
     private final NamespaceLan lan;
-    /** Each node's disk size (an overlay over disk.raw), or null: disk.raw as built, under -snapshot. */
+
+    /**
+     * Each node's disk size (an overlay over disk.raw), or null: disk.raw as built, under
+     * -snapshot.
+     */
     private final Long diskBytes;
+
     /** Guarded by this: start() creates the IMDS server only while not closed. */
     private boolean closed;
+
     private Imds imds;
+
     /** The rule's spec after "-t nat -A"/"-D", once start() is about to add it. */
     private volatile List<String> natRule;
 
     /**
-     * @param versionDir the image's store directory (its disk/disk.raw boots; pxe/vmlinuz, when
-     *                   the image has one, proves KVM before use)
-     * @param log        receives one line per step, with timings
+     * @param versionDir the image's store directory (its disk/disk.raw boots; pxe/vmlinuz, when the
+     *     image has one, proves KVM before use)
+     * @param log receives one line per step, with timings
      */
     public QemuDiskProvider(RunLabel run, Path versionDir, Consumer<String> log) {
         this(run, versionDir, log, null);
     }
 
     /**
-     * @param diskBytes each node's disk size, at least disk.raw's (as an AMI launched with a
-     *                  bigger root volume); null boots disk.raw at its own size
+     * @param diskBytes each node's disk size, at least disk.raw's (as an AMI launched with a bigger
+     *     root volume); null boots disk.raw at its own size
      */
     public QemuDiskProvider(RunLabel run, Path versionDir, Consumer<String> log, Long diskBytes) {
         this.run = run;
@@ -85,8 +91,14 @@ public final class QemuDiskProvider implements NodeProvider {
         QemuMachine.requireOvmf();
         long imageBytes = Files.size(versionDir.resolve(DISK));
         if (diskBytes != null && diskBytes < imageBytes) {
-            throw new IllegalArgumentException("--disk-size " + DiskOverlay.format(diskBytes) + " is smaller than "
-                    + DISK + " (" + DiskOverlay.format(imageBytes) + "); give at least " + DiskOverlay.format(imageBytes));
+            throw new IllegalArgumentException("--disk-size "
+                    + DiskOverlay.format(diskBytes)
+                    + " is smaller than "
+                    + DISK
+                    + " ("
+                    + DiskOverlay.format(imageBytes)
+                    + "); give at least "
+                    + DiskOverlay.format(imageBytes));
         }
         return lan.create(nodes);
     }
@@ -95,15 +107,30 @@ public final class QemuDiskProvider implements NodeProvider {
     public void start(List<NodeBoot> nodes, String serverUrl) throws IOException, InterruptedException {
         long t0 = System.nanoTime();
         startImds(nodes);
-        log.accept("IMDS for " + nodes.size() + " node(s) at " + lan.hostAddress() + ":" + imds.port() + ", reached as "
-                + IMDS_ADDRESS + ":80 " + NamespaceLan.millis(t0));
+        log.accept("IMDS for "
+                + nodes.size()
+                + " node(s) at "
+                + lan.hostAddress()
+                + ":"
+                + imds.port()
+                + ", reached as "
+                + IMDS_ADDRESS
+                + ":80 "
+                + NamespaceLan.millis(t0));
 
         long t1 = System.nanoTime();
-        lan.startDhcp(nodes, "a route to IMDS at " + IMDS_ADDRESS + " via " + lan.hostAddress(),
+        lan.startDhcp(
+                nodes,
+                "a route to IMDS at " + IMDS_ADDRESS + " via " + lan.hostAddress(),
                 // With classless routes a client ignores the router option (RFC 3442), so the
                 // default route is repeated here.
-                "dhcp-option=option:classless-static-route," + IMDS_ADDRESS + "/32," + lan.hostAddress()
-                        + ",0.0.0.0/0," + lan.gateway() + "\n");
+                "dhcp-option=option:classless-static-route,"
+                        + IMDS_ADDRESS
+                        + "/32,"
+                        + lan.hostAddress()
+                        + ",0.0.0.0/0,"
+                        + lan.gateway()
+                        + "\n");
         log.accept("dnsmasq serving " + nodes.size() + " fixed address(es) " + NamespaceLan.millis(t1));
 
         long t2 = System.nanoTime();
@@ -114,13 +141,25 @@ public final class QemuDiskProvider implements NodeProvider {
         long t3 = System.nanoTime();
         List<QemuVm> machines = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) {
-            machines.add(lan.startMachine(nodes.get(i), "t" + i, machineArgs(nodes.get(i), accel),
-                    // No iPXE ROM: the machine boots its disk, and OVMF has a virtio-net driver.
+            machines.add(lan.startMachine(
+                    nodes.get(i),
+                    "t" + i,
+                    machineArgs(nodes.get(i), accel),
+                    // No iPXE ROM: the machine boots its disk, and OVMF has a virtio-net
+                    // driver.
                     ",romfile="));
         }
         NamespaceLan.checkMachinesStarted(machines);
-        log.accept(nodes.size() + " machine(s) booting " + DISK + " under UEFI (" + accel + ", " + MEMORY_MIB
-                + " MiB" + (diskBytes == null ? "" : ", " + DiskOverlay.format(diskBytes) + " disk each") + ") "
+        log.accept(nodes.size()
+                + " machine(s) booting "
+                + DISK
+                + " under UEFI ("
+                + accel
+                + ", "
+                + MEMORY_MIB
+                + " MiB"
+                + (diskBytes == null ? "" : ", " + DiskOverlay.format(diskBytes) + " disk each")
+                + ") "
                 + NamespaceLan.millis(t3));
     }
 
@@ -142,9 +181,24 @@ public final class QemuDiskProvider implements NodeProvider {
             }
             imds = Imds.start(lan.hostAddress(), userData, log);
         }
-        natRule = List.of("PREROUTING", "-i", lan.hostVeth(), "-d", IMDS_ADDRESS + "/32", "-p", "tcp", "--dport", "80",
-                "-m", "comment", "--comment", run.processMarker(),
-                "-j", "DNAT", "--to-destination", lan.hostAddress() + ":" + imds.port());
+        natRule = List.of(
+                "PREROUTING",
+                "-i",
+                lan.hostVeth(),
+                "-d",
+                IMDS_ADDRESS + "/32",
+                "-p",
+                "tcp",
+                "--dport",
+                "80",
+                "-m",
+                "comment",
+                "--comment",
+                run.processMarker(),
+                "-j",
+                "DNAT",
+                "--to-destination",
+                lan.hostAddress() + ":" + imds.port());
         List<String> add = new ArrayList<>(List.of(iptables(), "-t", "nat", "-A"));
         add.addAll(natRule);
         lan.command(add);
@@ -162,7 +216,9 @@ public final class QemuDiskProvider implements NodeProvider {
         // One vCPU each, as for qemu-pxe: under TCG, extra vCPU threads only compete for the cores.
         args.addAll(List.of("-nodefaults", "-m", String.valueOf(MEMORY_MIB), "-smp", "1", "-no-reboot"));
         args.addAll(QemuMachine.uefiArgs(dir));
-        Path disk = diskBytes == null ? versionDir.resolve(DISK) : DiskOverlay.create(versionDir.resolve(DISK), diskBytes, dir);
+        Path disk = diskBytes == null
+                ? versionDir.resolve(DISK)
+                : DiskOverlay.create(versionDir.resolve(DISK), diskBytes, dir);
         args.addAll(QemuMachine.diskArgs(disk, QemuMachine.Bus.NVME));
         return args;
     }
@@ -207,9 +263,12 @@ public final class QemuDiskProvider implements NodeProvider {
     public static int cleanupStale(Predicate<String> isLiveRun, Consumer<String> log) {
         int removed = 0;
         String iptables = iptablesOrDefault();
-        for (String line : NamespaceLan.exec(List.of(iptables, "-t", "nat", "-S", "PREROUTING"), "").lines().toList()) {
+        for (String line : NamespaceLan.exec(List.of(iptables, "-t", "nat", "-S", "PREROUTING"), "")
+                .lines()
+                .toList()) {
             Optional<String> id = line.startsWith("-A ") && line.contains(" --comment ")
-                    ? NamespaceLan.runIdIn(line) : Optional.empty();
+                    ? NamespaceLan.runIdIn(line)
+                    : Optional.empty();
             if (id.isPresent() && !isLiveRun.test(id.get())) {
                 List<String> del = new ArrayList<>(List.of(iptables, "-t", "nat", "-D"));
                 // -S prints rules as iptables takes them; kiln's have no quoted words.

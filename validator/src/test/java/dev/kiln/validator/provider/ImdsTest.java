@@ -17,36 +17,48 @@ class ImdsTest {
     @Test
     void userDataNeedsATokenAndGoesOnlyToTheAddressItBelongsTo() throws Exception {
         byte[] doc = "{\"name\":\"m1\"}".getBytes(StandardCharsets.UTF_8);
-        try (Imds imds = Imds.start("127.0.0.1", Map.of("127.0.0.1", doc), line -> { })) {
+        try (Imds imds = Imds.start("127.0.0.1", Map.of("127.0.0.1", doc), line -> {})) {
             String base = "http://127.0.0.1:" + imds.port();
 
-            assertThat(send(HttpRequest.newBuilder(URI.create(base + "/latest/user-data"))).statusCode()).isEqualTo(401);
+            assertThat(send(HttpRequest.newBuilder(URI.create(base + "/latest/user-data")))
+                            .statusCode())
+                    .isEqualTo(401);
             assertThat(send(HttpRequest.newBuilder(URI.create(base + "/latest/api/token"))
-                    .PUT(HttpRequest.BodyPublishers.noBody())).statusCode()).isEqualTo(400); // no TTL
+                                    .PUT(HttpRequest.BodyPublishers.noBody()))
+                            .statusCode())
+                    .isEqualTo(400); // no TTL
             HttpResponse<String> token = send(HttpRequest.newBuilder(URI.create(base + "/latest/api/token"))
-                    .header("X-aws-ec2-metadata-token-ttl-seconds", "300").PUT(HttpRequest.BodyPublishers.noBody()));
+                    .header("X-aws-ec2-metadata-token-ttl-seconds", "300")
+                    .PUT(HttpRequest.BodyPublishers.noBody()));
             assertThat(token.statusCode()).isEqualTo(200);
             assertThat(send(HttpRequest.newBuilder(URI.create(base + "/latest/user-data"))
-                    .header("X-aws-ec2-metadata-token", "forged")).statusCode()).isEqualTo(401);
+                                    .header("X-aws-ec2-metadata-token", "forged"))
+                            .statusCode())
+                    .isEqualTo(401);
 
             HttpResponse<String> data = send(HttpRequest.newBuilder(URI.create(base + "/latest/user-data"))
                     .header("X-aws-ec2-metadata-token", token.body()));
             assertThat(data.statusCode()).isEqualTo(200);
             assertThat(data.body()).isEqualTo("{\"name\":\"m1\"}");
             assertThat(send(HttpRequest.newBuilder(URI.create(base + "/latest/meta-data/instance-id"))
-                    .header("X-aws-ec2-metadata-token", token.body())).statusCode()).isEqualTo(404);
+                                    .header("X-aws-ec2-metadata-token", token.body()))
+                            .statusCode())
+                    .isEqualTo(404);
         }
     }
 
     @Test
     void anAddressWithoutUserDataGets404() throws Exception {
-        try (Imds imds = Imds.start("127.0.0.1", Map.of("10.0.0.9", new byte[] {'{', '}'}), line -> { })) {
+        try (Imds imds = Imds.start("127.0.0.1", Map.of("10.0.0.9", new byte[] {'{', '}'}), line -> {})) {
             String base = "http://127.0.0.1:" + imds.port();
             HttpResponse<String> token = send(HttpRequest.newBuilder(URI.create(base + "/latest/api/token"))
-                    .header("X-aws-ec2-metadata-token-ttl-seconds", "60").PUT(HttpRequest.BodyPublishers.noBody()));
+                    .header("X-aws-ec2-metadata-token-ttl-seconds", "60")
+                    .PUT(HttpRequest.BodyPublishers.noBody()));
 
             assertThat(send(HttpRequest.newBuilder(URI.create(base + "/latest/user-data"))
-                    .header("X-aws-ec2-metadata-token", token.body())).statusCode()).isEqualTo(404);
+                                    .header("X-aws-ec2-metadata-token", token.body()))
+                            .statusCode())
+                    .isEqualTo(404);
         }
     }
 

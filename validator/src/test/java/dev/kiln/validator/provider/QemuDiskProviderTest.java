@@ -31,10 +31,17 @@ class QemuDiskProviderTest {
         TestImages.debianNode();
         ImageStore store = TestImages.store();
         RunLabel run = RunLabel.create(tmp);
-        try (QemuDiskProvider provider = new QemuDiskProvider(run, store.dir(IMAGE), line -> { })) {
+        try (QemuDiskProvider provider = new QemuDiskProvider(run, store.dir(IMAGE), line -> {})) {
             NodeProvider.Lan lan = provider.createNetwork(1);
-            provider.start(List.of(new NodeProvider.NodeBoot("m1", "master", "52:54:00:4b:21:01",
-                    lan.nodeAddresses().get(0), "t", Map.of("name", "m1"))), "http://" + lan.serverAddress() + ":9");
+            provider.start(
+                    List.of(new NodeProvider.NodeBoot(
+                            "m1",
+                            "master",
+                            "52:54:00:4b:21:01",
+                            lan.nodeAddresses().get(0),
+                            "t",
+                            Map.of("name", "m1"))),
+                    "http://" + lan.serverAddress() + ":9");
             assertThat(natRules(run)).hasSize(1);
 
             List<String> log = new ArrayList<>();
@@ -45,14 +52,17 @@ class QemuDiskProviderTest {
             assertThat(removed).as(String.join("\n", log)).isEqualTo(5);
             assertThat(natRules(run)).isEmpty();
             assertThat(NamespaceLan.exec(List.of("ip", "netns", "list"), "")).doesNotContain("kiln-" + run.id());
-            assertThat(NamespaceLan.exec(List.of("ip", "-o", "link", "show"), "")).doesNotContain(run.id());
+            assertThat(NamespaceLan.exec(List.of("ip", "-o", "link", "show"), ""))
+                    .doesNotContain(run.id());
         } finally {
             run.deleteDir();
         }
     }
 
     private static List<String> natRules(RunLabel run) {
-        return NamespaceLan.exec(List.of("iptables", "-t", "nat", "-S", "PREROUTING"), "").lines()
-                .filter(l -> l.contains(run.processMarker())).toList();
+        return NamespaceLan.exec(List.of("iptables", "-t", "nat", "-S", "PREROUTING"), "")
+                .lines()
+                .filter(l -> l.contains(run.processMarker()))
+                .toList();
     }
 }

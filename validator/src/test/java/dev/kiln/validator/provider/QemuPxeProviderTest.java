@@ -30,12 +30,20 @@ class QemuPxeProviderTest {
     void cleanupStaleRemovesACrashedRunsNetworkAndProcessesButNoOtherRuns() throws Exception {
         ImageStore store = store();
         RunLabel run = RunLabel.create(tmp);
-        QemuPxeProvider provider = new QemuPxeProvider(run, store.dir(IMAGE), store.manifest(IMAGE), line -> { });
+        QemuPxeProvider provider = new QemuPxeProvider(run, store.dir(IMAGE), store.manifest(IMAGE), line -> {});
         try (provider) {
             NodeProvider.Lan lan = provider.createNetwork(1);
-            // Nothing serves the boot file: the machine just keeps asking, as a crashed run's would.
-            provider.start(List.of(new NodeProvider.NodeBoot("m1", "master", "52:54:00:4b:20:01",
-                    lan.nodeAddresses().get(0), "t", null)), "http://" + lan.serverAddress() + ":9");
+            // Nothing serves the boot file: the machine just keeps asking, as a crashed run's
+            // would.
+            provider.start(
+                    List.of(new NodeProvider.NodeBoot(
+                            "m1",
+                            "master",
+                            "52:54:00:4b:20:01",
+                            lan.nodeAddresses().get(0),
+                            "t",
+                            null)),
+                    "http://" + lan.serverAddress() + ":9");
             assertThat(markedProcesses(run)).hasSize(2);
 
             List<String> log = new ArrayList<>();
@@ -59,7 +67,8 @@ class QemuPxeProviderTest {
     private static List<Long> markedProcesses(RunLabel run) throws Exception {
         List<Long> found = new ArrayList<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+"))
+                    .toList()) {
                 try {
                     if (new String(Files.readAllBytes(p.resolve("cmdline"))).contains(run.processMarker())) {
                         found.add(Long.parseLong(p.getFileName().toString()));
