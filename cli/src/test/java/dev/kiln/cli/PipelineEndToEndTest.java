@@ -55,7 +55,7 @@ class PipelineEndToEndTest {
         git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "spec");
         ImageSpec before = SpecLoader.load(spec).spec();
         // dev takes a version that formed a cluster on containers, as the pipeline validates it.
-        Path environments = Files.writeString(repo.resolve("environments.yaml"), """
+        Path environments = Files.writeString(tmp.resolve("environments.yaml"), """
                 environments:
                   - name: dev
                     gates:
