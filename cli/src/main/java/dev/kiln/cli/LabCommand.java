@@ -156,6 +156,15 @@ final class LabCommand {
                 description = "The machines' BMCs. Default: ${DEFAULT-VALUE}.")
         String bmc;
 
+        @Option(
+                names = "--pxe-boot",
+                defaultValue = "rom",
+                paramLabel = "rom|firmware",
+                description = "rom: QEMU's iPXE option ROM (fast). firmware: UEFI firmware PXE, no iPXE ROM, kiln's"
+                        + " ProxyDHCP beside a DHCP server that gives addresses only: a real server's chain."
+                        + " Default: ${DEFAULT-VALUE}.")
+        String pxeBoot;
+
         @Mixin
         DirOption dir;
 
@@ -172,6 +181,8 @@ final class LabCommand {
                     String.valueOf(workers),
                     "--bmc",
                     bmc,
+                    "--pxe-boot",
+                    pxeBoot,
                     "--dir",
                     dir.get().toAbsolutePath().toString()));
             if (store.store != null) {
@@ -199,7 +210,8 @@ final class LabCommand {
                     line -> {
                         System.out.println(line);
                         System.out.flush();
-                    }));
+                    },
+                    PxeBoot.firmware(args.pxeBoot)));
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 lab.close();

@@ -105,12 +105,7 @@ final class ValidateCommand implements Callable<Integer> {
     CommandSpec spec;
 
     private boolean firmwarePxe() {
-        return switch (pxeBoot) {
-            case "rom" -> false;
-            case "firmware" -> true;
-            default ->
-                throw new IllegalArgumentException("--pxe-boot: expected rom or firmware, got '" + pxeBoot + "'");
-        };
+        return PxeBoot.firmware(pxeBoot);
     }
 
     @Override

@@ -46,6 +46,7 @@ public final class Lab implements AutoCloseable {
 
     /**
      * @param dir the lab directory (created; must not hold another lab)
+     * @param firmwarePxe machines boot through UEFI firmware PXE and kiln's ProxyDHCP, as real servers do
      */
     public record Request(
             ImageStore store,
@@ -55,7 +56,21 @@ public final class Lab implements AutoCloseable {
             String bmc,
             Path dir,
             Path tmpRoot,
-            Consumer<String> out) {}
+            Consumer<String> out,
+            boolean firmwarePxe) {
+        /** Machines boot through QEMU's iPXE ROM. */
+        public Request(
+                ImageStore store,
+                ImageRef image,
+                int masters,
+                int workers,
+                String bmc,
+                Path dir,
+                Path tmpRoot,
+                Consumer<String> out) {
+            this(store, image, masters, workers, bmc, dir, tmpRoot, out, false);
+        }
+    }
 
     /** What lab.json records of one machine. */
     public record MachineInfo(String name, String role, String mac, String address, String bmc, String bmcAddress) {}
@@ -112,7 +127,7 @@ public final class Lab implements AutoCloseable {
         Files.createDirectories(req.dir());
         synchronized (this) {
             run = RunLabel.create(req.tmpRoot());
-            provider = new QemuPxeProvider(run, versionDir, manifest, req.out());
+            provider = new QemuPxeProvider(run, versionDir, manifest, req.out(), req.firmwarePxe());
         }
         req.out()
                 .accept("lab "
