@@ -29,7 +29,7 @@ import java.util.UUID;
  * as a conflict (and the attempt recorded as such), since its gates were evaluated against a state
  * that is gone; anything else (an approval, another environment) only means evaluating again on the
  * newer history and trying the next number. After the append, the environment's pointer is moved
- * (never backwards), then its SSM parameters.
+ * (never backwards), then its SSM parameters. {@link ReleaseHistory} holds that append protocol.
  */
 public final class Releases implements AutoCloseable {
     /**
@@ -40,12 +40,11 @@ public final class Releases implements AutoCloseable {
             .disable(SerializationFeature.INDENT_OUTPUT)
             .setSerializationInclusion(JsonInclude.Include.NON_EMPTY);
 
-    private static final int MAX_TRIES = 50;
-
     private final ReleaseStore store;
     private final Clock clock;
     private final Identity who;
     private final SsmChannels ssm;
+    private final ReleaseHistory history;
 
     /**
      * @param ssm where SSM parameters are written; null to leave SSM alone (a store without AMIs)
@@ -55,6 +54,7 @@ public final class Releases implements AutoCloseable {
         this.clock = clock;
         this.who = who;
         this.ssm = ssm;
+        this.history = new ReleaseHistory(store, this::ledger, this::now);
     }
 
     public ReleaseStore store() {
@@ -158,7 +158,7 @@ public final class Releases implements AutoCloseable {
             return new Outcome(null, List.of(), current, targets);
         }
         List<Event.SsmTarget> targets = SsmChannels.targets(ref, env, facts.recordsDir());
-        Event committed = commit(ref.name(), env, ledger, l -> {
+        Event committed = history.commit(ref.name(), env, ledger, l -> {
             Gates.Facts f = new Gates.Facts(ref, facts.manifestSha256(), facts.recordsDir(), l, now());
             List<GateResult> results = Gates.evaluate(target, f, overrides, who);
             if (results.stream().anyMatch(GateResult::blocks)) {
@@ -208,7 +208,7 @@ public final class Releases implements AutoCloseable {
         ImageRef ref = new ImageRef(image, current.previousVersion());
         Gates.Facts facts = facts(ref, ledger);
         List<Event.SsmTarget> targets = SsmChannels.targets(ref, env, facts.recordsDir());
-        Event committed = commit(image, env, ledger, l -> {
+        Event committed = history.commit(image, env, ledger, l -> {
             Event cur = l.current(env);
             List<Event> stays = l.entries(env, ref.version());
             Event last = stays.isEmpty() ? null : stays.get(stays.size() - 1);
@@ -258,7 +258,7 @@ public final class Releases implements AutoCloseable {
                 return a;
             }
         }
-        return append(
+        return history.append(
                 ref.name(),
                 ledger,
                 event(Event.APPROVE, ref, env, null, null, reason, List.of(), List.of(), null, List.of(), null));
@@ -279,7 +279,7 @@ public final class Releases implements AutoCloseable {
             return already;
         }
         facts(ref, ledger);
-        return append(
+        return history.append(
                 ref.name(),
                 ledger,
                 event(Event.REVOKE, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
@@ -299,7 +299,7 @@ public final class Releases implements AutoCloseable {
             return already;
         }
         facts(ref, ledger);
-        return append(
+        return history.append(
                 ref.name(),
                 ledger,
                 event(Event.PIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
@@ -314,7 +314,7 @@ public final class Releases implements AutoCloseable {
         if (ledger.pins().get(ref.version()) == null) {
             return null;
         }
-        return append(
+        return history.append(
                 ref.name(),
                 ledger,
                 event(Event.UNPIN, ref, null, null, null, reason, List.of(), List.of(), null, List.of(), null));
@@ -342,127 +342,9 @@ public final class Releases implements AutoCloseable {
         return out;
     }
 
-    // ------------------------------------------------------------------ writing
-
-    private interface Builder {
-        Event build(Ledger ledger) throws IOException, GatesRefusedException;
-    }
-
-    /**
-     * Appends what {@code builder} makes of the history at the next free sequence number; if
-     * another change of {@code env} got there first, records this attempt as a conflict instead.
-     */
-    private Event commit(String image, String env, Ledger ledger, Builder builder)
-            throws IOException, GatesRefusedException, PromotionConflictException {
-        repairPointers(ledger);
-        Ledger seen = ledger;
-        for (int i = 0; i < MAX_TRIES; i++) {
-            Event e = builder.build(seen).withSeq(seen.lastSeq() + 1);
-            if (store.append(image, e.seq(), bytes(e))) {
-                movePointer(e);
-                return e;
-            }
-            Ledger newer = ledger(image);
-            Event before = seen.current(env);
-            Event now = newer.current(env);
-            if (now != null && (before == null || now.seq() != before.seq())) {
-                Event attempt = append(
-                        image,
-                        newer,
-                        new Event(
-                                Event.SCHEMA,
-                                0,
-                                e.id(),
-                                Event.CONFLICT,
-                                image,
-                                e.version(),
-                                env,
-                                e.previousVersion(),
-                                e.fromEnv(),
-                                e.by(),
-                                e.identity(),
-                                now().toString(),
-                                e.reason(),
-                                e.gates(),
-                                e.overrides(),
-                                e.manifestSha256(),
-                                List.of(),
-                                now.seq()));
-                throw new PromotionConflictException(attempt, now);
-            }
-            if (newer.lastSeq() == seen.lastSeq()) {
-                pause(i); // the store turned a concurrent write away (S3: 409) without recording
-                // one: try again
-            }
-            seen = newer;
-        }
-        throw new IOException("could not append to the history of "
-                + image
-                + " in "
-                + store.describe()
-                + " after "
-                + MAX_TRIES
-                + " tries: too many concurrent writers");
-    }
-
-    /**
-     * Appends an event that conflicts with nothing (approval, revocation, a conflict record) at the
-     * next free number.
-     */
-    private Event append(String image, Ledger ledger, Event e) throws IOException {
-        Ledger seen = ledger;
-        for (int i = 0; i < MAX_TRIES; i++) {
-            Event numbered = e.withSeq(seen.lastSeq() + 1);
-            if (store.append(image, numbered.seq(), bytes(numbered))) {
-                return numbered;
-            }
-            Ledger newer = ledger(image);
-            if (newer.lastSeq() == seen.lastSeq()) {
-                pause(i);
-            }
-            seen = newer;
-        }
-        throw new IOException("could not append to the history of "
-                + image
-                + " in "
-                + store.describe()
-                + " after "
-                + MAX_TRIES
-                + " tries");
-    }
-
     /** The pointer document of an environment. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Pointer(String image, String env, String version, long seq, String type, String since, String by) {}
-
-    private void movePointer(Event e) throws IOException {
-        byte[] json = JSON.writerWithDefaultPrettyPrinter()
-                .writeValueAsBytes(new Pointer(e.image(), e.env(), e.version(), e.seq(), e.type(), e.at(), e.by()));
-        for (int i = 0; i < MAX_TRIES; i++) {
-            ReleaseStore.Pointer p = store.pointer(e.image(), e.env());
-            if (p != null && JSON.readValue(p.json(), Pointer.class).seq() >= e.seq()) {
-                return; // a newer change got there: the pointer never moves backwards
-            }
-            if (store.putPointer(e.image(), e.env(), json, p == null ? null : p.etag())) {
-                return;
-            }
-        }
-        throw new IOException("could not move the pointer of " + e.env() + " in " + store.describe());
-    }
-
-    /**
-     * A writer that died between its event and its pointer left the pointer behind: bring every
-     * pointer up to the history.
-     */
-    private void repairPointers(Ledger ledger) throws IOException {
-        for (String env : ledger.environments()) {
-            Event cur = ledger.current(env);
-            ReleaseStore.Pointer p = store.pointer(ledger.image(), env);
-            if (p == null || JSON.readValue(p.json(), Pointer.class).seq() < cur.seq()) {
-                movePointer(cur);
-            }
-        }
-    }
 
     private void pointSsm(List<Event.SsmTarget> targets, ImageRef ref, String env) throws IOException {
         if (targets.isEmpty() || ssm == null) {
@@ -524,15 +406,6 @@ public final class Releases implements AutoCloseable {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(e);
         } catch (IOException x) {
             throw new UncheckedIOException(x);
-        }
-    }
-
-    private static void pause(int attempt) {
-        try {
-            Thread.sleep(Math.min(1000, 20L << Math.min(attempt, 5)));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
     }
 }

@@ -29,8 +29,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * {@code kiln build}: spec → checked spec → package index check → package layer (cached) →
@@ -242,7 +240,8 @@ public final class ImageBuilder {
                 Files2.deleteRecursively(work);
                 double seconds =
                         java.time.Duration.between(started, Instant.now()).toMillis() / 1000.0;
-                Manifest m = manifest(plan, root.installed(), root.kernelRelease(), builtAt, seconds, out, downloads);
+                Manifest m = ManifestAssembler.assemble(
+                        plan, root.installed(), root.kernelRelease(), builtAt, seconds, out, downloads);
                 Json.MAPPER.writeValue(out.resolve(Sbom.FILE).toFile(), Sbom.of(m));
                 return m;
             });
@@ -376,93 +375,5 @@ public final class ImageBuilder {
         if (!wrong.isEmpty()) {
             throw new IOException("the package layer does not match the spec: " + String.join("; ", wrong));
         }
-    }
-
-    private Manifest manifest(
-            Plan plan,
-            Map<String, String> installed,
-            String kernelRelease,
-            String builtAt,
-            double seconds,
-            Path dir,
-            Map<String, Path> downloads)
-            throws IOException {
-        ImageSpec spec = plan.loaded().spec();
-        Map<String, Manifest.Component> components = new TreeMap<>();
-        spec.components()
-                .forEach((name, c) -> components.put(
-                        name,
-                        c.isPackage()
-                                ? new Manifest.Component(
-                                        c.version(),
-                                        "debian",
-                                        c.packageName(),
-                                        installed.get(c.packageName()),
-                                        null,
-                                        null)
-                                : new Manifest.Component(c.version(), "url", null, null, c.url(), c.sha256())));
-        List<Manifest.FileRecord> files = new ArrayList<>();
-        for (RenderedFile f : plan.files()) {
-            files.add(new Manifest.FileRecord(
-                    f.path(),
-                    Hashing.sha256(f.content()),
-                    String.format("%04o", f.mode()),
-                    f.owner(),
-                    f.placeholders().isEmpty() ? null : List.copyOf(f.placeholders())));
-        }
-        List<Manifest.ImageRecord> images = new ArrayList<>();
-        for (int i = 0; i < spec.images().size(); i++) {
-            Path p = downloads.get("images[" + i + "]");
-            images.add(new Manifest.ImageRecord(spec.images().get(i).name(), Hashing.sha256(p), Files.size(p)));
-        }
-        Map<String, Manifest.Artifact> artifacts = new TreeMap<>();
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.filter(Files::isRegularFile).toList()) {
-                String rel = dir.relativize(p).toString();
-                if (!rel.equals(ImageStore.MANIFEST) && !rel.equals(Sbom.FILE) && !rel.startsWith(".")) {
-                    artifacts.put(rel, new Manifest.Artifact(Hashing.sha256(p), Files.size(p)));
-                }
-            }
-        }
-        ImageSpec.Base b = spec.base();
-        Map<String, Object> validation = new LinkedHashMap<>();
-        validation.put("node", spec.validation().node());
-        validation.put("cluster", spec.validation().cluster());
-        return new Manifest(
-                Manifest.SCHEMA,
-                spec.name(),
-                spec.version(),
-                spec.description(),
-                plan.loaded().sha256(),
-                builtAt,
-                seconds,
-                KILN_VERSION,
-                new Manifest.Base(
-                        b.distribution(),
-                        b.suite(),
-                        b.effectiveMirror(),
-                        b.snapshot(),
-                        plan.packages().sources().stream()
-                                .map(AptIndex.Source::debLine)
-                                .toList(),
-                        plan.mirrorState()),
-                new Manifest.Kernel(
-                        spec.kernel().packageName(),
-                        installed.get(spec.kernel().packageName()),
-                        kernelRelease,
-                        spec.kernel().cmdline()),
-                components,
-                installed,
-                files,
-                spec.placeholders(),
-                images,
-                spec.outputs(),
-                artifacts,
-                validation,
-                new Manifest.Reproducible(
-                        plan.sourceDate().epoch(),
-                        plan.sourceDate().iso(),
-                        plan.sourceDate().from(),
-                        plan.loaded().file().toAbsolutePath().normalize().toString()));
     }
 }
