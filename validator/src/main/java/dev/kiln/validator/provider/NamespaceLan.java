@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -19,8 +18,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The private network of one run of a QEMU provider, and the processes on it: a namespace
@@ -66,7 +63,7 @@ final class NamespaceLan implements AutoCloseable {
             throw new IllegalArgumentException(provider + " runs 1 to 240 nodes, not " + nodes);
         }
         long t0 = System.nanoTime();
-        subnet = freeSubnet();
+        subnet = LanSubnet.findFree();
         String nsVeth = run.id() + "n";
         ip("netns", "add", namespace);
         ip("-n", namespace, "link", "set", "lo", "up");
@@ -74,7 +71,7 @@ final class NamespaceLan implements AutoCloseable {
         ip("-n", namespace, "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0");
         ip("-n", namespace, "addr", "add", subnet + ".2/24", "dev", BRIDGE);
         // An IPv6 prefix only so dnsmasq can send router advertisements (qemu-pxe's, for iPXE).
-        ip("-n", namespace, "addr", "add", ipv6Prefix() + "2/64", "dev", BRIDGE, "nodad");
+        ip("-n", namespace, "addr", "add", LanSubnet.ipv6Prefix(subnet) + "2/64", "dev", BRIDGE, "nodad");
         ip("-n", namespace, "link", "set", BRIDGE, "up");
         ip("link", "add", hostVeth, "type", "veth", "peer", "name", nsVeth, "netns", namespace);
         ip("-n", namespace, "link", "set", nsVeth, "master", BRIDGE, "up");
@@ -112,16 +109,6 @@ final class NamespaceLan implements AutoCloseable {
         return hostVeth;
     }
 
-    /** The ULA /64 named after the IPv4 subnet: 10.A.B.0/24 gets fd6b:6c6e:A:B::/64. */
-    private String ipv6Prefix() {
-        String[] octets = subnet.split("\\.");
-        return "fd6b:6c6e:"
-                + Integer.toHexString(Integer.parseInt(octets[1]))
-                + ":"
-                + Integer.toHexString(Integer.parseInt(octets[2]))
-                + "::";
-    }
-
     String bridge() {
         return BRIDGE;
     }
@@ -134,94 +121,24 @@ final class NamespaceLan implements AutoCloseable {
         if (subnet == null) {
             throw new IllegalStateException("createNetwork must come before start");
         }
-        StringBuilder conf = new StringBuilder("# kiln validate "
-                + run.id()
-                + ": DHCP only, fixed addresses, "
-                + purpose
-                + "\n"
-                + "port=0\n"
-                + "interface="
-                + BRIDGE
-                + "\n"
-                + "bind-interfaces\n"
-                // Only the MACs below get an address; anything else on the bridge
-                // gets nothing.
-                + "dhcp-range="
-                + subnet
-                + ".0,static,255.255.255.0,12h\n"
-                + "dhcp-authoritative\n"
-                // Firmware, initramfs and systemd-networkd identify themselves
-                // differently; the
-                // MAC alone must keep the node's address across all of them.
-                + "dhcp-ignore-clid\n"
-                + "dhcp-rapid-commit\n"
-                + extraConf
-                // The bridge's address is a gateway to nowhere: software that
-                // insists on a default
-                // route gets one, and nothing leaves the /24. No DNS server.
-                + "dhcp-option=option:router,"
-                + gateway()
-                + "\n"
-                + "dhcp-option=option:dns-server\n"
-                + "dhcp-leasefile="
-                + run.dir().resolve("dnsmasq.leases")
-                + "\n"
-                + "pid-file="
-                + run.dir().resolve("dnsmasq.pid")
-                + "\n"
-                + "log-facility=-\n"
-                + "log-dhcp\n");
-        for (int i = 0; i < nodes.size(); i++) {
-            NodeBoot n = nodes.get(i);
-            if (!n.address().equals(nodeAddresses.get(i))) {
-                throw new IllegalArgumentException("node "
-                        + n.name()
-                        + " has address "
-                        + n.address()
-                        + " but createNetwork gave it "
-                        + nodeAddresses.get(i));
-            }
-            conf.append("dhcp-host=")
-                    .append(n.mac())
-                    .append(',')
-                    .append(n.address())
-                    .append(',')
-                    .append(n.name())
-                    .append('\n');
-        }
+        String conf = DnsmasqDhcp.config(
+                run.id(), run.dir(), BRIDGE, subnet, gateway(), nodeAddresses, nodes, purpose, extraConf);
         Path confFile = run.dir().resolve("dnsmasq.conf");
         Path logFile = run.dir().resolve("dnsmasq.log");
         Files.writeString(confFile, conf);
         // ip netns exec execs dnsmasq, so the child is dnsmasq itself. The conf path carries the
         // run's process marker for --cleanup.
         Process p = launch(new ProcessBuilder(
-                        "ip", "netns", "exec", namespace, dnsmasq(), "--keep-in-foreground", "--conf-file=" + confFile)
+                        "ip",
+                        "netns",
+                        "exec",
+                        namespace,
+                        DnsmasqDhcp.binary(provider),
+                        "--keep-in-foreground",
+                        "--conf-file=" + confFile)
                 .redirectErrorStream(true)
                 .redirectOutput(logFile.toFile()));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!readQuietly(logFile).contains("DHCP, ")) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                throw new IOException("dnsmasq did not start in namespace "
-                        + namespace
-                        + " (see "
-                        + logFile
-                        + "): "
-                        + readQuietly(logFile).strip());
-            }
-            Thread.sleep(50);
-        }
-    }
-
-    private String dnsmasq() throws IOException {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/usr/local/sbin")) {
-            Path p = Path.of(dir, "dnsmasq");
-            if (Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        throw new IOException("dnsmasq not found: kiln validate --provider "
-                + provider
-                + " needs it; install the Debian package dnsmasq-base");
+        DnsmasqDhcp.awaitReady(p, logFile, namespace);
     }
 
     /**
@@ -327,48 +244,6 @@ final class NamespaceLan implements AutoCloseable {
                     + r.output().strip()
                     + (denied ? " (kiln validate --provider " + provider + " needs root or CAP_NET_ADMIN)" : ""));
         }
-    }
-
-    /**
-     * A random 10.200-239.x.0/24 (kept clear of common Docker and Kubernetes ranges) the host does
-     * not use.
-     */
-    private static String freeSubnet() throws IOException, InterruptedException {
-        String used = Exec.of("ip", "-4", "route", "show", "table", "all")
-                        .runAllowingFailure()
-                        .output()
-                + Exec.of("ip", "-4", "addr").runAllowingFailure().output();
-        List<long[]> taken = new ArrayList<>();
-        Matcher m = Pattern.compile("\\b(\\d{1,3}(?:\\.\\d{1,3}){3})(?:/(\\d{1,2}))?\\b")
-                .matcher(used);
-        while (m.find()) {
-            int bits = m.group(2) == null ? 32 : Integer.parseInt(m.group(2));
-            taken.add(new long[] {ipv4(m.group(1)), bits});
-        }
-        SecureRandom random = new SecureRandom();
-        for (int attempt = 0; attempt < 100; attempt++) {
-            String candidate = "10." + (200 + random.nextInt(40)) + "." + random.nextInt(256);
-            long base = ipv4(candidate + ".0");
-            // Overlap of two prefixes: compare both under the shorter one's mask.
-            boolean clash = taken.stream().anyMatch(t -> {
-                int bits = (int) Math.min(24, t[1]);
-                long mask = bits == 0 ? 0 : (0xFFFFFFFFL << (32 - bits)) & 0xFFFFFFFFL;
-                return (t[0] & mask) == (base & mask);
-            });
-            if (!clash) {
-                return candidate;
-            }
-        }
-        throw new IOException(
-                "found no free 10.200-239.x.0/24 for the validation network; the host routes all of them");
-    }
-
-    private static long ipv4(String dotted) {
-        long v = 0;
-        for (String part : dotted.split("\\.")) {
-            v = (v << 8) | (Integer.parseInt(part) & 0xFF);
-        }
-        return v;
     }
 
     /** See {@link NamespaceCleanup#run}. */
