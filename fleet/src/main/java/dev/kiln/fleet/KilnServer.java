@@ -311,7 +311,40 @@ public final class KilnServer implements AutoCloseable {
 
     /** What the fleet page shows, now. */
     public FleetView fleet() {
-        return FleetView.build(inventory.current(), status::get, served, boots, options.store(), feeds, Instant.now());
+        Inventory inv = inventory.current();
+        return FleetView.build(
+                inv, status::get, served, boots, options.store(), withChannels(feeds, inv), Instant.now());
+    }
+
+    /**
+     * The channels the inventory's images have in the promotion records serve already reads (for
+     * NAME@ENV and revocations), unless a plugged-in feed brings its own.
+     */
+    private static FleetFeeds withChannels(FleetFeeds plugged, Inventory inv) {
+        List<FleetFeeds.Channel> recorded = inv.channels().channels().entrySet().stream()
+                .map(e -> new FleetFeeds.Channel(
+                        e.getKey().name(),
+                        e.getKey().env(),
+                        e.getValue().version().version(),
+                        e.getValue().since(),
+                        e.getValue().by()))
+                .sorted(java.util.Comparator.comparing(FleetFeeds.Channel::image)
+                        .thenComparing(FleetFeeds.Channel::environment))
+                .toList();
+        if (recorded.isEmpty() || !plugged.channels().isEmpty()) {
+            return plugged;
+        }
+        return new FleetFeeds() {
+            @Override
+            public List<Channel> channels() {
+                return recorded;
+            }
+
+            @Override
+            public List<Rollout> rollouts() {
+                return plugged.rollouts();
+            }
+        };
     }
 
     /** Plugs in channels and rollouts (promotion and rollout live above this module). */

@@ -113,12 +113,19 @@ class ServeChannelsTest {
         assertThat(m1.channel()).isEqualTo("debian-node@prod");
         assertThat(m1.assignedImage()).isEqualTo("debian-node:1.0.0");
         assertThat(nodes().get("w1").channel()).isNull();
+        // The fleet page lists the channel, from the same records.
+        assertThat(server.fleet().channels())
+                .extracting(c -> c.image() + "@" + c.environment() + "=" + c.version())
+                .containsExactly("debian-node@prod=1.0.0");
 
         // A promotion moves the channel; kiln serve picks it up when it next reads the records.
         releases.promote(envs, new ImageRef("debian-node", "1.0.1"), "prod", null, Map.of());
         server.inventoryWatcher().refreshChannels();
         assertThat(get("/ipxe?mac=" + M1)).contains("/images/debian-node/1.0.1").doesNotContain("1.0.0");
         assertThat(nodes().get("m1").assignedImage()).isEqualTo("debian-node:1.0.1");
+        assertThat(server.fleet().channels())
+                .extracting(c -> c.image() + "@" + c.environment() + "=" + c.version())
+                .containsExactly("debian-node@prod=1.0.1");
 
         // Revoked: the channel's node and a node pinned to the version are refused, with why.
         releases.revoke(new ImageRef("debian-node", "1.0.1"), "CVE-2026-1234 in containerd");
