@@ -45,6 +45,26 @@ public record S3Store(S3Location location, AwsClients clients, S3Client s3, Stri
         }
     }
 
+    /**
+     * The names directly under the store's prefix (one per image, plus whatever else sits there):
+     * what both the promotion records and prune start from.
+     */
+    public java.util.List<String> imageNames() throws PublishException {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        try {
+            for (var page : s3.listObjectsV2Paginator(
+                    b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
+                for (var p : page.commonPrefixes()) {
+                    names.add(p.prefix()
+                            .substring(location.prefix().length(), p.prefix().length() - 1));
+                }
+            }
+        } catch (software.amazon.awssdk.core.exception.SdkException e) {
+            throw AwsErrors.explain(e, "listing images in " + location, where);
+        }
+        return names;
+    }
+
     @Override
     public void close() {
         clients.close();

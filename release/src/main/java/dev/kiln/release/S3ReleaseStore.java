@@ -20,7 +20,6 @@ import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.CommonPrefix;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -73,18 +72,14 @@ public final class S3ReleaseStore implements ReleaseStore {
     public List<String> images() throws IOException {
         List<String> out = new ArrayList<>();
         try {
-            for (var page : s3.listObjectsV2Paginator(
-                    b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
-                for (CommonPrefix p : page.commonPrefixes()) {
-                    String name = p.prefix()
-                            .substring(location.prefix().length(), p.prefix().length() - 1);
-                    if (s3.listObjectsV2(b -> b.bucket(location.bucket())
-                                            .prefix(prefix(name) + "events/")
-                                            .maxKeys(1))
-                                    .keyCount()
-                            > 0) {
-                        out.add(name);
-                    }
+            for (String name : store.imageNames()) {
+                // An image has promotion records when its events/ holds anything.
+                if (s3.listObjectsV2(b -> b.bucket(location.bucket())
+                                        .prefix(prefix(name) + "events/")
+                                        .maxKeys(1))
+                                .keyCount()
+                        > 0) {
+                    out.add(name);
                 }
             }
         } catch (SdkException e) {

@@ -20,7 +20,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.CommonPrefix;
 import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -67,19 +66,10 @@ public final class S3Versions implements VersionStore {
     @Override
     public Set<String> names() throws IOException {
         Set<String> names = new TreeSet<>();
-        try {
-            for (var page : s3.listObjectsV2Paginator(
-                    b -> b.bucket(location.bucket()).prefix(location.prefix()).delimiter("/"))) {
-                for (CommonPrefix p : page.commonPrefixes()) {
-                    String name = p.prefix()
-                            .substring(location.prefix().length(), p.prefix().length() - 1);
-                    if (!name.startsWith(".")) {
-                        names.add(name);
-                    }
-                }
+        for (String name : store.imageNames()) {
+            if (!name.startsWith(".")) {
+                names.add(name);
             }
-        } catch (SdkException e) {
-            throw AwsErrors.explain(e, "listing images in " + location, where);
         }
         return names;
     }
