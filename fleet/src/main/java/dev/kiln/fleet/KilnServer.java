@@ -118,7 +118,11 @@ public final class KilnServer implements AutoCloseable {
     private final String publicUrl;
     private final OperatorAuth operators;
     private final ServedVersions served;
+    private final BootDirectives directives;
+    private final StateDir state;
     private final BootTimes boots;
+    private volatile io.javalin.http.Handler rollouts =
+            ctx -> plain(ctx, 404, "this kiln serve runs no rollout controller");
     private final FleetMetrics metrics;
     private volatile FleetFeeds feeds = FleetFeeds.NONE;
     private final NodeEndpoints nodeApi;
@@ -134,8 +138,12 @@ public final class KilnServer implements AutoCloseable {
             ClusterSecrets secrets,
             InventoryWatcher inventory,
             OperatorAuth operators,
-            ServedVersions served) {
+            ServedVersions served,
+            BootDirectives directives,
+            StateDir state) {
         this.options = options;
+        this.directives = directives;
+        this.state = state;
         this.status = status;
         this.tokens = tokens;
         this.inventory = inventory;
@@ -153,7 +161,7 @@ public final class KilnServer implements AutoCloseable {
         SignatureGate signatures =
                 options.trust().isEmpty() ? null : new SignatureGate(options.trust(), NodeEndpoints.PXE_FILES);
         this.nodeApi = new NodeEndpoints(
-                options, this::publicUrl, inventory, status, tokens, secrets, served, signatures, metrics);
+                options, this::publicUrl, inventory, status, tokens, secrets, served, directives, signatures, metrics);
         this.operatorApi = new OperatorEndpoints(options, inventory, status, operators, metrics);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
@@ -202,7 +210,17 @@ public final class KilnServer implements AutoCloseable {
             // After the inventory: a start that fails on it does not make a token nobody was shown.
             OperatorAuth operators = OperatorAuth.loadOrCreate(state);
             ServedVersions served = ServedVersions.open(state);
-            return new KilnServer(options, status, tokens, new ClusterSecrets(state), inventory, operators, served);
+            BootDirectives directives = BootDirectives.open(state);
+            return new KilnServer(
+                    options,
+                    status,
+                    tokens,
+                    new ClusterSecrets(state),
+                    inventory,
+                    operators,
+                    served,
+                    directives,
+                    state);
         } catch (IOException | InventoryException | RuntimeException e) {
             if (inventory != null) {
                 inventory.close();
@@ -270,6 +288,11 @@ public final class KilnServer implements AutoCloseable {
         app.get("/ui", operatorApi.operator(ctx -> FleetUi.asset(ctx, "")));
         app.get("/ui/fleet.json", operatorApi.operator(ctx -> json(ctx, 200, fleet())));
         app.get("/ui/{file}", operatorApi.operator(ctx -> FleetUi.asset(ctx, ctx.pathParam("file"))));
+        // The rollout controller's API (kiln rollout): it lives above this module and plugs in.
+        for (String path : List.of("/rollouts", "/rollouts/<rest>")) {
+            app.get(path, operatorApi.operator(ctx -> rollouts.handle(ctx)));
+            app.post(path, operatorApi.operator(ctx -> rollouts.handle(ctx)));
+        }
         app.exception(Exception.class, (e, ctx) -> {
             LOG.error("{} {} from {} failed", ctx.method(), ctx.path(), ctx.ip(), e);
             plain(ctx, 500, "internal error");
@@ -345,6 +368,60 @@ public final class KilnServer implements AutoCloseable {
                 return plugged.rollouts();
             }
         };
+    }
+
+    /** Serves the operator endpoints under /rollouts (the rollout controller plugs in here). */
+    public void rolloutApi(io.javalin.http.Handler handler) {
+        this.rollouts = handler;
+    }
+
+    /** kiln serve's state directory, where a rollout keeps its journal. */
+    public StateDir state() {
+        return state;
+    }
+
+    /**
+     * The version {@code mac} boots now: the one last handed out, or the inventory's for a node
+     * that never booted (null for a MAC the inventory does not have).
+     */
+    public dev.kiln.core.store.ImageRef currentImage(String mac) {
+        Inventory.Member m = nodeApi.current(inventory.current().member(mac));
+        return m == null ? null : m.image();
+    }
+
+    /** Whether {@code mac} ever was given a boot script (a new node has no current version). */
+    public boolean hasBooted(String mac) {
+        return served.get(MacAddress.normalize(mac)) != null;
+    }
+
+    /**
+     * Makes {@code mac}'s next boots use {@code image}: the one way a node's version changes (a
+     * rollout's step). Durable when it returns.
+     */
+    public void repoint(String mac, dev.kiln.core.store.ImageRef image) throws IOException {
+        served.repoint(MacAddress.normalize(mac), image.toString());
+    }
+
+    /** Adds {@code metadata} to the node's metadata until {@link #clearDirective}; durable. */
+    public void direct(String mac, Map<String, String> metadata) throws IOException {
+        directives.set(MacAddress.normalize(mac), metadata);
+    }
+
+    public void clearDirective(String mac) throws IOException {
+        directives.clear(MacAddress.normalize(mac));
+    }
+
+    /** The node's directive now (empty when none). */
+    public Map<String, String> directive(String mac) {
+        return directives.get(MacAddress.normalize(mac));
+    }
+
+    /**
+     * Seconds of the node's last boot seen by this server, from boot script to ready, or null.
+     */
+    public Double lastBootSeconds(String mac) {
+        BootTimes.Boot b = boots.get(MacAddress.normalize(mac));
+        return b == null ? null : b.bootToReadySeconds();
     }
 
     /** Plugs in channels and rollouts (promotion and rollout live above this module). */

@@ -37,6 +37,7 @@ final class NodeEndpoints {
     private final NodeTokens tokens;
     private final ClusterSecrets secrets;
     private final ServedVersions served;
+    private final BootDirectives directives;
     private final SignatureGate signatures;
     private final FleetMetrics metrics;
     private final NodeAuth auth;
@@ -52,6 +53,7 @@ final class NodeEndpoints {
             NodeTokens tokens,
             ClusterSecrets secrets,
             ServedVersions served,
+            BootDirectives directives,
             SignatureGate signatures,
             FleetMetrics metrics) {
         this.options = options;
@@ -61,6 +63,7 @@ final class NodeEndpoints {
         this.tokens = tokens;
         this.secrets = secrets;
         this.served = served;
+        this.directives = directives;
         this.signatures = signatures;
         this.metrics = metrics;
         this.auth = new NodeAuth(tokens, metrics);
@@ -94,7 +97,7 @@ final class NodeEndpoints {
             return;
         }
         Inventory inv = inventory.current();
-        Inventory.Member m = inv.member(mac);
+        Inventory.Member m = current(inv.member(mac));
         if (m == null) {
             LOG.warn("ipxe: refused {} (from {}): not in the inventory {}", mac, ctx.ip(), inv.file());
             metrics.refused("/ipxe", "unknown-mac");
@@ -153,7 +156,7 @@ final class NodeEndpoints {
             return;
         }
         LOG.info("metadata: {} ({}) fetched its metadata from {}", m.name(), m.mac(), ctx.ip());
-        KilnServer.json(ctx, 200, metadataOf(inv, m));
+        KilnServer.json(ctx, 200, metadataOf(inv, current(m)));
     }
 
     /**
@@ -163,14 +166,43 @@ final class NodeEndpoints {
      */
     Map<String, String> metadataOf(String mac) throws IOException {
         Inventory inv = inventory.current();
-        Inventory.Member m = inv.member(mac);
+        Inventory.Member m = current(inv.member(mac));
         return m == null ? null : metadataOf(inv, m);
     }
 
     private Map<String, String> metadataOf(Inventory inv, Inventory.Member m) throws IOException {
         Map<String, String> doc = new LinkedHashMap<>(NodeMetadata.of(inv, m, publicUrl.get()));
         doc.putAll(secrets.forNode(m.cluster().name(), m.isMaster()));
+        // A rollout's directive for this boot wins over what the inventory alone says.
+        doc.putAll(directives.get(m.mac()));
         return doc;
+    }
+
+    /**
+     * The member as it boots now: on its current version (the one last handed out, moved only by a
+     * rollout), or, on its first boot, the desired one. Null stays null.
+     */
+    Inventory.Member current(Inventory.Member m) {
+        if (m == null) {
+            return null;
+        }
+        ServedVersions.Served given = served.get(m.mac());
+        if (given == null || given.image().equals(m.image().toString())) {
+            return m;
+        }
+        ImageRef ref;
+        try {
+            ref = ImageRef.parse(given.image());
+        } catch (IllegalArgumentException e) {
+            LOG.warn(
+                    "{} ({}): current version '{}' in served.json is not NAME:VERSION; using the inventory's {}",
+                    m.name(),
+                    m.mac(),
+                    given.image(),
+                    m.image());
+            return m;
+        }
+        return new Inventory.Member(m.mac(), m.node(), m.cluster(), ref, m.bootstrapRole(), m.channel());
     }
 
     void report(Context ctx) throws IOException {
@@ -243,8 +275,9 @@ final class NodeEndpoints {
                     reported,
                     s.kernel());
         }
-        if (reported != null && !reported.equals(m.image().toString())) {
-            LOG.warn("status: {} ({}) runs {} but the inventory assigns {}", m.name(), m.mac(), reported, m.image());
+        Inventory.Member now = current(m);
+        if (reported != null && !reported.equals(now.image().toString())) {
+            LOG.warn("status: {} ({}) runs {} but was given {}", m.name(), m.mac(), reported, now.image());
         }
         ctx.status(204);
     }

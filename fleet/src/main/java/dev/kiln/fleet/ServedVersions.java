@@ -12,10 +12,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A node's current version: the one kiln serve last handed it in a boot script. It differs from the
- * desired one (the inventory's) after an inventory edit until the node boots again, and that is
- * drift. Kept in served.json in the state directory, so a restart does not forget it. Written only
- * when a node is given another version than before, which is rare.
+ * A node's current version: the one kiln serve hands it in boot scripts. A node's first boot
+ * records the desired version (the inventory's); after that only a rollout re-points it ({@link
+ * KilnServer#repoint}). So an inventory edit makes nodes drifted (desired differs from current), and
+ * a drifted node that reboots on its own comes back on its current version: versions change only
+ * through a rollout, which drains and confirms. Kept in served.json in the state directory, written
+ * atomically, so a restart or crash does not forget it.
  */
 final class ServedVersions {
     private static final Logger LOG = LoggerFactory.getLogger(ServedVersions.class);
@@ -66,6 +68,16 @@ final class ServedVersions {
         } catch (IOException e) {
             LOG.error("cannot save current versions to {}: {}", state.file(FILE), e.toString());
         }
+    }
+
+    /** Re-points {@code mac} to {@code image} (a rollout's step); durable before it returns. */
+    synchronized void repoint(String mac, String image) throws IOException {
+        Served old = byMac.get(mac);
+        if (old != null && old.image().equals(image)) {
+            return;
+        }
+        byMac.put(mac, new Served(image, Instant.now().toString()));
+        state.writeAtomically(FILE, Json.MAPPER.writer().writeValueAsBytes(byMac));
     }
 
     synchronized Served get(String mac) {

@@ -71,6 +71,12 @@ public final class StateDir {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
+            // The rename itself is durable only once the directory is on disk too.
+            try (var d = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+                d.force(true);
+            } catch (IOException | UnsupportedOperationException e) {
+                // some file systems cannot sync a directory; the file itself was synced
+            }
         } finally {
             Files.deleteIfExists(tmp);
         }
