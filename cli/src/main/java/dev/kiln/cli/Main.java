@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             PublishCommand.class,
             ServeCommand.class,
             NodesCommand.class,
+            RolloutCommand.class,
             ValidateCommand.class,
             OutdatedCommand.class,
             BumpCommand.class,

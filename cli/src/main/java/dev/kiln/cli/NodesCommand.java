@@ -5,12 +5,6 @@ import dev.kiln.core.json.Json;
 import dev.kiln.core.node.AgentStep;
 import dev.kiln.fleet.NodeView;
 import java.io.IOException;
-import java.net.ConnectException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -24,8 +18,10 @@ import picocli.CommandLine.Option;
             "Lists the nodes of a running kiln serve and what they report.",
             "Per node: assigned image, the image it reports running, its kernel,",
             "its last boot step and how long ago it reported it.",
-            "REPORTED is marked * when it differs from ASSIGNED (not replaced yet).",
-            "A node assigned a channel (NAME@ENV) shows it in CHANNEL, and in ASSIGNED",
+            "DESIRED is what the inventory wants, CURRENT what kiln serve hands the node",
+            "now (moved only by kiln rollout; they differ: drifted), REPORTED what the",
+            "node says it runs (marked * when it differs from CURRENT).",
+            "A node assigned a channel (NAME@ENV) shows it in CHANNEL, and in DESIRED",
             "the version it resolved to.",
             "/nodes is an operator endpoint: the operator token comes from --token,",
             "$KILN_TOKEN, or else the local kiln serve's state directory."
@@ -38,68 +34,20 @@ import picocli.CommandLine.Option;
             "  kiln nodes --server http://127.0.0.1:9090   # an --admin-listen address needs no token"
         })
 final class NodesCommand implements Callable<Integer> {
-    @Option(
-            names = "--server",
-            paramLabel = "URL",
-            description = "kiln serve to ask (default: $KILN_SERVER or http://127.0.0.1:8080).")
-    String server;
+    @picocli.CommandLine.Mixin
+    ServeClient serve;
 
     @Option(
             names = "--json",
             description = "Print the nodes as JSON (kiln serve's /nodes documents) instead of a table.")
     boolean json;
 
-    @Option(
-            names = "--token",
-            paramLabel = "TOKEN",
-            description =
-                    "The operator token (default: $KILN_TOKEN, else, for a server on this machine, STATE/operator-token).")
-    String token;
-
-    @Option(
-            names = "--state",
-            paramLabel = "DIR",
-            description = "kiln serve's state directory to read the token from (default: as kiln serve's).")
-    java.nio.file.Path state;
-
     @Override
     public Integer call() throws Exception {
-        String base = server != null ? server : System.getenv().getOrDefault("KILN_SERVER", "http://127.0.0.1:8080");
-        base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
-        HttpClient http = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5))
-                .build();
-        HttpResponse<String> r;
-        try {
-            String credential = token != null ? token : System.getenv("KILN_TOKEN");
-            String host = URI.create(base).getHost();
-            boolean local =
-                    host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]"));
-            if ((credential == null || credential.isBlank()) && (local || state != null)) {
-                // Only to a server on this machine (or with --state said): this machine's token is
-                // no business of another's.
-                credential = dev.kiln.fleet.OperatorAuth.readToken(
-                        state != null ? state : dev.kiln.fleet.StateDir.defaultDir());
-            }
-            HttpRequest.Builder req =
-                    HttpRequest.newBuilder(URI.create(base + "/nodes")).timeout(Duration.ofSeconds(10));
-            if (credential != null && !credential.isBlank()) {
-                req.header("Authorization", "Bearer " + credential.trim());
-            }
-            r = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (ConnectException e) {
-            throw new IOException(
-                    "cannot reach kiln serve at " + base + " (is it running? --server or $KILN_SERVER sets where)");
-        }
-        if (r.statusCode() == 401) {
-            throw new IOException("GET "
-                    + base
-                    + "/nodes: 401, the operator token is missing or wrong: pass --token or"
-                    + " $KILN_TOKEN (it is in operator-token in kiln serve's state directory)");
-        }
-        if (r.statusCode() != 200) {
-            throw new IOException("GET " + base + "/nodes: HTTP " + r.statusCode() + " "
+        String base = serve.base();
+        ServeClient.Reply r = serve.get("/nodes");
+        if (r.status() != 200) {
+            throw new IOException("GET " + base + "/nodes: HTTP " + r.status() + " "
                     + r.body().trim());
         }
         List<NodeView> nodes = Json.MAPPER.readValue(r.body(), new TypeReference<List<NodeView>>() {});
@@ -116,21 +64,30 @@ final class NodesCommand implements Callable<Integer> {
         rows.add(
                 channels
                         ? new String[] {
-                            "MAC", "NAME", "ROLE", "CHANNEL", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"
+                            "MAC", "NAME", "ROLE", "CHANNEL", "DESIRED", "CURRENT", "REPORTED", "KERNEL", "STEP", "AGE"
                         }
-                        : new String[] {"MAC", "NAME", "ROLE", "ASSIGNED", "REPORTED", "KERNEL", "STEP", "AGE"});
+                        : new String[] {"MAC", "NAME", "ROLE", "DESIRED", "CURRENT", "REPORTED", "KERNEL", "STEP", "AGE"
+                        });
         boolean mismatch = false;
+        boolean drift = false;
         for (NodeView n : nodes) {
             String reported = n.reportedImage() == null ? "-" : n.reportedImage();
-            if (n.reportedImage() != null && !n.reportedImage().equals(n.assignedImage())) {
+            if (n.reportedImage() != null
+                    && !n.reportedImage().equals(n.currentImage() != null ? n.currentImage() : n.assignedImage())) {
                 reported += "*";
                 mismatch = true;
+            }
+            String current = dash(n.currentImage());
+            if (n.drifted()) {
+                current += " (drifted)";
+                drift = true;
             }
             String[] row = {
                 n.mac(),
                 n.cluster() + "/" + n.name(),
                 n.bootstrapRole(),
                 n.assignedImage(),
+                current,
                 reported,
                 dash(n.kernel()),
                 dash(n.step()),
@@ -145,7 +102,11 @@ final class NodesCommand implements Callable<Integer> {
         }
         Format.table(rows).forEach(System.out::println);
         if (mismatch) {
-            System.out.println("* runs another image than the inventory assigns");
+            System.out.println("* runs another image than kiln serve gave it");
+        }
+        if (drift) {
+            System.out.println("drifted: the inventory wants another version than the node boots; it moves"
+                    + " only through kiln rollout (a reboot keeps its current version)");
         }
         for (NodeView n : nodes) {
             if (AgentStep.FAILED.is(n.step())) {

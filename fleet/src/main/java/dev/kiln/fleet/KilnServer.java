@@ -162,7 +162,7 @@ public final class KilnServer implements AutoCloseable {
                 options.trust().isEmpty() ? null : new SignatureGate(options.trust(), NodeEndpoints.PXE_FILES);
         this.nodeApi = new NodeEndpoints(
                 options, this::publicUrl, inventory, status, tokens, secrets, served, directives, signatures, metrics);
-        this.operatorApi = new OperatorEndpoints(options, inventory, status, operators, metrics);
+        this.operatorApi = new OperatorEndpoints(options, inventory, status, operators, metrics, nodeApi::current);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
@@ -373,6 +373,16 @@ public final class KilnServer implements AutoCloseable {
     /** Serves the operator endpoints under /rollouts (the rollout controller plugs in here). */
     public void rolloutApi(io.javalin.http.Handler handler) {
         this.rollouts = handler;
+    }
+
+    /** The local store versions are served from. */
+    public ImageStore store() {
+        return options.store();
+    }
+
+    /** Where versions come from (for "is it available here?"). */
+    public ImageSource images() {
+        return options.images();
     }
 
     /** kiln serve's state directory, where a rollout keeps its journal. */

@@ -11,6 +11,8 @@ package dev.kiln.fleet;
  * @param channel NAME@ENV when the inventory names a channel, else null
  * @param reportedImage NAME:VERSION the node last reported running (from its /etc/kiln/image.json)
  * @param ageSeconds seconds since the server received the last step
+ * @param currentImage NAME:VERSION kiln serve hands it now (moved only by a rollout); null before
+ *     its first boot. Differs from assignedImage: the node is drifted
  */
 public record NodeView(
         String mac,
@@ -26,4 +28,10 @@ public record NodeView(
         String step,
         String detail,
         String reportedAt,
-        Long ageSeconds) {}
+        Long ageSeconds,
+        String currentImage) {
+    /** The inventory wants another version than the node boots: a rollout would replace it. */
+    public boolean drifted() {
+        return currentImage != null && !currentImage.equals(assignedImage);
+    }
+}

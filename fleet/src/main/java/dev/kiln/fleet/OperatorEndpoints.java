@@ -25,13 +25,19 @@ final class OperatorEndpoints {
     private final StatusBook status;
     private final OperatorAuth operators;
     private final FleetMetrics metrics;
+    private final java.util.function.UnaryOperator<Inventory.Member> current;
 
+    /**
+     * @param current a member as it boots now (its current version), see NodeEndpoints#current
+     */
     OperatorEndpoints(
             KilnServer.Options options,
             InventoryWatcher inventory,
             StatusBook status,
             OperatorAuth operators,
-            FleetMetrics metrics) {
+            FleetMetrics metrics,
+            java.util.function.UnaryOperator<Inventory.Member> current) {
+        this.current = current;
         this.options = options;
         this.inventory = inventory;
         this.status = status;
@@ -102,7 +108,8 @@ final class OperatorEndpoints {
                     s == null ? null : s.step(),
                     s == null ? null : s.detail(),
                     s == null ? null : s.receivedAt(),
-                    s == null ? null : s.ageSeconds(now)));
+                    s == null ? null : s.ageSeconds(now),
+                    s == null ? null : current.apply(m).image().toString()));
         }
         KilnServer.json(ctx, 200, rows);
     }

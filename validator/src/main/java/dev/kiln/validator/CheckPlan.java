@@ -86,6 +86,15 @@ final class CheckPlan {
         }
     }
 
+    /** As {@link #metadataValue()} with no cluster checks: a node that joins a running cluster. */
+    String nodeOnlyMetadataValue() {
+        try {
+            return Json.COMPACT.writeValueAsString(Map.of("node", node, "cluster", List.of()));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     List<String> notes() {
         return notes;
     }

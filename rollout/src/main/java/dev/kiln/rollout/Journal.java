@@ -1,0 +1,147 @@
+package dev.kiln.rollout;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.kiln.core.json.Json;
+import dev.kiln.fleet.StateDir;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A rollout's record in kiln serve's state: {@code rollouts/ID/plan.json} (written once, by atomic
+ * rename) and {@code rollouts/ID/journal.jsonl}, one event per line. An intent ("begin power w1")
+ * is appended and fsynced before it is acted on, its outcome after; so after a crash the journal
+ * says exactly which actions may have happened, and the controller re-probes only those.
+ */
+public final class Journal {
+    private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
+    static final String DIR = "rollouts";
+    static final String PLAN = "plan.json";
+    static final String EVENTS = "journal.jsonl";
+
+    /**
+     * @param type created, begin, end, node-done, node-failed, node-skipped, node-rolled-back,
+     *     paused, resumed, halted, aborted, done, restarted
+     * @param step for begin/end: preflight, drain, repoint, power, confirm (rollback-... when a
+     *     failed node is being taken back)
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Event(long seq, String at, String type, String node, String step, String detail) {}
+
+    private final Path dir;
+    private final List<Event> events = new ArrayList<>();
+    private FileChannel out;
+
+    private Journal(Path dir) {
+        this.dir = dir;
+    }
+
+    static Path root(StateDir state) {
+        return state.dir().resolve(DIR);
+    }
+
+    /** A new rollout's directory with its plan; fails if the id is taken. */
+    static Journal create(StateDir state, String id, Plan plan) throws IOException {
+        Path dir = root(state).resolve(id);
+        Files.createDirectories(dir.getParent());
+        Files.createDirectory(dir);
+        Path tmp = dir.resolve(".plan.json.tmp");
+        Files.write(tmp, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(plan));
+        try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            c.force(true);
+        }
+        Files.move(tmp, dir.resolve(PLAN), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Journal j = new Journal(dir);
+        j.openForAppend();
+        return j;
+    }
+
+    /** An existing rollout's journal, read back; a torn last line (a crash mid-write) is dropped. */
+    static Journal open(Path dir) throws IOException {
+        Journal j = new Journal(dir);
+        Path file = dir.resolve(EVENTS);
+        if (Files.exists(file)) {
+            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                String line = lines.get(i);
+                if (line.isBlank()) {
+                    continue;
+                }
+                try {
+                    j.events.add(Json.MAPPER.readValue(line, Event.class));
+                } catch (IOException e) {
+                    if (i == lines.size() - 1) {
+                        LOG.warn("{}: dropping a torn last line (kiln serve stopped while writing it)", file);
+                        break;
+                    }
+                    throw new IOException(file + ":" + (i + 1) + ": not a journal event: " + e.getMessage(), e);
+                }
+            }
+            if (!lines.isEmpty()
+                    && j.events.size()
+                            < lines.stream().filter(l -> !l.isBlank()).count()) {
+                // Rewrite without the torn line so appends start on a clean line.
+                StringBuilder clean = new StringBuilder();
+                for (Event e : j.events) {
+                    clean.append(Json.COMPACT.writeValueAsString(e)).append('\n');
+                }
+                Files.writeString(file, clean.toString());
+            }
+        }
+        j.openForAppend();
+        return j;
+    }
+
+    Plan plan() throws IOException {
+        return Json.MAPPER.readValue(dir.resolve(PLAN).toFile(), Plan.class);
+    }
+
+    String id() {
+        return dir.getFileName().toString();
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    synchronized List<Event> events() {
+        return List.copyOf(events);
+    }
+
+    /** Appends an event and forces it to disk before returning. */
+    synchronized Event append(String type, String node, String step, String detail) throws IOException {
+        Event e = new Event(events.size() + 1L, Instant.now().toString(), type, node, step, detail);
+        byte[] line = (Json.COMPACT.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
+        ByteBuffer buf = ByteBuffer.wrap(line);
+        while (buf.hasRemaining()) {
+            out.write(buf);
+        }
+        out.force(false);
+        events.add(e);
+        return e;
+    }
+
+    private void openForAppend() throws IOException {
+        out = FileChannel.open(
+                dir.resolve(EVENTS), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    }
+
+    synchronized void close() {
+        try {
+            if (out != null) {
+                out.close();
+            }
+        } catch (IOException e) {
+            LOG.warn("closing {}: {}", dir.resolve(EVENTS), e.toString());
+        }
+    }
+}

@@ -1,0 +1,362 @@
+package dev.kiln.rollout;
+
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.fleet.FleetFeeds;
+import dev.kiln.fleet.Inventory;
+import dev.kiln.fleet.KilnServer;
+import dev.kiln.validator.NodeChecks;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The rollout controller, inside kiln serve: the single writer of node versions. It plans, runs
+ * every rollout on its own thread (so a rollout goes on when the operator's terminal closes),
+ * journals each intent before acting on it, and on start resumes what a killed kiln serve left
+ * running.
+ */
+public final class RolloutController implements FleetFeeds, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RolloutController.class);
+    private static final DateTimeFormatter ID_TIME =
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+
+    /** How nodes of a cluster are replaced, and what keeps the cluster safe meanwhile. */
+    public interface Drivers {
+        NodeReplacer replacer(String cluster) throws IOException;
+
+        ClusterGuard guard(String cluster, Manifest target) throws IOException;
+    }
+
+    private final KilnServer server;
+    private final Drivers drivers;
+    private final Planner planner;
+    private final Map<String, RolloutRun> runs = new ConcurrentHashMap<>();
+    private final Duration poll;
+    private volatile boolean closed;
+
+    private RolloutController(KilnServer server, Drivers drivers, Duration poll) {
+        this.server = server;
+        this.drivers = drivers;
+        this.planner = new Planner(server);
+        this.poll = poll;
+    }
+
+    /**
+     * Plugs a controller into {@code server} (its /rollouts API and the fleet page's rollouts) and
+     * resumes the rollouts its state says were running.
+     */
+    public static RolloutController attach(KilnServer server, Drivers drivers) throws IOException {
+        return attach(server, drivers, Duration.ofSeconds(1));
+    }
+
+    static RolloutController attach(KilnServer server, Drivers drivers, Duration poll) throws IOException {
+        RolloutController c = new RolloutController(server, drivers, poll);
+        c.resumeAll();
+        server.rolloutApi(new RolloutApi(c));
+        server.feeds(c);
+        return c;
+    }
+
+    KilnServer server() {
+        return server;
+    }
+
+    Duration poll() {
+        return poll;
+    }
+
+    // ---- plan and apply ----------------------------------------------------------------------
+
+    public Plan plan(PlanRequest req) throws IOException, InterruptedException {
+        try (NodeReplacer replacer = drivers.replacer(req.cluster())) {
+            ClusterGuard guard = guardFor(req.cluster(), req.to());
+            return planner.plan(req, replacer, guard, activeOn(req.cluster()), null);
+        }
+    }
+
+    /**
+     * Starts a plan made earlier. Refused when it is blocked, when the fleet changed since it was
+     * made (its state hash), or when another rollout runs on the cluster.
+     */
+    public synchronized RolloutState apply(Plan plan) throws IOException, InterruptedException, Refused {
+        if (plan == null || plan.cluster() == null) {
+            throw new Refused(400, "expected a plan made by kiln rollout plan (-o plan.json)");
+        }
+        String active = activeOn(plan.cluster());
+        if (active != null) {
+            throw new Refused(
+                    409,
+                    "rollout " + active + " is already running on cluster " + plan.cluster()
+                            + "; one rollout per cluster (kiln rollout status " + active + ")");
+        }
+        if (plan.blocked()) {
+            throw new Refused(409, "the plan is blocked: " + String.join("; ", plan.blockers()));
+        }
+        Plan fresh;
+        PlanRequest req = requestOf(plan);
+        try (NodeReplacer replacer = drivers.replacer(plan.cluster())) {
+            ClusterGuard guard = guardFor(plan.cluster(), plan.target());
+            Map<String, ImageRef> planned = new LinkedHashMap<>();
+            plan.nodes().forEach(n -> planned.put(n.mac(), ImageRef.parse(n.to())));
+            fresh = planner.planTo(req, planned, replacer, guard, null, plan.rollbackOf());
+        }
+        if (!fresh.stateHash().equals(plan.stateHash()) && plan.rollbackOf() == null) {
+            throw new Refused(
+                    409,
+                    "the plan is stale: the fleet changed since it was made at " + plan.createdAt()
+                            + " (a node rebooted, reported or was re-pointed, or the inventory changed); make a new plan");
+        }
+        if (fresh.blocked()) {
+            throw new Refused(409, "blocked now: " + String.join("; ", fresh.blockers()));
+        }
+        String id = newId(plan.cluster());
+        Journal journal = Journal.create(server.state(), id, plan);
+        journal.append("created", null, null, "target " + plan.target() + ", max unavailable " + plan.maxUnavailable());
+        RolloutRun run = new RolloutRun(this, journal, plan);
+        runs.put(id, run);
+        run.start();
+        LOG.info(
+                "rollout {} of cluster {} to {} started ({} nodes in {} batches)",
+                id,
+                plan.cluster(),
+                plan.target(),
+                plan.nodes().size(),
+                plan.batches().size());
+        return run.state();
+    }
+
+    private static PlanRequest requestOf(Plan plan) {
+        return new PlanRequest(
+                plan.cluster(),
+                plan.asked() == null || plan.asked().startsWith("the inventory") ? null : plan.asked(),
+                plan.budget(),
+                plan.onFailure(),
+                plan.drainTimeoutSeconds(),
+                plan.nodeTimeoutSeconds(),
+                plan.forceDrain(),
+                plan.allowUnvalidated());
+    }
+
+    /** Takes every node the rollout replaced back to where it was, as a new rollout. */
+    public synchronized RolloutState rollback(String id) throws IOException, InterruptedException, Refused {
+        RolloutRun run = get(id);
+        if (run.state().active()) {
+            throw new Refused(409, "rollout " + id + " is " + run.state().state() + "; abort it first");
+        }
+        Map<String, ImageRef> back = new LinkedHashMap<>();
+        List<Plan.Node> replaced = new ArrayList<>(run.replacedNodes());
+        java.util.Collections.reverse(replaced);
+        for (Plan.Node n : replaced) {
+            if (n.from() != null && !"null".equals(n.from())) {
+                back.put(n.mac(), ImageRef.parse(n.from()));
+            }
+        }
+        if (back.isEmpty()) {
+            throw new Refused(409, "rollout " + id + " replaced no node; nothing to roll back");
+        }
+        Plan original = run.plan();
+        PlanRequest req = new PlanRequest(
+                original.cluster(),
+                null,
+                original.budget(),
+                "halt",
+                original.drainTimeoutSeconds(),
+                original.nodeTimeoutSeconds(),
+                original.forceDrain(),
+                true);
+        Plan plan;
+        try (NodeReplacer replacer = drivers.replacer(original.cluster())) {
+            plan = planner.planTo(
+                    req, back, replacer, guardFor(original.cluster(), null), activeOn(original.cluster()), id);
+        }
+        run.markRolledBack();
+        return apply(plan);
+    }
+
+    public RolloutState pause(String id) throws IOException, Refused {
+        return get(id).pause();
+    }
+
+    public RolloutState resume(String id) throws IOException, Refused {
+        String active = activeOn(get(id).plan().cluster());
+        if (active != null && !active.equals(id)) {
+            throw new Refused(409, "rollout " + active + " is running on the cluster");
+        }
+        return get(id).resume();
+    }
+
+    public RolloutState abort(String id) throws IOException, Refused {
+        return get(id).abort();
+    }
+
+    public RolloutState status(String id) throws Refused {
+        return get(id).state();
+    }
+
+    public List<RolloutState> list() {
+        return runs.values().stream()
+                .map(RolloutRun::state)
+                .sorted(Comparator.comparing(RolloutState::startedAt).reversed())
+                .toList();
+    }
+
+    private RolloutRun get(String id) throws Refused {
+        RolloutRun run = id == null ? null : runs.get(id);
+        if (run == null) {
+            throw new Refused(404, "no rollout " + id + " (kiln rollout list shows them)");
+        }
+        return run;
+    }
+
+    /** The id of the running or paused rollout of {@code cluster}, or null. */
+    String activeOn(String cluster) {
+        return runs.values().stream()
+                .filter(r -> r.plan().cluster().equals(cluster) && r.state().active())
+                .map(RolloutRun::id)
+                .findFirst()
+                .orElse(null);
+    }
+
+    ClusterGuard guardFor(String cluster, String target) throws IOException {
+        Manifest manifest = null;
+        String first = target == null ? null : target.split(",")[0].trim();
+        if (first != null && !first.contains("@")) {
+            try {
+                manifest = server.store().manifest(ImageRef.parse(first));
+            } catch (IOException | IllegalArgumentException e) {
+                manifest = null;
+            }
+        }
+        if (manifest == null) {
+            List<Inventory.Member> ms = planner.members(cluster);
+            try {
+                manifest = server.store().manifest(server.currentImage(ms.get(0).mac()));
+            } catch (IOException e) {
+                manifest = null;
+            }
+        }
+        return drivers.guard(cluster, manifest);
+    }
+
+    /** The checks a node booting {@code to} runs, as the "kilnChecks" metadata value, or null. */
+    String checksFor(ImageRef to) {
+        try {
+            return new NodeChecks(server.store().manifest(to)).metadataValue();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    Manifest manifest(ImageRef ref) throws IOException {
+        return server.store().manifest(ref);
+    }
+
+    Drivers drivers() {
+        return drivers;
+    }
+
+    boolean closed() {
+        return closed;
+    }
+
+    private String newId(String cluster) {
+        String base = cluster + "-" + ID_TIME.format(Instant.now());
+        String id = base;
+        for (int i = 2;
+                runs.containsKey(id)
+                        || Files.exists(Journal.root(server.state()).resolve(id));
+                i++) {
+            id = base + "-" + i;
+        }
+        return id;
+    }
+
+    private void resumeAll() throws IOException {
+        Path root = Journal.root(server.state());
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
+                if (!Files.exists(dir.resolve(Journal.PLAN))) {
+                    continue; // a crash between mkdir and the plan's rename: nothing was started
+                }
+                Journal journal = Journal.open(dir);
+                RolloutRun run = new RolloutRun(this, journal, journal.plan());
+                runs.put(run.id(), run);
+                if (run.state().active()) {
+                    LOG.info(
+                            "rollout {} was {} when kiln serve stopped; re-probing its nodes and going on",
+                            run.id(),
+                            run.state().state());
+                    run.restarted();
+                } else {
+                    journal.close();
+                }
+            }
+        }
+    }
+
+    // ---- fleet page -------------------------------------------------------------------------
+
+    @Override
+    public List<FleetFeeds.Rollout> rollouts() {
+        return list().stream().limit(10).map(RolloutController::feed).toList();
+    }
+
+    private static FleetFeeds.Rollout feed(RolloutState s) {
+        Map<Integer, List<FleetFeeds.RolloutNode>> byBatch = new java.util.TreeMap<>();
+        for (RolloutState.NodeState n : s.nodes()) {
+            byBatch.computeIfAbsent(n.batch(), k -> new ArrayList<>())
+                    .add(new FleetFeeds.RolloutNode(n.name(), n.from(), n.to(), n.step(), n.state()));
+        }
+        return new FleetFeeds.Rollout(
+                s.id(),
+                s.cluster(),
+                s.target(),
+                s.state(),
+                s.reason(),
+                s.currentStep(),
+                s.startedAt(),
+                s.estimateSeconds(),
+                s.elapsedSeconds(),
+                byBatch.entrySet().stream()
+                        .map(e -> new FleetFeeds.Batch(e.getKey(), e.getValue()))
+                        .toList());
+    }
+
+    /** Stops the rollout threads (a kiln serve shutdown); the journals let the next start go on. */
+    @Override
+    public void close() {
+        closed = true;
+        runs.values().forEach(RolloutRun::stopThread);
+    }
+
+    /** A refused operator request, with the HTTP status it maps to. */
+    public static final class Refused extends Exception {
+        private final int status;
+
+        Refused(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        public int status() {
+            return status;
+        }
+    }
+}

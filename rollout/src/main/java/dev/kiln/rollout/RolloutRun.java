@@ -1,0 +1,722 @@
+package dev.kiln.rollout;
+
+import dev.kiln.core.store.ImageRef;
+import dev.kiln.core.store.Manifest;
+import dev.kiln.fleet.Inventory;
+import dev.kiln.fleet.KilnServer;
+import dev.kiln.fleet.NodeStatus;
+import dev.kiln.validator.NodeChecks;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One rollout being carried out: batch after batch, each node through preflight, drain, repoint,
+ * power and confirm, within the budget. Its state is what its journal says; every step's intent is
+ * journaled before the step acts, so {@link #restarted()} can tell what may have happened.
+ */
+final class RolloutRun {
+    private static final Logger LOG = LoggerFactory.getLogger(RolloutRun.class);
+    static final List<String> STEPS = List.of("preflight", "drain", "repoint", "power", "confirm");
+
+    private final RolloutController controller;
+    private final KilnServer server;
+    private final Journal journal;
+    private final Plan plan;
+    private final Map<String, Plan.Node> byName = new LinkedHashMap<>();
+    private final Map<String, Integer> batchOf = new HashMap<>();
+    private volatile String overall = "running";
+    private volatile String reason;
+    private volatile String currentStep;
+    private volatile boolean pauseRequested;
+    private volatile boolean abortRequested;
+    private volatile boolean haltRequested;
+    private volatile Thread thread;
+
+    RolloutRun(RolloutController controller, Journal journal, Plan plan) {
+        this.controller = controller;
+        this.server = controller.server();
+        this.journal = journal;
+        this.plan = plan;
+        for (Plan.Batch b : plan.batches()) {
+            for (Plan.Node n : b.nodes()) {
+                byName.put(n.name(), n);
+                batchOf.put(n.name(), b.index());
+            }
+        }
+        replayOverall();
+    }
+
+    String id() {
+        return journal.id();
+    }
+
+    Plan plan() {
+        return plan;
+    }
+
+    // ---- state from the journal ---------------------------------------------------------------
+
+    private void replayOverall() {
+        for (Journal.Event e : journal.events()) {
+            switch (e.type()) {
+                case "paused" -> overall = "paused";
+                case "resumed", "restarted", "created" -> overall = "running";
+                case "halted" -> {
+                    overall = "halted";
+                    reason = e.detail();
+                }
+                case "aborted" -> {
+                    overall = "aborted";
+                    reason = e.detail();
+                }
+                case "done" -> overall = "done";
+                case "rolled-back" -> {
+                    overall = "rolled-back";
+                    reason = e.detail();
+                }
+                default -> {}
+            }
+        }
+    }
+
+    /** Where a node got to, from the journal: state and the last step begun or ended. */
+    record Progress(String state, String step, boolean stepEnded, Instant stepAt, String detail) {}
+
+    Progress progress(String node) {
+        String state = "pending";
+        String step = null;
+        boolean ended = false;
+        Instant at = null;
+        String detail = null;
+        for (Journal.Event e : journal.events()) {
+            if (!node.equals(e.node())) {
+                continue;
+            }
+            switch (e.type()) {
+                case "begin" -> {
+                    state = "in-progress";
+                    step = e.step();
+                    ended = false;
+                    at = Instant.parse(e.at());
+                    detail = null;
+                }
+                case "end" -> {
+                    ended = true;
+                    detail = e.detail();
+                }
+                case "node-done" -> state = "done";
+                case "node-failed" -> {
+                    state = "failed";
+                    detail = e.detail();
+                }
+                case "node-skipped" -> {
+                    state = "skipped";
+                    detail = e.detail();
+                }
+                case "node-rolled-back" -> {
+                    state = "rolled-back";
+                    detail = e.detail();
+                }
+                default -> {}
+            }
+        }
+        return new Progress(state, step, ended, at, detail);
+    }
+
+    /** When the node's last "begin power" was journaled (its replacement's start), or null. */
+    private Instant powerBegun(String node, String powerStep) {
+        Instant at = null;
+        for (Journal.Event e : journal.events()) {
+            if (node.equals(e.node()) && "begin".equals(e.type()) && powerStep.equals(e.step())) {
+                at = Instant.parse(e.at());
+            }
+        }
+        return at;
+    }
+
+    /** Nodes this rollout took down (done, failed, or on their way): what a rollback takes back. */
+    List<Plan.Node> replacedNodes() {
+        List<Plan.Node> out = new ArrayList<>();
+        for (Plan.Node n : byName.values()) {
+            for (Journal.Event e : journal.events()) {
+                if (n.name().equals(e.node()) && "begin".equals(e.type()) && "repoint".equals(e.step())) {
+                    out.add(n);
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    RolloutState state() {
+        List<RolloutState.NodeState> nodes = new ArrayList<>();
+        for (Plan.Node n : byName.values()) {
+            Progress p = progress(n.name());
+            nodes.add(new RolloutState.NodeState(
+                    n.name(), n.role(), batchOf.get(n.name()), n.from(), n.to(), p.state(), p.step(), p.detail()));
+        }
+        List<Journal.Event> events = journal.events();
+        String started = events.isEmpty() ? plan.createdAt() : events.get(0).at();
+        String ended = null;
+        if (!"running".equals(overall) && !"paused".equals(overall) && !events.isEmpty()) {
+            ended = events.get(events.size() - 1).at();
+        }
+        Instant end = ended == null ? Instant.now() : Instant.parse(ended);
+        return new RolloutState(
+                id(),
+                plan.cluster(),
+                plan.target(),
+                overall,
+                reason,
+                currentStep,
+                started,
+                ended,
+                plan.estimateSeconds(),
+                Math.max(0, Duration.between(Instant.parse(started), end).getSeconds()),
+                plan.maxUnavailable(),
+                plan.rollbackOf(),
+                nodes,
+                events);
+    }
+
+    // ---- operator actions ---------------------------------------------------------------------
+
+    synchronized RolloutState pause() throws IOException, RolloutController.Refused {
+        if (!"running".equals(overall)) {
+            throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall + ", not running");
+        }
+        pauseRequested = true;
+        journal.append("paused", null, null, "by the operator; nodes in progress finish, no new node starts");
+        overall = "paused";
+        return state();
+    }
+
+    synchronized RolloutState resume() throws IOException, RolloutController.Refused {
+        if (!"paused".equals(overall) && !"halted".equals(overall)) {
+            throw new RolloutController.Refused(
+                    409, "rollout " + id() + " is " + overall + "; only a paused or" + " halted rollout resumes");
+        }
+        journal.append("resumed", null, null, "by the operator");
+        overall = "running";
+        reason = null;
+        pauseRequested = false;
+        haltRequested = false;
+        start();
+        return state();
+    }
+
+    synchronized RolloutState abort() throws IOException, RolloutController.Refused {
+        if (!state().active() && !"halted".equals(overall)) {
+            throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall + " already");
+        }
+        abortRequested = true;
+        journal.append("aborted", null, null, "by the operator; nodes not started stay on their versions");
+        overall = "aborted";
+        reason = "aborted by the operator";
+        journal.close();
+        return state();
+    }
+
+    synchronized void markRolledBack() throws IOException {
+        journal.append("rolled-back", null, null, "kiln rollout rollback " + id());
+        overall = "rolled-back";
+        reason = "rolled back";
+    }
+
+    /** After a kiln serve restart: journal it and go on, unless it was paused. */
+    void restarted() throws IOException {
+        if ("paused".equals(overall)) {
+            pauseRequested = true;
+            return;
+        }
+        journal.append("restarted", null, null, "kiln serve restarted; re-probing nodes that were in progress");
+        start();
+    }
+
+    synchronized void start() {
+        if (thread != null && thread.isAlive()) {
+            return;
+        }
+        thread = new Thread(this::run, "kiln-rollout-" + id());
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    void stopThread() {
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+
+    // ---- the run ----------------------------------------------------------------------------
+
+    private void run() {
+        try {
+            for (Plan.Batch b : plan.batches()) {
+                if (!runBatch(b.nodes())) {
+                    return;
+                }
+            }
+            List<Plan.Node> skipped = byName.values().stream()
+                    .filter(n -> "skipped".equals(progress(n.name()).state()))
+                    .toList();
+            if (!skipped.isEmpty()) {
+                LOG.info("rollout {}: retrying {} node(s) whose drain was blocked", id(), skipped.size());
+                if (!runBatch(skipped)) {
+                    return;
+                }
+                List<String> still = skipped.stream()
+                        .filter(n -> "skipped".equals(progress(n.name()).state()))
+                        .map(Plan.Node::name)
+                        .toList();
+                if (!still.isEmpty()) {
+                    halt("the drain of " + String.join(", ", still) + " stayed blocked (PodDisruptionBudgets);"
+                            + " rerun with --force-drain or fix the budgets, then kiln rollout resume " + id());
+                    return;
+                }
+            }
+            synchronized (this) {
+                if ("running".equals(overall)) {
+                    journal.append("done", null, null, byName.size() + " node(s) replaced");
+                    overall = "done";
+                    currentStep = null;
+                    journal.close();
+                    LOG.info("rollout {} done", id());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException | RuntimeException e) {
+            LOG.error("rollout {} stopped on an error", id(), e);
+            try {
+                halt("kiln serve error: " + e);
+            } catch (IOException io) {
+                LOG.error("rollout {}: cannot journal the halt: {}", id(), io.toString());
+            }
+        }
+    }
+
+    private boolean stopping() {
+        return pauseRequested || abortRequested || haltRequested || controller.closed();
+    }
+
+    /** Runs one batch within the budget; false when the rollout must not go on (paused, halted...). */
+    private boolean runBatch(List<Plan.Node> batch) throws InterruptedException, IOException {
+        List<Plan.Node> pending = new ArrayList<>();
+        for (Plan.Node n : batch) {
+            String st = progress(n.name()).state();
+            if (st.equals("pending") || st.equals("in-progress") || st.equals("skipped")) {
+                pending.add(n);
+            }
+        }
+        if (pending.isEmpty()) {
+            return !stopping();
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(pending.size(), 64), r -> {
+            Thread t = new Thread(r, "kiln-rollout-" + id() + "-node");
+            t.setDaemon(true);
+            return t;
+        });
+        Map<Plan.Node, Future<Boolean>> running = new LinkedHashMap<>();
+        Instant waitingSince = null;
+        try {
+            while (!pending.isEmpty() || !running.isEmpty()) {
+                // Nodes resumed after a restart were already counted: they go first.
+                if (!stopping()) {
+                    int down = unavailableOutside(running.keySet());
+                    int slots = plan.maxUnavailable() - down - running.size();
+                    while (slots > 0 && !pending.isEmpty()) {
+                        Plan.Node n = pending.remove(0);
+                        running.put(n, pool.submit(() -> replaceNode(n)));
+                        slots--;
+                    }
+                    if (running.isEmpty() && !pending.isEmpty()) {
+                        if (waitingSince == null) {
+                            waitingSince = Instant.now();
+                            currentStep = "waiting: " + down + " node(s) of the cluster are not ready, which uses"
+                                    + " the budget of " + plan.maxUnavailable();
+                            LOG.info("rollout {}: {}", id(), currentStep);
+                        } else if (Duration.between(waitingSince, Instant.now()).getSeconds()
+                                > plan.nodeTimeoutSeconds()) {
+                            halt("no budget for " + plan.nodeTimeoutSeconds() + " s: " + down
+                                    + " node(s) not ready outside this rollout");
+                            return false;
+                        }
+                    } else {
+                        waitingSince = null;
+                    }
+                } else if (running.isEmpty()) {
+                    return false;
+                }
+                Thread.sleep(controller.poll().toMillis());
+                for (var it = running.entrySet().iterator(); it.hasNext(); ) {
+                    var e = it.next();
+                    if (e.getValue().isDone()) {
+                        it.remove();
+                        boolean ok;
+                        try {
+                            ok = e.getValue().get();
+                        } catch (java.util.concurrent.ExecutionException ex) {
+                            LOG.error(
+                                    "rollout {}: node {} failed",
+                                    id(),
+                                    e.getKey().name(),
+                                    ex.getCause());
+                            ok = false;
+                        }
+                        if (!ok
+                                && !haltRequested
+                                && "failed".equals(progress(e.getKey().name()).state())) {
+                            haltRequested = true;
+                        }
+                    }
+                }
+                if (haltRequested && running.isEmpty()) {
+                    Progress p = null;
+                    String failed = null;
+                    for (Plan.Node n : batch) {
+                        Progress q = progress(n.name());
+                        if ("failed".equals(q.state()) || "rolled-back".equals(q.state())) {
+                            failed = n.name();
+                            p = q;
+                        }
+                    }
+                    halt(failed == null ? "a node failed" : failed + " failed: " + failureOf(failed, p));
+                    return false;
+                }
+            }
+            return !stopping();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private String failureOf(String node, Progress p) {
+        for (int i = journal.events().size() - 1; i >= 0; i--) {
+            Journal.Event e = journal.events().get(i);
+            if (node.equals(e.node()) && "node-failed".equals(e.type())) {
+                return e.detail()
+                        + ("rolled-back".equals(p.state())
+                                ? "; it was rolled back to " + byName.get(node).from()
+                                : "");
+            }
+        }
+        return p.detail();
+    }
+
+    private synchronized void halt(String why) throws IOException {
+        if (!"running".equals(overall)) {
+            return;
+        }
+        journal.append("halted", null, null, why);
+        overall = "halted";
+        reason = why;
+        currentStep = null;
+        LOG.error("rollout {} HALTED: {}", id(), why);
+    }
+
+    /**
+     * Cluster nodes that are down and not being replaced by this batch right now: they use the
+     * budget. A node never booted (being brought up) is not "down" in that sense.
+     */
+    private int unavailableOutside(Set<Plan.Node> running) {
+        Set<String> busy = new LinkedHashSet<>();
+        running.forEach(n -> busy.add(n.mac()));
+        int down = 0;
+        for (Inventory.Member m : server.inventory().members()) {
+            if (!m.cluster().name().equals(plan.cluster()) || busy.contains(m.mac()) || !server.hasBooted(m.mac())) {
+                continue;
+            }
+            NodeStatus s = server.status(m.mac());
+            if (s == null || !"ready".equals(s.step())) {
+                down++;
+            }
+        }
+        return down;
+    }
+
+    // ---- one node -----------------------------------------------------------------------------
+
+    /** Replaces one node; true when it is confirmed on its target. */
+    private boolean replaceNode(Plan.Node n) throws IOException, InterruptedException {
+        Progress p = progress(n.name());
+        boolean fresh = "pending".equals(p.state()) || "skipped".equals(p.state());
+        int from = fresh ? 0 : STEPS.indexOf(p.step()) + (p.stepEnded() ? 1 : 0);
+        if (!fresh && p.step() != null && p.step().startsWith("rollback-")) {
+            return rollbackNode(n, true);
+        }
+        ImageRef to = ImageRef.parse(n.to());
+        NodeReplacer.Node target = replacerNode(n, to);
+        try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster())) {
+            ClusterGuard guard = controller.guardFor(plan.cluster(), n.to());
+            for (int i = Math.max(0, from); i < STEPS.size(); i++) {
+                String step = STEPS.get(i);
+                boolean resuming = !fresh && i == from && step.equals(p.step()) && !p.stepEnded();
+                if (!resuming) {
+                    if (stoppingBefore(step)) {
+                        return false;
+                    }
+                    journal.append("begin", n.name(), step, null);
+                }
+                currentStep = step + " " + n.name();
+                String detail;
+                try {
+                    detail = switch (step) {
+                        case "preflight" -> preflight(n, guard);
+                        case "drain" -> drain(n, guard);
+                        case "repoint" -> repoint(n, to, guard);
+                        case "power" -> power(n, target, replacer, resuming);
+                        case "confirm" -> confirm(n, to, guard, powerBegun(n.name(), "power"));
+                        default -> throw new IllegalStateException(step);
+                    };
+                } catch (ClusterGuard.DrainBlocked e) {
+                    journal.append("node-skipped", n.name(), step, e.getMessage() + "; retried at the end");
+                    return true;
+                } catch (StepFailed e) {
+                    return failed(n, step, e.getMessage());
+                } catch (IOException | RuntimeException e) {
+                    return failed(n, step, e.getMessage() == null ? e.toString() : e.getMessage());
+                }
+                journal.append("end", n.name(), step, detail);
+            }
+            server.clearDirective(n.mac());
+            journal.append("node-done", n.name(), null, "on " + n.to());
+            return true;
+        }
+    }
+
+    /** Steps before power stop for pause/abort; once the node is down, it is seen through. */
+    private boolean stoppingBefore(String step) {
+        return (pauseRequested || abortRequested || controller.closed())
+                && (step.equals("preflight") || step.equals("drain"));
+    }
+
+    private NodeReplacer.Node replacerNode(Plan.Node n, ImageRef to) {
+        return new NodeReplacer.Node(
+                plan.cluster(),
+                n.name(),
+                n.mac(),
+                n.role(),
+                n.address(),
+                n.from() == null || "null".equals(n.from()) ? null : ImageRef.parse(n.from()),
+                to,
+                n.artifact());
+    }
+
+    private boolean failed(Plan.Node n, String step, String why) throws IOException, InterruptedException {
+        journal.append("node-failed", n.name(), step, why);
+        LOG.error("rollout {}: {} failed at {}: {}", id(), n.name(), step, why);
+        haltRequested = true;
+        boolean wentDown = STEPS.indexOf(step) >= STEPS.indexOf("repoint");
+        if ("rollback".equals(plan.onFailure()) && wentDown && n.from() != null && !"null".equals(n.from())) {
+            return rollbackNode(n, false);
+        }
+        if (wentDown) {
+            return false;
+        }
+        // Not yet touched: put nothing back but the directive.
+        server.clearDirective(n.mac());
+        return false;
+    }
+
+    /** Takes a failed node back to its previous version: repoint, power, confirm. */
+    private boolean rollbackNode(Plan.Node n, boolean resuming) throws IOException, InterruptedException {
+        ImageRef back = ImageRef.parse(n.from());
+        Progress p = progress(n.name());
+        List<String> steps = List.of("rollback-repoint", "rollback-power", "rollback-confirm");
+        int from = resuming && p.step() != null ? steps.indexOf(p.step()) + (p.stepEnded() ? 1 : 0) : 0;
+        try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster())) {
+            ClusterGuard guard = controller.guardFor(plan.cluster(), n.from());
+            for (int i = Math.max(0, from); i < steps.size(); i++) {
+                String step = steps.get(i);
+                boolean again = resuming && i == from && step.equals(p.step()) && !p.stepEnded();
+                if (!again) {
+                    journal.append("begin", n.name(), step, "back to " + back);
+                }
+                currentStep = step + " " + n.name();
+                String detail;
+                try {
+                    detail = switch (step) {
+                        case "rollback-repoint" -> repoint(n, back, guard);
+                        case "rollback-power" -> power(n, replacerNode(n, back), replacer, again);
+                        default -> confirm(n, back, guard, powerBegun(n.name(), "rollback-power"));
+                    };
+                } catch (StepFailed | IOException | RuntimeException e) {
+                    journal.append(
+                            "node-failed", n.name(), step, "rollback to " + back + " failed too: " + e.getMessage());
+                    return false;
+                }
+                journal.append("end", n.name(), step, detail);
+            }
+            server.clearDirective(n.mac());
+            journal.append("node-rolled-back", n.name(), null, "back on " + back);
+            return false;
+        }
+    }
+
+    private static final class StepFailed extends Exception {
+        StepFailed(String message) {
+            super(message);
+        }
+    }
+
+    private String preflight(Plan.Node n, ClusterGuard guard) throws StepFailed, InterruptedException {
+        if (!server.hasBooted(n.mac())) {
+            return n.name() + " never booted: brought up, nothing to check";
+        }
+        NodeStatus s = server.status(n.mac());
+        if (s == null || !"ready".equals(s.step())) {
+            throw new StepFailed(n.name() + " is not ready before its replacement (last report: "
+                    + (s == null ? "none" : s.step() + (s.detail() == null ? "" : " " + s.detail())) + ")");
+        }
+        String why = guard.preflight(n);
+        if (why != null) {
+            throw new StepFailed(why);
+        }
+        return "ready" + ("master".equals(n.role()) ? "; cluster healthy, removal keeps quorum" : "");
+    }
+
+    private String drain(Plan.Node n, ClusterGuard guard)
+            throws IOException, InterruptedException, ClusterGuard.DrainBlocked {
+        if (!server.hasBooted(n.mac())) {
+            return "never booted: nothing to drain";
+        }
+        return guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), plan.forceDrain());
+    }
+
+    private String repoint(Plan.Node n, ImageRef to, ClusterGuard guard) throws IOException {
+        Map<String, String> directive = new LinkedHashMap<>();
+        directive.put("reimage", id());
+        String checks = controller.checksFor(to);
+        if (checks != null) {
+            directive.put("kilnChecks", checks);
+        }
+        if ("master".equals(n.role())) {
+            List<Plan.Node> masters = liveMasters(n);
+            String through = guard.joinThrough(n, masters);
+            // A master that comes back joins the running cluster; it never creates a new one.
+            if (through != null) {
+                directive.put("role", "join-master");
+                directive.put("masterAddr", through);
+            }
+        }
+        server.direct(n.mac(), directive);
+        server.repoint(n.mac(), to);
+        return "kiln serve hands " + n.name() + " " + to
+                + (directive.containsKey("role") ? "; it joins through " + directive.get("masterAddr") : "");
+    }
+
+    /** The cluster's other masters that booted and report ready (a join goes through one). */
+    private List<Plan.Node> liveMasters(Plan.Node except) {
+        List<Plan.Node> out = new ArrayList<>();
+        for (Inventory.Member m : server.inventory().members()) {
+            if (!m.cluster().name().equals(plan.cluster())
+                    || !m.isMaster()
+                    || m.name().equals(except.name())) {
+                continue;
+            }
+            NodeStatus s = server.status(m.mac());
+            if (server.hasBooted(m.mac()) && s != null && "ready".equals(s.step())) {
+                out.add(new Plan.Node(
+                        m.name(), m.mac(), m.node().role(), m.node().address(), null, null, null, null));
+            }
+        }
+        return out;
+    }
+
+    private String power(Plan.Node n, NodeReplacer.Node target, NodeReplacer replacer, boolean resuming)
+            throws IOException, InterruptedException {
+        if (resuming) {
+            Boolean done = replacer.alreadyReplaced(target);
+            if (Boolean.TRUE.equals(done)) {
+                return "already replaced before kiln serve restarted";
+            }
+            if (done == null
+                    && bootedSince(
+                            n, powerBegun(n.name(), currentStep.startsWith("rollback") ? "rollback-power" : "power"))) {
+                return "the node booted since the power step began: not cycled again";
+            }
+        }
+        return replacer.replace(target);
+    }
+
+    /** Whether kiln serve saw the node boot (boot script, or any report) after {@code since}. */
+    private boolean bootedSince(Plan.Node n, Instant since) {
+        NodeStatus s = server.status(n.mac());
+        return since != null
+                && s != null
+                && s.receivedAt() != null
+                && Instant.parse(s.receivedAt()).isAfter(since);
+    }
+
+    /**
+     * Waits for the node's own word: a report after the power step with the target image and
+     * kernel, ready, the spec's node checks passed, and for a master, back in the cluster. A BMC
+     * that said OK is not proof.
+     */
+    private String confirm(Plan.Node n, ImageRef to, ClusterGuard guard, Instant powerAt)
+            throws StepFailed, InterruptedException, IOException {
+        Manifest manifest = controller.manifest(to);
+        String kernel = manifest.kernel() == null ? null : manifest.kernel().release();
+        NodeChecks checks = new NodeChecks(manifest);
+        Instant since = powerAt == null ? Instant.now() : powerAt;
+        Instant deadline = since.plusSeconds(plan.nodeTimeoutSeconds());
+        String waiting = "no report since the power cycle";
+        while (Instant.now().isBefore(deadline)) {
+            NodeStatus s = server.status(n.mac());
+            boolean fresh = s != null
+                    && s.receivedAt() != null
+                    && Instant.parse(s.receivedAt()).isAfter(since);
+            if (fresh && "failed".equals(s.step())) {
+                throw new StepFailed(n.name() + " reported failed on " + s.reportedImage() + " ("
+                        + (s.phase() == null ? "" : s.phase() + ": ") + s.detail() + ")");
+            }
+            if (fresh && "ready".equals(s.step())) {
+                if (!to.toString().equals(s.reportedImage())) {
+                    throw new StepFailed(n.name() + " came back on " + s.reportedImage() + ", not " + to
+                            + " (did it boot from the network?)");
+                }
+                if (kernel != null && !kernel.equals(s.kernel())) {
+                    throw new StepFailed(n.name() + " runs kernel " + s.kernel() + ", not " + kernel + " of " + to);
+                }
+                boolean checksAsked = server.directive(n.mac()).containsKey("kilnChecks");
+                if (checksAsked && s.checks() == null) {
+                    waiting = "ready on " + to + "; waiting for its check results";
+                } else {
+                    if (checksAsked) {
+                        List<String> bad = checks.failures(n.name(), s.checks());
+                        if (!bad.isEmpty()) {
+                            throw new StepFailed(n.name() + " failed checks: " + String.join("; ", bad));
+                        }
+                    }
+                    String missing = guard.rejoined(n);
+                    if (missing == null) {
+                        return "reports " + to + ", kernel " + s.kernel() + ", ready"
+                                + (checksAsked ? ", checks passed" : "")
+                                + ("master".equals(n.role()) ? ", back in the cluster" : "");
+                    }
+                    waiting = missing;
+                }
+            } else if (fresh) {
+                waiting = "last report: " + s.step();
+            }
+            Thread.sleep(controller.poll().toMillis());
+        }
+        throw new StepFailed(n.name() + " was not confirmed on " + to + " within " + plan.nodeTimeoutSeconds() + " s ("
+                + waiting + ")");
+    }
+}
