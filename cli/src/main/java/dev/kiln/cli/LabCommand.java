@@ -212,8 +212,21 @@ final class LabCommand {
                         System.out.flush();
                     },
                     PxeBoot.firmware(args.pxeBoot)));
+            // The lab's kiln serve runs the rollout controller, as a real one does.
+            dev.kiln.rollout.RolloutController rollouts;
+            try {
+                rollouts = dev.kiln.rollout.RolloutController.attach(
+                        lab.server(), new dev.kiln.rollout.FleetDrivers(lab.server(), null));
+            } catch (Exception e) {
+                lab.close();
+                throw e;
+            }
+            System.out.println("rollouts: kiln rollout plan --cluster " + lab.clusterName() + " --server "
+                    + lab.server().publicUrl() + " --token " + lab.server().operatorToken());
+            System.out.flush();
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                rollouts.close();
                 lab.close();
                 stopped.countDown();
             }));

@@ -142,6 +142,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "Serve only versions signed by one of these Ed25519 public keys (kiln keygen, kiln sign).")
     List<Path> trust;
 
+    @Option(
+            names = "--simulate-machines",
+            paramLabel = "SECONDS",
+            description = "SIMULATION: no real machine is powered; every node is a simulated BMC and agent inside"
+                    + " this process that boots in SECONDS (bench/rollout.sh; crash tests).")
+    Double simulateMachines;
+
     @Override
     public Integer call() throws Exception {
         if (addOperator != null) {
@@ -247,6 +254,24 @@ final class ServeCommand implements Callable<Integer> {
             source.close();
             throw e;
         }
+        // The rollout controller: the one writer of node versions, resuming what a stop left running.
+        dev.kiln.rollout.SimulatedMachines simulated = simulateMachines == null
+                ? null
+                : new dev.kiln.rollout.SimulatedMachines(
+                        server, java.time.Duration.ofMillis(Math.round(simulateMachines * 1000)));
+        dev.kiln.rollout.RolloutController rollouts;
+        try {
+            rollouts = dev.kiln.rollout.RolloutController.attach(
+                    server, new dev.kiln.rollout.FleetDrivers(server, simulated));
+        } catch (Exception e) {
+            server.close();
+            records.close();
+            source.close();
+            throw e;
+        }
+        if (simulated != null) {
+            simulated.powerOnNew();
+        }
         PxeService pxeService = null;
         if (dhcp != null) {
             try {
@@ -265,6 +290,10 @@ final class ServeCommand implements Callable<Integer> {
                             try {
                                 if (pxeToStop != null) {
                                     pxeToStop.close();
+                                }
+                                rollouts.close();
+                                if (simulated != null) {
+                                    simulated.shutdown();
                                 }
                                 server.close();
                             } finally {
@@ -294,6 +323,12 @@ final class ServeCommand implements Callable<Integer> {
                         ? s3.location() + " (cache " + local.root() + ")"
                         : local.root()));
         System.out.println("  state:           " + stateDir.toAbsolutePath());
+        System.out.println("  rollouts:        kiln rollout plan|apply|status ("
+                + rollouts.list().size() + " known; running ones resumed)");
+        if (simulated != null) {
+            System.out.println("  SIMULATION:      every machine is simulated (" + simulateMachines
+                    + " s boots); nothing real is powered");
+        }
         if (pxeService != null) {
             System.out.println("  pxe:             "
                     + pxe

@@ -39,6 +39,11 @@ public final class FleetDrivers implements RolloutController.Drivers {
                 public String replace(Node node) throws IOException {
                     return simulated.replace(node);
                 }
+
+                @Override
+                public Boolean alreadyReplaced(Node node) throws IOException {
+                    return simulated.alreadyReplaced(node);
+                }
             };
         }
         return new BmcReplacer(server, BMC_TIMEOUT);

@@ -499,10 +499,9 @@ final class RolloutRun {
         }
     }
 
-    /** Steps before power stop for pause/abort; once the node is down, it is seen through. */
+    /** Pause and abort stop a node only before it starts; a node once begun is seen through. */
     private boolean stoppingBefore(String step) {
-        return (pauseRequested || abortRequested || controller.closed())
-                && (step.equals("preflight") || step.equals("drain"));
+        return (pauseRequested || abortRequested || controller.closed()) && step.equals("preflight");
     }
 
     private NodeReplacer.Node replacerNode(Plan.Node n, ImageRef to) {

@@ -46,6 +46,7 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
     private final HttpClient http =
             HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final Path powerLog;
+    private final java.util.Set<String> broken = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public SimulatedMachines(KilnServer server, Duration bootTime) {
         this.server = server;
@@ -72,9 +73,27 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
         }
     }
 
+    /**
+     * Simulates a machine that powers but never comes back (dead disk controller, bad NIC): its
+     * power cycles are logged, its agent never reports again.
+     */
+    public void breakMachine(String name) {
+        broken.add(name);
+    }
+
     @Override
     public String blocker(Node node) {
         return null;
+    }
+
+    /** The simulated BMC's own log says whether it already cycled the node to this version. */
+    @Override
+    public Boolean alreadyReplaced(Node node) throws IOException {
+        if (!Files.exists(powerLog)) {
+            return false;
+        }
+        String wanted = " " + node.name() + " " + node.to();
+        return Files.readAllLines(powerLog).stream().anyMatch(l -> l.endsWith(wanted));
     }
 
     @Override
@@ -87,7 +106,9 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
                 StandardOpenOption.CREATE,
                 StandardOpenOption.APPEND,
                 StandardOpenOption.SYNC);
-        clock.schedule(() -> boot(node.mac()), 10, TimeUnit.MILLISECONDS);
+        if (!broken.contains(node.name())) {
+            clock.schedule(() -> boot(node.mac()), 10, TimeUnit.MILLISECONDS);
+        }
         return "SIMULATED power cycle";
     }
 

@@ -254,7 +254,7 @@ public final class Lab implements AutoCloseable {
                 .map(n -> new Inventory.Node(n.mac(), n.name(), n.role(), n.address(), null, null, bmc.get(n.name())))
                 .toList();
         Inventory.Cluster cluster =
-                new Inventory.Cluster("lab-" + run.id(), null, req.image().toString(), 300, null, invNodes);
+                new Inventory.Cluster(clusterName(), null, req.image().toString(), 300, null, invNodes);
         Path file = req.dir().resolve("inventory.yaml");
         new Inventory.Document(List.of(cluster)).write(file);
         return file;
@@ -270,6 +270,11 @@ public final class Lab implements AutoCloseable {
 
     public String runId() {
         return run.id();
+    }
+
+    /** The lab's one cluster, as named in its inventory. */
+    public String clusterName() {
+        return "lab-" + run.id();
     }
 
     /**
