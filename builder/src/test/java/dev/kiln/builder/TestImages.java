@@ -103,6 +103,28 @@ public final class TestImages {
     }
 
     /**
+     * debian-node after {@code kiln bump --security-only}'s kernel pin: the newer cloud kernel that
+     * bookworm-security carries (outdated finds it, bump pins it and sets the next version), built
+     * once per run. The same image SecurityKernelBumpTest validates and the rollout tests roll to.
+     */
+    public static synchronized Manifest kernelBumped() throws Exception {
+        dev.kiln.builder.spec.SpecLoader.Loaded shipped =
+                dev.kiln.builder.spec.SpecLoader.load(TestSupport.repo("image-specs/debian-node.yaml"));
+        dev.kiln.builder.update.Outdated.Report report =
+                dev.kiln.builder.update.Outdated.check(shipped, debianNode(), s -> {});
+        dev.kiln.builder.update.Bump.Result bumped = dev.kiln.builder.update.Bump.apply(
+                shipped,
+                report,
+                new dev.kiln.builder.update.Bump.Selection(true, false),
+                null,
+                java.time.LocalDate.now(java.time.ZoneOffset.UTC));
+        if (!bumped.changed()) {
+            throw new IllegalStateException("bookworm-security carries no newer cloud kernel than the shipped pin");
+        }
+        return debianNodeVariant("debian-node", spec -> bumped.text());
+    }
+
+    /**
      * A store under {@code root} holding only the artifacts of {@code m} that {@code keep} accepts,
      * hard-linked (copied where links cannot go), with a manifest listing just those: for
      * publishing part of a version (moto keeps objects in memory) without touching the shared

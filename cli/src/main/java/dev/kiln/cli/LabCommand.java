@@ -152,8 +152,8 @@ final class LabCommand {
         @Option(
                 names = "--bmc",
                 defaultValue = "ipmi",
-                paramLabel = "ipmi|redfish",
-                description = "The machines' BMCs. Default: ${DEFAULT-VALUE}.")
+                paramLabel = "ipmi|redfish|mixed",
+                description = "The machines' BMCs (mixed: ipmi and Redfish alternate). Default: ${DEFAULT-VALUE}.")
         String bmc;
 
         @Option(

@@ -270,7 +270,7 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         if (simulated != null) {
-            simulated.powerOnNew();
+            simulated.powerOn();
         }
         PxeService pxeService = null;
         if (dhcp != null) {

@@ -536,7 +536,9 @@ final class RolloutRun {
     private boolean rollbackNode(Plan.Node n, boolean resuming) throws IOException, InterruptedException {
         ImageRef back = ImageRef.parse(n.from());
         Progress p = progress(n.name());
-        List<String> steps = List.of("rollback-repoint", "rollback-power", "rollback-confirm");
+        // A master is taken out of etcd again: the member its failed boot may have added must not
+        // come back without its data.
+        List<String> steps = List.of("rollback-drain", "rollback-repoint", "rollback-power", "rollback-confirm");
         int from = resuming && p.step() != null ? steps.indexOf(p.step()) + (p.stepEnded() ? 1 : 0) : 0;
         try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster())) {
             ClusterGuard guard = controller.guardFor(plan.cluster(), n.from());
@@ -550,11 +552,12 @@ final class RolloutRun {
                 String detail;
                 try {
                     detail = switch (step) {
+                        case "rollback-drain" -> guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), true);
                         case "rollback-repoint" -> repoint(n, back, guard);
                         case "rollback-power" -> power(n, replacerNode(n, back), replacer, again);
                         default -> confirm(n, back, guard, powerBegun(n.name(), "rollback-power"));
                     };
-                } catch (StepFailed | IOException | RuntimeException e) {
+                } catch (StepFailed | ClusterGuard.DrainBlocked | IOException | RuntimeException e) {
                     journal.append(
                             "node-failed", n.name(), step, "rollback to " + back + " failed too: " + e.getMessage());
                     return false;

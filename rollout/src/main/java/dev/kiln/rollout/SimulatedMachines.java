@@ -64,10 +64,29 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
         return "SIMULATED power cycle (" + bootTime.toMillis() / 1000.0 + " s boot, no real machine)";
     }
 
-    /** Boots every node that has not booted yet, as if the fleet were powered on. */
-    public void powerOnNew() {
+    /**
+     * Powers the simulated fleet on: boots every node that never booted, and goes on with boots a
+     * stopped kiln serve cut short (a real machine keeps booting while kiln serve is down: a node
+     * power-cycled after its last report boots again now).
+     */
+    public void powerOn() throws IOException {
+        Map<String, Instant> lastPower = new LinkedHashMap<>();
+        if (Files.exists(powerLog)) {
+            for (String line : Files.readAllLines(powerLog)) {
+                String[] f = line.split(" ");
+                if (f.length >= 2) {
+                    lastPower.put(f[1], Instant.parse(f[0]));
+                }
+            }
+        }
         for (Inventory.Member m : server.inventory().members()) {
-            if (!server.hasBooted(m.mac())) {
+            Instant powered = lastPower.get(m.name());
+            dev.kiln.fleet.NodeStatus s = server.status(m.mac());
+            boolean cutShort = powered != null
+                    && (s == null
+                            || s.receivedAt() == null
+                            || Instant.parse(s.receivedAt()).isBefore(powered));
+            if (!server.hasBooted(m.mac()) || cutShort) {
                 clock.schedule(() -> boot(m.mac()), 10, TimeUnit.MILLISECONDS);
             }
         }

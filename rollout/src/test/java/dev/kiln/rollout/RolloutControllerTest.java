@@ -44,7 +44,7 @@ class RolloutControllerTest {
     void up() throws Exception {
         SimFleet.prepare(dir, 3, 4);
         start();
-        sim.powerOnNew();
+        sim.powerOn();
         await("every node ready on A", Duration.ofSeconds(30), () -> allOn(SimFleet.A));
     }
 

@@ -41,7 +41,9 @@ import java.util.function.Consumer;
  * Redfish CA, lab.json. Closing removes all of it, the run directory and every process.
  */
 public final class Lab implements AutoCloseable {
-    public static final List<String> BMCS = List.of("ipmi", "redfish");
+    /** mixed: ipmi and Redfish BMCs alternate, so one lab exercises both drivers. */
+    public static final List<String> BMCS = List.of("ipmi", "redfish", "mixed");
+
     static final String STATE = "lab.json";
 
     /**
@@ -101,7 +103,7 @@ public final class Lab implements AutoCloseable {
     /** Starts the lab; on any failure removes what was made and rethrows. */
     public static Lab start(Request req) throws IOException, InterruptedException {
         if (!BMCS.contains(req.bmc())) {
-            throw new IllegalArgumentException("--bmc: expected ipmi or redfish, got '" + req.bmc() + "'");
+            throw new IllegalArgumentException("--bmc: expected ipmi, redfish or mixed, got '" + req.bmc() + "'");
         }
         if (req.masters() < 1 || req.workers() < 0) {
             throw new IllegalArgumentException("--masters must be at least 1 and --workers at least 0");
@@ -173,7 +175,7 @@ public final class Lab implements AutoCloseable {
                     n.role(),
                     n.mac(),
                     n.address(),
-                    req.bmc(),
+                    bmcEntries.get(n.name()).driver(),
                     bmcEntries.get(n.name()).address()));
         }
         state = new State(
@@ -194,12 +196,20 @@ public final class Lab implements AutoCloseable {
         for (NodeBoot n : nodes) {
             labMachines.put(n.name(), new LabMachine(n.name()));
         }
+        Map<String, String> kindOf = new LinkedHashMap<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            String kind = req.bmc().equals("mixed") ? (i % 2 == 0 ? "ipmi" : "redfish") : req.bmc();
+            kindOf.put(nodes.get(i).name(), kind);
+        }
         Map<String, Inventory.Bmc> entries = new LinkedHashMap<>();
-        if (req.bmc().equals("ipmi")) {
+        if (kindOf.containsValue("ipmi")) {
             PowerPanel panel = PowerPanel.start();
             bmcs.add(panel);
-            labMachines.values().forEach(panel::add);
             for (NodeBoot n : nodes) {
+                if (!kindOf.get(n.name()).equals("ipmi")) {
+                    continue;
+                }
+                panel.add(labMachines.get(n.name()));
                 IpmiSimBmc sim = IpmiSimBmc.startWithPassword(
                         labMachines.get(n.name()),
                         panel,
@@ -212,13 +222,17 @@ public final class Lab implements AutoCloseable {
                         new Inventory.Bmc("ipmi", sim.address(), sim.user(), "bmc.pass", null, null, null, null, null));
                 req.out().accept("ipmi BMC of " + n.name() + " (ipmi_sim) at " + sim.address());
             }
-        } else {
+        }
+        if (kindOf.containsValue("redfish")) {
             LabCertificate cert = LabCertificate.create(run.dir().resolve("tls"));
             Files.copy(cert.caFile(), req.dir().resolve("bmc-ca.pem"));
             RedfishService service = RedfishService.start(cert, "admin", password);
             bmcs.add(service);
-            labMachines.values().forEach(service::add);
             for (NodeBoot n : nodes) {
+                if (!kindOf.get(n.name()).equals("redfish")) {
+                    continue;
+                }
+                service.add(labMachines.get(n.name()));
                 entries.put(
                         n.name(),
                         new Inventory.Bmc(
@@ -231,8 +245,8 @@ public final class Lab implements AutoCloseable {
                                 n.name(),
                                 "bmc-ca.pem",
                                 null));
+                req.out().accept("Redfish BMC of " + n.name() + " at " + service.url());
             }
-            req.out().accept("Redfish BMC of " + nodes.size() + " machine(s) at " + service.url());
         }
         return entries;
     }

@@ -9,10 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Everything of one validation run that still exists, found the way an operator would look. */
-final class Leftovers {
+public final class Leftovers {
     private Leftovers() {}
 
-    static List<String> of(String runId, Path tmpRoot) throws IOException {
+    public static List<String> of(String runId, Path tmpRoot) throws IOException {
         List<String> found = new ArrayList<>();
         String label = "label=" + RunLabel.DOCKER_LABEL + "=" + runId;
         for (String c : lines(Exec.of("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}"))) {

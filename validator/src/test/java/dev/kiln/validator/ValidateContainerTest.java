@@ -3,6 +3,7 @@ package dev.kiln.validator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.kiln.builder.BrokenImages;
 import dev.kiln.builder.TestImages;
 import dev.kiln.core.json.Json;
 import dev.kiln.core.store.Manifest;

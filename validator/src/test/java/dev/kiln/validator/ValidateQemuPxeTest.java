@@ -2,6 +2,7 @@ package dev.kiln.validator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.builder.BrokenImages;
 import dev.kiln.builder.TestImages;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,17 +1,16 @@
-package dev.kiln.validator;
+package dev.kiln.builder;
 
-import dev.kiln.builder.TestImages;
 import dev.kiln.core.store.Manifest;
 
 /**
  * debian-node broken on purpose, the two ways a validation must catch: a file uses a placeholder
  * whose metadata key no cluster provides, and a unit that fails at boot.
  */
-final class BrokenImages {
+public final class BrokenImages {
     private BrokenImages() {}
 
     /** /etc/kiln-resolv.conf needs "dnsServer", which validation's generated metadata lacks. */
-    static Manifest missingMetadata() throws Exception {
+    public static Manifest missingMetadata() throws Exception {
         return TestImages.debianNodeVariant(
                 "debian-node-nodns",
                 spec -> outputs(spec)
@@ -22,7 +21,7 @@ final class BrokenImages {
     }
 
     /** kiln-broken.service exits 3 at every boot; the spec's units-active check lists it. */
-    static Manifest failingUnit() throws Exception {
+    public static Manifest failingUnit() throws Exception {
         return TestImages.debianNodeVariant(
                 "debian-node-badunit",
                 spec -> outputs(spec)
