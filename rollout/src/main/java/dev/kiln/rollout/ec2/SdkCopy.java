@@ -10,6 +10,8 @@ import software.amazon.awssdk.core.SdkPojo;
 import software.amazon.awssdk.core.protocol.MarshallingType;
 import software.amazon.awssdk.core.traits.ListTrait;
 import software.amazon.awssdk.core.traits.MapTrait;
+import software.amazon.awssdk.core.util.SdkAutoConstructList;
+import software.amazon.awssdk.core.util.SdkAutoConstructMap;
 import software.amazon.awssdk.utils.builder.SdkBuilder;
 
 /**
@@ -37,7 +39,11 @@ final class SdkCopy {
     }
 
     private static Object convert(Object value, SdkField<?> from, SdkField<?> to) {
-        if (value == null || from.marshallingType() != to.marshallingType()) {
+        if (value == null
+                || from.marshallingType() != to.marshallingType()
+                // An unset list or map reads as an empty one; left unset, not sent as empty.
+                || value instanceof SdkAutoConstructList<?>
+                || value instanceof SdkAutoConstructMap<?, ?>) {
             return null;
         }
         MarshallingType<?> type = to.marshallingType();

@@ -2,12 +2,21 @@ package dev.kiln.rollout.ec2;
 
 import dev.kiln.aws.AwsClients;
 import dev.kiln.aws.Moto;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
 import software.amazon.awssdk.core.SdkRequest;
 import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.http.SdkHttpResponse;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.ec2.Ec2Client;
@@ -46,7 +55,7 @@ final class Ec2World implements AutoCloseable {
                 }
             }
         };
-        clients = new AwsClients(moto.settings(REGION), 4, List.of(record));
+        clients = new AwsClients(moto.settings(REGION), 4, List.of(record, new ZonedAsgTimes()));
         ec2 = clients.ec2(Region.of(REGION));
         vpc = ec2.createVpc(r -> r.cidrBlock("10.1.0.0/16")).vpc().vpcId();
         subnet = ec2.createSubnet(r -> r.vpcId(vpc).cidrBlock("10.1.0.0/24").availabilityZone(REGION + "a"))
@@ -66,6 +75,44 @@ final class Ec2World implements AutoCloseable {
         }
         amiA = ami("debian-node", "1.0.0");
         amiB = ami("debian-node", "2.0.0");
+    }
+
+    /**
+     * moto writes Auto Scaling timestamps without a zone (2026-11-30T01:31:39.227490), which the
+     * SDK cannot read; AWS writes them in UTC with a Z. This adds the Z moto leaves out (and drops
+     * moto's CRC32 header, which was of the body before).
+     */
+    static final class ZonedAsgTimes implements ExecutionInterceptor {
+        private static final Pattern BARE = Pattern.compile(">(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?)<");
+
+        private static boolean autoScaling(ExecutionAttributes attributes) {
+            return "AutoScaling".equals(attributes.getAttribute(SdkExecutionAttribute.SERVICE_NAME));
+        }
+
+        /** The body changes, so moto's CRC32 of it no longer holds. */
+        @Override
+        public SdkHttpResponse modifyHttpResponse(Context.ModifyHttpResponse context, ExecutionAttributes attributes) {
+            return autoScaling(attributes)
+                    ? context.httpResponse().toBuilder()
+                            .removeHeader("x-amz-crc32")
+                            .build()
+                    : context.httpResponse();
+        }
+
+        @Override
+        public Optional<InputStream> modifyHttpResponseContent(
+                Context.ModifyHttpResponse context, ExecutionAttributes attributes) {
+            if (!autoScaling(attributes) || context.responseBody().isEmpty()) {
+                return context.responseBody();
+            }
+            try (InputStream in = context.responseBody().get()) {
+                String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                String fixed = BARE.matcher(body).replaceAll(">$1Z<");
+                return Optional.of(new ByteArrayInputStream(fixed.getBytes(StandardCharsets.UTF_8)));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
     }
 
     /** An AMI as kiln publish leaves it: named kiln/NAME/VERSION, tagged kiln:name and kiln:version. */
