@@ -29,11 +29,17 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.ec2.Ec2Client;
 import software.amazon.awssdk.services.ec2.model.Filter;
 import software.amazon.awssdk.services.ec2.model.HttpTokensState;
 import software.amazon.awssdk.services.ec2.model.Instance;
 import software.amazon.awssdk.services.ec2.model.InstanceAttributeName;
 import software.amazon.awssdk.services.ec2.model.RunInstancesRequest;
+import software.amazon.awssdk.services.iam.IamClient;
 
 /**
  * The EC2 driver of kiln rollout against moto, behind a real kiln serve whose inventory has an
@@ -374,5 +380,56 @@ class Ec2ReplacerTest {
                 .hasMessageContaining("launching node m1 from " + world.amiA)
                 .hasMessageContaining("region eu-west-1");
         assertThat(alive("m1")).isEmpty();
+    }
+
+    @Test
+    void aMissingPermissionIsABlockerFoundByDryRunCalls() throws Exception {
+        replacer("r").replace(node("m1", null, A, world.amiA));
+        // Credentials of an IAM user that may look but not launch or terminate.
+        software.amazon.awssdk.services.iam.model.AccessKey key;
+        try (IamClient iam = IamClient.builder()
+                .region(Region.AWS_GLOBAL)
+                .endpointOverride(world.moto.endpoint())
+                .credentialsProvider(world.moto.settings(Ec2World.REGION).credentialsProvider())
+                .httpClientBuilder(ApacheHttpClient.builder())
+                .build()) {
+            iam.createUser(r -> r.userName("kiln-look"));
+            iam.putUserPolicy(
+                    r -> r.userName("kiln-look").policyName("describe").policyDocument("""
+                            {"Version": "2012-10-17",
+                             "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}"""));
+            key = iam.createAccessKey(r -> r.userName("kiln-look")).accessKey();
+        }
+        try (Ec2Client looker = Ec2Client.builder()
+                .region(Region.of(Ec2World.REGION))
+                .endpointOverride(world.moto.endpoint())
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(key.accessKeyId(), key.secretAccessKey())))
+                .httpClientBuilder(ApacheHttpClient.builder())
+                .build()) {
+            Ec2Replacer r = new Ec2Replacer(aws, looker, mac -> new byte[0], "r");
+            String blocker;
+            motoAuth("0"); // from now on moto checks every call against IAM
+            try {
+                blocker = r.blocker(node("m1", A, B, world.amiB));
+            } finally {
+                motoAuth("inf");
+            }
+            assertThat(blocker)
+                    .startsWith("node m1 (cluster cloud, region eu-west-1): ")
+                    .contains("may not call ec2:RunInstances")
+                    .contains("may not call ec2:TerminateInstances")
+                    .contains("allow it in their IAM policy");
+        }
+    }
+
+    void motoAuth(String after) throws Exception {
+        int status = http.send(
+                        HttpRequest.newBuilder(world.moto.endpoint().resolve("/moto-api/reset-auth"))
+                                .POST(HttpRequest.BodyPublishers.ofString(after))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding())
+                .statusCode();
+        assertThat(status).isEqualTo(200);
     }
 }
