@@ -13,6 +13,7 @@ import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.autoscaling.AutoScalingClient;
 import software.amazon.awssdk.services.ebs.EbsClient;
 import software.amazon.awssdk.services.ec2.Ec2Client;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -96,6 +97,12 @@ public final class AwsClients implements AutoCloseable {
 
     public Ec2Client ec2(Region region) {
         return cached("ec2/" + region.id(), () -> configure(Ec2Client.builder().httpClient(http), region));
+    }
+
+    public AutoScalingClient autoScaling(Region region) {
+        return cached(
+                "autoscaling/" + region.id(),
+                () -> configure(AutoScalingClient.builder().httpClient(http), region));
     }
 
     public SsmClient ssm(Region region) {

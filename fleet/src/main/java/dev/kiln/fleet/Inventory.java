@@ -60,6 +60,12 @@ public final class Inventory {
      *       - {mac: "52:54:00:12:34:01", name: m1, role: master, address: 10.0.2.15,
      *          image: NAME:VERSION, metadata: {key: value},   # image, metadata optional
      *          bmc: {driver: ipmi, address: 10.0.9.11, user: admin, passwordFile: /etc/kiln/bmc.pass}}
+     *   - name: cloud                      # a cluster of EC2 instances: nodes need no mac (one is
+     *     image: debian-node@prod          # derived from cluster and node name) and no bmc
+     *     aws: {region: eu-west-1, subnetId: subnet-0abc, securityGroupIds: [sg-0abc],
+     *           instanceType: m6i.large, iamInstanceProfile: kiln-node, keyName: ops}  # last two optional
+     *     nodes:
+     *       - {name: m1, role: master, address: 10.1.0.10}
      * </pre>
      *
      * The first master of a cluster initializes it. Required fields are checked by the loader, not
@@ -84,7 +90,18 @@ public final class Inventory {
             String image,
             Integer waitTimeout,
             Map<String, String> metadata,
-            List<Node> nodes) {
+            List<Node> nodes,
+            Aws aws) {
+
+        public Cluster(
+                String name,
+                String domain,
+                String image,
+                Integer waitTimeout,
+                Map<String, String> metadata,
+                List<Node> nodes) {
+            this(name, domain, image, waitTimeout, metadata, nodes, null);
+        }
 
         public int effectiveWaitTimeout() {
             return waitTimeout == null ? DEFAULT_WAIT_TIMEOUT : waitTimeout;
@@ -98,6 +115,22 @@ public final class Inventory {
             this(mac, name, role, address, image, metadata, null);
         }
     }
+
+    /**
+     * Where a cluster runs on AWS: its nodes are EC2 instances launched from the image's AMI, each
+     * at its node's fixed private address, with its metadata document as user data. A plain record
+     * so that kiln serve needs no AWS SDK; the rollout module launches and replaces the instances.
+     *
+     * @param iamInstanceProfile optional, the profile's name or ARN
+     * @param keyName optional, an EC2 key pair for SSH
+     */
+    public record Aws(
+            String region,
+            String subnetId,
+            List<String> securityGroupIds,
+            String instanceType,
+            String iamInstanceProfile,
+            String keyName) {}
 
     /**
      * How to reach a node's power: its BMC (driver ipmi, redfish or manual; the password only from

@@ -106,6 +106,9 @@ final class InventoryChecker {
                         "cluster " + c.name() + (users.isEmpty() ? "" : " (default image of " + users + ")"));
             }
             checkMetadata(cp + ".metadata", c.metadata());
+            AwsCheck.check(cp + ".aws", "cluster " + c.name(), c.aws(), this::problem);
+            // EC2 nodes have no fixed MAC; kiln serve knows them by one derived from their names.
+            boolean onEc2 = c.aws() != null;
             if (c.nodes() == null) {
                 problem(cp + ".nodes", "missing required field");
                 continue;
@@ -129,9 +132,9 @@ final class InventoryChecker {
                 }
                 String who = "node " + n.name() + " (cluster " + c.name() + ")";
                 int before = problems.size();
-                if (n.mac() == null || n.name() == null || n.role() == null || n.address() == null) {
+                if ((n.mac() == null && !onEc2) || n.name() == null || n.role() == null || n.address() == null) {
                     for (String[] f : new String[][] {
-                        {"mac", n.mac()},
+                        {"mac", onEc2 ? "" : n.mac()},
                         {"name", n.name()},
                         {"role", n.role()},
                         {"address", n.address()}
@@ -143,7 +146,7 @@ final class InventoryChecker {
                     clusterOk = false;
                     continue;
                 }
-                String mac = MacAddress.normalize(n.mac());
+                String mac = n.mac() == null ? MacAddress.derived(c.name(), n.name()) : MacAddress.normalize(n.mac());
                 if (mac == null) {
                     problem(
                             np + ".mac",
@@ -187,6 +190,9 @@ final class InventoryChecker {
                 }
                 checkMetadata(np + ".metadata", n.metadata());
                 BmcCheck.check(np + ".bmc", who, n.bmc(), this::problem);
+                if (onEc2) {
+                    AwsCheck.node(np, who, n, this::problem);
+                }
                 if (problems.size() == before && image != null) {
                     valid.add(n);
                     validMacs.add(mac);

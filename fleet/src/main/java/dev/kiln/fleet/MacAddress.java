@@ -41,6 +41,27 @@ public final class MacAddress {
         return out.toString().toLowerCase(Locale.ROOT);
     }
 
+    /**
+     * The MAC kiln serve knows an EC2 node by (such a node has no MAC in the inventory, and its
+     * instance's real one changes with every launch): {@code 02:} and the first five bytes of
+     * SHA-256 of "CLUSTER/NODE". The 02 marks it locally administered and unicast, so it can be no
+     * vendor's hardware address; it is stable, so the node's token stays the same across instances.
+     */
+    public static String derived(String cluster, String node) {
+        byte[] h;
+        try {
+            h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest((cluster + "/" + node).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        StringBuilder out = new StringBuilder("02");
+        for (int i = 0; i < 5; i++) {
+            out.append(':').append(String.format("%02x", h[i] & 0xff));
+        }
+        return out.toString();
+    }
+
     /** Rejects mixtures like "52:54-00" or a separator in odd places, which are typos, not MACs. */
     private static boolean separatorsConsistent(String t) {
         if (t.length() == 12) {
