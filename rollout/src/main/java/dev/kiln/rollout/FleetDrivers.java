@@ -11,23 +11,73 @@ import java.util.List;
  * The drivers kiln serve's controller uses: which machines replace a cluster's nodes (BMCs, or the
  * simulation) and what keeps the cluster safe (etcd on images that run it).
  */
-public final class FleetDrivers implements RolloutController.Drivers {
+public final class FleetDrivers implements RolloutController.Drivers, AutoCloseable {
     /** How long one BMC request may take. */
     static final Duration BMC_TIMEOUT = Duration.ofSeconds(20);
 
     private final KilnServer server;
     private final SimulatedMachines simulated;
+    private final dev.kiln.aws.AwsSettings awsSettings;
+    private dev.kiln.aws.AwsClients aws;
 
     /**
      * @param simulated every machine is simulated (kiln serve --simulate-machines), or null
      */
     public FleetDrivers(KilnServer server, SimulatedMachines simulated) {
+        this(server, simulated, dev.kiln.aws.AwsSettings.defaults());
+    }
+
+    /**
+     * @param awsSettings credentials and endpoint for clusters on EC2 (each cluster names its
+     *     region)
+     */
+    public FleetDrivers(KilnServer server, SimulatedMachines simulated, dev.kiln.aws.AwsSettings awsSettings) {
         this.server = server;
         this.simulated = simulated;
+        this.awsSettings = awsSettings;
+    }
+
+    /** The cluster's aws: entry, or null for bare metal. */
+    private Inventory.Aws awsOf(String cluster) {
+        return server.inventory().members().stream()
+                .filter(m -> m.cluster().name().equals(cluster))
+                .map(m -> m.cluster().aws())
+                .filter(java.util.Objects::nonNull)
+                .findFirst()
+                .orElse(null);
+    }
+
+    private synchronized dev.kiln.aws.AwsClients aws() {
+        if (aws == null) {
+            aws = new dev.kiln.aws.AwsClients(awsSettings, 4);
+        }
+        return aws;
     }
 
     @Override
-    public NodeReplacer replacer(String cluster) {
+    public boolean networkBoot(String cluster) {
+        return simulated != null || awsOf(cluster) == null;
+    }
+
+    /** On EC2, the target's AMI in the cluster's region: from published.json or the SSM channel. */
+    @Override
+    public String artifact(String cluster, dev.kiln.core.store.ImageRef to) throws IOException {
+        Inventory.Aws a = simulated == null ? awsOf(cluster) : null;
+        if (a == null) {
+            return null;
+        }
+        String channel = server.inventory().members().stream()
+                .filter(m -> m.cluster().name().equals(cluster)
+                        && m.channel() != null
+                        && m.image().equals(to))
+                .map(Inventory.Member::channel)
+                .findFirst()
+                .orElse(null);
+        return new dev.kiln.rollout.ec2.AmiResolver(server.store(), aws()).resolve(to, channel, a.region());
+    }
+
+    @Override
+    public NodeReplacer replacer(String cluster, String rolloutId) {
         if (simulated != null) {
             return new NodeReplacer() {
                 @Override
@@ -46,7 +96,22 @@ public final class FleetDrivers implements RolloutController.Drivers {
                 }
             };
         }
+        Inventory.Aws a = awsOf(cluster);
+        if (a != null) {
+            return new dev.kiln.rollout.ec2.Ec2Replacer(
+                    a,
+                    aws().ec2(software.amazon.awssdk.regions.Region.of(a.region())),
+                    dev.kiln.rollout.ec2.Ec2UserData.source(server::metadataOf, server.publicUrl(), server::token),
+                    rolloutId);
+        }
         return new BmcReplacer(server, BMC_TIMEOUT);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (aws != null) {
+            aws.close();
+        }
     }
 
     @Override

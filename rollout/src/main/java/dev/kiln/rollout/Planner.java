@@ -29,9 +29,11 @@ final class Planner {
     static final double STEP_OVERHEAD_SECONDS = 15;
 
     private final KilnServer server;
+    private final RolloutController.Drivers drivers;
 
-    Planner(KilnServer server) {
+    Planner(KilnServer server, RolloutController.Drivers drivers) {
         this.server = server;
+        this.drivers = drivers;
     }
 
     /** The cluster's members in inventory order, or an error naming the inventory. */
@@ -113,16 +115,26 @@ final class Planner {
         List<String> already = new ArrayList<>();
         List<Plan.Node> allMasters = new ArrayList<>();
         for (Inventory.Member m : members) {
-            ImageRef current = server.currentImage(m.mac());
+            boolean fresh = !server.hasBooted(m.mac());
+            ImageRef current = fresh ? null : server.currentImage(m.mac());
             ImageRef to = targets.get(m.mac());
-            Plan.Node node = node(m, current, to == null ? current : to, guard, replacer);
+            String artifact = null;
+            if (to != null) {
+                try {
+                    artifact = drivers.artifact(req.cluster(), to);
+                } catch (IOException e) {
+                    if (!blockers.contains(e.getMessage())) {
+                        blockers.add(e.getMessage());
+                    }
+                }
+            }
+            Plan.Node node = node(m, current, to == null ? server.currentImage(m.mac()) : to, artifact, replacer);
             if (m.isMaster()) {
                 allMasters.add(node);
             }
             if (to == null) {
                 continue;
             }
-            boolean fresh = !server.hasBooted(m.mac());
             if (!fresh && to.equals(current)) {
                 already.add(m.name());
                 continue;
@@ -142,7 +154,7 @@ final class Planner {
                         n.mac(),
                         n.role(),
                         n.address(),
-                        ImageRef.parse(n.from()),
+                        n.from() == null ? null : ImageRef.parse(n.from()),
                         ImageRef.parse(n.to()),
                         n.artifact()));
                 if (b != null) {
@@ -151,6 +163,13 @@ final class Planner {
             }
         }
         List<Plan.Batch> batches = new ArrayList<>();
+        if (members.stream().noneMatch(m -> server.hasBooted(m.mac()))) {
+            // Bring-up from nothing: every node at once; the first master waits for its peers.
+            notes.add("no node of cluster " + req.cluster() + " has booted: all are brought up together");
+            batches.add(new Plan.Batch(1, concat(masters, workers)));
+            masters = List.of();
+            workers = List.of();
+        }
         for (Plan.Node m : masters) {
             batches.add(new Plan.Batch(batches.size() + 1, List.of(m)));
         }
@@ -188,8 +207,7 @@ final class Planner {
                 Instant.now().toString());
     }
 
-    private Plan.Node node(
-            Inventory.Member m, ImageRef current, ImageRef to, ClusterGuard guard, NodeReplacer replacer) {
+    private Plan.Node node(Inventory.Member m, ImageRef current, ImageRef to, String artifact, NodeReplacer replacer) {
         List<String> waits = new ArrayList<>();
         boolean master = m.isMaster();
         waits.add(
@@ -308,7 +326,8 @@ final class Planner {
             }
             break;
         }
-        if (manifest.artifacts() == null || !manifest.artifacts().containsKey("pxe/vmlinuz")) {
+        if (drivers.networkBoot(req.cluster())
+                && (manifest.artifacts() == null || !manifest.artifacts().containsKey("pxe/vmlinuz"))) {
             blockers.add("target " + t + " has no pxe output; bare-metal nodes boot over the network");
         }
     }

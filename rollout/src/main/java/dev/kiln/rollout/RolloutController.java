@@ -36,9 +36,28 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
 
     /** How nodes of a cluster are replaced, and what keeps the cluster safe meanwhile. */
     public interface Drivers {
-        NodeReplacer replacer(String cluster) throws IOException;
+        /**
+         * @param rolloutId the rollout the replacer works for (null while planning): EC2 makes it
+         *     part of each launch's idempotency token
+         */
+        NodeReplacer replacer(String cluster, String rolloutId) throws IOException;
 
         ClusterGuard guard(String cluster, Manifest target) throws IOException;
+
+        /**
+         * What {@code to} is on this cluster's machines when it is not the image itself (EC2: the
+         * concrete AMI id in the cluster's region), or null.
+         *
+         * @throws IOException naming what is missing (not published there)
+         */
+        default String artifact(String cluster, dev.kiln.core.store.ImageRef to) throws IOException {
+            return null;
+        }
+
+        /** Whether the cluster's machines boot over the network (bare metal) rather than from a disk image. */
+        default boolean networkBoot(String cluster) {
+            return true;
+        }
     }
 
     private final KilnServer server;
@@ -51,7 +70,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     private RolloutController(KilnServer server, Drivers drivers, Duration poll) {
         this.server = server;
         this.drivers = drivers;
-        this.planner = new Planner(server);
+        this.planner = new Planner(server, drivers);
         this.poll = poll;
     }
 
@@ -82,7 +101,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     // ---- plan and apply ----------------------------------------------------------------------
 
     public Plan plan(PlanRequest req) throws IOException, InterruptedException {
-        try (NodeReplacer replacer = drivers.replacer(req.cluster())) {
+        try (NodeReplacer replacer = drivers.replacer(req.cluster(), null)) {
             ClusterGuard guard = guardFor(req.cluster(), req.to());
             return planner.plan(req, replacer, guard, activeOn(req.cluster()), null);
         }
@@ -108,7 +127,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         }
         Plan fresh;
         PlanRequest req = requestOf(plan);
-        try (NodeReplacer replacer = drivers.replacer(plan.cluster())) {
+        try (NodeReplacer replacer = drivers.replacer(plan.cluster(), null)) {
             ClusterGuard guard = guardFor(plan.cluster(), plan.target());
             Map<String, ImageRef> planned = new LinkedHashMap<>();
             plan.nodes().forEach(n -> planned.put(n.mac(), ImageRef.parse(n.to())));
@@ -179,7 +198,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                 original.forceDrain(),
                 true);
         Plan plan;
-        try (NodeReplacer replacer = drivers.replacer(original.cluster())) {
+        try (NodeReplacer replacer = drivers.replacer(original.cluster(), null)) {
             plan = planner.planTo(
                     req, back, replacer, guardFor(original.cluster(), null), activeOn(original.cluster()), id);
         }

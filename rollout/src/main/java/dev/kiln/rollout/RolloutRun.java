@@ -326,7 +326,7 @@ final class RolloutRun {
         if (pending.isEmpty()) {
             return !stopping();
         }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(pending.size(), 64), r -> {
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(pending.size(), 128), r -> {
             Thread t = new Thread(r, "kiln-rollout-" + id() + "-node");
             t.setDaemon(true);
             return t;
@@ -338,11 +338,21 @@ final class RolloutRun {
                 // Nodes resumed after a restart were already counted: they go first.
                 if (!stopping()) {
                     int down = unavailableOutside(running.keySet());
-                    int slots = plan.maxUnavailable() - down - running.size();
-                    while (slots > 0 && !pending.isEmpty()) {
-                        Plan.Node n = pending.remove(0);
+                    // A node being brought up (never booted) was not serving: it uses no budget.
+                    long replacing = running.keySet().stream()
+                            .filter(n -> n.from() != null)
+                            .count();
+                    int slots = (int) (plan.maxUnavailable() - down - replacing);
+                    for (var it = pending.iterator(); it.hasNext(); ) {
+                        Plan.Node n = it.next();
+                        if (n.from() != null && slots <= 0) {
+                            continue;
+                        }
+                        it.remove();
                         running.put(n, pool.submit(() -> replaceNode(n)));
-                        slots--;
+                        if (n.from() != null) {
+                            slots--;
+                        }
                     }
                     if (running.isEmpty() && !pending.isEmpty()) {
                         if (waitingSince == null) {
@@ -461,7 +471,7 @@ final class RolloutRun {
         }
         ImageRef to = ImageRef.parse(n.to());
         NodeReplacer.Node target = replacerNode(n, to);
-        try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster())) {
+        try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster(), id())) {
             ClusterGuard guard = controller.guardFor(plan.cluster(), n.to());
             for (int i = Math.max(0, from); i < STEPS.size(); i++) {
                 String step = STEPS.get(i);
@@ -540,7 +550,7 @@ final class RolloutRun {
         // come back without its data.
         List<String> steps = List.of("rollback-drain", "rollback-repoint", "rollback-power", "rollback-confirm");
         int from = resuming && p.step() != null ? steps.indexOf(p.step()) + (p.stepEnded() ? 1 : 0) : 0;
-        try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster())) {
+        try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster(), id())) {
             ClusterGuard guard = controller.guardFor(plan.cluster(), n.from());
             for (int i = Math.max(0, from); i < steps.size(); i++) {
                 String step = steps.get(i);
@@ -678,11 +688,20 @@ final class RolloutRun {
         Instant since = powerAt == null ? Instant.now() : powerAt;
         Instant deadline = since.plusSeconds(plan.nodeTimeoutSeconds());
         String waiting = "no report since the power cycle";
+        java.util.Set<String> seen = new java.util.HashSet<>();
         while (Instant.now().isBefore(deadline)) {
             NodeStatus s = server.status(n.mac());
             boolean fresh = s != null
                     && s.receivedAt() != null
                     && Instant.parse(s.receivedAt()).isAfter(since);
+            // Milestones for the timeline (and bench/rollout.sh's split of a replacement). A fast
+            // node may skip straight to ready between two looks: booted is then recorded with it.
+            if (fresh && !NodeStatus.IPXE.equals(s.step()) && seen.add("booted")) {
+                journal.append("milestone", n.name(), "booted", "its agent reported booting");
+            }
+            if (fresh && "ready".equals(s.step()) && seen.add("ready")) {
+                journal.append("milestone", n.name(), "ready", "ready on " + s.reportedImage());
+            }
             if (fresh && "failed".equals(s.step())) {
                 throw new StepFailed(n.name() + " reported failed on " + s.reportedImage() + " ("
                         + (s.phase() == null ? "" : s.phase() + ": ") + s.detail() + ")");
@@ -704,6 +723,9 @@ final class RolloutRun {
                         if (!bad.isEmpty()) {
                             throw new StepFailed(n.name() + " failed checks: " + String.join("; ", bad));
                         }
+                    }
+                    if (seen.add("checks")) {
+                        journal.append("milestone", n.name(), "checks", checksAsked ? "checks passed" : "no checks");
                     }
                     String missing = guard.rejoined(n);
                     if (missing == null) {
