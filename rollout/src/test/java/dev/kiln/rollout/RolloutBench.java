@@ -49,9 +49,14 @@ public final class RolloutBench {
             }
         }
         String[] cols = {"drain", "power", "boot", "ready", "checks", "rejoin", "total"};
-        System.out.printf("%-10s%s%n", "node", String.join("", java.util.Arrays.stream(cols)
-                .map(c -> String.format("%9s", c))
-                .toList()));
+        System.out.printf(
+                "%-10s%s%n",
+                "node",
+                String.join(
+                        "",
+                        java.util.Arrays.stream(cols)
+                                .map(c -> String.format("%9s", c))
+                                .toList()));
         double[] sums = new double[cols.length];
         int n = 0;
         for (var entry : at.entrySet()) {
@@ -88,8 +93,9 @@ public final class RolloutBench {
         Instant start = Instant.parse(events.get(0).at());
         Instant end = Instant.parse(events.get(events.size() - 1).at());
         double hours = Duration.between(start, end).toMillis() / 3_600_000.0;
-        System.out.printf("%d node(s) in %.0f s: %.1f nodes per hour (seconds; boot = power cycle to the agent's"
-                + " first report, ready = its bootstrap, rejoin = etcd member back and healthy)%n",
+        System.out.printf(
+                "%d node(s) in %.0f s: %.1f nodes per hour (seconds; boot = power cycle to the agent's"
+                        + " first report, ready = its bootstrap, rejoin = etcd member back and healthy)%n",
                 n, hours * 3600, n / hours);
     }
 

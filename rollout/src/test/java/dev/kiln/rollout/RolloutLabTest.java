@@ -98,7 +98,11 @@ class RolloutLabTest {
                 RolloutState main = run(controller, server, cluster, plan, Duration.ofMinutes(25));
                 // For bench/rollout.sh lab: the per-node split comes from this journal.
                 Files.copy(
-                        server.state().dir().resolve("rollouts").resolve(main.id()).resolve("journal.jsonl"),
+                        server.state()
+                                .dir()
+                                .resolve("rollouts")
+                                .resolve(main.id())
+                                .resolve("journal.jsonl"),
                         Path.of("target", "rollout-lab-journal.jsonl"),
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 assertThat(main.state()).as(String.valueOf(main.reason())).isEqualTo("done");
