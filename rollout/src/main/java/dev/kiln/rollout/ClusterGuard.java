@@ -28,6 +28,11 @@ interface ClusterGuard {
     /** Null when the replaced node is back as a full member, else what is still missing. */
     String rejoined(Plan.Node node) throws InterruptedException;
 
+    /** What draining a node means here, for the plan. */
+    default String drainPlan(boolean master) {
+        return "nothing to drain (no etcd, no Kubernetes on this image)";
+    }
+
     /** A live master other than {@code node} that a joining master can add itself through, or null. */
     default String joinThrough(Plan.Node node, List<Plan.Node> masters) {
         return masters.stream()

@@ -133,6 +133,13 @@ final class EtcdGuard implements ClusterGuard {
     }
 
     @Override
+    public String drainPlan(boolean master) {
+        return master
+                ? "move etcd leadership away if it leads, then remove its member"
+                : "nothing to drain (no Kubernetes on this image)";
+    }
+
+    @Override
     public String joinThrough(Plan.Node node, List<Plan.Node> masters) {
         // Any healthy member accepts "member add"; prefer the leader's address when known.
         return masters.stream()

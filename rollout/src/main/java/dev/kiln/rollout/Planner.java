@@ -128,7 +128,7 @@ final class Planner {
                     }
                 }
             }
-            Plan.Node node = node(m, current, to == null ? server.currentImage(m.mac()) : to, artifact, replacer);
+            Plan.Node node = node(m, current, to == null ? server.currentImage(m.mac()) : to, artifact, replacer, guard);
             if (m.isMaster()) {
                 allMasters.add(node);
             }
@@ -212,10 +212,7 @@ final class Planner {
         boolean master = m.isMaster();
         waits.add(
                 "preflight: every node ready" + (master ? "; etcd healthy and removing one member keeps quorum" : ""));
-        waits.add(
-                master
-                        ? "drain: move etcd leadership away if it leads, then remove its member"
-                        : "drain: cordon and evict (Kubernetes), respecting PodDisruptionBudgets");
+        waits.add("drain: " + guard.drainPlan(master));
         waits.add("repoint: kiln serve hands it " + to);
         waits.add("power: " + describe(replacer));
         waits.add("confirm: its phone-home reports " + to + " and the target kernel, ready, the spec's node checks pass"

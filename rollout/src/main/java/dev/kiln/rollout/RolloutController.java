@@ -79,7 +79,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
      * resumes the rollouts its state says were running.
      */
     public static RolloutController attach(KilnServer server, Drivers drivers) throws IOException {
-        return attach(server, drivers, Duration.ofSeconds(1));
+        return attach(server, drivers, Duration.ofMillis(500));
     }
 
     static RolloutController attach(KilnServer server, Drivers drivers, Duration poll) throws IOException {
