@@ -207,7 +207,13 @@ final class Planner {
                 Instant.now().toString());
     }
 
-    private Plan.Node node(Inventory.Member m, ImageRef current, ImageRef to, String artifact, NodeReplacer replacer) {
+    private Plan.Node node(
+            Inventory.Member m,
+            ImageRef current,
+            ImageRef to,
+            String artifact,
+            NodeReplacer replacer,
+            ClusterGuard guard) {
         List<String> waits = new ArrayList<>();
         boolean master = m.isMaster();
         waits.add(
