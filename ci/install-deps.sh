@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs (idempotently) the Debian packages kiln and its tests need on a Debian bookworm host.
 # chromium + chromium-driver (+ a font for legible screenshots) run the fleet page's browser test;
-# prometheus brings promtool, which checks /metrics.
+# prometheus brings promtool, which checks /metrics; etcd-server + etcd-client run a real etcd
+# cluster for the rollout's etcd gateway tests.
 set -eu
 packages="
   openjdk-17-jdk-headless maven
@@ -14,6 +15,7 @@ packages="
   shellcheck git
   chromium chromium-driver fonts-dejavu-core prometheus
   ipmitool openipmi redfishtool python3-sushy
+  etcd-server etcd-client
 "
 missing=""
 for p in $packages; do
