@@ -22,6 +22,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -45,12 +52,20 @@ import java.util.function.Supplier;
 public final class KubernetesDrain implements AutoCloseable {
     private final KubernetesClient client;
     private final URI apiServer;
+    private final Duration callTimeout;
+    // Each call runs here under callTimeout: the JDK HttpClient's request timeout ends at the
+    // response headers, so a server that stalls in the body would otherwise hang the rollout.
+    private final ExecutorService calls = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "kiln-k8s-call");
+        t.setDaemon(true);
+        return t;
+    });
 
     /**
      * @param apiServer {@code https://MASTER:6443}
      * @param caCertPem the cluster CA (the API server's certificate is signed by it)
      * @param credentials the admin client certificate and key
-     * @param requestTimeout for connecting and for each request
+     * @param requestTimeout for connecting and for each call, answer included
      */
     public KubernetesDrain(URI apiServer, String caCertPem, AdminCredentials credentials, Duration requestTimeout)
             throws KubernetesException {
@@ -58,6 +73,7 @@ public final class KubernetesDrain implements AutoCloseable {
             throw new IllegalArgumentException("Kubernetes API server " + apiServer + ": expected https://HOST:6443");
         }
         this.apiServer = apiServer;
+        this.callTimeout = requestTimeout;
         int millis = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
         // Config.empty(): nothing from ~/.kube/config, KUBECONFIG or a service account leaks in.
         Config config = new ConfigBuilder(Config.empty())
@@ -77,12 +93,6 @@ public final class KubernetesDrain implements AutoCloseable {
             throw new KubernetesException(
                     "Kubernetes API server " + apiServer + ": cannot use the client certificate: " + reason(e), 0, e);
         }
-    }
-
-    /** Over a client made elsewhere (its master URL is {@code apiServer}). */
-    KubernetesDrain(KubernetesClient client, URI apiServer) {
-        this.client = client;
-        this.apiServer = apiServer;
     }
 
     public URI apiServer() {
@@ -190,27 +200,48 @@ public final class KubernetesDrain implements AutoCloseable {
 
     /** The HTTP status of the eviction of {@code p}: 201 accepted, 429 refused by a budget, ... */
     private int evict(Pod p) throws KubernetesException {
-        String what = "evict pod " + DrainRules.key(p);
-        try {
-            boolean accepted = client.pods()
-                    .inNamespace(p.getMetadata().getNamespace())
-                    .withName(p.getMetadata().getName())
-                    .evict();
-            return accepted ? 201 : 429; // fabric8 answers false for 429 alone
-        } catch (KubernetesClientException e) {
-            int code = e.getCode();
-            if (DrainRules.outcome(code) == DrainRules.Outcome.ERROR) {
-                throw fail(what, e);
+        return call("evict pod " + DrainRules.key(p), () -> {
+            try {
+                boolean accepted = client.pods()
+                        .inNamespace(p.getMetadata().getNamespace())
+                        .withName(p.getMetadata().getName())
+                        .evict();
+                return accepted ? 201 : 429; // fabric8 answers false for 429 alone
+            } catch (KubernetesClientException e) {
+                if (DrainRules.outcome(e.getCode()) == DrainRules.Outcome.ERROR) {
+                    throw e;
+                }
+                return e.getCode();
             }
-            return code;
-        }
+        });
     }
 
     private <T> T call(String what, Supplier<T> op) throws KubernetesException {
+        Future<T> f;
         try {
-            return op.get();
-        } catch (RuntimeException e) {
-            throw fail(what, e);
+            f = calls.submit(op::get);
+        } catch (RejectedExecutionException e) {
+            throw new KubernetesException("Kubernetes API server " + apiServer + ": " + what + ": client closed", 0, e);
+        }
+        try {
+            return f.get(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw new KubernetesException(
+                    "Kubernetes API server " + apiServer + ": " + what + ": no complete answer within "
+                            + callTimeout.toMillis() + " ms",
+                    0,
+                    e);
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new KubernetesException("Kubernetes API server " + apiServer + ": " + what + ": interrupted", 0, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw fail(what, r);
+            }
+            throw new KubernetesException(
+                    "Kubernetes API server " + apiServer + ": " + what + ": " + reason(e.getCause()), 0, e.getCause());
         }
     }
 
@@ -245,6 +276,7 @@ public final class KubernetesDrain implements AutoCloseable {
 
     @Override
     public void close() {
+        calls.shutdownNow();
         client.close();
     }
 }
