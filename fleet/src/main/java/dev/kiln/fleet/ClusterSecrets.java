@@ -57,8 +57,21 @@ final class ClusterSecrets {
         return out;
     }
 
+    /** What is stored for {@code cluster}, or null when no node of it has been served yet. Never creates. */
+    static Map<String, String> stored(StateDir state, String cluster) throws IOException {
+        Path file = state.file(fileName(cluster));
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        return Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, String>>() {});
+    }
+
+    private static String fileName(String cluster) {
+        return "cluster-" + cluster + ".json";
+    }
+
     private Map<String, String> loadOrCreate(String cluster) throws IOException {
-        String name = "cluster-" + cluster + ".json";
+        String name = fileName(cluster);
         Path file = state.file(name);
         if (Files.isRegularFile(file)) {
             return Json.MAPPER.readValue(file.toFile(), new TypeReference<Map<String, String>>() {});
