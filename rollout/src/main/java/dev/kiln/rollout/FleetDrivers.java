@@ -122,6 +122,9 @@ public final class FleetDrivers implements RolloutController.Drivers, AutoClosea
         List<Inventory.Member> masters = server.inventory().members().stream()
                 .filter(m -> m.cluster().name().equals(cluster) && m.isMaster())
                 .toList();
+        if (target.components().containsKey("kubeadm") || target.components().containsKey("kubelet")) {
+            return new KubernetesGuard(server, cluster);
+        }
         if (target.components().containsKey("etcd") && !masters.isEmpty()) {
             return new EtcdGuard(server, cluster);
         }
