@@ -128,7 +128,8 @@ final class Planner {
                     }
                 }
             }
-            Plan.Node node = node(m, current, to == null ? server.currentImage(m.mac()) : to, artifact, replacer, guard);
+            Plan.Node node =
+                    node(m, current, to == null ? server.currentImage(m.mac()) : to, artifact, replacer, guard);
             if (m.isMaster()) {
                 allMasters.add(node);
             }
