@@ -18,9 +18,6 @@ import java.util.Map;
  * /v3/cluster/member/list on the client port): what a cluster holds, from the host, without etcdctl.
  */
 final class EtcdHttp {
-    private static final HttpClient HTTP =
-            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
-
     private EtcdHttp() {}
 
     static void put(String address, String key, String value) throws IOException, InterruptedException {
@@ -58,7 +55,10 @@ final class EtcdHttp {
 
     private static JsonNode call(String address, String path, Map<String, Object> body)
             throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(
+        // A client per call: a pooled connection to a machine that lost power only gets a reset.
+        HttpClient http =
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+        HttpResponse<String> r = http.send(
                 HttpRequest.newBuilder(URI.create("http://" + address + ":2379" + path))
                         .timeout(Duration.ofSeconds(10))
                         .POST(HttpRequest.BodyPublishers.ofString(Json.COMPACT.writeValueAsString(body)))
