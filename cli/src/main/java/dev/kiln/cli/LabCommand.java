@@ -9,6 +9,7 @@ import dev.kiln.validator.LabControl;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.Validator;
 import dev.kiln.validator.power.BmcMachines;
+import dev.kiln.validator.provider.DataDisks;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -66,7 +67,8 @@ final class LabCommand {
             footer = {
                 "",
                 "Example:",
-                "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 1 --workers 1 --bmc redfish"
+                "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 1 --workers 1 --bmc redfish",
+                "  kiln lab up --image debian-node:1.0.0-20261127.1 --masters 3 --workers 0 --data-disk 8G"
             })
     static final class Up implements Callable<Integer> {
         @Mixin
@@ -75,6 +77,7 @@ final class LabCommand {
         @Override
         public Integer call() throws Exception {
             Path dir = args.dir.get();
+            DataDisks.parse(args.dataDisks, "--data-disk"); // a bad size fails here, not in the background
             if (LabControl.read(dir).isPresent()) {
                 throw new IllegalArgumentException(
                         "a lab already lives in " + dir + " (kiln lab status; kiln lab down)");
@@ -165,6 +168,13 @@ final class LabCommand {
                         + " Default: ${DEFAULT-VALUE}.")
         String pxeBoot;
 
+        @Option(
+                names = "--data-disk",
+                paramLabel = "SIZE",
+                description = "Give every machine a blank data disk of SIZE, e.g. 8G (repeat for several; virtio-blk,"
+                        + " serial kiln-NODE-dN), for images with storage:. They live and die with the lab.")
+        List<String> dataDisks;
+
         @Mixin
         DirOption dir;
 
@@ -187,6 +197,9 @@ final class LabCommand {
                     dir.get().toAbsolutePath().toString()));
             if (store.store != null) {
                 a.addAll(List.of("--store", store.store.toAbsolutePath().toString()));
+            }
+            for (String d : dataDisks == null ? List.<String>of() : dataDisks) {
+                a.addAll(List.of("--data-disk", d));
             }
             return a;
         }
@@ -211,7 +224,8 @@ final class LabCommand {
                         System.out.println(line);
                         System.out.flush();
                     },
-                    PxeBoot.firmware(args.pxeBoot)));
+                    PxeBoot.firmware(args.pxeBoot),
+                    DataDisks.parse(args.dataDisks, "--data-disk")));
             // The lab's kiln serve runs the rollout controller, as a real one does.
             dev.kiln.rollout.RolloutController rollouts;
             try {

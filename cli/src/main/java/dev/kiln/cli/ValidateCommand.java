@@ -5,8 +5,10 @@ import dev.kiln.core.store.ImageSource;
 import dev.kiln.validator.RunLabel;
 import dev.kiln.validator.ValidationReport;
 import dev.kiln.validator.Validator;
+import dev.kiln.validator.provider.DataDisks;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -37,6 +39,7 @@ import picocli.CommandLine.Spec;
             "  kiln validate debian-node:1.0.0-20261127.1",
             "  kiln validate --provider container --masters 1 --workers 2 --report out/ debian-node:1.0.0-20261127.1",
             "  kiln validate --provider qemu-disk --disk-size 8G debian-node:1.0.0-20261127.1   # as an AMI on an 8 GiB volume",
+            "  kiln validate --masters 3 --workers 0 --data-disk 8G debian-node:1.0.0-20261127.1   # etcd on node-local disks",
             "  kiln validate --pxe-boot firmware debian-node:1.0.0-20261127.1   # UEFI firmware PXE + kiln ProxyDHCP, as real servers",
             "  kiln validate --store s3://my-images/kiln --region eu-west-1 debian-node:1.0.0-20261127.1",
             "  kiln validate --cleanup        # remove what a crashed run left behind"
@@ -75,6 +78,15 @@ final class ValidateCommand implements Callable<Integer> {
                             + "(at least disk.raw's; copy-on-write, the image never changes). Nodes grow their root into it, as on an "
                             + "AMI launched with a bigger volume; the summary shows each node's root. Default: disk.raw's own size.")
     String diskSize;
+
+    @Option(
+            names = "--data-disk",
+            paramLabel = "SIZE",
+            description = "qemu-pxe, qemu-disk: give every machine a blank data disk of SIZE, e.g. 8G (repeat for"
+                    + " several): a sparse file in the run directory, virtio-blk (qemu-pxe) or NVMe (qemu-disk)"
+                    + " with serial kiln-NODE-dN, for a spec with storage:. Containers have none; their nodes"
+                    + " say their storage was skipped.")
+    List<String> dataDisks;
 
     @Option(
             names = "--pxe-boot",
@@ -141,6 +153,12 @@ final class ValidateCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), e.getMessage());
             }
         }
+        DataDisks disks;
+        try {
+            disks = DataDisks.parse(dataDisks, "--data-disk");
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
         ImageRef image = ImageRef.parse(ref);
         try (ImageSource source = images.open()) {
             ValidationReport r = Validator.run(new Validator.Request(
@@ -154,7 +172,8 @@ final class ValidateCommand implements Callable<Integer> {
                     RunLabel.defaultTmpRoot(),
                     System.out::println,
                     diskBytes,
-                    firmwarePxe()));
+                    firmwarePxe(),
+                    disks));
             return r.passed() ? 0 : 1;
         }
     }

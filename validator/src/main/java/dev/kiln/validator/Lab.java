@@ -14,6 +14,7 @@ import dev.kiln.machines.lab.LabCertificate;
 import dev.kiln.machines.lab.LabMachine;
 import dev.kiln.machines.lab.PowerPanel;
 import dev.kiln.machines.lab.RedfishService;
+import dev.kiln.validator.provider.DataDisks;
 import dev.kiln.validator.provider.NodeProvider;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;
 import dev.kiln.validator.provider.QemuPxeProvider;
@@ -59,7 +60,26 @@ public final class Lab implements AutoCloseable {
             Path dir,
             Path tmpRoot,
             Consumer<String> out,
-            boolean firmwarePxe) {
+            boolean firmwarePxe,
+            DataDisks dataDisks) {
+        public Request {
+            dataDisks = dataDisks == null ? DataDisks.NONE : dataDisks;
+        }
+
+        /** Machines without data disks. */
+        public Request(
+                ImageStore store,
+                ImageRef image,
+                int masters,
+                int workers,
+                String bmc,
+                Path dir,
+                Path tmpRoot,
+                Consumer<String> out,
+                boolean firmwarePxe) {
+            this(store, image, masters, workers, bmc, dir, tmpRoot, out, firmwarePxe, DataDisks.NONE);
+        }
+
         /** Machines boot through QEMU's iPXE ROM. */
         public Request(
                 ImageStore store,
@@ -129,7 +149,8 @@ public final class Lab implements AutoCloseable {
         Files.createDirectories(req.dir());
         synchronized (this) {
             run = RunLabel.create(req.tmpRoot());
-            provider = new QemuPxeProvider(run, versionDir, manifest, req.out(), req.firmwarePxe());
+            provider = new QemuPxeProvider(run, versionDir, manifest, req.out(), req.firmwarePxe())
+                    .withDataDisks(req.dataDisks());
         }
         req.out()
                 .accept("lab "

@@ -68,7 +68,7 @@ final class NodeProgress {
                     ? " (" + s.phase() + "): " + s.detail()
                     : "checked".equals(step)
                             ? " " + ReportWriter.tally(s.checks())
-                            : root != null ? " root " + root : "";
+                            : root != null ? " root " + root : storageOf(s.detail());
             say.accept(String.format(Locale.ROOT, "%-4s %-17s +%.1fs%s", node.name(), step, at, detail));
         }
     }
@@ -99,6 +99,15 @@ final class NodeProgress {
             }
             Thread.sleep(250);
         }
+    }
+
+    /**
+     * What the node did with its local disks, as its agent said with "placeholders-rendered" (e.g.
+     * " storage data: formatted /dev/vda (8.0G, ...) ..."), or "".
+     */
+    static String storageOf(String detail) {
+        int at = detail == null ? -1 : detail.indexOf("; storage ");
+        return at < 0 ? "" : " " + detail.substring(at + 2);
     }
 
     /** The steps the node reached, with seconds since the nodes started. */

@@ -5,6 +5,7 @@ import dev.kiln.core.store.Manifest;
 import dev.kiln.core.store.Output;
 import dev.kiln.core.util.Files2;
 import dev.kiln.validator.provider.ContainerProvider;
+import dev.kiln.validator.provider.DataDisks;
 import dev.kiln.validator.provider.NodeProvider;
 import dev.kiln.validator.provider.QemuDiskProvider;
 import dev.kiln.validator.provider.QemuPxeProvider;
@@ -63,11 +64,12 @@ final class Providers {
             Manifest m,
             Consumer<String> log,
             Long diskBytes,
-            boolean firmwarePxe)
+            boolean firmwarePxe,
+            DataDisks dataDisks)
             throws IOException {
         return switch (kind(provider)) {
-            case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log, firmwarePxe);
-            case QEMU_DISK -> new QemuDiskProvider(run, versionDir, log, diskBytes);
+            case QEMU_PXE -> new QemuPxeProvider(run, versionDir, m, log, firmwarePxe).withDataDisks(dataDisks);
+            case QEMU_DISK -> new QemuDiskProvider(run, versionDir, log, diskBytes).withDataDisks(dataDisks);
             case CONTAINER -> new ContainerProvider(run, versionDir, m, log);
         };
     }

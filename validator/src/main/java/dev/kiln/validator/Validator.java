@@ -9,6 +9,7 @@ import dev.kiln.core.store.ValidationRecord;
 import dev.kiln.core.util.Hashing;
 import dev.kiln.fleet.InventoryException;
 import dev.kiln.fleet.KilnServer;
+import dev.kiln.validator.provider.DataDisks;
 import dev.kiln.validator.provider.NodeProvider;
 import dev.kiln.validator.provider.NodeProvider.NodeBoot;
 import java.io.IOException;
@@ -60,7 +61,56 @@ public final class Validator {
             Path tmpRoot,
             Consumer<String> out,
             Long diskBytes,
-            boolean firmwarePxe) {
+            boolean firmwarePxe,
+            DataDisks dataDisks) {
+        public Request {
+            dataDisks = dataDisks == null ? DataDisks.NONE : dataDisks;
+        }
+
+        public Request(
+                ImageSource images,
+                ImageRef image,
+                String provider,
+                int masters,
+                int workers,
+                Duration timeout,
+                Path reportDir,
+                Path tmpRoot,
+                Consumer<String> out,
+                Long diskBytes,
+                boolean firmwarePxe) {
+            this(
+                    images,
+                    image,
+                    provider,
+                    masters,
+                    workers,
+                    timeout,
+                    reportDir,
+                    tmpRoot,
+                    out,
+                    diskBytes,
+                    firmwarePxe,
+                    DataDisks.NONE);
+        }
+
+        /** The same run with these data disks (kiln validate --data-disk). */
+        public Request withDataDisks(DataDisks disks) {
+            return new Request(
+                    images,
+                    image,
+                    provider,
+                    masters,
+                    workers,
+                    timeout,
+                    reportDir,
+                    tmpRoot,
+                    out,
+                    diskBytes,
+                    firmwarePxe,
+                    disks);
+        }
+
         public Request(
                 ImageSource images,
                 ImageRef image,
@@ -168,7 +218,18 @@ public final class Validator {
         synchronized (this) {
             run = RunLabel.create(req.tmpRoot());
             provider = Providers.create(
-                    providerName, run, versionDir, manifest, this::say, req.diskBytes(), req.firmwarePxe());
+                    providerName,
+                    run,
+                    versionDir,
+                    manifest,
+                    this::say,
+                    req.diskBytes(),
+                    req.firmwarePxe(),
+                    req.dataDisks());
+        }
+        if (!req.dataDisks().isEmpty() && provider.sharesHostKernel()) {
+            say("--data-disk: " + providerName + " nodes have no block devices of their own; their storage: is"
+                    + " skipped and each says so");
         }
         say("run "
                 + run.id()

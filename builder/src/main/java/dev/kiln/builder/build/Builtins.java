@@ -22,6 +22,7 @@ final class Builtins {
             new Entry("units/kiln-agent-outcome.service", "/usr/lib/systemd/system/kiln-agent-outcome.service", 0644),
             new Entry("agent/kiln-agent", "/usr/lib/kiln/kiln-agent", 0755),
             new Entry("agent/kiln-check", "/usr/lib/kiln/kiln-check", 0755),
+            new Entry("agent/kiln-storage", "/usr/lib/kiln/kiln-storage", 0755),
             new Entry("units/kiln-grow-root.service", "/usr/lib/systemd/system/kiln-grow-root.service", 0644),
             new Entry("agent/kiln-grow-root", "/usr/lib/kiln/kiln-grow-root", 0755));
 

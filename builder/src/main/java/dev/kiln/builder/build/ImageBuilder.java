@@ -12,6 +12,7 @@ import dev.kiln.builder.spec.RenderedFile;
 import dev.kiln.builder.spec.SpecChecker;
 import dev.kiln.builder.spec.SpecException;
 import dev.kiln.builder.spec.SpecLoader;
+import dev.kiln.builder.spec.StorageSpec;
 import dev.kiln.core.json.Json;
 import dev.kiln.core.progress.Progress;
 import dev.kiln.core.store.ImageRef;
@@ -277,6 +278,14 @@ public final class ImageBuilder {
         identity.put("builtAt", builtAt);
         identity.put("kernel", kernelRelease);
         root.writeIdentity(identity);
+        if (!spec.storage().isEmpty()) {
+            // kiln-storage reads it on the node (the agent runs it before any service uses the disk).
+            root.writeText(
+                    StorageSpec.IMAGE_FILE,
+                    Json.COMPACT.writeValueAsString(StorageSpec.normalized(spec.storage())) + "\n",
+                    0644,
+                    "root:root");
+        }
         List<String> enable = new ArrayList<>(Builtins.UNITS);
         enable.addAll(spec.units().enable());
         root.units(enable, spec.units().disable());

@@ -3,6 +3,7 @@ package dev.kiln.builder.build;
 import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.RenderedFile;
+import dev.kiln.builder.spec.StorageSpec;
 import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
@@ -108,6 +109,7 @@ final class ManifestAssembler {
                         plan.sourceDate().epoch(),
                         plan.sourceDate().iso(),
                         plan.sourceDate().from(),
-                        plan.loaded().file().toAbsolutePath().normalize().toString()));
+                        plan.loaded().file().toAbsolutePath().normalize().toString()),
+                spec.storage().isEmpty() ? null : StorageSpec.normalized(spec.storage()));
     }
 }

@@ -86,6 +86,12 @@ public final class PackagePlan {
                 }
             }
         });
+        for (int i = 0; i < spec.storage().size(); i++) {
+            // kiln-storage formats with mkfs.xfs; ext4's mkfs comes with e2fsprogs (ALWAYS).
+            if ("xfs".equals(spec.storage().get(i).filesystem())) {
+                pins.putIfAbsent("xfsprogs", new Pin("xfsprogs", null, "storage[" + i + "].filesystem"));
+            }
+        }
         for (int i = 0; i < spec.packages().size(); i++) {
             ImageSpec.PackagePin p = spec.packages().get(i);
             pins.put(p.name(), new Pin(p.name(), p.version(), "packages[" + i + "]"));

@@ -26,7 +26,8 @@ public record ImageSpec(
         Map<String, Object> variables,
         Map<String, String> downloadMirrors,
         List<String> outputs,
-        Validation validation) {
+        Validation validation,
+        List<Storage> storage) {
 
     public static final List<String> KNOWN_OUTPUTS = Output.specNames();
 
@@ -47,6 +48,7 @@ public record ImageSpec(
                 : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(downloadMirrors));
         outputs = outputs == null ? KNOWN_OUTPUTS : List.copyOf(outputs);
         validation = validation == null ? new Validation(List.of(), List.of()) : validation;
+        storage = storage == null ? List.of() : List.copyOf(storage);
     }
 
     /** "name:version", the reference used on the command line and in the store. */
@@ -204,6 +206,41 @@ public record ImageSpec(
         public Validation {
             node = node == null ? List.of() : List.copyOf(node);
             cluster = cluster == null ? List.of() : List.copyOf(cluster);
+        }
+    }
+
+    /**
+     * A node-local data disk (see {@link StorageSpec}): found by rules, formatted only when blank or
+     * kiln's own, mounted, with paths bound onto it, wiped when a rollout reimages the node.
+     */
+    public record Storage(
+            @JsonProperty(required = true) String name,
+            @JsonProperty(required = true) Match match,
+            String filesystem,
+            String label,
+            @JsonProperty(required = true) String mount,
+            List<String> binds,
+            String wipe,
+            Boolean required,
+            Boolean takeover) {
+        public Storage {
+            binds = binds == null ? List.of() : List.copyOf(binds);
+            filesystem = filesystem == null ? "ext4" : filesystem;
+            label = label == null && name != null ? "kiln-" + name : label;
+            wipe = wipe == null ? "on-reimage" : wipe;
+            required = required == null ? Boolean.TRUE : required;
+            takeover = takeover == null ? Boolean.FALSE : takeover;
+        }
+    }
+
+    /**
+     * Which disk: every rule given must hold. Sizes like 8G (K, M, G, T: powers of 1024); serial,
+     * model and byPath are shell patterns ({@code *}, {@code ?}); pick says what to do when several
+     * disks match: only (fail), largest or smallest (fail on a tie).
+     */
+    public record Match(String minSize, String maxSize, String serial, String byPath, String model, String pick) {
+        public Match {
+            pick = pick == null ? "only" : pick;
         }
     }
 }

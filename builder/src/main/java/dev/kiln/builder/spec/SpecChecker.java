@@ -62,6 +62,7 @@ public final class SpecChecker {
         c.images();
         c.outputs();
         c.validation();
+        StorageSpec.check(c.spec.storage(), c::problem);
         List<RenderedFile> files = c.files();
         if (!c.problems.isEmpty()) {
             throw new SpecException(c.problems);

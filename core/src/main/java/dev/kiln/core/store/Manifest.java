@@ -28,12 +28,57 @@ public record Manifest(
         List<String> outputs,
         Map<String, Artifact> artifacts,
         Map<String, Object> validation,
-        Reproducible reproducible) {
+        Reproducible reproducible,
+        List<Map<String, Object>> storage) {
 
     public static final int SCHEMA = 1;
 
     @com.fasterxml.jackson.annotation.JsonCreator
     public Manifest {}
+
+    /** A manifest of an image without node-local storage ({@code storage:} in its spec). */
+    public Manifest(
+            int schema,
+            String name,
+            String version,
+            String description,
+            String specSha256,
+            String builtAt,
+            double buildSeconds,
+            String kilnVersion,
+            Base base,
+            Kernel kernel,
+            Map<String, Component> components,
+            Map<String, String> packages,
+            List<FileRecord> files,
+            Map<String, String> placeholders,
+            List<ImageRecord> images,
+            List<String> outputs,
+            Map<String, Artifact> artifacts,
+            Map<String, Object> validation,
+            Reproducible reproducible) {
+        this(
+                schema,
+                name,
+                version,
+                description,
+                specSha256,
+                builtAt,
+                buildSeconds,
+                kilnVersion,
+                base,
+                kernel,
+                components,
+                packages,
+                files,
+                placeholders,
+                images,
+                outputs,
+                artifacts,
+                validation,
+                reproducible,
+                null);
+    }
 
     /** A manifest of a build that recorded nothing about rebuilding it (older kiln, tests). */
     public Manifest(
@@ -74,6 +119,7 @@ public record Manifest(
                 outputs,
                 artifacts,
                 validation,
+                null,
                 null);
     }
 

@@ -2,6 +2,7 @@ package dev.kiln.validator.provider;
 
 import dev.kiln.core.json.Json;
 import dev.kiln.machines.qemu.Accel;
+import dev.kiln.machines.qemu.DataDisk;
 import dev.kiln.machines.qemu.DiskOverlay;
 import dev.kiln.machines.qemu.QemuMachine;
 import dev.kiln.machines.qemu.QemuVm;
@@ -49,6 +50,7 @@ public final class QemuDiskProvider implements NodeProvider {
     private boolean closed;
 
     private Imds imds;
+    private DataDisks dataDisks = DataDisks.NONE;
 
     /** The rule's spec after "-t nat -A"/"-D", once start() is about to add it. */
     private volatile List<String> natRule;
@@ -72,6 +74,15 @@ public final class QemuDiskProvider implements NodeProvider {
         this.log = log;
         this.lan = new NamespaceLan(run, name(), log);
         this.diskBytes = diskBytes;
+    }
+
+    /**
+     * Gives the machines data disks: NVMe beside the boot disk, as an instance-store or EBS data
+     * volume on Nitro (serial kiln-NODE-dN); before {@link #start}.
+     */
+    public QemuDiskProvider withDataDisks(DataDisks disks) {
+        this.dataDisks = disks;
+        return this;
     }
 
     @Override
@@ -159,6 +170,7 @@ public final class QemuDiskProvider implements NodeProvider {
                 + MEMORY_MIB
                 + " MiB"
                 + (diskBytes == null ? "" : ", " + DiskOverlay.format(diskBytes) + " disk each")
+                + (dataDisks.isEmpty() ? "" : ", " + dataDisks.describe())
                 + ") "
                 + NamespaceLan.millis(t3));
     }
@@ -220,6 +232,7 @@ public final class QemuDiskProvider implements NodeProvider {
                 ? versionDir.resolve(DISK)
                 : DiskOverlay.create(versionDir.resolve(DISK), diskBytes, dir);
         args.addAll(QemuMachine.diskArgs(disk, QemuMachine.Bus.NVME));
+        args.addAll(DataDisk.attach(dataDisks.of(node.name()), dir, node.name(), QemuMachine.Bus.NVME));
         return args;
     }
 
