@@ -119,10 +119,17 @@ class ServeChannelsTest {
                 .containsExactly("debian-node@prod=1.0.0");
 
         // A promotion moves the channel; kiln serve picks it up when it next reads the records.
+        // m1 already runs 1.0.0: it is now drifted, and a reboot keeps it on 1.0.0 until a
+        // rollout re-points it (done here as the rollout controller does).
         releases.promote(envs, new ImageRef("debian-node", "1.0.1"), "prod", null, Map.of());
         server.inventoryWatcher().refreshChannels();
-        assertThat(get("/ipxe?mac=" + M1)).contains("/images/debian-node/1.0.1").doesNotContain("1.0.0");
         assertThat(nodes().get("m1").assignedImage()).isEqualTo("debian-node:1.0.1");
+        assertThat(nodes().get("m1").currentImage()).isEqualTo("debian-node:1.0.0");
+        assertThat(nodes().get("m1").drifted()).isTrue();
+        assertThat(get("/ipxe?mac=" + M1)).contains("/images/debian-node/1.0.0").doesNotContain("1.0.1");
+        server.repoint(M1, new ImageRef("debian-node", "1.0.1"));
+        assertThat(get("/ipxe?mac=" + M1)).contains("/images/debian-node/1.0.1").doesNotContain("1.0.0");
+        assertThat(nodes().get("m1").drifted()).isFalse();
         assertThat(server.fleet().channels())
                 .extracting(c -> c.image() + "@" + c.environment() + "=" + c.version())
                 .containsExactly("debian-node@prod=1.0.1");
