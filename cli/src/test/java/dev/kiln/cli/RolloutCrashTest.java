@@ -76,7 +76,9 @@ class RolloutCrashTest {
             return !s.get("state").asText().equals("running");
         });
         JsonNode done = get(base, "/rollouts/" + id);
-        assertThat(done.get("state").asText()).as(done.toPrettyString()).isEqualTo("done");
+        assertThat(done.get("state").asText())
+                .as("%s%nserve after the restart:%n%s", done.toPrettyString(), Files.readString(dir.resolve("serve-2.log")))
+                .isEqualTo("done");
         List<String> types = new ArrayList<>();
         done.get("events").forEach(e -> types.add(e.get("type").asText()));
         assertThat(types).contains("restarted");
