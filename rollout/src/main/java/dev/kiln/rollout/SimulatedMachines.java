@@ -82,11 +82,17 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
         for (Inventory.Member m : server.inventory().members()) {
             Instant powered = lastPower.get(m.name());
             dev.kiln.fleet.NodeStatus s = server.status(m.mac());
+            // Cut short: cycled and not through to ready (or failed) since.
             boolean cutShort = powered != null
                     && (s == null
                             || s.receivedAt() == null
-                            || Instant.parse(s.receivedAt()).isBefore(powered));
+                            || Instant.parse(s.receivedAt()).isBefore(powered)
+                            || !("ready".equals(s.step()) || "failed".equals(s.step())));
             if (!server.hasBooted(m.mac()) || cutShort) {
+                if (cutShort) {
+                    LOG.info("SIMULATION: {} was power-cycled and had not come up when kiln serve stopped;"
+                            + " it goes on booting", m.name());
+                }
                 clock.schedule(() -> boot(m.mac()), 10, TimeUnit.MILLISECONDS);
             }
         }
