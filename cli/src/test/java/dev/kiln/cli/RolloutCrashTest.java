@@ -77,7 +77,9 @@ class RolloutCrashTest {
         });
         JsonNode done = get(base, "/rollouts/" + id);
         assertThat(done.get("state").asText())
-                .as("%s%nserve after the restart:%n%s", done.toPrettyString(), Files.readString(dir.resolve("serve-2.log")))
+                .as(
+                        "%s%nserve after the restart:%n%s",
+                        done.toPrettyString(), Files.readString(dir.resolve("serve-2.log")))
                 .isEqualTo("done");
         List<String> types = new ArrayList<>();
         done.get("events").forEach(e -> types.add(e.get("type").asText()));

@@ -90,8 +90,10 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
                             || !("ready".equals(s.step()) || "failed".equals(s.step())));
             if (!server.hasBooted(m.mac()) || cutShort) {
                 if (cutShort) {
-                    LOG.info("SIMULATION: {} was power-cycled and had not come up when kiln serve stopped;"
-                            + " it goes on booting", m.name());
+                    LOG.info(
+                            "SIMULATION: {} was power-cycled and had not come up when kiln serve stopped;"
+                                    + " it goes on booting",
+                            m.name());
                 }
                 clock.schedule(() -> boot(m.mac()), 10, TimeUnit.MILLISECONDS);
             }
