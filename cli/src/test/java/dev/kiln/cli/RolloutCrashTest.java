@@ -116,17 +116,21 @@ class RolloutCrashTest {
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve(log).toFile())
                 .start();
-        await("kiln serve answers", Duration.ofSeconds(60), () -> {
+        // Ready once the rollout controller answers (it plugs in just after serve listens).
+        await("kiln serve's rollout controller answers", Duration.ofSeconds(60), () -> {
             if (!p.isAlive()) {
                 throw new AssertionError("kiln serve exited: " + Files.readString(dir.resolve(log)));
             }
             try {
-                return http.send(
-                                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/boot.ipxe"))
-                                                .build(),
-                                        HttpResponse.BodyHandlers.discarding())
-                                .statusCode()
-                        == 200;
+                return Files.exists(dir.resolve("state").resolve("operator-token"))
+                        && http.send(
+                                                HttpRequest.newBuilder(URI.create(
+                                                                "http://127.0.0.1:" + port + "/rollouts"))
+                                                        .header("Authorization", "Bearer " + token())
+                                                        .build(),
+                                                HttpResponse.BodyHandlers.discarding())
+                                        .statusCode()
+                                == 200;
             } catch (java.io.IOException e) {
                 return false;
             }
