@@ -124,8 +124,8 @@ class RolloutCrashTest {
             try {
                 return Files.exists(dir.resolve("state").resolve("operator-token"))
                         && http.send(
-                                                HttpRequest.newBuilder(URI.create(
-                                                                "http://127.0.0.1:" + port + "/rollouts"))
+                                                HttpRequest.newBuilder(
+                                                                URI.create("http://127.0.0.1:" + port + "/rollouts"))
                                                         .header("Authorization", "Bearer " + token())
                                                         .build(),
                                                 HttpResponse.BodyHandlers.discarding())
