@@ -48,7 +48,7 @@ final class RolloutCommand {
 
     /** What plan and apply-with-flags take. */
     static final class PlanOptions {
-        @Option(names = "--cluster", required = true, paramLabel = "NAME", description = "The inventory cluster.")
+        @Option(names = "--cluster", paramLabel = "NAME", description = "The inventory cluster.")
         String cluster;
 
         @Option(
@@ -89,6 +89,9 @@ final class RolloutCommand {
         boolean allowUnvalidated;
 
         PlanRequest request() {
+            if (cluster == null) {
+                throw new IllegalArgumentException("--cluster: expected the name of an inventory cluster");
+            }
             return new PlanRequest(
                     cluster, to, maxUnavailable, onFailure, drainTimeout, nodeTimeout, forceDrain, allowUnvalidated);
         }
@@ -207,29 +210,8 @@ final class RolloutCommand {
         @Parameters(arity = "0..1", paramLabel = "PLAN.json", description = "A plan from kiln rollout plan -o.")
         Path planFile;
 
-        @Option(names = "--cluster", paramLabel = "NAME", description = "Plan now for this cluster (no PLAN.json).")
-        String cluster;
-
-        @Option(names = "--to", paramLabel = "NAME:VERSION|NAME@ENV")
-        String to;
-
-        @Option(names = "--max-unavailable", paramLabel = "N|P%")
-        String maxUnavailable;
-
-        @Option(names = "--on-failure", paramLabel = "rollback|halt")
-        String onFailure;
-
-        @Option(names = "--drain-timeout", paramLabel = "SECONDS")
-        Long drainTimeout;
-
-        @Option(names = "--node-timeout", paramLabel = "SECONDS")
-        Long nodeTimeout;
-
-        @Option(names = "--force-drain")
-        boolean forceDrain;
-
-        @Option(names = "--allow-unvalidated")
-        boolean allowUnvalidated;
+        @Mixin
+        PlanOptions opts;
 
         @Option(names = "--watch", description = "Follow the rollout until it ends; exit 1 unless it is done.")
         boolean watch;
@@ -238,7 +220,7 @@ final class RolloutCommand {
         public Integer call() throws Exception {
             Plan plan;
             if (planFile != null) {
-                if (cluster != null) {
+                if (opts.cluster != null) {
                     throw new IllegalArgumentException("give a PLAN.json or --cluster, not both");
                 }
                 try {
