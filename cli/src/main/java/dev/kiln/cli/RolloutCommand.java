@@ -228,18 +228,8 @@ final class RolloutCommand {
                 } catch (IOException e) {
                     throw new IOException(planFile + ": not a plan from kiln rollout plan -o: " + e.getMessage());
                 }
-            } else if (cluster != null) {
-                plan = plan(
-                        serve,
-                        new PlanRequest(
-                                cluster,
-                                to,
-                                maxUnavailable,
-                                onFailure,
-                                drainTimeout,
-                                nodeTimeout,
-                                forceDrain,
-                                allowUnvalidated));
+            } else if (opts.cluster != null) {
+                plan = plan(serve, opts.request());
                 print(plan, false);
                 if (plan.blocked()) {
                     return 1;
