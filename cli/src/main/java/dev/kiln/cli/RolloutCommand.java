@@ -21,9 +21,9 @@ import picocli.CommandLine.Parameters;
         name = "rollout",
         mixinStandardHelpOptions = true,
         description = {
-            "Moves a cluster's nodes onto a new version by replacing them, never by patching.",
-            "The controller runs inside kiln serve (a rollout goes on when this terminal closes);",
-            "these commands talk to kiln serve's operator API."
+            "Moves a cluster's nodes onto a new version by replacing them, never by",
+            "patching. The controller runs inside kiln serve (a rollout goes on when",
+            "this terminal closes); these commands talk to its operator API."
         },
         footer = {
             "",
@@ -101,12 +101,13 @@ final class RolloutCommand {
             name = "plan",
             mixinStandardHelpOptions = true,
             description = {
-                "Shows what a rollout would do, touching nothing: batches in order (masters one at a",
-                "time, then workers within the budget), each node's from -> to, what each step waits",
-                "for, an estimate from measured boot times, and every blocker found now (unhealthy",
-                "cluster, quorum at risk, unreachable BMC, target revoked or not validated).",
-                "Exits 1 when blocked. The plan carries a hash of the fleet state it saw: applying a",
-                "stale plan is refused."
+                "Shows what a rollout would do, touching nothing: batches in order",
+                "(masters one at a time, then workers within the budget), each node's",
+                "from -> to, what each step waits for, an estimate from measured boot",
+                "times, and every blocker found now (unhealthy cluster, quorum at",
+                "risk, unreachable BMC, target revoked or not validated). Exits 1 when",
+                "blocked. The plan carries a hash of the fleet state it saw: applying",
+                "a stale plan is refused."
             },
             footer = {"", "Example:", "  kiln rollout plan --cluster lab --to debian-node:1.0.1-20261130.1 -o plan.json"
             })
@@ -450,8 +451,9 @@ final class RolloutCommand {
             name = "rollback",
             mixinStandardHelpOptions = true,
             description = {
-                "Takes every node the rollout replaced back to its previous version, as a new",
-                "rollout under the same safety rules (abort a running one first)."
+                "Takes every node the rollout replaced back to its previous version,",
+                "as a new rollout under the same safety rules (abort a running one",
+                "first)."
             },
             footer = {"", "Example:", "  kiln rollout rollback lab-20261130-101500"})
     static final class Rollback extends Action {
