@@ -75,13 +75,14 @@ final class BmcReplacer implements NodeReplacer, Planner.Describable {
         try (Machine machine = machine(m)) {
             machine.bootOnceFromNetwork();
             Machine.PowerState before = machine.powerState();
-            if (before == Machine.PowerState.OFF) {
-                machine.powerOn();
-            } else {
-                machine.powerCycle();
+            // Off, then on, as two requests: every BMC does both the same way, while "power cycle"
+            // varies (ipmi_sim takes over a minute to come back from one).
+            if (before != Machine.PowerState.OFF) {
+                machine.powerOff();
             }
+            machine.powerOn();
             return "network boot once, then "
-                    + (before == Machine.PowerState.OFF ? "power on" : "power cycle")
+                    + (before == Machine.PowerState.OFF ? "power on" : "power off and on")
                     + " through " + m.node().bmc().driver() + " "
                     + m.node().bmc().address();
         }
