@@ -162,7 +162,7 @@ final class RolloutCommand {
         rows.add(new String[] {"BATCH", "NODE", "ROLE", "FROM", "TO"});
         for (Plan.Batch b : plan.batches()) {
             for (Plan.Node n : b.nodes()) {
-                rows.add(new String[] {String.valueOf(b.index()), n.name(), n.role(), n.from(), n.to()});
+                rows.add(new String[] {String.valueOf(b.index()), n.name(), n.role(), dash(n.from()), n.to()});
             }
         }
         if (plan.batches().isEmpty()) {
@@ -353,7 +353,7 @@ final class RolloutCommand {
                     String.valueOf(n.batch()),
                     n.name(),
                     n.role(),
-                    n.from(),
+                    dash(n.from()),
                     n.to(),
                     n.state(),
                     dash(n.step()),
