@@ -576,7 +576,13 @@ final class RolloutRun {
                     detail = switch (step) {
                         case "rollback-drain" -> guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), true);
                         case "rollback-repoint" -> repoint(n, back, guard);
-                        case "rollback-power" -> power(n, replacerNode(n, back), replacer, again);
+                        // The AMI of the version it goes back to, not the plan's target AMI.
+                        case "rollback-power" ->
+                            power(
+                                    n,
+                                    replacerNode(n, back, controller.drivers().artifact(plan.cluster(), back)),
+                                    replacer,
+                                    again);
                         default -> confirm(n, back, guard, powerBegun(n.name(), "rollback-power"));
                     };
                 } catch (StepFailed | ClusterGuard.DrainBlocked | IOException | RuntimeException e) {
