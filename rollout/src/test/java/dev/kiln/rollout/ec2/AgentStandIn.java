@@ -173,7 +173,23 @@ public final class AgentStandIn implements AutoCloseable {
         return body;
     }
 
+    /** Like the agent, tries again while kiln serve is unreachable (restarting), up to 2 minutes. */
     private void post(String server, String token, String path, Object body) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (true) {
+            try {
+                postOnce(server, token, path, body);
+                return;
+            } catch (java.io.IOException e) {
+                if (stop || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                Thread.sleep(500);
+            }
+        }
+    }
+
+    private void postOnce(String server, String token, String path, Object body) throws Exception {
         HttpResponse<String> r = http.send(
                 HttpRequest.newBuilder(URI.create(server + path))
                         .header("Authorization", "Bearer " + token)

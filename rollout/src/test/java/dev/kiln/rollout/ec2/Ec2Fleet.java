@@ -51,12 +51,21 @@ public final class Ec2Fleet implements AutoCloseable {
 
     /** Writes DIR/store and DIR/inventory.yaml (extra lines go into the cluster's aws: entry). */
     public static Ec2Fleet prepare(Path dir, String extraAws) throws IOException {
+        return prepare(dir, extraAws, null);
+    }
+
+    /**
+     * @param endpoint the endpoint kiln serve will use, as published.json records it (default:
+     *     moto's own; a test that puts a proxy in front of moto gives the proxy's)
+     */
+    public static Ec2Fleet prepare(Path dir, String extraAws, String endpoint) throws IOException {
         Ec2World world = new Ec2World();
+        String recorded = endpoint == null ? world.moto.endpoint().toString() : endpoint;
         ImageStore store = new ImageStore(dir.resolve("store"));
         TestStore.pxeVersion(store, A.name(), A.version(), 4096);
         TestStore.pxeVersion(store, B.name(), B.version(), 4096);
-        published(store, A, world.amiA, world.moto.endpoint().toString());
-        published(store, B, world.amiB, world.moto.endpoint().toString());
+        published(store, A, world.amiA, recorded);
+        published(store, B, world.amiB, recorded);
         String nodes = ADDRESSES.entrySet().stream()
                 .map(e -> "      - {name: " + e.getKey() + ", role: "
                         + (e.getKey().startsWith("m") ? "master" : "worker") + ", address: " + e.getValue() + "}")
