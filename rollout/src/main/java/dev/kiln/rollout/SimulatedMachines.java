@@ -82,10 +82,13 @@ public final class SimulatedMachines implements NodeReplacer, Planner.Describabl
         for (Inventory.Member m : server.inventory().members()) {
             Instant powered = lastPower.get(m.name());
             dev.kiln.fleet.NodeStatus s = server.status(m.mac());
+            // A boot killed after its iPXE fetch (a report newer than the power cycle) but before
+            // "ready" was cut short too.
             boolean cutShort = powered != null
                     && (s == null
                             || s.receivedAt() == null
-                            || Instant.parse(s.receivedAt()).isBefore(powered));
+                            || Instant.parse(s.receivedAt()).isBefore(powered)
+                            || !"ready".equals(s.step()));
             if (!server.hasBooted(m.mac()) || cutShort) {
                 clock.schedule(() -> boot(m.mac()), 10, TimeUnit.MILLISECONDS);
             }
