@@ -117,8 +117,13 @@ class RolloutCrashTest {
                 throw new AssertionError("kiln serve exited: " + Files.readString(dir.resolve(log)));
             }
             try {
+                // The controller attaches after the server answers: wait for its API, not /boot.ipxe.
+                if (OperatorAuth.readToken(dir.resolve("state")) == null) {
+                    return false;
+                }
                 return http.send(
-                                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/boot.ipxe"))
+                                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/rollouts"))
+                                                .header("Authorization", "Bearer " + token())
                                                 .build(),
                                         HttpResponse.BodyHandlers.discarding())
                                 .statusCode()
