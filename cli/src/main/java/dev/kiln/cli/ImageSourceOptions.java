@@ -36,10 +36,20 @@ final class ImageSourceOptions {
     AwsOptions aws;
 
     ImageSource open() throws IOException {
+        return open(false);
+    }
+
+    /**
+     * @param awsElsewhere the command also uses --region/--profile/--endpoint-url for something else
+     *     (kiln serve: its EC2 clusters), so they are no mistake with a local store
+     */
+    ImageSource open(boolean awsElsewhere) throws IOException {
         boolean s3 = store != null && store.startsWith("s3://");
-        if (!s3 && (cache != null || aws.anySet())) {
+        if (!s3 && (cache != null || (aws.anySet() && !awsElsewhere))) {
             throw new IllegalArgumentException(
-                    "--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
+                    awsElsewhere
+                            ? "--cache goes with --store s3://BUCKET[/PREFIX]"
+                            : "--cache, --region, --profile and --endpoint-url go with --store s3://BUCKET[/PREFIX]");
         }
         if (!s3) {
             return ImageSource.local(new ImageStore(store != null ? Path.of(store) : ImageStore.defaultRoot()));

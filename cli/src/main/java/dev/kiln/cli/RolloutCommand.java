@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.core.json.Json;
 import dev.kiln.rollout.Plan;
 import dev.kiln.rollout.PlanRequest;
+import dev.kiln.rollout.PoolPlan;
+import dev.kiln.rollout.PoolPlanRequest;
 import dev.kiln.rollout.RolloutState;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,7 +111,11 @@ final class RolloutCommand {
                 "blocked. The plan carries a hash of the fleet state it saw: applying",
                 "a stale plan is refused."
             },
-            footer = {"", "Example:", "  kiln rollout plan --cluster lab --to debian-node:1.0.1-20261130.1 -o plan.json"
+            footer = {
+                "",
+                "Examples:",
+                "  kiln rollout plan --cluster lab --to debian-node:1.0.1-20261130.1 -o plan.json",
+                "  kiln rollout plan --cluster cloud --pool workers-a --to debian-node:1.0.1 --max-unavailable 25%% -o p.json"
             })
     static final class PlanCmd implements Callable<Integer> {
         @Mixin
@@ -132,8 +138,28 @@ final class RolloutCommand {
                 description = "Show what each node's steps wait for.")
         boolean verbose;
 
+        @Option(
+                names = "--pool",
+                paramLabel = "POOL",
+                description = "Roll this Auto Scaling worker pool of the cluster (its aws.pools entry) instead of"
+                        + " its nodes; --to NAME:VERSION is required.")
+        String pool;
+
+        @Option(
+                names = "--strategy",
+                paramLabel = "kiln|instance-refresh",
+                description = "With --pool: kiln replaces the instances in budgeted batches (default), or AWS's"
+                        + " instance refresh does.")
+        String strategy;
+
         @Override
         public Integer call() throws Exception {
+            if (pool != null) {
+                return planPool();
+            }
+            if (strategy != null) {
+                throw new IllegalArgumentException("--strategy goes with --pool");
+            }
             Plan plan = plan(serve, opts.request());
             if (output != null) {
                 Files.write(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(plan));
@@ -145,6 +171,47 @@ final class RolloutCommand {
                 if (output != null) {
                     System.out.println("plan written to " + output + " (kiln rollout apply " + output + ")");
                 }
+            }
+            return plan.blocked() ? 1 : 0;
+        }
+
+        private int planPool() throws IOException, InterruptedException {
+            PoolPlanRequest req =
+                    new PoolPlanRequest(opts.cluster, pool, opts.to, opts.maxUnavailable, strategy, opts.nodeTimeout);
+            ServeClient.Reply r = serve.post("/rollouts/pools/plan", req);
+            if (r.status() != 200) {
+                throw new IOException("kiln serve refused the plan: " + r.error());
+            }
+            PoolPlan plan = Json.MAPPER.readValue(r.body(), PoolPlan.class);
+            if (output != null) {
+                Files.write(output, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(plan));
+            }
+            if (json) {
+                Format.json(plan);
+                return plan.blocked() ? 1 : 0;
+            }
+            System.out.println("pool rollout plan for " + plan.pool() + " (group " + plan.group() + ", cluster "
+                    + plan.cluster() + "): to " + plan.target() + " = " + dash(plan.toAmi()) + ", from template"
+                    + " version " + plan.fromTemplateVersion() + " (" + dash(plan.fromAmi()) + "), "
+                    + plan.strategy() + ", max unavailable " + plan.maxUnavailable() + " (" + plan.budget() + ")");
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"BATCH", "INSTANCE"});
+            for (int i = 0; i < plan.batches().size(); i++) {
+                for (String id : plan.batches().get(i)) {
+                    rows.add(new String[] {String.valueOf(i + 1), id});
+                }
+            }
+            if (plan.batches().isEmpty()) {
+                System.out.println("nothing to replace: every instance runs the target AMI");
+            } else {
+                Format.table(rows).forEach(System.out::println);
+            }
+            plan.notes().forEach(n -> System.out.println("note: " + n));
+            if (plan.blocked()) {
+                System.out.println("BLOCKED:");
+                plan.blockers().forEach(b -> System.out.println("  - " + b));
+            } else if (output != null) {
+                System.out.println("plan written to " + output + " (kiln rollout apply " + output + ")");
             }
             return plan.blocked() ? 1 : 0;
         }
@@ -166,7 +233,7 @@ final class RolloutCommand {
         rows.add(new String[] {"BATCH", "NODE", "ROLE", "FROM", "TO"});
         for (Plan.Batch b : plan.batches()) {
             for (Plan.Node n : b.nodes()) {
-                rows.add(new String[] {String.valueOf(b.index()), n.name(), n.role(), n.from(), n.to()});
+                rows.add(new String[] {String.valueOf(b.index()), n.name(), n.role(), dash(n.from()), n.to()});
             }
         }
         if (plan.batches().isEmpty()) {
@@ -225,6 +292,9 @@ final class RolloutCommand {
                     throw new IllegalArgumentException("give a PLAN.json or --cluster, not both");
                 }
                 try {
+                    if (Json.MAPPER.readTree(planFile.toFile()).hasNonNull("pool")) {
+                        return applyPool(Json.MAPPER.readValue(planFile.toFile(), PoolPlan.class));
+                    }
                     plan = Json.MAPPER.readValue(planFile.toFile(), Plan.class);
                 } catch (IOException e) {
                     throw new IOException(planFile + ": not a plan from kiln rollout plan -o: " + e.getMessage());
@@ -245,6 +315,17 @@ final class RolloutCommand {
             }
             RolloutState s = Json.MAPPER.readValue(r.body(), RolloutState.class);
             System.out.println("rollout " + s.id() + " started (kiln rollout status " + s.id() + " --watch)");
+            return watch ? Status.follow(serve, s.id()) : 0;
+        }
+
+        private int applyPool(PoolPlan plan) throws IOException, InterruptedException {
+            ServeClient.Reply r = serve.post("/rollouts/pools", plan);
+            if (r.status() != 201) {
+                System.err.println("kiln rollout: refused: " + r.error());
+                return 1;
+            }
+            RolloutState s = Json.MAPPER.readValue(r.body(), RolloutState.class);
+            System.out.println("pool rollout " + s.id() + " started (kiln rollout status " + s.id() + " --watch)");
             return watch ? Status.follow(serve, s.id()) : 0;
         }
     }
@@ -326,7 +407,7 @@ final class RolloutCommand {
                     String.valueOf(n.batch()),
                     n.name(),
                     n.role(),
-                    n.from(),
+                    dash(n.from()),
                     n.to(),
                     n.state(),
                     dash(n.step()),

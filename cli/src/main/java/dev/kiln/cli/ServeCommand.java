@@ -52,6 +52,8 @@ import picocli.CommandLine.Option;
             "      --listen 0.0.0.0:8080 --public-url http://10.0.2.2:8080",
             "  # dnsmasq: dhcp-boot=tag:ipxe,http://10.0.2.2:8080/boot.ipxe",
             "  kiln serve --inventory inventory.yaml --store s3://my-images/kiln --region eu-west-1",
+            "  # EC2 clusters (aws: in the inventory) through an emulator such as moto:",
+            "  kiln serve --inventory inventory.yaml --endpoint-url http://127.0.0.1:5000",
             "  kiln serve --inventory inventory.yaml --pxe proxy --interface eno1",
             "  kiln serve --print-dhcp-config isc --interface eno1",
             "  kiln serve --inventory inventory.yaml --admin-listen 127.0.0.1:9090",
@@ -224,7 +226,8 @@ final class ServeCommand implements Callable<Integer> {
             return 0;
         }
         List<ManifestSignatures.Key> trusted = trust == null ? List.of() : ManifestSignatures.readPublicKeys(trust);
-        ImageSource source = images.open();
+        // --region/--profile/--endpoint-url also reach the EC2 clusters of the inventory (aws:).
+        ImageSource source = images.open(true);
         ImageStore local = source.store();
         Path stateDir = state != null ? state : StateDir.defaultDir();
         KilnServer server;
@@ -262,7 +265,7 @@ final class ServeCommand implements Callable<Integer> {
         dev.kiln.rollout.RolloutController rollouts;
         try {
             rollouts = dev.kiln.rollout.RolloutController.attach(
-                    server, new dev.kiln.rollout.FleetDrivers(server, simulated));
+                    server, new dev.kiln.rollout.FleetDrivers(server, simulated, images.aws.settings()));
         } catch (Exception e) {
             server.close();
             records.close();

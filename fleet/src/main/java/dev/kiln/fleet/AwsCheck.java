@@ -61,6 +61,45 @@ final class AwsCheck {
         if (aws.keyName() != null && aws.keyName().isBlank()) {
             problem.accept(field + ".keyName", who + ": an empty key pair name; leave keyName out for none");
         }
+        pools(field + ".pools", who, aws.pools(), problem);
+    }
+
+    private static final Pattern POOL_NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+    // What AWS accepts as an Auto Scaling group name: 1-255 characters, no colon (ARNs are not names).
+    private static final Pattern ASG_NAME = Pattern.compile("[^:\\p{Cntrl}]{1,255}");
+
+    private static void pools(
+            String field, String who, java.util.List<Inventory.Pool> pools, BiConsumer<String, String> problem) {
+        if (pools == null) {
+            return;
+        }
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (int i = 0; i < pools.size(); i++) {
+            Inventory.Pool p = pools.get(i);
+            String f = field + "[" + i + "]";
+            if (p == null) {
+                problem.accept(f, who + ": an empty pool; expected {name: workers-a, autoScalingGroup: NAME}");
+                continue;
+            }
+            if (p.name() == null || !POOL_NAME.matcher(p.name()).matches()) {
+                problem.accept(
+                        f + ".name",
+                        who + ": " + (p.name() == null ? "missing required field" : "'" + p.name() + "'")
+                                + ": expected a pool name of lowercase letters, digits and dashes like workers-a");
+            } else if (!names.add(p.name())) {
+                problem.accept(f + ".name", who + ": pool '" + p.name() + "' is listed twice");
+            }
+            if (p.autoScalingGroup() == null
+                    || !ASG_NAME.matcher(p.autoScalingGroup()).matches()) {
+                problem.accept(
+                        f + ".autoScalingGroup",
+                        who + ": "
+                                + (p.autoScalingGroup() == null
+                                        ? "missing required field"
+                                        : "'" + p.autoScalingGroup() + "'")
+                                + ": expected the name of an Auto Scaling group in the cluster's region (not an ARN)");
+            }
+        }
     }
 
     /** A node of an EC2 cluster: an IPv4 address (EC2's PrivateIpAddress), no BMC. */

@@ -63,7 +63,8 @@ public final class Inventory {
      *   - name: cloud                      # a cluster of EC2 instances: nodes need no mac (one is
      *     image: debian-node@prod          # derived from cluster and node name) and no bmc
      *     aws: {region: eu-west-1, subnetId: subnet-0abc, securityGroupIds: [sg-0abc],
-     *           instanceType: m6i.large, iamInstanceProfile: kiln-node, keyName: ops}  # last two optional
+     *           instanceType: m6i.large, iamInstanceProfile: kiln-node, keyName: ops,  # last three optional
+     *           pools: [{name: workers-a, autoScalingGroup: cloud-workers-a}]}
      *     nodes:
      *       - {name: m1, role: master, address: 10.1.0.10}
      * </pre>
@@ -123,6 +124,7 @@ public final class Inventory {
      *
      * @param iamInstanceProfile optional, the profile's name or ARN
      * @param keyName optional, an EC2 key pair for SSH
+     * @param pools optional, the cluster's worker pools in Auto Scaling groups (kiln rollout --pool)
      */
     public record Aws(
             String region,
@@ -130,7 +132,37 @@ public final class Inventory {
             List<String> securityGroupIds,
             String instanceType,
             String iamInstanceProfile,
-            String keyName) {}
+            String keyName,
+            List<Pool> pools) {
+        public Aws(
+                String region,
+                String subnetId,
+                List<String> securityGroupIds,
+                String instanceType,
+                String iamInstanceProfile,
+                String keyName) {
+            this(region, subnetId, securityGroupIds, instanceType, iamInstanceProfile, keyName, null);
+        }
+
+        /** The pool of this name, or null. */
+        public Pool pool(String name) {
+            return pools == null
+                    ? null
+                    : pools.stream()
+                            .filter(p -> p.name().equals(name))
+                            .findFirst()
+                            .orElse(null);
+        }
+    }
+
+    /**
+     * A worker pool of an EC2 cluster: an Auto Scaling group whose launch template kiln moves to a
+     * new AMI. Its instances have no node entry (they come and go with the group).
+     *
+     * @param name how kiln rollout --pool names it
+     * @param autoScalingGroup the group's name, in the cluster's region
+     */
+    public record Pool(String name, String autoScalingGroup) {}
 
     /**
      * How to reach a node's power: its BMC (driver ipmi, redfish or manual; the password only from

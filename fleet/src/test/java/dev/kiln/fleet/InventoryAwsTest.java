@@ -124,6 +124,34 @@ class InventoryAwsTest {
     }
 
     @Test
+    void poolsNameAnAutoScalingGroupEachAndBadOnesAreNamed() throws Exception {
+        String pools =
+                AWS.replace("keyName: ops}", "keyName: ops, pools: [{name: workers-a, autoScalingGroup: cloud-wa}]}");
+        Inventory.Aws aws = InventoryLoader.parse(file, inventory(pools, NODES), store)
+                .members()
+                .get(0)
+                .cluster()
+                .aws();
+        assertThat(aws.pools()).containsExactly(new Inventory.Pool("workers-a", "cloud-wa"));
+        assertThat(aws.pool("workers-a").autoScalingGroup()).isEqualTo("cloud-wa");
+        assertThat(aws.pool("nope")).isNull();
+        String bad = AWS.replace(
+                "keyName: ops}",
+                "keyName: ops, pools: [{name: Workers_A}, {name: b, autoScalingGroup: \"arn:aws:autoscaling:x\"},"
+                        + " {name: b, autoScalingGroup: g}]}");
+        assertThatThrownBy(() -> InventoryLoader.parse(file, inventory(bad, NODES), store))
+                .isInstanceOf(InventoryException.class)
+                .hasMessageContaining("clusters[0].aws.pools[0].name")
+                .hasMessageContaining("'Workers_A': expected a pool name of lowercase letters")
+                .hasMessageContaining("clusters[0].aws.pools[0].autoScalingGroup")
+                .hasMessageContaining("missing required field")
+                .hasMessageContaining("clusters[0].aws.pools[1].autoScalingGroup")
+                .hasMessageContaining("(not an ARN)")
+                .hasMessageContaining("clusters[0].aws.pools[2].name")
+                .hasMessageContaining("pool 'b' is listed twice");
+    }
+
+    @Test
     void anEc2NodeNeedsAnIpv4AddressAndNoBmc() {
         assertThatThrownBy(() -> InventoryLoader.parse(
                         file,

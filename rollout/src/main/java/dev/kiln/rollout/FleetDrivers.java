@@ -19,6 +19,7 @@ public final class FleetDrivers implements RolloutController.Drivers, AutoClosea
     private final SimulatedMachines simulated;
     private final dev.kiln.aws.AwsSettings awsSettings;
     private dev.kiln.aws.AwsClients aws;
+    private boolean ownClients = true;
 
     /**
      * @param simulated every machine is simulated (kiln serve --simulate-machines), or null
@@ -35,6 +36,16 @@ public final class FleetDrivers implements RolloutController.Drivers, AutoClosea
         this.server = server;
         this.simulated = simulated;
         this.awsSettings = awsSettings;
+    }
+
+    /**
+     * @param aws ready clients for the EC2 clusters, which the caller keeps and closes (an embedder
+     *     with its own SDK configuration)
+     */
+    public FleetDrivers(KilnServer server, SimulatedMachines simulated, dev.kiln.aws.AwsClients aws) {
+        this(server, simulated, aws.settings());
+        this.aws = aws;
+        this.ownClients = false;
     }
 
     /** The cluster's aws: entry, or null for bare metal. */
@@ -108,8 +119,20 @@ public final class FleetDrivers implements RolloutController.Drivers, AutoClosea
     }
 
     @Override
+    public dev.kiln.rollout.ec2.AsgPool pool(String cluster, String pool) throws IOException {
+        Inventory.Aws a = awsOf(cluster);
+        Inventory.Pool p = a == null ? null : a.pool(pool);
+        if (p == null) {
+            throw new IOException("cluster " + cluster + " has no pool '" + pool + "' in its aws: entry");
+        }
+        software.amazon.awssdk.regions.Region region = software.amazon.awssdk.regions.Region.of(a.region());
+        return new dev.kiln.rollout.ec2.AsgPool(
+                aws().autoScaling(region), aws().ec2(region), p.autoScalingGroup(), a.region());
+    }
+
+    @Override
     public synchronized void close() {
-        if (aws != null) {
+        if (aws != null && ownClients) {
             aws.close();
         }
     }

@@ -229,9 +229,10 @@ final class Planner {
                 m.mac(),
                 m.node().role(),
                 m.node().address(),
-                String.valueOf(current),
+                // Never booted: no from (not the string "null", which reads as an image reference).
+                current == null ? null : current.toString(),
                 to.toString(),
-                null,
+                artifact,
                 waits);
     }
 

@@ -15,6 +15,8 @@ import java.io.IOException;
  * POST /rollouts                     a plan -> the started rollout (409: blocked, stale, or busy)
  * GET  /rollouts/ID                  its state, nodes and journal
  * POST /rollouts/ID/pause|resume|abort|rollback
+ * POST /rollouts/pools/plan          {cluster, pool, to, maxUnavailable, strategy} -> a pool plan
+ * POST /rollouts/pools               a pool plan -> the started pool rollout
  * </pre>
  */
 final class RolloutApi implements Handler {
@@ -31,7 +33,16 @@ final class RolloutApi implements Handler {
                 path.substring("/rollouts".length()).replaceFirst("^/", "").split("/");
         boolean post = "POST".equals(ctx.method().name());
         try {
-            if (parts.length == 1 && parts[0].isEmpty()) {
+            if (parts.length == 2 && parts[0].equals("pools") && parts[1].equals("plan") && post) {
+                PoolPlanRequest req = read(
+                        ctx,
+                        PoolPlanRequest.class,
+                        "{\"cluster\": \"NAME\", \"pool\": \"POOL\", \"to\": \"NAME:VERSION\"}");
+                json(ctx, 200, controller.planPool(req));
+            } else if (parts.length == 1 && parts[0].equals("pools") && post) {
+                PoolPlan plan = read(ctx, PoolPlan.class, "a pool plan (kiln rollout plan --pool -o plan.json)");
+                json(ctx, 201, controller.applyPool(plan));
+            } else if (parts.length == 1 && parts[0].isEmpty()) {
                 if (post) {
                     Plan plan = read(ctx, Plan.class, "a plan (kiln rollout plan -o plan.json)");
                     json(ctx, 201, controller.apply(plan));

@@ -54,6 +54,15 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
             return null;
         }
 
+        /**
+         * The Auto Scaling worker pool {@code pool} of an EC2 cluster (its aws.pools entry).
+         *
+         * @throws IOException when the cluster has no such pool
+         */
+        default dev.kiln.rollout.ec2.AsgPool pool(String cluster, String pool) throws IOException {
+            throw new IOException("cluster " + cluster + " has no Auto Scaling pools here");
+        }
+
         /** Whether the cluster's machines boot over the network (bare metal) rather than from a disk image. */
         default boolean networkBoot(String cluster) {
             return true;
@@ -64,6 +73,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     private final Drivers drivers;
     private final Planner planner;
     private final Map<String, RolloutRun> runs = new ConcurrentHashMap<>();
+    private final Map<String, AsgRollout> poolRuns = new ConcurrentHashMap<>();
     private final Duration poll;
     private volatile boolean closed;
 
@@ -158,6 +168,38 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         return run.state();
     }
 
+    /** kiln rollout plan --pool: see {@link AsgRollout#plan}. */
+    public PoolPlan planPool(PoolPlanRequest req) throws IOException {
+        return AsgRollout.plan(this, req);
+    }
+
+    /** Starts a pool plan; refused when blocked, stale (the group changed) or the cluster is busy. */
+    public synchronized RolloutState applyPool(PoolPlan plan) throws IOException, Refused {
+        if (plan == null || plan.cluster() == null || plan.pool() == null) {
+            throw new Refused(400, "expected a pool plan made by kiln rollout plan --pool (-o plan.json)");
+        }
+        String active = activeOn(plan.cluster());
+        if (active != null) {
+            throw new Refused(
+                    409,
+                    "rollout " + active + " is already running on cluster " + plan.cluster()
+                            + "; one rollout per cluster (kiln rollout status " + active + ")");
+        }
+        if (plan.blocked()) {
+            throw new Refused(409, "the plan is blocked: " + String.join("; ", plan.blockers()));
+        }
+        String stale = AsgRollout.stale(this, plan);
+        if (stale != null) {
+            throw new Refused(409, "the plan is stale: " + stale + "; make a new plan");
+        }
+        String id = newId(plan.cluster() + "-" + plan.pool());
+        AsgRollout run = AsgRollout.create(this, server.state(), id, plan);
+        poolRuns.put(id, run);
+        run.start();
+        LOG.info("pool rollout {} of {} (group {}) to {} started", id, plan.pool(), plan.group(), plan.target());
+        return run.state();
+    }
+
     private static PlanRequest requestOf(Plan plan) {
         return new PlanRequest(
                 plan.cluster(),
@@ -172,6 +214,9 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
 
     /** Takes every node the rollout replaced back to where it was, as a new rollout. */
     public synchronized RolloutState rollback(String id) throws IOException, InterruptedException, Refused {
+        if (poolRuns.containsKey(id)) {
+            return poolRuns.get(id).rollback();
+        }
         RolloutRun run = get(id);
         if (run.state().active()) {
             throw new Refused(409, "rollout " + id + " is " + run.state().state() + "; abort it first");
@@ -207,10 +252,21 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     }
 
     public RolloutState pause(String id) throws IOException, Refused {
+        notPool(id, "paused");
         return get(id).pause();
     }
 
+    private void notPool(String id, String what) throws Refused {
+        if (poolRuns.containsKey(id)) {
+            throw new Refused(
+                    409,
+                    "pool rollout " + id + " cannot be " + what + ": it halts on a failure, and"
+                            + " kiln rollout rollback " + id + " takes the pool back");
+        }
+    }
+
     public RolloutState resume(String id) throws IOException, Refused {
+        notPool(id, "resumed");
         String active = activeOn(get(id).plan().cluster());
         if (active != null && !active.equals(id)) {
             throw new Refused(409, "rollout " + active + " is running on the cluster");
@@ -219,16 +275,21 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     }
 
     public RolloutState abort(String id) throws IOException, Refused {
+        notPool(id, "aborted");
         return get(id).abort();
     }
 
     public RolloutState status(String id) throws Refused {
+        if (id != null && poolRuns.containsKey(id)) {
+            return poolRuns.get(id).state();
+        }
         return get(id).state();
     }
 
     public List<RolloutState> list() {
-        return runs.values().stream()
-                .map(RolloutRun::state)
+        return Stream.concat(
+                        runs.values().stream().map(RolloutRun::state),
+                        poolRuns.values().stream().map(AsgRollout::state))
                 .sorted(Comparator.comparing(RolloutState::startedAt).reversed())
                 .toList();
     }
@@ -247,7 +308,11 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                 .filter(r -> r.plan().cluster().equals(cluster) && r.state().active())
                 .map(RolloutRun::id)
                 .findFirst()
-                .orElse(null);
+                .orElseGet(() -> poolRuns.values().stream()
+                        .filter(r -> r.plan().cluster().equals(cluster) && r.active())
+                        .map(AsgRollout::id)
+                        .findFirst()
+                        .orElse(null));
     }
 
     ClusterGuard guardFor(String cluster, String target) throws IOException {
@@ -297,6 +362,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         String id = base;
         for (int i = 2;
                 runs.containsKey(id)
+                        || poolRuns.containsKey(id)
                         || Files.exists(Journal.root(server.state()).resolve(id));
                 i++) {
             id = base + "-" + i;
@@ -311,6 +377,12 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         }
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
+                if (Files.exists(dir.resolve(AsgRollout.PLAN))) {
+                    AsgRollout pool = AsgRollout.load(this, dir);
+                    poolRuns.put(pool.id(), pool);
+                    pool.restarted();
+                    continue;
+                }
                 if (!Files.exists(dir.resolve(Journal.PLAN))) {
                     continue; // a crash between mkdir and the plan's rename: nothing was started
                 }
@@ -363,6 +435,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     public void close() {
         closed = true;
         runs.values().forEach(RolloutRun::stopThread);
+        poolRuns.values().forEach(AsgRollout::stopThread);
     }
 
     /** A refused operator request, with the HTTP status it maps to. */

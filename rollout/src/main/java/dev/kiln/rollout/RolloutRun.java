@@ -340,17 +340,17 @@ final class RolloutRun {
                     int down = unavailableOutside(running.keySet());
                     // A node being brought up (never booted) was not serving: it uses no budget.
                     long replacing = running.keySet().stream()
-                            .filter(n -> n.from() != null)
+                            .filter(RolloutRun::wasServing)
                             .count();
                     int slots = (int) (plan.maxUnavailable() - down - replacing);
                     for (var it = pending.iterator(); it.hasNext(); ) {
                         Plan.Node n = it.next();
-                        if (n.from() != null && slots <= 0) {
+                        if (wasServing(n) && slots <= 0) {
                             continue;
                         }
                         it.remove();
                         running.put(n, pool.submit(() -> replaceNode(n)));
-                        if (n.from() != null) {
+                        if (wasServing(n)) {
                             slots--;
                         }
                     }
@@ -509,12 +509,24 @@ final class RolloutRun {
         }
     }
 
+    /**
+     * Whether the node ran a version before this rollout (so taking it down uses the budget); plans
+     * made before "from" was left out for never-booted nodes wrote the string "null".
+     */
+    static boolean wasServing(Plan.Node n) {
+        return n.from() != null && !"null".equals(n.from());
+    }
+
     /** Pause and abort stop a node only before it starts; a node once begun is seen through. */
     private boolean stoppingBefore(String step) {
         return (pauseRequested || abortRequested || controller.closed()) && step.equals("preflight");
     }
 
     private NodeReplacer.Node replacerNode(Plan.Node n, ImageRef to) {
+        return replacerNode(n, to, n.artifact());
+    }
+
+    private NodeReplacer.Node replacerNode(Plan.Node n, ImageRef to, String artifact) {
         return new NodeReplacer.Node(
                 plan.cluster(),
                 n.name(),
@@ -523,7 +535,7 @@ final class RolloutRun {
                 n.address(),
                 n.from() == null || "null".equals(n.from()) ? null : ImageRef.parse(n.from()),
                 to,
-                n.artifact());
+                artifact);
     }
 
     private boolean failed(Plan.Node n, String step, String why) throws IOException, InterruptedException {
@@ -564,7 +576,13 @@ final class RolloutRun {
                     detail = switch (step) {
                         case "rollback-drain" -> guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), true);
                         case "rollback-repoint" -> repoint(n, back, guard);
-                        case "rollback-power" -> power(n, replacerNode(n, back), replacer, again);
+                        // The AMI of the version it goes back to, not the plan's target AMI.
+                        case "rollback-power" ->
+                            power(
+                                    n,
+                                    replacerNode(n, back, controller.drivers().artifact(plan.cluster(), back)),
+                                    replacer,
+                                    again);
                         default -> confirm(n, back, guard, powerBegun(n.name(), "rollback-power"));
                     };
                 } catch (StepFailed | ClusterGuard.DrainBlocked | IOException | RuntimeException e) {
