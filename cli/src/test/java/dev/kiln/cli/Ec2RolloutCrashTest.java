@@ -49,7 +49,7 @@ class Ec2RolloutCrashTest {
     @TempDir
     Path dir;
 
-    private Process serve;
+    private ServeProcess serve;
     private Ec2Fleet fleet;
     private AgentStandIn agent;
     private HttpServer proxy;
@@ -58,7 +58,6 @@ class Ec2RolloutCrashTest {
         t.setDaemon(true);
         return t;
     });
-    private final HttpClient http = HttpClient.newHttpClient();
     private final AtomicBoolean armed = new AtomicBoolean();
     private final CountDownLatch held = new CountDownLatch(1);
     private final CountDownLatch release = new CountDownLatch(1);
@@ -66,7 +65,7 @@ class Ec2RolloutCrashTest {
     @AfterEach
     void cleanUp() throws Exception {
         if (serve != null) {
-            serve.destroyForcibly().waitFor();
+            serve.kill();
         }
         release.countDown();
         if (proxy != null) {
@@ -91,39 +90,34 @@ class Ec2RolloutCrashTest {
         proxy.start();
         agent = fleet.agent(Duration.ofMillis(500)).start();
 
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        String base = "http://127.0.0.1:" + port;
-        serve = start(port, proxyUrl, "serve-1.log");
+        serve = new ServeProcess(dir.resolve("state"));
+        start(proxyUrl, "serve-1.log");
 
         // Bring-up from nothing, through kiln serve's API.
-        String up = apply(base, new PlanRequest(Ec2Fleet.CLUSTER, null, "1", null, null, 120L, false, true));
-        await("the bring-up", Duration.ofSeconds(180), () -> !"running".equals(state(base, up)));
-        assertThat(state(base, up)).isEqualTo("done");
+        String up = apply(new PlanRequest(Ec2Fleet.CLUSTER, null, "1", null, null, 120L, false, true));
+        ServeProcess.await("the bring-up", Duration.ofSeconds(180), () -> !"running".equals(state(up)));
+        assertThat(state(up)).isEqualTo("done");
 
         // A -> B; the first launch (m1's) is held after moto made the instance.
         armed.set(true);
-        String id = apply(
-                base, new PlanRequest(Ec2Fleet.CLUSTER, Ec2Fleet.B.toString(), "1", null, null, 120L, false, true));
+        String id = apply(new PlanRequest(Ec2Fleet.CLUSTER, Ec2Fleet.B.toString(), "1", null, null, 120L, false, true));
         assertThat(held.await(120, TimeUnit.SECONDS))
                 .as("a RunInstances call held")
                 .isTrue();
         assertThat(fleet.alive("m1"))
                 .singleElement()
                 .satisfies(i -> assertThat(i.imageId()).isEqualTo(fleet.amiOf(Ec2Fleet.B)));
-        serve.destroyForcibly().waitFor(); // SIGKILL: kiln serve never heard of the launch
+        serve.kill(); // SIGKILL: kiln serve never heard of the launch
         release.countDown();
         List<String> atKill = journalTypes(id, "m1");
         assertThat(atKill).as("the journal at the kill").endsWith("begin power");
 
-        serve = start(port, proxyUrl, "serve-2.log");
-        await(
+        start(proxyUrl, "serve-2.log");
+        ServeProcess.await(
                 "the rollout completes after the restart",
                 Duration.ofSeconds(240),
-                () -> !"running".equals(state(base, id)));
-        JsonNode done = get(base, "/rollouts/" + id);
+                () -> !"running".equals(state(id)));
+        JsonNode done = serve.get("/rollouts/" + id);
         assertThat(done.get("state").asText()).as(done.toPrettyString()).isEqualTo("done");
         List<String> m1 = new ArrayList<>();
         for (JsonNode e : done.get("events")) {
@@ -179,65 +173,30 @@ class Ec2RolloutCrashTest {
         }
     }
 
-    private Process start(int port, String endpoint, String log) throws Exception {
-        List<String> cmd = List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName(),
-                "serve",
-                "--inventory",
-                fleet.inventory.toString(),
-                "--store",
-                dir.resolve("store").toString(),
-                "--state",
-                dir.resolve("state").toString(),
-                "--listen",
-                "127.0.0.1:" + port,
-                "--endpoint-url",
-                endpoint,
-                "--region",
-                fleet.region());
-        ProcessBuilder pb = new ProcessBuilder(cmd)
-                .redirectErrorStream(true)
-                .redirectOutput(dir.resolve(log).toFile());
+    private void start(String endpoint, String log) throws Exception {
         // moto's test credentials, the ordinary way the SDK finds them.
-        Map<String, String> env = pb.environment();
-        env.put("AWS_ACCESS_KEY_ID", "AKIAKILNTEST00000000");
-        env.put("AWS_SECRET_ACCESS_KEY", "kiln-test-secret");
-        env.remove("AWS_PROFILE");
-        Process p = pb.start();
-        await("kiln serve answers", Duration.ofSeconds(60), () -> {
-            if (!p.isAlive()) {
-                throw new AssertionError("kiln serve exited: " + Files.readString(dir.resolve(log)));
-            }
-            // The controller attaches after the server answers: wait for its API.
-            if (OperatorAuth.readToken(dir.resolve("state")) == null) {
-                return false;
-            }
-            try {
-                return http.send(
-                                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/rollouts"))
-                                                .header("Authorization", "Bearer " + token())
-                                                .build(),
-                                        HttpResponse.BodyHandlers.discarding())
-                                .statusCode()
-                        == 200;
-            } catch (IOException e) {
-                return false;
-            }
-        });
-        return p;
+        serve.start(
+                dir.resolve(log),
+                Map.of("AWS_ACCESS_KEY_ID", "AKIAKILNTEST00000000", "AWS_SECRET_ACCESS_KEY", "kiln-test-secret"),
+                List.of(
+                        "--inventory",
+                        fleet.inventory.toString(),
+                        "--store",
+                        dir.resolve("store").toString(),
+                        "--endpoint-url",
+                        endpoint,
+                        "--region",
+                        fleet.region()));
     }
 
-    private String apply(String base, PlanRequest req) throws Exception {
-        JsonNode plan = post(base, "/rollouts/plan", req, 200);
+    private String apply(PlanRequest req) throws Exception {
+        JsonNode plan = serve.post("/rollouts/plan", req, 200);
         assertThat(plan.get("blockers")).as(plan.toPrettyString()).isEmpty();
-        return post(base, "/rollouts", plan, 201).get("id").asText();
+        return serve.post("/rollouts", plan, 201).get("id").asText();
     }
 
-    private String state(String base, String id) throws Exception {
-        return get(base, "/rollouts/" + id).get("state").asText();
+    private String state(String id) throws Exception {
+        return serve.get("/rollouts/" + id).get("state").asText();
     }
 
     /** "TYPE STEP" of the node's events, read from the journal file kiln serve left. */
@@ -255,45 +214,5 @@ class Ec2RolloutCrashTest {
             }
         }
         return out;
-    }
-
-    private String token() throws Exception {
-        return OperatorAuth.readToken(dir.resolve("state")).trim();
-    }
-
-    private JsonNode get(String base, String path) throws Exception {
-        HttpResponse<String> r = http.send(
-                HttpRequest.newBuilder(URI.create(base + path))
-                        .header("Authorization", "Bearer " + token())
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        return Json.MAPPER.readTree(r.body());
-    }
-
-    private JsonNode post(String base, String path, Object body, int expect) throws Exception {
-        HttpResponse<String> r = http.send(
-                HttpRequest.newBuilder(URI.create(base + path))
-                        .header("Authorization", "Bearer " + token())
-                        .header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofByteArray(Json.MAPPER.writeValueAsBytes(body)))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(expect);
-        return Json.MAPPER.readTree(r.body());
-    }
-
-    interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void await(String what, Duration timeout, Check check) throws Exception {
-        Instant end = Instant.now().plus(timeout);
-        while (!check.ok()) {
-            if (Instant.now().isAfter(end)) {
-                throw new AssertionError("timed out waiting for: " + what);
-            }
-            Thread.sleep(200);
-        }
     }
 }

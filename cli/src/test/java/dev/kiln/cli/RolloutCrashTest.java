@@ -36,46 +36,41 @@ class RolloutCrashTest {
     @TempDir
     Path dir;
 
-    private Process serve;
-    private final HttpClient http = HttpClient.newHttpClient();
+    private ServeProcess serve;
 
     @AfterEach
     void kill() throws Exception {
         if (serve != null) {
-            serve.destroyForcibly().waitFor();
+            serve.kill();
         }
     }
 
     @Test
     void aRolloutSurvivesKillMinus9OfKilnServeAndReplacesEveryNodeExactlyOnce() throws Exception {
         SimFleet.prepare(dir, 3, 6);
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        String base = "http://127.0.0.1:" + port;
-        serve = start(port, "serve-1.log");
-        await(
+        serve = new ServeProcess(dir.resolve("state"));
+        start("serve-1.log");
+        ServeProcess.await(
                 "every simulated node ready",
                 Duration.ofSeconds(60),
-                () -> nodes(base, n -> "ready".equals(n.path("step").asText())) == 9);
+                () -> nodes(n -> "ready".equals(n.path("step").asText())) == 9);
 
         PlanRequest req = new PlanRequest("sim", SimFleet.B, "2", null, null, 60L, false, true);
-        JsonNode plan = post(base, "/rollouts/plan", req, 200);
+        JsonNode plan = serve.post("/rollouts/plan", req, 200);
         assertThat(plan.get("blockers")).isEmpty();
-        String id = post(base, "/rollouts", plan, 201).get("id").asText();
-        await("some nodes replaced and one on its way", Duration.ofSeconds(60), () -> {
-            JsonNode s = get(base, "/rollouts/" + id);
+        String id = serve.post("/rollouts", plan, 201).get("id").asText();
+        ServeProcess.await("some nodes replaced and one on its way", Duration.ofSeconds(60), () -> {
+            JsonNode s = serve.get("/rollouts/" + id);
             return count(s, "done") >= 2 && count(s, "in-progress") >= 1;
         });
-        serve.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no saving
-        serve = start(port, "serve-2.log");
+        serve.kill();
+        start("serve-2.log");
 
-        await("the rollout completes after the restart", Duration.ofSeconds(90), () -> {
-            JsonNode s = get(base, "/rollouts/" + id);
+        ServeProcess.await("the rollout completes after the restart", Duration.ofSeconds(90), () -> {
+            JsonNode s = serve.get("/rollouts/" + id);
             return !s.get("state").asText().equals("running");
         });
-        JsonNode done = get(base, "/rollouts/" + id);
+        JsonNode done = serve.get("/rollouts/" + id);
         assertThat(done.get("state").asText())
                 .as(
                         "%s%nserve after the restart:%n%s",
@@ -91,82 +86,26 @@ class RolloutCrashTest {
         assertThat(cycles)
                 .hasSize(9)
                 .allSatisfy((node, n) -> assertThat(n).as(node).isEqualTo(1));
-        assertThat(nodes(base, n -> SimFleet.B.equals(n.path("reportedImage").asText())))
+        assertThat(nodes(n -> SimFleet.B.equals(n.path("reportedImage").asText())))
                 .isEqualTo(9);
     }
 
-    private Process start(int port, String log) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName(),
-                "serve",
-                "--inventory",
-                dir.resolve("inventory.yaml").toString(),
-                "--store",
-                dir.resolve("store").toString(),
-                "--state",
-                dir.resolve("state").toString(),
-                "--listen",
-                "127.0.0.1:" + port,
-                "--simulate-machines",
-                "1.5"));
-        Process p = new ProcessBuilder(cmd)
-                .redirectErrorStream(true)
-                .redirectOutput(dir.resolve(log).toFile())
-                .start();
-        // Ready once the rollout controller answers (it plugs in just after serve listens).
-        await("kiln serve's rollout controller answers", Duration.ofSeconds(60), () -> {
-            if (!p.isAlive()) {
-                throw new AssertionError("kiln serve exited: " + Files.readString(dir.resolve(log)));
-            }
-            try {
-                return Files.exists(dir.resolve("state").resolve("operator-token"))
-                        && http.send(
-                                                HttpRequest.newBuilder(
-                                                                URI.create("http://127.0.0.1:" + port + "/rollouts"))
-                                                        .header("Authorization", "Bearer " + token())
-                                                        .build(),
-                                                HttpResponse.BodyHandlers.discarding())
-                                        .statusCode()
-                                == 200;
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        });
-        return p;
+    private void start(String log) throws Exception {
+        serve.start(
+                dir.resolve(log),
+                Map.of(),
+                List.of(
+                        "--inventory",
+                        dir.resolve("inventory.yaml").toString(),
+                        "--store",
+                        dir.resolve("store").toString(),
+                        "--simulate-machines",
+                        "1.5"));
     }
 
-    private String token() throws Exception {
-        return OperatorAuth.readToken(dir.resolve("state")).trim();
-    }
-
-    private JsonNode get(String base, String path) throws Exception {
-        HttpResponse<String> r = http.send(
-                HttpRequest.newBuilder(URI.create(base + path))
-                        .header("Authorization", "Bearer " + token())
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-        return Json.MAPPER.readTree(r.body());
-    }
-
-    private JsonNode post(String base, String path, Object body, int expect) throws Exception {
-        HttpResponse<String> r = http.send(
-                HttpRequest.newBuilder(URI.create(base + path))
-                        .header("Authorization", "Bearer " + token())
-                        .header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofByteArray(Json.MAPPER.writeValueAsBytes(body)))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(expect);
-        return Json.MAPPER.readTree(r.body());
-    }
-
-    private int nodes(String base, Predicate<JsonNode> which) throws Exception {
+    private int nodes(Predicate<JsonNode> which) throws Exception {
         int n = 0;
-        for (JsonNode node : get(base, "/nodes")) {
+        for (JsonNode node : serve.get("/nodes")) {
             if (which.test(node)) {
                 n++;
             }
@@ -182,19 +121,5 @@ class RolloutCrashTest {
             }
         }
         return n;
-    }
-
-    interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void await(String what, Duration timeout, Check check) throws Exception {
-        Instant end = Instant.now().plus(timeout);
-        while (!check.ok()) {
-            if (Instant.now().isAfter(end)) {
-                throw new AssertionError("timed out waiting for: " + what);
-            }
-            Thread.sleep(100);
-        }
     }
 }
