@@ -50,6 +50,8 @@ class Ec2RolloutCrashTest {
     Path dir;
 
     private ServeProcess serve;
+    /** The proxy's own client to moto. */
+    private final HttpClient http = HttpClient.newHttpClient();
     private Ec2Fleet fleet;
     private AgentStandIn agent;
     private HttpServer proxy;
