@@ -6,14 +6,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.core.json.Json;
-import dev.kiln.fleet.OperatorAuth;
 import dev.kiln.rollout.PlanRequest;
 import dev.kiln.rollout.ec2.AgentStandIn;
 import dev.kiln.rollout.ec2.Ec2Fleet;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -22,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +49,7 @@ class Ec2RolloutCrashTest {
     private ServeProcess serve;
     /** The proxy's own client to moto. */
     private final HttpClient http = HttpClient.newHttpClient();
+
     private Ec2Fleet fleet;
     private AgentStandIn agent;
     private HttpServer proxy;
@@ -116,9 +114,7 @@ class Ec2RolloutCrashTest {
 
         start(proxyUrl, "serve-2.log");
         ServeProcess.await(
-                "the rollout completes after the restart",
-                Duration.ofSeconds(240),
-                () -> !"running".equals(state(id)));
+                "the rollout completes after the restart", Duration.ofSeconds(240), () -> !"running".equals(state(id)));
         JsonNode done = serve.get("/rollouts/" + id);
         assertThat(done.get("state").asText()).as(done.toPrettyString()).isEqualTo("done");
         List<String> m1 = new ArrayList<>();

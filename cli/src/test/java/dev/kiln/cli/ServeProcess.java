@@ -69,7 +69,9 @@ final class ServeProcess {
                 return false;
             }
             try {
-                return send(HttpRequest.newBuilder(URI.create(base() + "/rollouts"))).statusCode() == 200;
+                return send(HttpRequest.newBuilder(URI.create(base() + "/rollouts")))
+                                .statusCode()
+                        == 200;
             } catch (IOException e) {
                 return false;
             }
@@ -100,7 +102,9 @@ final class ServeProcess {
 
     private HttpResponse<String> send(HttpRequest.Builder req) throws IOException, InterruptedException {
         return http.send(
-                req.header("Authorization", "Bearer " + OperatorAuth.readToken(state).trim())
+                req.header(
+                                "Authorization",
+                                "Bearer " + OperatorAuth.readToken(state).trim())
                         .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
