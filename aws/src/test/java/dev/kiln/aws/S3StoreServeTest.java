@@ -133,10 +133,12 @@ class S3StoreServeTest {
                     .isEqualTo(manifest);
             assertThat(source.store().root()).isEqualTo(tmp.resolve("cache"));
 
-            // A reload mirrors a newly assigned version before it goes in force.
+            // A reload mirrors a newly assigned version before it goes in force; m1 boots it once a
+            // rollout re-points it (done here as the rollout controller does).
             publish("debian-node", "1.0.1");
             writeInventory("debian-node:1.0.1");
             server.inventoryWatcher().poll();
+            server.repoint(M1, new ImageRef("debian-node", "1.0.1"));
             assertThat(text(get(server, "/ipxe?mac=" + M1))).contains("/images/debian-node/1.0.1");
             assertThat(get(server, "/images/debian-node/1.0.1/pxe/vmlinuz").body())
                     .isEqualTo(Files.readAllBytes(
