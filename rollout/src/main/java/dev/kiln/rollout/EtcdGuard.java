@@ -69,12 +69,26 @@ final class EtcdGuard implements ClusterGuard {
         return out;
     }
 
+    /**
+     * The cluster's health, asked again for up to half a minute while it is not ok: right after a
+     * member joined, one status call may time out or see no leader yet.
+     */
+    private EtcdGateway.Health settledHealth() throws InterruptedException {
+        EtcdGateway etcd = gateway();
+        EtcdGateway.Health h = etcd.health();
+        for (int i = 0; i < 10 && !h.ok(); i++) {
+            Thread.sleep(3000);
+            h = etcd.health();
+        }
+        return h;
+    }
+
     @Override
-    public String preflight(Plan.Node node) {
+    public String preflight(Plan.Node node) throws InterruptedException {
         if (!"master".equals(node.role())) {
             return null;
         }
-        EtcdGateway.Health h = gateway().health();
+        EtcdGateway.Health h = settledHealth();
         if (!h.ok()) {
             return "etcd is not healthy: " + String.join("; ", h.problems());
         }
