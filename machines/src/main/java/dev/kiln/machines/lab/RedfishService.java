@@ -114,7 +114,7 @@ public final class RedfishService implements AutoCloseable {
         } else if (path.startsWith(SESSIONS + "/") && method.equals("DELETE")) {
             String id = path.substring(SESSIONS.length() + 1);
             sessions.values().removeIf(id::equals);
-            ex.sendResponseHeaders(204, -1);
+            noContent(ex);
         } else if (path.equals(SYSTEMS)) {
             ObjectNode c = resource(SYSTEMS, "#ComputerSystemCollection.ComputerSystemCollection", "Computer Systems");
             ArrayNode members = c.putArray("Members");
@@ -151,7 +151,7 @@ public final class RedfishService implements AutoCloseable {
                 default -> m.reset();
             }
             bump(name);
-            ex.sendResponseHeaders(204, -1);
+            noContent(ex);
         } else if (rest.equals(name) && method.equals("GET")) {
             ObjectNode s = systemJson(m);
             send(ex, 200, s, s.get("@odata.etag").asText());
@@ -190,7 +190,7 @@ public final class RedfishService implements AutoCloseable {
             }
             m.setOverride(o, once);
             bump(name);
-            ex.sendResponseHeaders(204, -1);
+            noContent(ex);
         } else {
             error(ex, 405, "Base.1.8.OperationNotAllowed", method + " not allowed on " + SYSTEMS + "/" + rest);
         }
@@ -332,5 +332,15 @@ public final class RedfishService implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+    }
+
+    /**
+     * 204, and the connection is not reused: the JDK's server may drop a kept-alive connection
+     * after a body-less response, and a client (sushy, through requests) that sends its next
+     * request on it gets "Remote end closed connection without response".
+     */
+    private static void noContent(HttpExchange ex) throws IOException {
+        ex.getResponseHeaders().set("Connection", "close");
+        ex.sendResponseHeaders(204, -1);
     }
 }
