@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * it through its BMC (ipmi, Redfish or manual, from the inventory's bmc: entry). It then boots the
  * version kiln serve now hands it, with a fresh root.
  */
-final class BmcReplacer implements NodeReplacer, Planner.Describable {
+final class BmcReplacer implements NodeReplacer {
     private static final Logger LOG = LoggerFactory.getLogger(BmcReplacer.class);
 
     private final KilnServer server;

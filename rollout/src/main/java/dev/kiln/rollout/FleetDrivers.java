@@ -90,22 +90,7 @@ public final class FleetDrivers implements RolloutController.Drivers, AutoClosea
     @Override
     public NodeReplacer replacer(String cluster, String rolloutId) {
         if (simulated != null) {
-            return new NodeReplacer() {
-                @Override
-                public String blocker(Node node) {
-                    return simulated.blocker(node);
-                }
-
-                @Override
-                public String replace(Node node) throws IOException {
-                    return simulated.replace(node);
-                }
-
-                @Override
-                public Boolean alreadyReplaced(Node node) throws IOException {
-                    return simulated.alreadyReplaced(node);
-                }
-            };
+            return simulated; // its close() is NodeReplacer's no-op: one simulation serves every call
         }
         Inventory.Aws a = awsOf(cluster);
         if (a != null) {

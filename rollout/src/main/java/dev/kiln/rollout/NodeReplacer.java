@@ -53,6 +53,11 @@ public interface NodeReplacer extends AutoCloseable {
         return null;
     }
 
+    /** What replacing means on this kind of machine, for the plan's step lines. */
+    default String describe() {
+        return "replace the machine";
+    }
+
     @Override
     default void close() {}
 }

@@ -221,7 +221,7 @@ final class Planner {
                 "preflight: every node ready" + (master ? "; etcd healthy and removing one member keeps quorum" : ""));
         waits.add("drain: " + guard.drainPlan(master));
         waits.add("repoint: kiln serve hands it " + to);
-        waits.add("power: " + describe(replacer));
+        waits.add("power: " + replacer.describe());
         waits.add("confirm: its phone-home reports " + to + " and the target kernel, ready, the spec's node checks pass"
                 + (master ? ", its new etcd member started and the cluster healthy" : ""));
         return new Plan.Node(
@@ -234,15 +234,6 @@ final class Planner {
                 to.toString(),
                 artifact,
                 waits);
-    }
-
-    private static String describe(NodeReplacer replacer) {
-        return replacer instanceof Describable d ? d.describe() : "replace the machine";
-    }
-
-    /** A replacer that can say in a plan line what replacing means for it. */
-    interface Describable {
-        String describe();
     }
 
     private void health(Inventory.Member m, List<String> blockers, List<String> notes) {

@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * the checks it was asked to run. Every power action is appended to simulated-power.log in the state
  * directory, so a test can count replacements across a kill -9. Nothing boots for real.
  */
-public final class SimulatedMachines implements NodeReplacer, Planner.Describable {
+public final class SimulatedMachines implements NodeReplacer {
     private static final Logger LOG = LoggerFactory.getLogger(SimulatedMachines.class);
     public static final String POWER_LOG = "simulated-power.log";
 
