@@ -50,12 +50,21 @@ final class BmcCheck {
                                     + ": caFile, insecure and systemId are Redfish settings; driver ipmi takes"
                                     + " address, user and passwordFile or passwordEnv");
                 }
+                if (bmc.cipherSuite() != null && (bmc.cipherSuite() < 0 || bmc.cipherSuite() > 17)) {
+                    problem.accept(
+                            field + ".cipherSuite",
+                            who + ": expected an IPMI 2.0 cipher suite id from 0 to 17 (ipmitool -C), got "
+                                    + bmc.cipherSuite());
+                }
             }
             case "redfish" -> {
                 if (bmc.address() != null && !URL.matcher(bmc.address()).matches()) {
                     problem.accept(
                             field + ".address",
                             who + ": '" + bmc.address() + "' is not a URL like https://HOST[:PORT]");
+                }
+                if (bmc.cipherSuite() != null) {
+                    problem.accept(field + ".cipherSuite", who + ": cipherSuite is an ipmi setting; redfish has none");
                 }
                 if (Boolean.TRUE.equals(bmc.insecure()) && bmc.caFile() != null) {
                     problem.accept(

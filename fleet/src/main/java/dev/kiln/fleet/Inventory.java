@@ -179,7 +179,9 @@ public final class Inventory {
             String password,
             String systemId,
             String caFile,
-            Boolean insecure) {
+            Boolean insecure,
+            /* ipmi: the RMCP+ cipher suite (ipmitool -C); null = ask the BMC which it offers. */
+            Integer cipherSuite) {
 
         /** Never the password, whatever was written. */
         @Override
@@ -200,6 +202,8 @@ public final class Inventory {
                     + caFile
                     + ", insecure="
                     + insecure
+                    + ", cipherSuite="
+                    + cipherSuite
                     + "]";
         }
     }

@@ -40,7 +40,8 @@ class InventoryBmcTest {
         Inventory.Bmc ipmi = InventoryLoader.parse(
                         file,
                         inventory(
-                                "{driver: ipmi, address: \"10.0.9.11:623\", user: admin, passwordFile: /etc/kiln/m1.pass}"),
+                                "{driver: ipmi, address: \"10.0.9.11:623\", user: admin, passwordFile: /etc/kiln/m1.pass,"
+                                        + " cipherSuite: 17}"),
                         store)
                 .members()
                 .get(0)
@@ -49,6 +50,7 @@ class InventoryBmcTest {
         assertThat(ipmi.driver()).isEqualTo("ipmi");
         assertThat(ipmi.address()).isEqualTo("10.0.9.11:623");
         assertThat(ipmi.passwordFile()).isEqualTo("/etc/kiln/m1.pass");
+        assertThat(ipmi.cipherSuite()).isEqualTo(17);
         Inventory.Bmc redfish = InventoryLoader.parse(
                         file,
                         inventory(
@@ -103,5 +105,17 @@ class InventoryBmcTest {
                                 + " passwordEnv: B, insecure: true, caFile: /ca.pem}"),
                         store))
                 .hasMessageContaining("bmc.insecure");
+        assertThatThrownBy(() -> InventoryLoader.parse(
+                        file,
+                        inventory("{driver: ipmi, address: 10.0.9.11, user: a, passwordFile: /a, cipherSuite: 42}"),
+                        store))
+                .hasMessageContaining("bmc.cipherSuite")
+                .hasMessageContaining("from 0 to 17");
+        assertThatThrownBy(() -> InventoryLoader.parse(
+                        file,
+                        inventory("{driver: redfish, address: \"https://b\", user: a, passwordEnv: B, cipherSuite: 3}"),
+                        store))
+                .hasMessageContaining("bmc.cipherSuite")
+                .hasMessageContaining("ipmi setting");
     }
 }

@@ -240,7 +240,17 @@ public final class Lab implements AutoCloseable {
                 bmcs.add(sim);
                 entries.put(
                         n.name(),
-                        new Inventory.Bmc("ipmi", sim.address(), sim.user(), "bmc.pass", null, null, null, null, null));
+                        new Inventory.Bmc(
+                                "ipmi",
+                                sim.address(),
+                                sim.user(),
+                                "bmc.pass",
+                                null,
+                                null,
+                                null,
+                                null,
+                                null,
+                                IpmiSimBmc.CIPHER_SUITE));
                 req.out().accept("ipmi BMC of " + n.name() + " (ipmi_sim) at " + sim.address());
             }
         }
@@ -265,6 +275,7 @@ public final class Lab implements AutoCloseable {
                                 null,
                                 n.name(),
                                 "bmc-ca.pem",
+                                null,
                                 null));
                 req.out().accept("Redfish BMC of " + n.name() + " at " + service.url());
             }

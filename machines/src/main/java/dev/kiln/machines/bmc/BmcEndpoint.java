@@ -14,6 +14,9 @@ import java.util.Objects;
  * @param insecure redfish over https: do not verify the certificate (must be asked for)
  * @param uefi the machine boots UEFI: network boot is asked for in UEFI mode
  * @param timeout for one request; retries and backoff come on top, bounded
+ * @param cipherSuite ipmi: the RMCP+ cipher suite to open sessions with (ipmitool -C); null = ask
+ *     the BMC first (Get Channel Cipher Suites), which costs a whole timeout on a BMC that does not
+ *     answer that command
  */
 public record BmcEndpoint(
         String node,
@@ -24,7 +27,8 @@ public record BmcEndpoint(
         Path caFile,
         boolean insecure,
         boolean uefi,
-        Duration timeout) {
+        Duration timeout,
+        Integer cipherSuite) {
     public BmcEndpoint {
         Objects.requireNonNull(node);
         Objects.requireNonNull(address);

@@ -165,6 +165,9 @@ public final class IpmiMachine implements Machine {
                 String.valueOf(timeoutSec),
                 "-R",
                 "1"));
+        if (bmc.cipherSuite() != null) {
+            cmd.addAll(List.of("-C", bmc.cipherSuite().toString()));
+        }
         cmd.addAll(List.of(command));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().remove("IPMITOOL_PASSWORD");

@@ -20,7 +20,8 @@ class SecretTest {
         Path file = Files.writeString(tmp.resolve("m1.pass"), "s3cr3t-pw\n");
         Secret s = Secret.fromFile(file);
         assertThat(s.reveal()).isEqualTo("s3cr3t-pw");
-        BmcEndpoint e = new BmcEndpoint("m1", "10.0.9.11", "admin", s, null, null, false, false, Duration.ofSeconds(1));
+        BmcEndpoint e =
+                new BmcEndpoint("m1", "10.0.9.11", "admin", s, null, null, false, false, Duration.ofSeconds(1), null);
         assertThat(e.toString()).doesNotContain("s3cr3t-pw").contains("password from file " + file);
         assertThat(new BmcException(e, BmcException.Kind.AUTH, "refused").getMessage())
                 .isEqualTo("node m1, BMC 10.0.9.11: refused");

@@ -91,7 +91,8 @@ class IpmiSimBmcTest {
                         null,
                         false,
                         false,
-                        Duration.ofSeconds(3));
+                        Duration.ofSeconds(3),
+                        IpmiSimBmc.CIPHER_SUITE);
                 assertThatThrownBy(() -> new IpmiMachine(wrong).powerOn())
                         .isInstanceOfSatisfying(
                                 BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.AUTH))
@@ -119,7 +120,8 @@ class IpmiSimBmcTest {
                 null,
                 false,
                 false,
-                Duration.ofSeconds(1));
+                Duration.ofSeconds(1),
+                IpmiSimBmc.CIPHER_SUITE);
         assertThatThrownBy(() -> new IpmiMachine(nobody).powerState())
                 .isInstanceOfSatisfying(
                         BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.UNREACHABLE))

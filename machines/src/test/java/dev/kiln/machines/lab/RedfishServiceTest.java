@@ -60,7 +60,8 @@ class RedfishServiceTest {
     }
 
     private BmcEndpoint endpoint(String node, Secret pw, Path caFile) {
-        return new BmcEndpoint(node, service.url(), "admin", pw, node, caFile, false, false, Duration.ofSeconds(5));
+        return new BmcEndpoint(
+                node, service.url(), "admin", pw, node, caFile, false, false, Duration.ofSeconds(5), null);
     }
 
     @Test
@@ -112,7 +113,16 @@ class RedfishServiceTest {
             port = s.getLocalPort();
         }
         BmcEndpoint gone = new BmcEndpoint(
-                "w7", "https://127.0.0.1:" + port, "admin", password, null, null, false, false, Duration.ofSeconds(1));
+                "w7",
+                "https://127.0.0.1:" + port,
+                "admin",
+                password,
+                null,
+                null,
+                false,
+                false,
+                Duration.ofSeconds(1),
+                null);
         assertThatThrownBy(() -> new RedfishMachine(gone).powerState())
                 .isInstanceOfSatisfying(
                         BmcException.class, e -> assertThat(e.kind()).isEqualTo(BmcException.Kind.UNREACHABLE))

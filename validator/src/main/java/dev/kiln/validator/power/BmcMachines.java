@@ -57,7 +57,8 @@ public final class BmcMachines {
                 bmc.caFile() == null ? null : dir.resolve(bmc.caFile()),
                 Boolean.TRUE.equals(bmc.insecure()),
                 false,
-                timeout);
+                timeout,
+                bmc.cipherSuite());
         return switch (bmc.driver()) {
             case "ipmi" -> new IpmiMachine(endpoint);
             case "redfish" -> new RedfishMachine(endpoint);
