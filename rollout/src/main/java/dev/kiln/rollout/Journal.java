@@ -60,9 +60,7 @@ public final class Journal {
             c.force(true);
         }
         Files.move(tmp, dir.resolve(PLAN), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        Journal j = new Journal(dir);
-        j.openForAppend();
-        return j;
+        return new Journal(dir);
     }
 
     /** An existing rollout's journal, read back; a torn last line (a crash mid-write) is dropped. */
@@ -86,19 +84,38 @@ public final class Journal {
                     throw new IOException(file + ":" + (i + 1) + ": not a journal event: " + e.getMessage(), e);
                 }
             }
-            if (!lines.isEmpty()
-                    && j.events.size()
-                            < lines.stream().filter(l -> !l.isBlank()).count()) {
-                // Rewrite without the torn line so appends start on a clean line.
-                StringBuilder clean = new StringBuilder();
-                for (Event e : j.events) {
-                    clean.append(Json.COMPACT.writeValueAsString(e)).append('\n');
-                }
-                Files.writeString(file, clean.toString());
+            if (j.events.size() < lines.stream().filter(l -> !l.isBlank()).count()) {
+                j.rewrite(file);
             }
         }
-        j.openForAppend();
         return j;
+    }
+
+    /**
+     * Replaces the file with the events read (no torn line), so appends start on a clean line: a
+     * temp file, fsynced, renamed over the journal, the directory fsynced. A crash at any point
+     * leaves either the old file (torn line and all, dropped again at the next open) or the new.
+     */
+    private void rewrite(Path file) throws IOException {
+        Path tmp = dir.resolve("." + EVENTS + ".tmp");
+        StringBuilder clean = new StringBuilder();
+        for (Event e : events) {
+            clean.append(Json.COMPACT.writeValueAsString(e)).append('\n');
+        }
+        try (FileChannel c = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buf = ByteBuffer.wrap(clean.toString().getBytes(StandardCharsets.UTF_8));
+            while (buf.hasRemaining()) {
+                c.write(buf);
+            }
+            c.force(true);
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException e) {
+            LOG.debug("fsync of {}: {}", dir, e.toString()); // not every file system syncs a directory
+        }
     }
 
     Plan plan() throws IOException {
@@ -117,8 +134,18 @@ public final class Journal {
         return List.copyOf(events);
     }
 
-    /** Appends an event and forces it to disk before returning. */
+    /**
+     * Appends an event and forces it to disk before returning. The file is opened at the first
+     * append after {@link #close}: a finished rollout is still written to when it is rolled back.
+     */
     synchronized Event append(String type, String node, String step, String detail) throws IOException {
+        if (out == null) {
+            out = FileChannel.open(
+                    dir.resolve(EVENTS),
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND);
+        }
         Event e = new Event(events.size() + 1L, Instant.now().toString(), type, node, step, detail);
         byte[] line = (Json.COMPACT.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
         ByteBuffer buf = ByteBuffer.wrap(line);
@@ -130,11 +157,7 @@ public final class Journal {
         return e;
     }
 
-    private void openForAppend() throws IOException {
-        out = FileChannel.open(
-                dir.resolve(EVENTS), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
-    }
-
+    /** Releases the file until the next append. */
     synchronized void close() {
         try {
             if (out != null) {
@@ -143,5 +166,6 @@ public final class Journal {
         } catch (IOException e) {
             LOG.warn("closing {}: {}", dir.resolve(EVENTS), e.toString());
         }
+        out = null;
     }
 }
