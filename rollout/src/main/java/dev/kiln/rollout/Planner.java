@@ -78,11 +78,14 @@ final class Planner {
                 targets.put(m.mac(), to);
             }
         }
-        targets.values().stream().distinct().forEach(t -> checkTarget(t, req, members, blockers));
         return build(req, members, targets, replacer, guard, blockers, notes, rollbackOf);
     }
 
-    /** A plan taking each listed node (MAC) to the given version: a rollback. */
+    /**
+     * A plan taking each listed node (MAC) to the given version: a rollback. Every target is checked
+     * as in {@link #plan} (revoked, unavailable, not in the store, no PXE output), except the
+     * environment a cluster follows: a rollback goes back to what ran before.
+     */
     Plan planTo(
             PlanRequest req,
             Map<String, ImageRef> targets,
@@ -109,6 +112,9 @@ final class Planner {
             List<String> notes,
             String rollbackOf)
             throws InterruptedException {
+        for (ImageRef t : targets.values().stream().distinct().toList()) {
+            checkTarget(t, req, members, blockers, rollbackOf == null);
+        }
         int budget = Budget.of(req.maxUnavailable(), members.size());
         List<Plan.Node> masters = new ArrayList<>();
         List<Plan.Node> workers = new ArrayList<>();
@@ -282,7 +288,8 @@ final class Planner {
         }
     }
 
-    private void checkTarget(ImageRef t, PlanRequest req, List<Inventory.Member> members, List<String> blockers) {
+    private void checkTarget(
+            ImageRef t, PlanRequest req, List<Inventory.Member> members, List<String> blockers, boolean followEnv) {
         String revoked = server.inventory().channels().revoked(t);
         if (revoked != null) {
             blockers.add("target " + t + " is revoked (" + revoked + ")");
@@ -311,7 +318,7 @@ final class Planner {
         }
         // A cluster that follows NAME@ENV only gets what that environment points at.
         for (Inventory.Member m : members) {
-            if (m.channel() == null || !m.image().name().equals(t.name())) {
+            if (!followEnv || m.channel() == null || !m.image().name().equals(t.name())) {
                 continue;
             }
             if (!m.image().equals(t)) {

@@ -118,12 +118,20 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     }
 
     /**
-     * Starts a plan made earlier. Refused when it is blocked, when the fleet changed since it was
-     * made (its state hash), or when another rollout runs on the cluster.
+     * Starts a plan made earlier. The server plans again from what it knows now and trusts the
+     * client's plan for nothing but its node list and state hash: refused when the fresh plan is
+     * blocked (every plan-time blocker runs again: revoked, unvalidated, out of its environment,
+     * missing output, machines that do not answer), when the fleet changed since the plan (its
+     * state hash or node list differ), or when another rollout runs on the cluster.
      */
     public synchronized RolloutState apply(Plan plan) throws IOException, InterruptedException, Refused {
         if (plan == null || plan.cluster() == null) {
             throw new Refused(400, "expected a plan made by kiln rollout plan (-o plan.json)");
+        }
+        if (plan.rollbackOf() != null) {
+            throw new Refused(
+                    400,
+                    "a rollback is started by kiln rollout rollback " + plan.rollbackOf() + ", not from a plan file");
         }
         String active = activeOn(plan.cluster());
         if (active != null) {
@@ -132,26 +140,29 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                     "rollout " + active + " is already running on cluster " + plan.cluster()
                             + "; one rollout per cluster (kiln rollout status " + active + ")");
         }
-        if (plan.blocked()) {
-            throw new Refused(409, "the plan is blocked: " + String.join("; ", plan.blockers()));
-        }
-        Plan fresh;
-        PlanRequest req = requestOf(plan);
-        try (NodeReplacer replacer = drivers.replacer(plan.cluster(), null)) {
-            ClusterGuard guard = guardFor(plan.cluster(), plan.target());
-            Map<String, ImageRef> planned = new LinkedHashMap<>();
-            plan.nodes().forEach(n -> planned.put(n.mac(), ImageRef.parse(n.to())));
-            fresh = planner.planTo(req, planned, replacer, guard, null, plan.rollbackOf());
-        }
-        if (!fresh.stateHash().equals(plan.stateHash()) && plan.rollbackOf() == null) {
+        Plan fresh = plan(requestOf(plan));
+        if (!fresh.stateHash().equals(plan.stateHash()) || !sameNodes(fresh, plan)) {
             throw new Refused(
                     409,
                     "the plan is stale: the fleet changed since it was made at " + plan.createdAt()
-                            + " (a node rebooted, reported or was re-pointed, or the inventory changed); make a new plan");
+                            + " (a node rebooted, reported or was re-pointed, the inventory changed, or a"
+                            + " channel moved); make a new plan");
         }
         if (fresh.blocked()) {
             throw new Refused(409, "blocked now: " + String.join("; ", fresh.blockers()));
         }
+        return start(fresh);
+    }
+
+    private static boolean sameNodes(Plan a, Plan b) {
+        return a.nodes().stream()
+                .map(n -> n.mac() + ">" + n.to())
+                .toList()
+                .equals(b.nodes().stream().map(n -> n.mac() + ">" + n.to()).toList());
+    }
+
+    /** Journals and starts a plan the server made (never one read from a client as it is). */
+    private RolloutState start(Plan plan) throws IOException {
         String id = newId(plan.cluster());
         Journal journal = Journal.create(server.state(), id, plan);
         journal.append("created", null, null, "target " + plan.target() + ", max unavailable " + plan.maxUnavailable());
@@ -212,14 +223,28 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                 plan.allowUnvalidated());
     }
 
-    /** Takes every node the rollout replaced back to where it was, as a new rollout. */
+    /**
+     * Takes every node the rollout replaced back to where it was, as a new rollout: of a done,
+     * halted or aborted rollout. The new rollout is admitted first; only then is the original
+     * marked rolled back, so a refused rollback changes nothing.
+     */
     public synchronized RolloutState rollback(String id) throws IOException, InterruptedException, Refused {
         if (poolRuns.containsKey(id)) {
             return poolRuns.get(id).rollback();
         }
         RolloutRun run = get(id);
-        if (run.state().active()) {
-            throw new Refused(409, "rollout " + id + " is " + run.state().state() + "; abort it first");
+        RolloutState was = run.state();
+        if (was.active()) {
+            throw new Refused(409, "rollout " + id + " is " + was.state() + "; abort it first");
+        }
+        if ("rolled-back".equals(was.state())) {
+            throw new Refused(409, "rollout " + id + " was rolled back already");
+        }
+        if (run.busy()) {
+            throw new Refused(
+                    409,
+                    "rollout " + id + " was aborted and nodes it had begun are still finishing; try again when"
+                            + " kiln rollout status " + id + " shows none in progress");
         }
         Map<String, ImageRef> back = new LinkedHashMap<>();
         List<Plan.Node> replaced = new ArrayList<>(run.replacedNodes());
@@ -231,6 +256,12 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         }
         if (back.isEmpty()) {
             throw new Refused(409, "rollout " + id + " replaced no node; nothing to roll back");
+        }
+        String active = activeOn(run.plan().cluster());
+        if (active != null) {
+            throw new Refused(
+                    409,
+                    "rollout " + active + " is running on cluster " + run.plan().cluster());
         }
         Plan original = run.plan();
         PlanRequest req = new PlanRequest(
@@ -244,11 +275,14 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                 true);
         Plan plan;
         try (NodeReplacer replacer = drivers.replacer(original.cluster(), null)) {
-            plan = planner.planTo(
-                    req, back, replacer, guardFor(original.cluster(), null), activeOn(original.cluster()), id);
+            plan = planner.planTo(req, back, replacer, guardFor(original.cluster(), null), null, id);
         }
-        run.markRolledBack();
-        return apply(plan);
+        if (plan.blocked()) {
+            throw new Refused(409, "the rollback of " + id + " is blocked: " + String.join("; ", plan.blockers()));
+        }
+        RolloutState started = start(plan);
+        run.markRolledBack(started.id());
+        return started;
     }
 
     public RolloutState pause(String id) throws IOException, Refused {

@@ -130,6 +130,15 @@ final class RolloutRun {
                     state = "rolled-back";
                     detail = e.detail();
                 }
+                case "node-retried" -> {
+                    // Down (repointed) and not back on its previous version: the retry starts again at
+                    // the repoint, not at preflight, which a node that is down cannot pass.
+                    boolean down = "failed".equals(state) && wentDownAt(step);
+                    state = down ? "retry-down" : "pending";
+                    step = null;
+                    ended = false;
+                    detail = e.detail();
+                }
                 default -> {}
             }
         }
@@ -210,6 +219,14 @@ final class RolloutRun {
                     409, "rollout " + id() + " is " + overall + "; only a paused or" + " halted rollout resumes");
         }
         journal.append("resumed", null, null, "by the operator");
+        // A node that failed (or was taken back) is tried again in this attempt, from where it
+        // stands: one still up starts at preflight, one that went down at the repoint.
+        for (Plan.Node n : byName.values()) {
+            String st = progress(n.name()).state();
+            if ("failed".equals(st) || "rolled-back".equals(st)) {
+                journal.append("node-retried", n.name(), null, "after " + st + ", by kiln rollout resume");
+            }
+        }
         overall = "running";
         reason = null;
         pauseRequested = false;
@@ -223,15 +240,25 @@ final class RolloutRun {
             throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall + " already");
         }
         abortRequested = true;
-        journal.append("aborted", null, null, "by the operator; nodes not started stay on their versions");
+        journal.append(
+                "aborted",
+                null,
+                null,
+                "by the operator; nodes not started stay on their versions, nodes in progress finish");
         overall = "aborted";
         reason = "aborted by the operator";
-        journal.close();
+        // The journal stays open: nodes in progress finish and their outcome is journaled.
         return state();
     }
 
-    synchronized void markRolledBack() throws IOException {
-        journal.append("rolled-back", null, null, "kiln rollout rollback " + id());
+    /** Whether its thread still works (an aborted rollout's nodes in progress finishing). */
+    boolean busy() {
+        Thread t = thread;
+        return t != null && t.isAlive();
+    }
+
+    synchronized void markRolledBack(String by) throws IOException {
+        journal.append("rolled-back", null, null, "kiln rollout rollback " + id() + ": rollout " + by);
         overall = "rolled-back";
         reason = "rolled back";
     }
@@ -267,6 +294,11 @@ final class RolloutRun {
     private void run() {
         try {
             for (Plan.Batch b : plan.batches()) {
+                String revoked = revokedTarget(b.nodes());
+                if (revoked != null) {
+                    halt(revoked);
+                    return;
+                }
                 if (!runBatch(b.nodes())) {
                     return;
                 }
@@ -289,6 +321,16 @@ final class RolloutRun {
                     return;
                 }
             }
+            List<String> notDone = byName.values().stream()
+                    .filter(n -> !"done".equals(progress(n.name()).state()))
+                    .map(n -> n.name() + " (" + progress(n.name()).state() + ")")
+                    .toList();
+            if (!notDone.isEmpty()) {
+                // Never "done" unless every node is confirmed on its target.
+                halt("not every node is on its target: " + String.join(", ", notDone) + "; kiln rollout resume " + id()
+                        + " tries them again");
+                return;
+            }
             synchronized (this) {
                 if ("running".equals(overall)) {
                     journal.append("done", null, null, byName.size() + " node(s) replaced");
@@ -310,6 +352,25 @@ final class RolloutRun {
         }
     }
 
+    /**
+     * Why the batch must not start because a version it hands out was revoked since the plan, or
+     * null. Checked before every batch: a revoke reaches a running rollout before its next node.
+     */
+    private String revokedTarget(List<Plan.Node> batch) {
+        for (Plan.Node n : batch) {
+            String st = progress(n.name()).state();
+            if ("done".equals(st) || n.to() == null) {
+                continue;
+            }
+            ImageRef to = ImageRef.parse(n.to());
+            String why = server.inventory().channels().revoked(to);
+            if (why != null) {
+                return to + " was revoked after the rollout began (" + why + "); no further node is handed it";
+            }
+        }
+        return null;
+    }
+
     private boolean stopping() {
         return pauseRequested || abortRequested || haltRequested || controller.closed();
     }
@@ -319,7 +380,7 @@ final class RolloutRun {
         List<Plan.Node> pending = new ArrayList<>();
         for (Plan.Node n : batch) {
             String st = progress(n.name()).state();
-            if (st.equals("pending") || st.equals("in-progress") || st.equals("skipped")) {
+            if (st.equals("pending") || st.equals("in-progress") || st.equals("skipped") || st.equals("retry-down")) {
                 pending.add(n);
             }
         }
@@ -335,9 +396,13 @@ final class RolloutRun {
         Instant waitingSince = null;
         try {
             while (!pending.isEmpty() || !running.isEmpty()) {
-                // Nodes resumed after a restart were already counted: they go first.
                 if (!stopping()) {
-                    int down = unavailableOutside(running.keySet());
+                    // Nodes this rollout already took down (resumed after a restart, or retried
+                    // after a failure) go first: they are down whatever happens, so they count as
+                    // being replaced, not as down outside the rollout.
+                    Set<Plan.Node> ours = new LinkedHashSet<>(running.keySet());
+                    pending.stream().filter(this::alreadyDown).forEach(ours::add);
+                    int down = unavailableOutside(ours);
                     // A node being brought up (never booted) was not serving: it uses no budget.
                     long replacing = running.keySet().stream()
                             .filter(RolloutRun::wasServing)
@@ -345,7 +410,7 @@ final class RolloutRun {
                     int slots = (int) (plan.maxUnavailable() - down - replacing);
                     for (var it = pending.iterator(); it.hasNext(); ) {
                         Plan.Node n = it.next();
-                        if (wasServing(n) && slots <= 0) {
+                        if (wasServing(n) && slots <= 0 && !alreadyDown(n)) {
                             continue;
                         }
                         it.remove();
@@ -439,6 +504,17 @@ final class RolloutRun {
         LOG.error("rollout {} HALTED: {}", id(), why);
     }
 
+    /** A node this rollout took down and has not brought back: its budget is already spent. */
+    private boolean alreadyDown(Plan.Node n) {
+        Progress p = progress(n.name());
+        return "retry-down".equals(p.state()) || ("in-progress".equals(p.state()) && wentDownAt(p.step()));
+    }
+
+    /** Whether a node at {@code step} had been taken down: from the repoint on, or taken back. */
+    private static boolean wentDownAt(String step) {
+        return step != null && (step.startsWith("rollback-") || STEPS.indexOf(step) >= STEPS.indexOf("repoint"));
+    }
+
     /**
      * Cluster nodes that are down and not being replaced by this batch right now: they use the
      * budget. A node never booted (being brought up) is not "down" in that sense.
@@ -464,8 +540,9 @@ final class RolloutRun {
     /** Replaces one node; true when it is confirmed on its target. */
     private boolean replaceNode(Plan.Node n) throws IOException, InterruptedException {
         Progress p = progress(n.name());
-        boolean fresh = "pending".equals(p.state()) || "skipped".equals(p.state());
-        int from = fresh ? 0 : STEPS.indexOf(p.step()) + (p.stepEnded() ? 1 : 0);
+        boolean retryDown = "retry-down".equals(p.state());
+        boolean fresh = "pending".equals(p.state()) || "skipped".equals(p.state()) || retryDown;
+        int from = retryDown ? STEPS.indexOf("repoint") : fresh ? 0 : STEPS.indexOf(p.step()) + (p.stepEnded() ? 1 : 0);
         if (!fresh && p.step() != null && p.step().startsWith("rollback-")) {
             return rollbackNode(n, true);
         }
@@ -489,7 +566,7 @@ final class RolloutRun {
                         case "preflight" -> preflight(n, guard);
                         case "drain" -> drain(n, guard);
                         case "repoint" -> repoint(n, to, guard);
-                        case "power" -> power(n, target, replacer, resuming);
+                        case "power" -> power(n, target, replacer, resuming, "power");
                         case "confirm" -> confirm(n, to, guard, powerBegun(n.name(), "power"));
                         default -> throw new IllegalStateException(step);
                     };
@@ -582,7 +659,8 @@ final class RolloutRun {
                                     n,
                                     replacerNode(n, back, controller.drivers().artifact(plan.cluster(), back)),
                                     replacer,
-                                    again);
+                                    again,
+                                    "rollback-power");
                         default -> confirm(n, back, guard, powerBegun(n.name(), "rollback-power"));
                     };
                 } catch (StepFailed | ClusterGuard.DrainBlocked | IOException | RuntimeException e) {
@@ -668,16 +746,18 @@ final class RolloutRun {
         return out;
     }
 
-    private String power(Plan.Node n, NodeReplacer.Node target, NodeReplacer replacer, boolean resuming)
+    /**
+     * @param step "power" or "rollback-power": whose "begin" record a resume looks up (not the shared
+     *     currentStep, which every node worker of the batch writes)
+     */
+    private String power(Plan.Node n, NodeReplacer.Node target, NodeReplacer replacer, boolean resuming, String step)
             throws IOException, InterruptedException {
         if (resuming) {
             Boolean done = replacer.alreadyReplaced(target);
             if (Boolean.TRUE.equals(done)) {
                 return "already replaced before kiln serve restarted";
             }
-            if (done == null
-                    && bootedSince(
-                            n, powerBegun(n.name(), currentStep.startsWith("rollback") ? "rollback-power" : "power"))) {
+            if (done == null && bootedSince(n, powerBegun(n.name(), step))) {
                 return "the node booted since the power step began: not cycled again";
             }
         }

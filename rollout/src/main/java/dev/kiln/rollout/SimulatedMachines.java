@@ -34,11 +34,14 @@ import org.slf4j.LoggerFactory;
  * node agent does over real HTTP: fetches its boot script (kiln serve records the version it gave),
  * reports booted and ready with that version's identity and kernel, and sends passing results for
  * the checks it was asked to run. Every power action is appended to simulated-power.log in the state
- * directory, so a test can count replacements across a kill -9. Nothing boots for real.
+ * directory, so a test can count replacements across a kill -9. A machine named in the state
+ * directory's simulated-broken file (one name per line) powers but never comes back, until its
+ * name is taken out. Nothing boots for real.
  */
 public final class SimulatedMachines implements NodeReplacer {
     private static final Logger LOG = LoggerFactory.getLogger(SimulatedMachines.class);
     public static final String POWER_LOG = "simulated-power.log";
+    public static final String BROKEN = "simulated-broken";
 
     private final KilnServer server;
     private final Duration bootTime;
@@ -133,10 +136,16 @@ public final class SimulatedMachines implements NodeReplacer {
                 StandardOpenOption.CREATE,
                 StandardOpenOption.APPEND,
                 StandardOpenOption.SYNC);
-        if (!broken.contains(node.name())) {
+        if (!broken.contains(node.name()) && !brokenInState(node.name())) {
             clock.schedule(() -> boot(node.mac()), 10, TimeUnit.MILLISECONDS);
         }
         return "SIMULATED power cycle";
+    }
+
+    private boolean brokenInState(String name) throws IOException {
+        Path file = server.state().file(BROKEN);
+        return Files.exists(file)
+                && Files.readAllLines(file).stream().map(String::strip).anyMatch(name::equals);
     }
 
     /** What a booting node's agent sends, over HTTP like a real one. */
