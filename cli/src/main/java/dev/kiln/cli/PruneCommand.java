@@ -15,6 +15,7 @@ import dev.kiln.release.prune.Policy;
 import dev.kiln.release.prune.Pruner;
 import dev.kiln.release.prune.Rollouts;
 import dev.kiln.release.prune.S3Versions;
+import dev.kiln.release.prune.ServerRollouts;
 import dev.kiln.release.prune.VersionStore;
 import java.net.URI;
 import java.nio.file.Path;
@@ -122,6 +123,7 @@ final class PruneCommand implements Callable<Integer> {
                     "--inventory is the fallback without --server: kiln serve already knows its inventory");
         }
         FleetUse fleet = server != null ? FleetUse.fromServer(server, token()) : FleetUse.fromInventories(inventories);
+        Rollouts rollouts = server != null ? new ServerRollouts(server, token()) : Rollouts.NONE;
         boolean s3 = images.store != null && images.store.startsWith("s3://");
         VersionStore store;
         if (s3) {
@@ -140,7 +142,7 @@ final class PruneCommand implements Callable<Integer> {
                         Identity.current(),
                         new SsmChannels(images.aws.settings()));
                 Amis aws = amis ? new Amis(images.aws.settings()) : null) {
-            Pruner pruner = new Pruner(store, releases, fleet, Rollouts.NONE, aws, Clock.systemUTC());
+            Pruner pruner = new Pruner(store, releases, fleet, rollouts, aws, Clock.systemUTC());
             if (!dryRun) {
                 for (String v : pruner.finishInterrupted()) {
                     System.out.println("finished deleting " + v + " (an interrupted prune had hidden it)");

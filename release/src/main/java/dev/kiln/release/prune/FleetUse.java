@@ -97,8 +97,7 @@ public final class FleetUse {
         }
     }
 
-    private static JsonNode get(HttpClient http, String base, String path, String token, boolean required)
-            throws IOException {
+    static JsonNode get(HttpClient http, String base, String path, String token, boolean required) throws IOException {
         HttpRequest.Builder req =
                 HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20));
         if (token != null && !token.isBlank()) {

@@ -7,9 +7,8 @@ import java.util.Map;
 /**
  * The versions that rollouts in progress move nodes from or to: kiln prune never deletes those.
  *
- * <p>kiln has no rollouts yet, so the only implementation is {@link #NONE}. This is the seam for
- * them: a rollout engine implements it (from, to and every version its batches still name) and the
- * cli hands it to {@link Pruner}; until then prune says that it checked no rollouts.
+ * <p>{@link ServerRollouts} asks kiln serve, whose rollout engine holds them; {@link #NONE} is for
+ * a prune without --server, which says that it checked no rollouts.
  */
 public interface Rollouts {
     /**
@@ -29,7 +28,7 @@ public interface Rollouts {
 
         @Override
         public String describe() {
-            return "no rollouts: kiln has no rollout engine yet";
+            return "no rollouts checked: without --server, kiln prune cannot see kiln serve's rollouts";
         }
     };
 }
