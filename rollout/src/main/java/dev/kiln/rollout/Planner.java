@@ -15,6 +15,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Makes a {@link Plan} from what kiln serve knows now: the inventory (who is in the cluster, what
@@ -154,20 +158,7 @@ final class Planner {
         }
         if (!masters.isEmpty() || !workers.isEmpty()) {
             blockers.addAll(guard.blockers(allMasters));
-            for (Plan.Node n : concat(masters, workers)) {
-                String b = replacer.blocker(new NodeReplacer.Node(
-                        req.cluster(),
-                        n.name(),
-                        n.mac(),
-                        n.role(),
-                        n.address(),
-                        n.from() == null ? null : ImageRef.parse(n.from()),
-                        ImageRef.parse(n.to()),
-                        n.artifact()));
-                if (b != null) {
-                    blockers.add(b);
-                }
-            }
+            blockers.addAll(probe(req.cluster(), concat(masters, workers), replacer));
         }
         List<Plan.Batch> batches = new ArrayList<>();
         if (members.stream().noneMatch(m -> server.hasBooted(m.mac()))) {
@@ -212,6 +203,51 @@ final class Planner {
                 estimate,
                 stateHash(req.cluster(), targets),
                 Instant.now().toString());
+    }
+
+    /**
+     * Every machine's read-only probe (its BMC, its instance), at once: a plan waits for the slowest
+     * BMC, not for the sum of them (8 at a time, which API rate limits allow). Blockers come back in
+     * plan order.
+     */
+    private static List<String> probe(String cluster, List<Plan.Node> nodes, NodeReplacer replacer)
+            throws InterruptedException {
+        if (nodes.isEmpty()) {
+            return List.of();
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(nodes.size(), 8), r -> {
+            Thread t = new Thread(r, "kiln-plan-probe");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<String>> answers = new ArrayList<>();
+            for (Plan.Node n : nodes) {
+                answers.add(pool.submit(() -> replacer.blocker(new NodeReplacer.Node(
+                        cluster,
+                        n.name(),
+                        n.mac(),
+                        n.role(),
+                        n.address(),
+                        n.from() == null ? null : ImageRef.parse(n.from()),
+                        ImageRef.parse(n.to()),
+                        n.artifact()))));
+            }
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < nodes.size(); i++) {
+                try {
+                    String b = answers.get(i).get();
+                    if (b != null) {
+                        out.add(b);
+                    }
+                } catch (ExecutionException e) {
+                    out.add("probing " + nodes.get(i).name() + " failed: " + e.getCause());
+                }
+            }
+            return out;
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     private Plan.Node node(
