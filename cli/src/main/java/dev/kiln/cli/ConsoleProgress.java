@@ -22,6 +22,8 @@ final class ConsoleProgress implements Progress {
         return t;
     });
     private int stepNo;
+    /** Steps running now, oldest first; several when a build writes its artifacts side by side. */
+    private final java.util.List<ConsoleStep> open = new java.util.ArrayList<>();
 
     ConsoleProgress(PrintStream out, boolean tty) {
         this.out = out;
@@ -30,7 +32,10 @@ final class ConsoleProgress implements Progress {
 
     @Override
     public Step step(String name) {
-        int no = ++stepNo;
+        int no;
+        synchronized (out) {
+            no = ++stepNo;
+        }
         return new ConsoleStep(no, name);
     }
 
@@ -47,8 +52,9 @@ final class ConsoleProgress implements Progress {
         ConsoleStep(int no, String name) {
             this.name = name;
             this.label = String.format(Locale.ROOT, "[%d] ", no);
-            if (!tty) {
-                synchronized (out) {
+            synchronized (out) {
+                open.add(this);
+                if (!tty) {
                     out.println(label + name + " ...");
                 }
             }
@@ -62,9 +68,14 @@ final class ConsoleProgress implements Progress {
         private void render() {
             synchronized (out) {
                 if (tty) {
+                    // One live line: the newest running step's, saying how many more run beside it.
+                    if (open.isEmpty() || open.get(open.size() - 1) != this) {
+                        return;
+                    }
                     StringBuilder sb = new StringBuilder("\r\033[K")
                             .append(label)
                             .append(name)
+                            .append(open.size() > 1 ? " (+" + (open.size() - 1) + " running)" : "")
                             .append(String.format(Locale.ROOT, " %5.1fs ", elapsed()));
                     if (fraction >= 0) {
                         int filled = (int) Math.round(Math.min(1, fraction) * 20);
@@ -112,6 +123,7 @@ final class ConsoleProgress implements Progress {
         public void close() {
             tick.cancel(false);
             synchronized (out) {
+                open.remove(this);
                 if (tty) {
                     out.print("\r\033[K");
                 }

@@ -30,6 +30,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code kiln build}: spec → checked spec → package index check → package layer (cached) →
@@ -108,6 +113,63 @@ public final class ImageBuilder {
             throw e;
         } finally {
             s.close();
+        }
+    }
+
+    /**
+     * Runs the steps at once, each on its own thread with its own step line. The first failure (or
+     * an interrupt of the caller) interrupts the others, whose tools are then killed (Exec), and is
+     * thrown once they have all stopped.
+     */
+    private void inParallel(Map<String, StepBody<Void>> steps) throws IOException, SpecException {
+        if (steps.size() <= 1) {
+            for (Map.Entry<String, StepBody<Void>> e : steps.entrySet()) {
+                step(e.getKey(), e.getValue());
+            }
+            return;
+        }
+        checkNotCancelled();
+        ExecutorService pool = Executors.newFixedThreadPool(steps.size(), r -> {
+            Thread t = new Thread(r, "kiln-build-writer");
+            t.setDaemon(true);
+            return t;
+        });
+        List<Future<Void>> running = new ArrayList<>();
+        steps.forEach((name, body) -> running.add(pool.submit(() -> step(name, body))));
+        pool.shutdown();
+        Throwable first = null;
+        for (Future<Void> f : running) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                if (first == null) {
+                    first = e.getCause();
+                    pool.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                pool.shutdownNow();
+                Thread.currentThread().interrupt();
+                first = first != null ? first : new java.io.InterruptedIOException("build interrupted");
+                break;
+            }
+        }
+        try {
+            // Nothing may still write into the staging directory when it is removed.
+            pool.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (first instanceof IOException io) {
+            throw io;
+        }
+        if (first instanceof SpecException se) {
+            throw se;
+        }
+        if (first instanceof RuntimeException re) {
+            throw re;
+        }
+        if (first != null) {
+            throw new IOException(first);
         }
     }
 
@@ -202,14 +264,17 @@ public final class ImageBuilder {
             Path kernel = rootfs.resolve("boot/vmlinuz-" + root.kernelRelease());
             Path initrd = rootfs.resolve("boot/initrd.img-" + root.kernelRelease());
             String cmdline = spec.kernel().cmdline();
+            // The writers only read the root: they run side by side (mksquashfs is CPU-bound, tar
+            // and the disk's mkfs.ext4 mostly I/O).
+            Map<String, StepBody<Void>> writers = new LinkedHashMap<>();
             if (spec.wants(Output.ROOTFS_TAR)) {
-                step("write rootfs.tar", s -> {
+                writers.put("write rootfs.tar", s -> {
                     RootfsArtifacts.tar(rootfs, out.resolve("rootfs.tar"), date.epoch());
                     return null;
                 });
             }
             if (spec.wants(Output.PXE)) {
-                step("write pxe/ (squashfs root, kernel, initrd, boot.ipxe)", s -> {
+                writers.put("write pxe/ (squashfs root, kernel, initrd, boot.ipxe)", s -> {
                     Path pxe = out.resolve("pxe");
                     Files.createDirectories(pxe);
                     Path squash = pxe.resolve("rootfs.squashfs");
@@ -219,7 +284,7 @@ public final class ImageBuilder {
                 });
             }
             if (spec.wants(Output.DISK)) {
-                step("write disk/disk.raw (GPT, BIOS + UEFI)", s -> {
+                writers.put("write disk/disk.raw (GPT, BIOS + UEFI)", s -> {
                     Path disk = out.resolve("disk");
                     Files.createDirectories(disk);
                     DiskImageWriter.write(
@@ -236,6 +301,7 @@ public final class ImageBuilder {
                     return null;
                 });
             }
+            inParallel(writers);
             Manifest manifest = step("manifest, SBOM and contents", s -> {
                 Contents.write(rootfs, out.resolve(Contents.FILE));
                 Files2.deleteRecursively(work);
