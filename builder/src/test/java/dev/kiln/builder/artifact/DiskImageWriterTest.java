@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The layout of the debian-node image's disk.raw: GPT, GRUB's boot sector pointing at core.img in
- * the BIOS boot partition, the root partition last. DiskBootTest boots it.
+ * the BIOS boot partition, the root partition last. DiskGrowTest boots it.
  */
 @Tag("vm")
 class DiskImageWriterTest {

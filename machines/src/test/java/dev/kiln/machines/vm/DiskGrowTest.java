@@ -20,17 +20,25 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * disk.raw on a disk four times its size (an AMI launched with a bigger volume, the image written
- * to a real disk): the first boot grows the root to fill the disk, the second changes nothing, and
- * the filesystem is clean after each. Read from the disk itself after a clean shutdown, not only
- * from what the node says.
+ * disk.raw is what becomes an AMI: it boots under legacy BIOS (SeaBIOS, from virtio-blk) and UEFI
+ * (OVMF, from NVMe as EC2 Nitro instances boot) and reports its image on the serial console. Here
+ * it boots from a disk four times its size (an AMI launched with a bigger volume, the image written
+ * to a real disk): the first boot grows the root to fill the disk, the second (now at the disk's
+ * size, as an image at its built size is) changes nothing, and the filesystem is clean after each.
+ * Read from the disk itself after a clean shutdown, not only from what the node says. The two
+ * firmwares boot side by side: their machines share nothing.
  */
 @Tag("vm")
+@Execution(ExecutionMode.CONCURRENT)
 class DiskGrowTest {
+    static final Pattern IDENTITY = Pattern.compile("kiln-image: (\\{.*\\})");
+    static final Pattern BOOT = Pattern.compile("kiln-boot: firmware=(\\S+) root=(\\S+) fstype=(\\S+) netroot=(\\S+)");
     static final Pattern GROWN =
             Pattern.compile("kiln-boot: root grown (\\S+) -> (\\S+) \\((\\S+) fills the (\\S+) disk (\\S+)\\)");
     static final Pattern UNCHANGED =
@@ -43,7 +51,8 @@ class DiskGrowTest {
 
     @ParameterizedTest
     @EnumSource(QemuMachine.Firmware.class)
-    void rootFillsAnEnlargedDiskOnFirstBootAndStaysSoOnTheNext(QemuMachine.Firmware firmware) throws Exception {
+    void bootsReportsItsImageAndItsRootFillsAnEnlargedDiskOnFirstBootAndStaysSoOnTheNext(QemuMachine.Firmware firmware)
+            throws Exception {
         Manifest m = TestImages.debianNode();
         Path image = TestImages.dirOf(m).resolve("disk/disk.raw");
         long built = Files.size(image);
@@ -55,6 +64,18 @@ class DiskGrowTest {
 
         String said;
         try (QemuMachine vm = QemuMachine.start(overlay, firmware, bus, work.resolve("boot1"))) {
+            JsonNode identity =
+                    JSON.readTree(vm.await(IDENTITY, Duration.ofMinutes(4)).group(1));
+            assertThat(identity.get("name").asText()).isEqualTo("debian-node");
+            assertThat(identity.get("version").asText()).isEqualTo(m.version());
+            assertThat(identity.get("kernel").asText()).isEqualTo(m.kernel().release());
+            Matcher boot = vm.await(BOOT, Duration.ofSeconds(30));
+            assertThat(boot.group(1)).isEqualTo(firmware == QemuMachine.Firmware.UEFI ? "uefi" : "bios");
+            assertThat(boot.group(2))
+                    .as("root device: the disk's own third partition")
+                    .isEqualTo(part);
+            assertThat(boot.group(3)).isEqualTo("ext4");
+            assertThat(boot.group(4)).isEqualTo("no");
             Matcher grown = vm.await(GROWN, Duration.ofMinutes(4));
             said = grown.group();
             assertThat(grown.group(1)).as(said).isEqualTo(gib(original.fsBytes()));
@@ -80,6 +101,7 @@ class DiskGrowTest {
         try (QemuMachine vm = QemuMachine.start(overlay, firmware, bus, work.resolve("boot2"))) {
             Matcher unchanged = vm.await(UNCHANGED, Duration.ofMinutes(4));
             assertThat(unchanged.group(1)).isEqualTo(gib(first.fsBytes()));
+            assertThat(unchanged.group(2)).isEqualTo(part);
             assertThat(vm.consoleText()).doesNotContain("kiln-boot: root grown");
             assertThat(vm.await(AGENT_BOOTED, Duration.ofMinutes(1)).group(1)).isEqualTo("unchanged");
             vm.shutdown(Duration.ofMinutes(2));
