@@ -10,26 +10,20 @@ import dev.kiln.builder.update.Outdated;
 import dev.kiln.core.store.ImageDiff;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.Manifest;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The first half of the update loop on the shipped spec: kiln outdated finds bookworm-security's
  * newer cloud kernel, kiln bump --kernel pins it, the bumped spec builds, kiln diff shows the
- * kernel change, and the new image forms a cluster on qemu-pxe, its node running the new kernel.
+ * kernel change. The bumped image on real machines is RolloutLabTest's (see the end of the test).
  */
 @Tag("vm")
 class SecurityKernelBumpTest {
-    @TempDir
-    Path tmp;
-
     @Test
-    void theBumpedSecurityKernelBuildsDiffsAndBootsOnQemuPxe() throws Exception {
+    void theBumpedSecurityKernelBuildsAndDiffs() throws Exception {
         Manifest old = TestImages.debianNode();
         SpecLoader.Loaded shipped = SpecLoader.load(TestSupport.repo("image-specs/debian-node.yaml"));
         Outdated.Report report = Outdated.check(shipped, old, s -> {});
@@ -52,9 +46,9 @@ class SecurityKernelBumpTest {
                 .contains(old.kernel().packageName())
                 .contains(updated.kernel().packageName());
 
-        // kernel-version passes only when the booted node's uname -r is the new manifest's release.
-        ValidationRun run = ValidationRun.of(updated, "qemu-pxe", 1, 0, Duration.ofSeconds(600), tmp);
-        run.assertValidated("pass");
         assertThat(updated.kernel().release()).isNotEqualTo(old.kernel().release());
+        // That it boots on real machines and runs the new kernel (uname -r = the manifest's release,
+        // and the kernel-version check passing) is RolloutLabTest's: the lab rolls every node to
+        // this very image (TestImages.kernelBumped()). A qemu-pxe run of its own here proved the same.
     }
 }
