@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wall time of `kiln validate` for a 1 master + 2 worker debian-node cluster, end to end (network,
 # kiln serve, boot, metadata, bootstrap, etcd, checks, report, teardown), per provider:
-#   qemu-pxe   target 180 s on a 2-core machine without KVM
+#   qemu-pxe   target 75 s on a 2-core machine without KVM
 #   container  target 30 s
 #   qemu-disk  (no target: disk.raw under UEFI, metadata as EC2 user data)
 # The image is built first if the store lacks it (not timed). Prints each run's summary table
