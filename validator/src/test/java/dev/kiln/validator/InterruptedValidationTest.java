@@ -16,14 +16,19 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A validation stopped in the middle: Ctrl-C tears it down itself; after kill -9 (nothing runs any
  * more), kiln validate --cleanup removes what it left.
+ * Its runs go two at a time: each has its own run id, network and tmp root, and --cleanup leaves
+ * live runs alone.
  */
 @Tag("vm")
+@Execution(ExecutionMode.CONCURRENT)
 class InterruptedValidationTest {
     private static final Pattern RUN = Pattern.compile("run (kv[0-9a-f]{6}):");
 
