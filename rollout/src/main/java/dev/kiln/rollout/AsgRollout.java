@@ -2,6 +2,7 @@ package dev.kiln.rollout;
 
 import dev.kiln.core.json.Json;
 import dev.kiln.fleet.StateDir;
+import dev.kiln.rollout.JournalView.EventType;
 import dev.kiln.rollout.ec2.AsgPool;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -40,8 +41,6 @@ final class AsgRollout {
     private final RolloutController controller;
     private final Journal journal;
     private final PoolPlan plan;
-    private volatile String overall = "running";
-    private volatile String reason;
     private volatile String currentStep;
     private volatile Thread thread;
 
@@ -49,21 +48,6 @@ final class AsgRollout {
         this.controller = controller;
         this.journal = journal;
         this.plan = plan;
-        for (Journal.Event e : journal.events()) {
-            switch (e.type()) {
-                case "created", "rollback" -> overall = "running";
-                case "halted" -> {
-                    overall = "halted";
-                    reason = e.detail();
-                }
-                case "done" -> overall = "done";
-                case "rolled-back" -> {
-                    overall = "rolled-back";
-                    reason = e.detail();
-                }
-                default -> {}
-            }
-        }
     }
 
     static AsgRollout create(RolloutController controller, StateDir state, String id, PoolPlan plan)
@@ -79,7 +63,7 @@ final class AsgRollout {
         Files.move(tmp, dir.resolve(PLAN), StandardCopyOption.ATOMIC_MOVE);
         AsgRollout r = new AsgRollout(controller, Journal.open(dir), plan);
         r.journal.append(
-                "created",
+                EventType.CREATED,
                 null,
                 null,
                 "pool " + plan.pool() + " (group " + plan.group() + ") to " + plan.target() + " (" + plan.toAmi()
@@ -214,7 +198,7 @@ final class AsgRollout {
     }
 
     boolean active() {
-        return "running".equals(overall);
+        return journal.view().phase() == JournalView.Phase.RUNNING;
     }
 
     // ---- state ----------------------------------------------------------------------------------
@@ -269,8 +253,8 @@ final class AsgRollout {
                 id(),
                 plan.cluster(),
                 plan.target() + " (pool " + plan.pool() + ")",
-                overall,
-                reason,
+                journal.view().phase().wire,
+                journal.view().reason(),
                 currentStep,
                 started,
                 ended,
@@ -326,10 +310,10 @@ final class AsgRollout {
     }
 
     private String step(String name, String node, Step s) throws IOException, InterruptedException {
-        journal.append("begin", node, name, null);
+        journal.append(EventType.BEGIN, node, name, null);
         currentStep = name + (node == null ? "" : " " + node);
         String detail = s.run();
-        journal.append("end", node, name, detail);
+        journal.append(EventType.END, node, name, detail);
         return detail;
     }
 
@@ -362,7 +346,7 @@ final class AsgRollout {
                 List<String> ids = stillOnOld(pool, batch);
                 for (String id : batch) {
                     if (!ids.contains(id)) {
-                        journal.append("node-skipped", id, null, "no longer in the group on " + plan.fromAmi());
+                        journal.append(EventType.NODE_SKIPPED, id, null, "no longer in the group on " + plan.fromAmi());
                     }
                 }
                 if (ids.isEmpty()) {
@@ -371,7 +355,7 @@ final class AsgRollout {
                 inFlight.clear();
                 inFlight.addAll(ids);
                 for (String id : ids) {
-                    journal.append("begin", id, "replace", "terminate without lowering the desired capacity");
+                    journal.append(EventType.BEGIN, id, "replace", "terminate without lowering the desired capacity");
                 }
                 currentStep = "replace " + ids;
                 List<AsgPool.Instance> fresh = pool.replace(ids);
@@ -379,8 +363,8 @@ final class AsgRollout {
                         fresh.stream().map(AsgPool.Instance::instanceId).toList();
                 launched.addAll(freshIds);
                 for (String id : ids) {
-                    journal.append("end", id, "replace", "terminated; the group launched " + freshIds);
-                    journal.append("begin", id, "confirm", "InService on " + plan.toAmi());
+                    journal.append(EventType.END, id, "replace", "terminated; the group launched " + freshIds);
+                    journal.append(EventType.BEGIN, id, "confirm", "InService on " + plan.toAmi());
                 }
                 currentStep = "confirm " + freshIds;
                 pool.awaitInService(freshIds);
@@ -392,15 +376,15 @@ final class AsgRollout {
                 }
                 confirmed.addAll(freshIds);
                 for (String id : ids) {
-                    journal.append("end", id, "confirm", "replaced by " + freshIds + ", InService on " + plan.toAmi());
-                    journal.append("node-done", id, null, "replaced by " + freshIds);
+                    journal.append(
+                            EventType.END, id, "confirm", "replaced by " + freshIds + ", InService on " + plan.toAmi());
+                    journal.append(EventType.NODE_DONE, id, null, "replaced by " + freshIds);
                 }
                 inFlight.clear();
             }
             step("unprotect", null, () -> unprotect(pool));
             synchronized (this) {
-                journal.append("done", null, null, plan.instances().size() + " instance(s) replaced");
-                overall = "done";
+                journal.append(EventType.DONE, null, null, plan.instances().size() + " instance(s) replaced");
                 currentStep = null;
             }
         } catch (InterruptedException e) {
@@ -410,7 +394,7 @@ final class AsgRollout {
             LOG.error("pool rollout {} failed: {}", id(), why);
             try {
                 for (String id : inFlight) {
-                    journal.append("node-failed", id, null, why);
+                    journal.append(EventType.NODE_FAILED, id, null, why);
                 }
                 List<String> unconfirmed =
                         launched.stream().filter(i -> !confirmed.contains(i)).toList();
@@ -462,12 +446,10 @@ final class AsgRollout {
         if (active()) {
             throw new RolloutController.Refused(409, "pool rollout " + id() + " is running; wait for it to end");
         }
-        if ("rolled-back".equals(overall)) {
+        if (journal.view().phase() == JournalView.Phase.ROLLED_BACK) {
             throw new RolloutController.Refused(409, "pool rollout " + id() + " is rolled back already");
         }
-        journal.append("rollback", null, null, "kiln rollout rollback " + id());
-        overall = "running";
-        reason = null;
+        journal.append(EventType.ROLLBACK, null, null, "kiln rollout rollback " + id());
         start(() -> {
             try {
                 AsgPool pool = pool();
@@ -493,9 +475,8 @@ final class AsgRollout {
                     });
                 }
                 synchronized (this) {
-                    journal.append("rolled-back", null, null, onNew.size() + " instance(s) back on " + plan.fromAmi());
-                    overall = "rolled-back";
-                    reason = "rolled back";
+                    journal.append(
+                            EventType.ROLLED_BACK, null, null, onNew.size() + " instance(s) back on " + plan.fromAmi());
                     currentStep = null;
                 }
             } catch (InterruptedException e) {
@@ -527,13 +508,13 @@ final class AsgRollout {
         while (true) {
             AsgPool.RefreshState s = pool.refreshState(refreshId[0]);
             if (s != last) {
-                journal.append("milestone", null, "instance-refresh", s.name().toLowerCase());
+                journal.append(
+                        EventType.MILESTONE, null, "instance-refresh", s.name().toLowerCase());
                 last = s;
             }
             if (s == AsgPool.RefreshState.DONE) {
                 synchronized (this) {
-                    journal.append("done", null, null, "instance refresh " + refreshId[0] + " successful");
-                    overall = "done";
+                    journal.append(EventType.DONE, null, null, "instance refresh " + refreshId[0] + " successful");
                 }
                 return;
             }
@@ -576,9 +557,7 @@ final class AsgRollout {
     }
 
     private synchronized void halt(String why) throws IOException {
-        journal.append("halted", null, null, why);
-        overall = "halted";
-        reason = why;
+        journal.append(EventType.HALTED, null, null, why);
         currentStep = null;
         LOG.error("pool rollout {} HALTED: {}", id(), why);
     }

@@ -39,6 +39,7 @@ public final class Journal {
 
     private final Path dir;
     private final List<Event> events = new ArrayList<>();
+    private final JournalView view = new JournalView();
     private FileChannel out;
 
     private Journal(Path dir) {
@@ -74,8 +75,9 @@ public final class Journal {
                 if (line.isBlank()) {
                     continue;
                 }
+                Event event;
                 try {
-                    j.events.add(Json.MAPPER.readValue(line, Event.class));
+                    event = Json.MAPPER.readValue(line, Event.class);
                 } catch (IOException e) {
                     if (i == lines.size() - 1) {
                         LOG.warn("{}: dropping a torn last line (kiln serve stopped while writing it)", file);
@@ -83,6 +85,12 @@ public final class Journal {
                     }
                     throw new IOException(file + ":" + (i + 1) + ": not a journal event: " + e.getMessage(), e);
                 }
+                try {
+                    j.view.apply(event);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(file + ":" + (i + 1) + ": " + e.getMessage(), e);
+                }
+                j.events.add(event);
             }
             if (j.events.size() < lines.stream().filter(l -> !l.isBlank()).count()) {
                 j.rewrite(file);
@@ -134,11 +142,16 @@ public final class Journal {
         return List.copyOf(events);
     }
 
+    /** The events folded: the rollout's phase and each node's progress, current after each append. */
+    JournalView view() {
+        return view;
+    }
+
     /**
      * Appends an event and forces it to disk before returning. The file is opened at the first
      * append after {@link #close}: a finished rollout is still written to when it is rolled back.
      */
-    synchronized Event append(String type, String node, String step, String detail) throws IOException {
+    synchronized Event append(JournalView.EventType type, String node, String step, String detail) throws IOException {
         if (out == null) {
             out = FileChannel.open(
                     dir.resolve(EVENTS),
@@ -146,7 +159,7 @@ public final class Journal {
                     StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND);
         }
-        Event e = new Event(events.size() + 1L, Instant.now().toString(), type, node, step, detail);
+        Event e = new Event(events.size() + 1L, Instant.now().toString(), type.wire, node, step, detail);
         byte[] line = (Json.COMPACT.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
         ByteBuffer buf = ByteBuffer.wrap(line);
         while (buf.hasRemaining()) {
@@ -154,6 +167,7 @@ public final class Journal {
         }
         out.force(false);
         events.add(e);
+        view.apply(e);
         return e;
     }
 

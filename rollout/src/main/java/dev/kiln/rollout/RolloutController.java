@@ -5,6 +5,7 @@ import dev.kiln.core.store.Manifest;
 import dev.kiln.fleet.FleetFeeds;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
+import dev.kiln.rollout.JournalView.EventType;
 import dev.kiln.validator.NodeChecks;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -165,7 +166,11 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     private RolloutState start(Plan plan) throws IOException {
         String id = newId(plan.cluster());
         Journal journal = Journal.create(server.state(), id, plan);
-        journal.append("created", null, null, "target " + plan.target() + ", max unavailable " + plan.maxUnavailable());
+        journal.append(
+                EventType.CREATED,
+                null,
+                null,
+                "target " + plan.target() + ", max unavailable " + plan.maxUnavailable());
         RolloutRun run = new RolloutRun(this, journal, plan);
         runs.put(id, run);
         run.start();

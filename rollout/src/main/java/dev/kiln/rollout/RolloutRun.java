@@ -5,6 +5,7 @@ import dev.kiln.core.store.Manifest;
 import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.NodeStatus;
+import dev.kiln.rollout.JournalView.EventType;
 import dev.kiln.validator.NodeChecks;
 import java.io.IOException;
 import java.time.Duration;
@@ -37,8 +38,6 @@ final class RolloutRun {
     private final Plan plan;
     private final Map<String, Plan.Node> byName = new LinkedHashMap<>();
     private final Map<String, Integer> batchOf = new HashMap<>();
-    private volatile String overall = "running";
-    private volatile String reason;
     private volatile String currentStep;
     private volatile boolean pauseRequested;
     private volatile boolean abortRequested;
@@ -56,7 +55,6 @@ final class RolloutRun {
                 batchOf.put(n.name(), b.index());
             }
         }
-        replayOverall();
     }
 
     String id() {
@@ -69,105 +67,29 @@ final class RolloutRun {
 
     // ---- state from the journal ---------------------------------------------------------------
 
-    private void replayOverall() {
-        for (Journal.Event e : journal.events()) {
-            switch (e.type()) {
-                case "paused" -> overall = "paused";
-                case "resumed", "restarted", "created" -> overall = "running";
-                case "halted" -> {
-                    overall = "halted";
-                    reason = e.detail();
-                }
-                case "aborted" -> {
-                    overall = "aborted";
-                    reason = e.detail();
-                }
-                case "done" -> overall = "done";
-                case "rolled-back" -> {
-                    overall = "rolled-back";
-                    reason = e.detail();
-                }
-                default -> {}
-            }
-        }
+    /** running, paused, halted, done, aborted or rolled-back: what the journal says. */
+    private String overall() {
+        return journal.view().phase().wire;
     }
 
     /** Where a node got to, from the journal: state and the last step begun or ended. */
     record Progress(String state, String step, boolean stepEnded, Instant stepAt, String detail) {}
 
     Progress progress(String node) {
-        String state = "pending";
-        String step = null;
-        boolean ended = false;
-        Instant at = null;
-        String detail = null;
-        for (Journal.Event e : journal.events()) {
-            if (!node.equals(e.node())) {
-                continue;
-            }
-            switch (e.type()) {
-                case "begin" -> {
-                    state = "in-progress";
-                    step = e.step();
-                    ended = false;
-                    at = Instant.parse(e.at());
-                    detail = null;
-                }
-                case "end" -> {
-                    ended = true;
-                    detail = e.detail();
-                }
-                case "node-done" -> state = "done";
-                case "node-failed" -> {
-                    state = "failed";
-                    detail = e.detail();
-                }
-                case "node-skipped" -> {
-                    state = "skipped";
-                    detail = e.detail();
-                }
-                case "node-rolled-back" -> {
-                    state = "rolled-back";
-                    detail = e.detail();
-                }
-                case "node-retried" -> {
-                    // Down (repointed) and not back on its previous version: the retry starts again at
-                    // the repoint, not at preflight, which a node that is down cannot pass.
-                    boolean down = "failed".equals(state) && wentDownAt(step);
-                    state = down ? "retry-down" : "pending";
-                    step = null;
-                    ended = false;
-                    detail = e.detail();
-                }
-                default -> {}
-            }
-        }
-        return new Progress(state, step, ended, at, detail);
+        JournalView.Node n = journal.view().node(node);
+        return new Progress(n.state().wire, n.step(), n.stepEnded(), n.stepAt(), n.detail());
     }
 
     /** When the node's last "begin power" was journaled (its replacement's start), or null. */
     private Instant powerBegun(String node, String powerStep) {
-        Instant at = null;
-        for (Journal.Event e : journal.events()) {
-            if (node.equals(e.node()) && "begin".equals(e.type()) && powerStep.equals(e.step())) {
-                at = Instant.parse(e.at());
-            }
-        }
-        return at;
+        return journal.view().node(node).begun().get(powerStep);
     }
 
     /** Nodes this rollout took down (done, failed, or on their way): what a rollback takes back. */
     List<Plan.Node> replacedNodes() {
-        List<Plan.Node> out = new ArrayList<>();
-        for (Plan.Node n : byName.values()) {
-            for (Journal.Event e : journal.events()) {
-                if (n.name().equals(e.node()) && "begin".equals(e.type()) && "repoint".equals(e.step())) {
-                    out.add(n);
-                    break;
-                }
-            }
-        }
-        return out;
+        return byName.values().stream()
+                .filter(n -> journal.view().node(n.name()).repointed())
+                .toList();
     }
 
     RolloutState state() {
@@ -180,7 +102,7 @@ final class RolloutRun {
         List<Journal.Event> events = journal.events();
         String started = events.isEmpty() ? plan.createdAt() : events.get(0).at();
         String ended = null;
-        if (!"running".equals(overall) && !"paused".equals(overall) && !events.isEmpty()) {
+        if (!journal.view().phase().active() && !events.isEmpty()) {
             ended = events.get(events.size() - 1).at();
         }
         Instant end = ended == null ? Instant.now() : Instant.parse(ended);
@@ -188,8 +110,8 @@ final class RolloutRun {
                 id(),
                 plan.cluster(),
                 plan.target(),
-                overall,
-                reason,
+                overall(),
+                journal.view().reason(),
                 currentStep,
                 started,
                 ended,
@@ -204,31 +126,29 @@ final class RolloutRun {
     // ---- operator actions ---------------------------------------------------------------------
 
     synchronized RolloutState pause() throws IOException, RolloutController.Refused {
-        if (!"running".equals(overall)) {
-            throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall + ", not running");
+        if (journal.view().phase() != JournalView.Phase.RUNNING) {
+            throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall() + ", not running");
         }
         pauseRequested = true;
-        journal.append("paused", null, null, "by the operator; nodes in progress finish, no new node starts");
-        overall = "paused";
+        journal.append(EventType.PAUSED, null, null, "by the operator; nodes in progress finish, no new node starts");
         return state();
     }
 
     synchronized RolloutState resume() throws IOException, RolloutController.Refused {
-        if (!"paused".equals(overall) && !"halted".equals(overall)) {
+        JournalView.Phase phase = journal.view().phase();
+        if (phase != JournalView.Phase.PAUSED && phase != JournalView.Phase.HALTED) {
             throw new RolloutController.Refused(
-                    409, "rollout " + id() + " is " + overall + "; only a paused or" + " halted rollout resumes");
+                    409, "rollout " + id() + " is " + overall() + "; only a paused or" + " halted rollout resumes");
         }
-        journal.append("resumed", null, null, "by the operator");
+        journal.append(EventType.RESUMED, null, null, "by the operator");
         // A node that failed (or was taken back) is tried again in this attempt, from where it
         // stands: one still up starts at preflight, one that went down at the repoint.
         for (Plan.Node n : byName.values()) {
             String st = progress(n.name()).state();
             if ("failed".equals(st) || "rolled-back".equals(st)) {
-                journal.append("node-retried", n.name(), null, "after " + st + ", by kiln rollout resume");
+                journal.append(EventType.NODE_RETRIED, n.name(), null, "after " + st + ", by kiln rollout resume");
             }
         }
-        overall = "running";
-        reason = null;
         pauseRequested = false;
         haltRequested = false;
         start();
@@ -236,17 +156,15 @@ final class RolloutRun {
     }
 
     synchronized RolloutState abort() throws IOException, RolloutController.Refused {
-        if (!state().active() && !"halted".equals(overall)) {
-            throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall + " already");
+        if (!journal.view().phase().allows(JournalView.Phase.ABORTED)) {
+            throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall() + " already");
         }
         abortRequested = true;
         journal.append(
-                "aborted",
+                EventType.ABORTED,
                 null,
                 null,
                 "by the operator; nodes not started stay on their versions, nodes in progress finish");
-        overall = "aborted";
-        reason = "aborted by the operator";
         // The journal stays open: nodes in progress finish and their outcome is journaled.
         return state();
     }
@@ -258,18 +176,16 @@ final class RolloutRun {
     }
 
     synchronized void markRolledBack(String by) throws IOException {
-        journal.append("rolled-back", null, null, "kiln rollout rollback " + id() + ": rollout " + by);
-        overall = "rolled-back";
-        reason = "rolled back";
+        journal.append(EventType.ROLLED_BACK, null, null, "kiln rollout rollback " + id() + ": rollout " + by);
     }
 
     /** After a kiln serve restart: journal it and go on, unless it was paused. */
     void restarted() throws IOException {
-        if ("paused".equals(overall)) {
+        if (journal.view().phase() == JournalView.Phase.PAUSED) {
             pauseRequested = true;
             return;
         }
-        journal.append("restarted", null, null, "kiln serve restarted; re-probing nodes that were in progress");
+        journal.append(EventType.RESTARTED, null, null, "kiln serve restarted; re-probing nodes that were in progress");
         start();
     }
 
@@ -332,9 +248,8 @@ final class RolloutRun {
                 return;
             }
             synchronized (this) {
-                if ("running".equals(overall)) {
-                    journal.append("done", null, null, byName.size() + " node(s) replaced");
-                    overall = "done";
+                if (journal.view().phase() == JournalView.Phase.RUNNING) {
+                    journal.append(EventType.DONE, null, null, byName.size() + " node(s) replaced");
                     currentStep = null;
                     journal.close();
                     LOG.info("rollout {} done", id());
@@ -494,12 +409,10 @@ final class RolloutRun {
     }
 
     private synchronized void halt(String why) throws IOException {
-        if (!"running".equals(overall)) {
+        if (journal.view().phase() != JournalView.Phase.RUNNING) {
             return;
         }
-        journal.append("halted", null, null, why);
-        overall = "halted";
-        reason = why;
+        journal.append(EventType.HALTED, null, null, why);
         currentStep = null;
         LOG.error("rollout {} HALTED: {}", id(), why);
     }
@@ -511,7 +424,7 @@ final class RolloutRun {
     }
 
     /** Whether a node at {@code step} had been taken down: from the repoint on, or taken back. */
-    private static boolean wentDownAt(String step) {
+    static boolean wentDownAt(String step) {
         return step != null && (step.startsWith("rollback-") || STEPS.indexOf(step) >= STEPS.indexOf("repoint"));
     }
 
@@ -557,7 +470,7 @@ final class RolloutRun {
                     if (stoppingBefore(step)) {
                         return false;
                     }
-                    journal.append("begin", n.name(), step, null);
+                    journal.append(EventType.BEGIN, n.name(), step, null);
                 }
                 currentStep = step + " " + n.name();
                 String detail;
@@ -571,17 +484,17 @@ final class RolloutRun {
                         default -> throw new IllegalStateException(step);
                     };
                 } catch (ClusterGuard.DrainBlocked e) {
-                    journal.append("node-skipped", n.name(), step, e.getMessage() + "; retried at the end");
+                    journal.append(EventType.NODE_SKIPPED, n.name(), step, e.getMessage() + "; retried at the end");
                     return true;
                 } catch (StepFailed e) {
                     return failed(n, step, e.getMessage());
                 } catch (IOException | RuntimeException e) {
                     return failed(n, step, e.getMessage() == null ? e.toString() : e.getMessage());
                 }
-                journal.append("end", n.name(), step, detail);
+                journal.append(EventType.END, n.name(), step, detail);
             }
             server.clearDirective(n.mac());
-            journal.append("node-done", n.name(), null, "on " + n.to());
+            journal.append(EventType.NODE_DONE, n.name(), null, "on " + n.to());
             return true;
         }
     }
@@ -616,7 +529,7 @@ final class RolloutRun {
     }
 
     private boolean failed(Plan.Node n, String step, String why) throws IOException, InterruptedException {
-        journal.append("node-failed", n.name(), step, why);
+        journal.append(EventType.NODE_FAILED, n.name(), step, why);
         LOG.error("rollout {}: {} failed at {}: {}", id(), n.name(), step, why);
         haltRequested = true;
         boolean wentDown = STEPS.indexOf(step) >= STEPS.indexOf("repoint");
@@ -645,7 +558,7 @@ final class RolloutRun {
                 String step = steps.get(i);
                 boolean again = resuming && i == from && step.equals(p.step()) && !p.stepEnded();
                 if (!again) {
-                    journal.append("begin", n.name(), step, "back to " + back);
+                    journal.append(EventType.BEGIN, n.name(), step, "back to " + back);
                 }
                 currentStep = step + " " + n.name();
                 String detail;
@@ -665,13 +578,16 @@ final class RolloutRun {
                     };
                 } catch (StepFailed | ClusterGuard.DrainBlocked | IOException | RuntimeException e) {
                     journal.append(
-                            "node-failed", n.name(), step, "rollback to " + back + " failed too: " + e.getMessage());
+                            EventType.NODE_FAILED,
+                            n.name(),
+                            step,
+                            "rollback to " + back + " failed too: " + e.getMessage());
                     return false;
                 }
-                journal.append("end", n.name(), step, detail);
+                journal.append(EventType.END, n.name(), step, detail);
             }
             server.clearDirective(n.mac());
-            journal.append("node-rolled-back", n.name(), null, "back on " + back);
+            journal.append(EventType.NODE_ROLLED_BACK, n.name(), null, "back on " + back);
             return false;
         }
     }
@@ -795,10 +711,10 @@ final class RolloutRun {
             // Milestones for the timeline (and bench/rollout.sh's split of a replacement). A fast
             // node may skip straight to ready between two looks: booted is then recorded with it.
             if (fresh && !NodeStatus.IPXE.equals(s.step()) && seen.add("booted")) {
-                journal.append("milestone", n.name(), "booted", "its agent reported booting");
+                journal.append(EventType.MILESTONE, n.name(), "booted", "its agent reported booting");
             }
             if (fresh && "ready".equals(s.step()) && seen.add("ready")) {
-                journal.append("milestone", n.name(), "ready", "ready on " + s.reportedImage());
+                journal.append(EventType.MILESTONE, n.name(), "ready", "ready on " + s.reportedImage());
             }
             if (fresh && "failed".equals(s.step())) {
                 throw new StepFailed(n.name() + " reported failed on " + s.reportedImage() + " ("
@@ -823,7 +739,8 @@ final class RolloutRun {
                         }
                     }
                     if (seen.add("checks")) {
-                        journal.append("milestone", n.name(), "checks", checksAsked ? "checks passed" : "no checks");
+                        journal.append(
+                                EventType.MILESTONE, n.name(), "checks", checksAsked ? "checks passed" : "no checks");
                     }
                     String missing = guard.rejoined(n);
                     if (missing == null) {
