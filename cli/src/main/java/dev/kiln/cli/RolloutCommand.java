@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
         footer = {
             "",
             "Examples:",
-            "  kiln rollout plan --cluster prod-a --to debian-node@prod --max-unavailable 10% -o plan.json",
+            "  kiln rollout plan --cluster prod-a --to debian-node@prod --max-unavailable 10%% -o plan.json",
             "  kiln rollout apply plan.json --watch",
             "  kiln rollout status --watch",
             "  kiln rollout rollback prod-a-20261130-101500"
