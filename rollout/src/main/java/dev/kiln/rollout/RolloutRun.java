@@ -322,17 +322,12 @@ final class RolloutRun {
                     long replacing = running.keySet().stream()
                             .filter(RolloutRun::wasServing)
                             .count();
-                    int slots = (int) (plan.maxUnavailable() - down - replacing);
-                    for (var it = pending.iterator(); it.hasNext(); ) {
-                        Plan.Node n = it.next();
-                        if (wasServing(n) && slots <= 0 && !alreadyDown(n)) {
-                            continue;
-                        }
-                        it.remove();
+                    List<Admission.Candidate> waiting = pending.stream()
+                            .map(n -> new Admission.Candidate(n, wasServing(n), alreadyDown(n)))
+                            .toList();
+                    for (Plan.Node n : Admission.admit(waiting, replacing, down, plan.maxUnavailable())) {
+                        pending.remove(n);
                         running.put(n, pool.submit(() -> replaceNode(n)));
-                        if (wasServing(n)) {
-                            slots--;
-                        }
                     }
                     if (running.isEmpty() && !pending.isEmpty()) {
                         if (waitingSince == null) {
