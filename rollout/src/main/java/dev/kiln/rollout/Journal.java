@@ -69,30 +69,47 @@ public final class Journal {
         Journal j = new Journal(dir);
         Path file = dir.resolve(EVENTS);
         if (Files.exists(file)) {
-            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-            for (int i = 0; i < lines.size(); i++) {
-                String line = lines.get(i);
-                if (line.isBlank()) {
-                    continue;
+            byte[] bytes = Files.readAllBytes(file);
+            // Lines as bytes: a cut may fall inside a multi-byte character of the last one.
+            List<byte[]> lines = new ArrayList<>();
+            int from = 0;
+            for (int i = 0; i <= bytes.length; i++) {
+                if (i == bytes.length || bytes[i] == '\n') {
+                    if (i > from) {
+                        lines.add(java.util.Arrays.copyOfRange(bytes, from, i));
+                    }
+                    from = i + 1;
                 }
+            }
+            for (int i = 0; i < lines.size(); i++) {
                 Event event;
                 try {
+                    String line = StandardCharsets.UTF_8
+                            .newDecoder()
+                            .decode(java.nio.ByteBuffer.wrap(lines.get(i)))
+                            .toString();
+                    if (line.isBlank()) {
+                        continue;
+                    }
                     event = Json.MAPPER.readValue(line, Event.class);
                 } catch (IOException e) {
                     if (i == lines.size() - 1) {
                         LOG.warn("{}: dropping a torn last line (kiln serve stopped while writing it)", file);
                         break;
                     }
-                    throw new IOException(file + ":" + (i + 1) + ": not a journal event: " + e.getMessage(), e);
+                    throw new IOException(file + " line " + (i + 1) + ": not a journal event: " + e.getMessage(), e);
                 }
                 try {
                     j.view.apply(event);
                 } catch (IllegalArgumentException e) {
-                    throw new IOException(file + ":" + (i + 1) + ": " + e.getMessage(), e);
+                    throw new IOException(file + " line " + (i + 1) + ": " + e.getMessage(), e);
                 }
                 j.events.add(event);
             }
-            if (j.events.size() < lines.stream().filter(l -> !l.isBlank()).count()) {
+            // A torn line goes; so does a missing last newline (a line cut just before it is a
+            // whole event, but the next append must not run on into it).
+            boolean unterminated = bytes.length > 0 && bytes[bytes.length - 1] != '\n';
+            if (j.events.size() < lines.size() || unterminated) {
                 j.rewrite(file);
             }
         }
