@@ -50,7 +50,9 @@ import org.junit.jupiter.api.io.TempDir;
  *       members with every key, their disks kept.
  * </ol>
  *
- * The refusals of ambiguous and foreign disks are NodeStorageTest's (a validation run of its own).
+ * The refusals of ambiguous and foreign disks are NodeStorageTest's (a validation run of its own);
+ * each BMC driver's power cycle and boot override against the lab's BMCs alone, IpmiSimBmcTest's and
+ * RedfishServiceTest's. This lab is also what kiln lab up makes, so it stands for LabTest too.
  */
 @Tag("vm")
 class RolloutLabTest {
@@ -99,9 +101,15 @@ class RolloutLabTest {
                         .contains("on /var/lib/kiln-data, binds /var/lib/etcd /var/lib/containerd");
             }
 
-            // 1. A BMC that rejects its credential blocks the plan, whichever the driver.
+            // 1. kiln lab's inventory names each BMC and where its password is, never the password;
+            // a BMC that rejects its credential blocks the plan, whichever the driver.
             Path pass = dir.resolve("bmc.pass");
             String good = Files.readString(pass);
+            assertThat(byName.values().stream()
+                            .map(m -> m.node().bmc().driver())
+                            .distinct())
+                    .containsExactlyInAnyOrder("ipmi", "redfish");
+            assertThat(Files.readString(dir.resolve("inventory.yaml"))).doesNotContain(good.strip());
             Files.writeString(pass, "wrong-password\n");
             Plan refused = controller.plan(request(cluster, b.ref()));
             Files.writeString(pass, good);
