@@ -71,6 +71,9 @@ class NodeStorageTest {
                 .contains("storage data: /dev/vda (8.0G, serial kiln-m1-d0) carries ext4 labelled 'backup', not"
                         + " kiln's label 'kiln-data': left untouched")
                 .contains("takeover: true");
+        assertThat(nodes.get("m1").console())
+                .as("a failed qemu-pxe node keeps the end of its console")
+                .isNotEmpty();
         assertThat(nodes.get("w1").failure().step()).isEqualTo("storage");
         assertThat(nodes.get("w1").failure().error())
                 .contains("storage data: 2 disks match {minSize: 8G, pick: largest}")
