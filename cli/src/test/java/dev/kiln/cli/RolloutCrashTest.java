@@ -83,16 +83,7 @@ class RolloutCrashTest {
     }
 
     private void start(String log) throws Exception {
-        serve.start(
-                dir.resolve(log),
-                Map.of(),
-                List.of(
-                        "--inventory",
-                        dir.resolve("inventory.yaml").toString(),
-                        "--store",
-                        dir.resolve("store").toString(),
-                        "--simulate-machines",
-                        "1.5"));
+        serve.startSimulated(dir, dir.resolve(log), "1.5");
     }
 
     private int nodes(Predicate<JsonNode> which) throws Exception {

@@ -9,7 +9,6 @@ import dev.kiln.rollout.SimulatedMachines;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,16 +34,7 @@ class RolloutSemanticsTest {
         SimFleet.prepare(dir, 1, 3);
         state = dir.resolve("state");
         serve = new ServeProcess(state);
-        serve.start(
-                dir.resolve("serve.log"),
-                Map.of(),
-                List.of(
-                        "--inventory",
-                        dir.resolve("inventory.yaml").toString(),
-                        "--store",
-                        dir.resolve("store").toString(),
-                        "--simulate-machines",
-                        "0.2"));
+        serve.startSimulated(dir, dir.resolve("serve.log"), "0.2");
         ServeProcess.await("every simulated node ready", Duration.ofSeconds(60), () -> ready(SimFleet.A) == 4);
     }
 

@@ -78,6 +78,23 @@ final class ServeProcess {
         });
     }
 
+    /**
+     * Starts it on a SIMULATED fleet made by SimFleet.prepare(fleetDir, ...): the inventory and
+     * store there, machines booting in {@code bootSeconds}.
+     */
+    void startSimulated(Path fleetDir, Path log, String bootSeconds) throws Exception {
+        start(
+                log,
+                Map.of(),
+                List.of(
+                        "--inventory",
+                        fleetDir.resolve("inventory.yaml").toString(),
+                        "--store",
+                        fleetDir.resolve("store").toString(),
+                        "--simulate-machines",
+                        bootSeconds));
+    }
+
     /** SIGKILL: no shutdown hook runs, nothing is saved on the way out. */
     void kill() throws InterruptedException {
         if (process != null) {
