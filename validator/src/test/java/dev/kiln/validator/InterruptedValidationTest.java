@@ -28,13 +28,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  * live runs alone.
  */
 @Tag("vm")
-@Execution(ExecutionMode.CONCURRENT)
 class InterruptedValidationTest {
     private static final Pattern RUN = Pattern.compile("run (kv[0-9a-f]{6}):");
 
     @TempDir
     Path work;
 
+    @Execution(ExecutionMode.CONCURRENT)
     @ParameterizedTest
     @ValueSource(strings = {"container", "qemu-pxe"})
     void sigintWhileNodesBootTearsEverythingDown(String provider) throws Exception {
@@ -50,6 +50,7 @@ class InterruptedValidationTest {
         }
     }
 
+    @Execution(ExecutionMode.CONCURRENT)
     @ParameterizedTest
     @ValueSource(strings = {"container", "qemu-pxe"})
     void cleanupRemovesWhatAKilledRunLeft(String provider) throws Exception {

@@ -29,12 +29,12 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
  * S3PxeBootTest's (from an S3 store) and ValidateQemuPxeTest's (a 1+2 cluster).
  */
 @Tag("vm")
-@Execution(ExecutionMode.CONCURRENT)
 class PxeBootTest {
 
     @TempDir
     Path tmp;
 
+    @Execution(ExecutionMode.CONCURRENT)
     @Test
     void nodeWhoseMetadataLacksAValueFailsNamingTheKeyAndStartsNothingThatNeedsIt() throws Exception {
         TestImages.debianNode();
@@ -67,6 +67,7 @@ class PxeBootTest {
         assertThat(node.path("detail").asText()).contains("ntpServer").contains("@@ntp_server@@");
     }
 
+    @Execution(ExecutionMode.CONCURRENT)
     @Test
     void firstMasterFailsWhenANodeOfItsClusterNeverComes() throws Exception {
         Manifest m = TestImages.debianNode();

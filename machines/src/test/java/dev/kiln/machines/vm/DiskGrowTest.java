@@ -35,7 +35,6 @@ import org.junit.jupiter.params.provider.EnumSource;
  * firmwares boot side by side: their machines share nothing.
  */
 @Tag("vm")
-@Execution(ExecutionMode.CONCURRENT)
 class DiskGrowTest {
     static final Pattern IDENTITY = Pattern.compile("kiln-image: (\\{.*\\})");
     static final Pattern BOOT = Pattern.compile("kiln-boot: firmware=(\\S+) root=(\\S+) fstype=(\\S+) netroot=(\\S+)");
@@ -49,6 +48,7 @@ class DiskGrowTest {
     @TempDir
     Path work;
 
+    @Execution(ExecutionMode.CONCURRENT)
     @ParameterizedTest
     @EnumSource(QemuMachine.Firmware.class)
     void bootsReportsItsImageAndItsRootFillsAnEnlargedDiskOnFirstBootAndStaysSoOnTheNext(QemuMachine.Firmware firmware)
