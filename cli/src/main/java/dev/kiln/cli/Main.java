@@ -54,7 +54,7 @@ public final class Main {
     }
 
     static int run(String... args) {
-        return new CommandLine(new Main())
+        return HelpText.joinParagraphs(new CommandLine(new Main()))
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     cmd.getErr().println("kiln: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
                     if (System.getenv("KILN_DEBUG") != null) {

@@ -12,11 +12,11 @@ import picocli.CommandLine;
 
 /**
  * Every command's and subcommand's --help, as a user reads it: no picocli warning (an unescaped %
- * in a text, say), and an example.
+ * in a text, say), no sentence broken where the source text was wrapped, and an example.
  */
 class HelpTest {
     @Test
-    void everyHelpIsFreeOfWarningsAndShowsAnExample() {
+    void everyHelpIsFreeOfWarningsAndBrokenSentencesAndShowsAnExample() {
         List<String> commands = new ArrayList<>();
         walk(new CommandLine(new Main()), List.of(), commands);
         assertThat(commands).hasSizeGreaterThan(20);
@@ -30,6 +30,20 @@ class HelpTest {
                                 .filter(l -> l.contains("WARN"))
                                 .findFirst()
                                 .orElse(""));
+            }
+            // A sentence broken where the source was wrapped: a short line ending in a word, the
+            // sentence going on, lower case, on the next line (picocli's own wrapping fills lines).
+            List<String> lines = said.lines().toList();
+            for (int i = 0; i + 1 < lines.size(); i++) {
+                String l = lines.get(i);
+                String next = lines.get(i + 1);
+                if (l.length() < 50
+                        && !l.isBlank()
+                        && l.matches(".*[a-z]$")
+                        && !l.startsWith(" ")
+                        && next.matches("^[a-z(].*")) {
+                    problems.add("kiln " + c + " --help breaks a sentence: '" + l + "' / '" + next + "'");
+                }
             }
             if (!c.isEmpty() && !c.equals("help") && !said.contains("kiln " + c.split(" ")[0])) {
                 problems.add("kiln " + c + " --help shows no example (no line with 'kiln " + c.split(" ")[0] + "')");
