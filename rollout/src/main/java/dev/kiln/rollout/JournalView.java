@@ -114,8 +114,9 @@ final class JournalView {
             String detail,
             String lastFailure,
             boolean repointed,
-            Map<String, Instant> begun) {
-        static final Node PENDING = new Node(NodeState.PENDING, null, false, null, null, null, false, Map.of());
+            Map<String, Instant> begun,
+            int retries) {
+        static final Node PENDING = new Node(NodeState.PENDING, null, false, null, null, null, false, Map.of(), 0);
     }
 
     private Phase phase = Phase.RUNNING;
@@ -173,10 +174,20 @@ final class JournalView {
                         null,
                         n.lastFailure(),
                         n.repointed() || "repoint".equals(e.step()),
-                        Map.copyOf(begun));
+                        Map.copyOf(begun),
+                        n.retries());
             }
             case END ->
-                new Node(n.state(), n.step(), true, n.stepAt(), e.detail(), n.lastFailure(), n.repointed(), n.begun());
+                new Node(
+                        n.state(),
+                        n.step(),
+                        true,
+                        n.stepAt(),
+                        e.detail(),
+                        n.lastFailure(),
+                        n.repointed(),
+                        n.begun(),
+                        n.retries());
             case NODE_DONE -> with(n, NodeState.DONE, n.detail());
             case NODE_FAILED ->
                 new Node(
@@ -187,7 +198,8 @@ final class JournalView {
                         e.detail(),
                         e.detail(),
                         n.repointed(),
-                        n.begun());
+                        n.begun(),
+                        n.retries());
             case NODE_SKIPPED -> with(n, NodeState.SKIPPED, e.detail());
             case NODE_ROLLED_BACK -> with(n, NodeState.ROLLED_BACK, e.detail());
             case NODE_RETRIED -> {
@@ -202,13 +214,23 @@ final class JournalView {
                         e.detail(),
                         n.lastFailure(),
                         n.repointed(),
-                        n.begun());
+                        n.begun(),
+                        n.retries() + 1);
             }
             default -> n;
         };
     }
 
     private static Node with(Node n, NodeState state, String detail) {
-        return new Node(state, n.step(), n.stepEnded(), n.stepAt(), detail, n.lastFailure(), n.repointed(), n.begun());
+        return new Node(
+                state,
+                n.step(),
+                n.stepEnded(),
+                n.stepAt(),
+                detail,
+                n.lastFailure(),
+                n.repointed(),
+                n.begun(),
+                n.retries());
     }
 }

@@ -450,7 +450,11 @@ final class RolloutRun {
         Progress p = progress(n.name());
         boolean retryDown = "retry-down".equals(p.state());
         boolean fresh = "pending".equals(p.state()) || "skipped".equals(p.state()) || retryDown;
-        int from = retryDown ? STEPS.indexOf("repoint") : fresh ? 0 : STEPS.indexOf(p.step()) + (p.stepEnded() ? 1 : 0);
+        // A master tried again drains first: the failed boot may have joined etcd, and its member
+        // must go before a clean boot joins under the same name.
+        int from = retryDown
+                ? STEPS.indexOf("master".equals(n.role()) ? "drain" : "repoint")
+                : fresh ? 0 : STEPS.indexOf(p.step()) + (p.stepEnded() ? 1 : 0);
         if (!fresh && p.step() != null && p.step().startsWith("rollback-")) {
             return rollbackNode(n, true);
         }
@@ -473,7 +477,7 @@ final class RolloutRun {
                     detail = switch (step) {
                         case "preflight" -> preflight(n, guard);
                         case "drain" -> drain(n, guard);
-                        case "repoint" -> repoint(n, to, guard);
+                        case "repoint" -> repoint(n, to, guard, false);
                         case "power" -> power(n, target, replacer, resuming, "power");
                         case "confirm" -> confirm(n, to, guard, powerBegun(n.name(), "power"));
                         default -> throw new IllegalStateException(step);
@@ -560,7 +564,7 @@ final class RolloutRun {
                 try {
                     detail = switch (step) {
                         case "rollback-drain" -> guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), true);
-                        case "rollback-repoint" -> repoint(n, back, guard);
+                        case "rollback-repoint" -> repoint(n, back, guard, true);
                         // The AMI of the version it goes back to, not the plan's target AMI.
                         case "rollback-power" ->
                             power(
@@ -617,9 +621,9 @@ final class RolloutRun {
         return guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), plan.forceDrain());
     }
 
-    private String repoint(Plan.Node n, ImageRef to, ClusterGuard guard) throws IOException {
+    private String repoint(Plan.Node n, ImageRef to, ClusterGuard guard, boolean back) throws IOException {
         Map<String, String> directive = new LinkedHashMap<>();
-        directive.put("reimage", id());
+        directive.put("reimage", reimageId(n, back));
         String checks = controller.checksFor(to);
         if (checks != null) {
             directive.put("kilnChecks", checks);
@@ -637,6 +641,17 @@ final class RolloutRun {
         server.repoint(n.mac(), to);
         return "kiln serve hands " + n.name() + " " + to
                 + (directive.containsKey("role") ? "; it joins through " + directive.get("masterAddr") : "");
+    }
+
+    /**
+     * The id a boot's reimage is known by: the rollout's, made unique per attempt and for the way
+     * back. A node-local disk is wiped once per id, so a node taken back (or tried again) after a
+     * boot that wrote to its disk gets a clean disk too, never the data of the boot that failed
+     * (whose etcd member was removed).
+     */
+    private String reimageId(Plan.Node n, boolean back) {
+        int retries = journal.view().node(n.name()).retries();
+        return id() + (retries > 0 ? "-retry" + retries : "") + (back ? "-rollback" : "");
     }
 
     /** The cluster's other masters that booted and report ready (a join goes through one). */
