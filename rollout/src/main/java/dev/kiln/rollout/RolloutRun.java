@@ -391,16 +391,14 @@ final class RolloutRun {
     }
 
     private String failureOf(String node, Progress p) {
-        for (int i = journal.events().size() - 1; i >= 0; i--) {
-            Journal.Event e = journal.events().get(i);
-            if (node.equals(e.node()) && "node-failed".equals(e.type())) {
-                return e.detail()
-                        + ("rolled-back".equals(p.state())
-                                ? "; it was rolled back to " + byName.get(node).from()
-                                : "");
-            }
+        String failed = journal.view().node(node).lastFailure();
+        if (failed == null) {
+            return p.detail();
         }
-        return p.detail();
+        return failed
+                + ("rolled-back".equals(p.state())
+                        ? "; it was rolled back to " + byName.get(node).from()
+                        : "");
     }
 
     private synchronized void halt(String why) throws IOException {
