@@ -16,16 +16,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.api.parallel.Execution;
-import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A validation stopped in the middle: Ctrl-C tears it down itself; after kill -9 (nothing runs any
  * more), kiln validate --cleanup removes what it left.
- * Its runs go two at a time: each has its own run id, network and tmp root, and --cleanup leaves
- * live runs alone.
+ * One run at a time: two qemu-pxe runs side by side (six machines on two cores) took longer than
+ * one after the other.
  */
 @Tag("vm")
 class InterruptedValidationTest {
@@ -34,7 +32,6 @@ class InterruptedValidationTest {
     @TempDir
     Path work;
 
-    @Execution(ExecutionMode.CONCURRENT)
     @ParameterizedTest
     @ValueSource(strings = {"container", "qemu-pxe"})
     void sigintWhileNodesBootTearsEverythingDown(String provider) throws Exception {
@@ -50,7 +47,6 @@ class InterruptedValidationTest {
         }
     }
 
-    @Execution(ExecutionMode.CONCURRENT)
     @ParameterizedTest
     @ValueSource(strings = {"container", "qemu-pxe"})
     void cleanupRemovesWhatAKilledRunLeft(String provider) throws Exception {
