@@ -119,6 +119,13 @@ final class JournalView {
         static final Node PENDING = new Node(NodeState.PENDING, null, false, null, null, null, false, Map.of(), 0);
     }
 
+    /** Whether a node at {@code step} had been taken down: from the repoint on, or taken back. */
+    static boolean wentDownAt(String step) {
+        return step != null
+                && (step.startsWith("rollback-")
+                        || RolloutRun.STEPS.indexOf(step) >= RolloutRun.STEPS.indexOf("repoint"));
+    }
+
     private Phase phase = Phase.RUNNING;
     private String reason;
     private final Map<String, Node> nodes = new HashMap<>();
@@ -205,7 +212,7 @@ final class JournalView {
             case NODE_RETRIED -> {
                 // Down (failed from the repoint on) and not back: the retry starts at the repoint,
                 // not at preflight, which a node that is down cannot pass.
-                boolean down = n.state() == NodeState.FAILED && RolloutRun.wentDownAt(n.step());
+                boolean down = n.state() == NodeState.FAILED && wentDownAt(n.step());
                 yield new Node(
                         down ? NodeState.RETRY_DOWN : NodeState.PENDING,
                         null,

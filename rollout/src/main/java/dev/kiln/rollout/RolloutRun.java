@@ -294,8 +294,8 @@ final class RolloutRun {
     private boolean runBatch(List<Plan.Node> batch) throws InterruptedException, IOException {
         List<Plan.Node> pending = new ArrayList<>();
         for (Plan.Node n : batch) {
-            String st = progress(n.name()).state();
-            if (st.equals("pending") || st.equals("in-progress") || st.equals("skipped") || st.equals("retry-down")) {
+            if (JournalView.NodeState.TO_DO.contains(
+                    journal.view().node(n.name()).state())) {
                 pending.add(n);
             }
         }
@@ -412,13 +412,9 @@ final class RolloutRun {
 
     /** A node this rollout took down and has not brought back: its budget is already spent. */
     private boolean alreadyDown(Plan.Node n) {
-        Progress p = progress(n.name());
-        return "retry-down".equals(p.state()) || ("in-progress".equals(p.state()) && wentDownAt(p.step()));
-    }
-
-    /** Whether a node at {@code step} had been taken down: from the repoint on, or taken back. */
-    static boolean wentDownAt(String step) {
-        return step != null && (step.startsWith("rollback-") || STEPS.indexOf(step) >= STEPS.indexOf("repoint"));
+        JournalView.Node v = journal.view().node(n.name());
+        return v.state() == JournalView.NodeState.RETRY_DOWN
+                || (v.state() == JournalView.NodeState.IN_PROGRESS && JournalView.wentDownAt(v.step()));
     }
 
     /**
@@ -446,7 +442,7 @@ final class RolloutRun {
     /** Replaces one node; true when it is confirmed on its target. */
     private boolean replaceNode(Plan.Node n) throws IOException, InterruptedException {
         Progress p = progress(n.name());
-        boolean retryDown = "retry-down".equals(p.state());
+        boolean retryDown = journal.view().node(n.name()).state() == JournalView.NodeState.RETRY_DOWN;
         boolean fresh = "pending".equals(p.state()) || "skipped".equals(p.state()) || retryDown;
         // A master tried again drains first: the failed boot may have joined etcd, and its member
         // must go before a clean boot joins under the same name.
