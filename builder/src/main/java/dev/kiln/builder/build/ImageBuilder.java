@@ -265,11 +265,20 @@ public final class ImageBuilder {
             Path initrd = rootfs.resolve("boot/initrd.img-" + root.kernelRelease());
             String cmdline = spec.kernel().cmdline();
             // The writers only read the root: they run side by side (mksquashfs is CPU-bound, tar
-            // and the disk's mkfs.ext4 mostly I/O).
+            // and the disk's mkfs.ext4 mostly I/O). Each hashes what it wrote for the manifest as
+            // soon as it is written, while the others still write, and the contents listing
+            // (a hash per file of the root) is one more of them.
+            ArtifactHashes hashes = new ArtifactHashes(out);
             Map<String, StepBody<Void>> writers = new LinkedHashMap<>();
+            writers.put("write " + Contents.FILE + " (every file of the root, hashed)", s -> {
+                Contents.write(rootfs, out.resolve(Contents.FILE));
+                hashes.add(out.resolve(Contents.FILE));
+                return null;
+            });
             if (spec.wants(Output.ROOTFS_TAR)) {
                 writers.put("write rootfs.tar", s -> {
                     RootfsArtifacts.tar(rootfs, out.resolve("rootfs.tar"), date.epoch());
+                    hashes.add(out.resolve("rootfs.tar"));
                     return null;
                 });
             }
@@ -279,7 +288,8 @@ public final class ImageBuilder {
                     Files.createDirectories(pxe);
                     Path squash = pxe.resolve("rootfs.squashfs");
                     RootfsArtifacts.squashfs(rootfs, squash, date.epoch(), s);
-                    PxeBundle.write(pxe, kernel, initrd, Hashing.sha256(squash), cmdline);
+                    PxeBundle.write(pxe, kernel, initrd, hashes.add(squash), cmdline);
+                    hashes.addTree(pxe);
                     return null;
                 });
             }
@@ -298,17 +308,17 @@ public final class ImageBuilder {
                                     spec.name() + ":" + spec.version(),
                                     date.epoch()),
                             s);
+                    hashes.addTree(disk);
                     return null;
                 });
             }
             inParallel(writers);
-            Manifest manifest = step("manifest, SBOM and contents", s -> {
-                Contents.write(rootfs, out.resolve(Contents.FILE));
+            Manifest manifest = step("manifest and SBOM", s -> {
                 Files2.deleteRecursively(work);
                 double seconds =
                         java.time.Duration.between(started, Instant.now()).toMillis() / 1000.0;
                 Manifest m = ManifestAssembler.assemble(
-                        plan, root.installed(), root.kernelRelease(), builtAt, seconds, out, downloads);
+                        plan, root.installed(), root.kernelRelease(), builtAt, seconds, hashes, downloads);
                 Json.MAPPER.writeValue(out.resolve(Sbom.FILE).toFile(), Sbom.of(m));
                 return m;
             });

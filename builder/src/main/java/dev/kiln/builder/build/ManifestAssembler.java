@@ -4,7 +4,6 @@ import dev.kiln.builder.apt.AptIndex;
 import dev.kiln.builder.spec.ImageSpec;
 import dev.kiln.builder.spec.RenderedFile;
 import dev.kiln.builder.spec.StorageSpec;
-import dev.kiln.core.store.ImageStore;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.core.util.Hashing;
 import java.io.IOException;
@@ -15,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * Why: assembling the manifest record (components, files, images, artifact hashes, base, kernel,
@@ -30,7 +28,7 @@ final class ManifestAssembler {
             String kernelRelease,
             String builtAt,
             double seconds,
-            Path dir,
+            ArtifactHashes hashes,
             Map<String, Path> downloads)
             throws IOException {
         ImageSpec spec = plan.loaded().spec();
@@ -61,15 +59,7 @@ final class ManifestAssembler {
             Path p = downloads.get("images[" + i + "]");
             images.add(new Manifest.ImageRecord(spec.images().get(i).name(), Hashing.sha256(p), Files.size(p)));
         }
-        Map<String, Manifest.Artifact> artifacts = new TreeMap<>();
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.filter(Files::isRegularFile).toList()) {
-                String rel = dir.relativize(p).toString();
-                if (!rel.equals(ImageStore.MANIFEST) && !rel.equals(Sbom.FILE) && !rel.startsWith(".")) {
-                    artifacts.put(rel, new Manifest.Artifact(Hashing.sha256(p), Files.size(p)));
-                }
-            }
-        }
+        Map<String, Manifest.Artifact> artifacts = hashes.all();
         ImageSpec.Base b = spec.base();
         Map<String, Object> validation = new LinkedHashMap<>();
         validation.put("node", spec.validation().node());
