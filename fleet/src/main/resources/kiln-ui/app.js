@@ -76,7 +76,9 @@ function nodeRow(n) {
   return el("tr", { class: "node state-" + n.state, "data-name": n.name, "data-state": n.state,
       "data-drifted": n.drift && n.drift.length ? "true" : "false" },
     name, el("td", {}, n.role, el("div", { class: "hint" }, n.bootstrapRole)),
-    el("td", { class: "mono desired" }, n.desired),
+    // A version set by a rollout's --to is the node's desired one (not drift): say who set it.
+    el("td", { class: "mono desired", title: n.desiredSetBy ? "set by rollout " + n.desiredSetBy : null }, n.desired,
+      n.desiredSetBy ? el("div", { class: "set-by" }, "set by rollout " + n.desiredSetBy) : null),
     versionCell(n.current, n.desired, "current"),
     versionCell(n.reported, n.desired, "reported"),
     kernel, stepCell,

@@ -138,7 +138,7 @@ class S3StoreServeTest {
             publish("debian-node", "1.0.1");
             writeInventory("debian-node:1.0.1");
             server.inventoryWatcher().poll();
-            server.repoint(M1, new ImageRef("debian-node", "1.0.1"));
+            server.repoint(M1, new ImageRef("debian-node", "1.0.1"), "test-rollout");
             assertThat(text(get(server, "/ipxe?mac=" + M1))).contains("/images/debian-node/1.0.1");
             assertThat(get(server, "/images/debian-node/1.0.1/pxe/vmlinuz").body())
                     .isEqualTo(Files.readAllBytes(

@@ -18,7 +18,9 @@ import picocli.CommandLine.Option;
             "Lists the nodes of a running kiln serve and what they report.",
             "Per node: assigned image, the image it reports running, its kernel,",
             "its last boot step and how long ago it reported it.",
-            "DESIRED is what the inventory wants, CURRENT what kiln serve hands the node",
+            "DESIRED is what the node should run: the inventory's version, or one a",
+            "rollout with --to set (shown as \"set by rollout ID\" until the inventory's",
+            "version for the node changes). CURRENT is what kiln serve hands the node",
             "now (moved only by kiln rollout; they differ: drifted), REPORTED what the",
             "node says it runs (marked * when it differs from CURRENT).",
             "A node assigned a channel (NAME@ENV) shows it in CHANNEL, and in DESIRED",
@@ -86,7 +88,9 @@ final class NodesCommand implements Callable<Integer> {
                 n.mac(),
                 n.cluster() + "/" + n.name(),
                 n.bootstrapRole(),
-                n.assignedImage(),
+                n.desiredSetBy() == null
+                        ? n.assignedImage()
+                        : n.desiredImage() + " (set by rollout " + n.desiredSetBy() + ")",
                 current,
                 reported,
                 dash(n.kernel()),
@@ -105,7 +109,7 @@ final class NodesCommand implements Callable<Integer> {
             System.out.println("* runs another image than kiln serve gave it");
         }
         if (drift) {
-            System.out.println("drifted: the inventory wants another version than the node boots; it moves"
+            System.out.println("drifted: the node should run another version than it boots; it moves"
                     + " only through kiln rollout (a reboot keeps its current version)");
         }
         for (NodeView n : nodes) {

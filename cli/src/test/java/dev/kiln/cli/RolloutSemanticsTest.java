@@ -139,6 +139,49 @@ class RolloutSemanticsTest {
                 .contains("rollout in progress: rollout " + id);
     }
 
+    @Test
+    void aRolloutToAVersionTheInventoryDoesNotNameMakesItTheNodesDesiredOneSetByThatRollout() throws Exception {
+        String id = applyAndWait(plan("--to", SimFleet.B), "done");
+
+        // kiln nodes and the page agree: B is what the nodes should run, set by the rollout; no drift.
+        PruneFixtures.Run nodes = kiln("nodes", "--server", serve.base(), "--token", operatorToken());
+        assertThat(nodes.status()).as(nodes.out()).isZero();
+        assertThat(nodes.out())
+                .contains(SimFleet.B + " (set by rollout " + id + ")")
+                .doesNotContain("drifted");
+        JsonNode page = serve.get("/ui/fleet.json");
+        assertThat(page.path("summary").path("drifted").asInt())
+                .as(page.toPrettyString())
+                .isZero();
+        assertThat(page.findValues("desiredSetBy"))
+                .hasSize(4)
+                .allMatch(v -> v.asText().equals(id));
+
+        // The next rollout without --to keeps them there: nothing to do.
+        Path next = plan();
+        assertThat(Json.MAPPER.readTree(next.toFile()).path("batches").size())
+                .as(Files.readString(next))
+                .isZero();
+
+        // An inventory edit is a newer intent and replaces the rollout's: here it names B itself.
+        Path inventory = dir.resolve("inventory.yaml");
+        Files.writeString(inventory, Files.readString(inventory).replace(SimFleet.A, SimFleet.B));
+        ServeProcess.await(
+                "kiln serve reads the edited inventory",
+                Duration.ofSeconds(30),
+                () -> SimFleet.B.equals(
+                        serve.get("/nodes").get(0).path("assignedImage").asText()));
+        JsonNode node = serve.get("/nodes").get(0);
+        assertThat(node.path("desiredImage").asText()).isEqualTo(SimFleet.B);
+        assertThat(node.path("desiredSetBy").isNull()).as(node.toPrettyString()).isTrue();
+        PruneFixtures.Run after = kiln("nodes", "--server", serve.base(), "--token", operatorToken());
+        assertThat(after.out()).doesNotContain("set by rollout").doesNotContain("drifted");
+    }
+
+    private String operatorToken() throws Exception {
+        return Files.readString(state.resolve("operator-token")).strip();
+    }
+
     private Path plan(String... options) throws Exception {
         Path out = dir.resolve("plan-" + System.nanoTime() + ".json");
         String[] args = new String[options.length + 6];

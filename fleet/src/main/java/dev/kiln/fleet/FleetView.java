@@ -42,7 +42,9 @@ public record FleetView(
      * One node. {@code state} orders and colours the row: failed, drifted, ready, booting (a step
      * between boot script and ready), silent (never reported).
      *
-     * @param desired what the inventory assigns
+     * @param desired what the node should run: the inventory's version, or the one a rollout with
+     *     --to set ({@code desiredSetBy})
+     * @param desiredSetBy the rollout that set {@code desired}; null when it is the inventory's
      * @param current what this server last handed the node in a boot script (null: never)
      * @param reported what the node's /etc/kiln/image.json says it runs (null: never said)
      * @param drift what differs, in words; empty when nothing does
@@ -58,6 +60,7 @@ public record FleetView(
             String bootstrapRole,
             String address,
             String desired,
+            String desiredSetBy,
             String current,
             String reported,
             List<String> drift,
@@ -135,17 +138,21 @@ public record FleetView(
         for (Inventory.Member m : inventory.members()) {
             NodeStatus s = status.apply(m.mac());
             ServedVersions.Served given = served.get(m.mac());
-            String desired = m.image().toString();
+            ServedVersions.Desired wanted = served.desired(m.mac(), m.image().toString());
+            String desired = wanted.image();
+            String wants = wanted.setBy() == null
+                    ? "inventory wants " + desired
+                    : "rollout " + wanted.setBy() + " set " + desired;
             String current = given == null ? null : given.image();
             // On "ipxe" the node is rebooting: what it reported belongs to the boot that ended.
             boolean rebooting = s != null && NodeStatus.IPXE.equals(s.step());
             String reported = s == null || rebooting ? null : s.reportedImage();
             List<String> drift = new ArrayList<>();
             if (current != null && !current.equals(desired)) {
-                drift.add("boots " + current + ", inventory wants " + desired);
+                drift.add("boots " + current + ", " + wants);
             }
             if (reported != null && !reported.equals(desired) && !reported.equals(current)) {
-                drift.add("runs " + reported + ", inventory wants " + desired);
+                drift.add("runs " + reported + ", " + wants);
             } else if (reported != null && current != null && !reported.equals(current)) {
                 drift.add("runs " + reported + " but was given " + current);
             }
@@ -176,6 +183,7 @@ public record FleetView(
                             m.bootstrapRole(),
                             m.node().address(),
                             desired,
+                            wanted.setBy(),
                             current,
                             reported,
                             List.copyOf(drift),

@@ -162,7 +162,14 @@ public final class KilnServer implements AutoCloseable {
                 options.trust().isEmpty() ? null : new SignatureGate(options.trust(), NodeEndpoints.PXE_FILES);
         this.nodeApi = new NodeEndpoints(
                 options, this::publicUrl, inventory, status, tokens, secrets, served, directives, signatures, metrics);
-        this.operatorApi = new OperatorEndpoints(options, inventory, status, operators, metrics, nodeApi::current);
+        this.operatorApi = new OperatorEndpoints(
+                options,
+                inventory,
+                status,
+                operators,
+                metrics,
+                nodeApi::current,
+                m -> served.desired(m.mac(), m.image().toString()));
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
@@ -406,10 +413,29 @@ public final class KilnServer implements AutoCloseable {
 
     /**
      * Makes {@code mac}'s next boots use {@code image}: the one way a node's version changes (a
-     * rollout's step). Durable when it returns.
+     * step of rollout {@code rolloutId}). A version the inventory does not name becomes the node's
+     * desired one, set by that rollout (see {@link ServedVersions}). Durable when it returns.
      */
-    public void repoint(String mac, dev.kiln.core.store.ImageRef image) throws IOException {
-        served.repoint(MacAddress.normalize(mac), image.toString());
+    public void repoint(String mac, dev.kiln.core.store.ImageRef image, String rolloutId) throws IOException {
+        String normalized = MacAddress.normalize(mac);
+        Inventory.Member m = inventory.current().member(normalized);
+        served.repoint(
+                normalized,
+                image.toString(),
+                rolloutId,
+                m == null ? image.toString() : m.image().toString());
+    }
+
+    /**
+     * The version {@code mac} should run: the inventory's, or the one a rollout with {@code --to}
+     * set over it; null for a MAC the inventory does not have.
+     */
+    public dev.kiln.core.store.ImageRef desiredImage(String mac) {
+        Inventory.Member m = inventory.current().member(MacAddress.normalize(mac));
+        return m == null
+                ? null
+                : dev.kiln.core.store.ImageRef.parse(
+                        served.desired(m.mac(), m.image().toString()).image());
     }
 
     /** Adds {@code metadata} to the node's metadata until {@link #clearDirective}; durable. */

@@ -12,7 +12,10 @@ package dev.kiln.fleet;
  * @param reportedImage NAME:VERSION the node last reported running (from its /etc/kiln/image.json)
  * @param ageSeconds seconds since the server received the last step
  * @param currentImage NAME:VERSION kiln serve hands it now (moved only by a rollout); null before
- *     its first boot. Differs from assignedImage: the node is drifted
+ *     its first boot. Differs from desiredImage: the node is drifted
+ * @param desiredImage NAME:VERSION it should run: assignedImage, or the version a rollout with --to
+ *     set over it (until the inventory's own version for it changes)
+ * @param desiredSetBy the rollout that set desiredImage; null when it is the inventory's
  */
 public record NodeView(
         String mac,
@@ -29,9 +32,11 @@ public record NodeView(
         String detail,
         String reportedAt,
         Long ageSeconds,
-        String currentImage) {
-    /** The inventory wants another version than the node boots: a rollout would replace it. */
+        String currentImage,
+        String desiredImage,
+        String desiredSetBy) {
+    /** It should run another version than it boots: a rollout would replace it. */
     public boolean drifted() {
-        return currentImage != null && !currentImage.equals(assignedImage);
+        return currentImage != null && !currentImage.equals(desiredImage != null ? desiredImage : assignedImage);
     }
 }

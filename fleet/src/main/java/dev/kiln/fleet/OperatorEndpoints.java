@@ -26,9 +26,11 @@ final class OperatorEndpoints {
     private final OperatorAuth operators;
     private final FleetMetrics metrics;
     private final java.util.function.UnaryOperator<Inventory.Member> current;
+    private final java.util.function.Function<Inventory.Member, ServedVersions.Desired> desired;
 
     /**
      * @param current a member as it boots now (its current version), see NodeEndpoints#current
+     * @param desired what a member should run (the inventory's, or set by a rollout's --to)
      */
     OperatorEndpoints(
             KilnServer.Options options,
@@ -36,8 +38,10 @@ final class OperatorEndpoints {
             StatusBook status,
             OperatorAuth operators,
             FleetMetrics metrics,
-            java.util.function.UnaryOperator<Inventory.Member> current) {
+            java.util.function.UnaryOperator<Inventory.Member> current,
+            java.util.function.Function<Inventory.Member, ServedVersions.Desired> desired) {
         this.current = current;
+        this.desired = desired;
         this.options = options;
         this.inventory = inventory;
         this.status = status;
@@ -94,6 +98,7 @@ final class OperatorEndpoints {
         List<NodeView> rows = new ArrayList<>();
         for (Inventory.Member m : inventory.current().members()) {
             NodeStatus s = status.get(m.mac());
+            ServedVersions.Desired wanted = desired.apply(m);
             rows.add(new NodeView(
                     m.mac(),
                     m.cluster().name(),
@@ -109,7 +114,9 @@ final class OperatorEndpoints {
                     s == null ? null : s.detail(),
                     s == null ? null : s.receivedAt(),
                     s == null ? null : s.ageSeconds(now),
-                    s == null ? null : current.apply(m).image().toString()));
+                    s == null ? null : current.apply(m).image().toString(),
+                    wanted.image(),
+                    wanted.setBy()));
         }
         KilnServer.json(ctx, 200, rows);
     }

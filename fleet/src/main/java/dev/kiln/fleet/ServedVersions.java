@@ -18,15 +18,33 @@ import org.slf4j.LoggerFactory;
  * a drifted node that reboots on its own comes back on its current version: versions change only
  * through a rollout, which drains and confirms. Kept in served.json in the state directory, written
  * atomically, so a restart or crash does not forget it.
+ *
+ * <p>It also keeps the one case where the desired version is not the inventory's: a rollout with
+ * {@code --to} re-pointed the node to a version the inventory did not name. That version is then
+ * the node's desired one, shown as set by that rollout (not as drift, and not undone by the next
+ * rollout without {@code --to}), until the inventory's own version for the node changes: an edit
+ * or a promotion is a newer intent, and the node drifts from it as usual.
  */
 final class ServedVersions {
     private static final Logger LOG = LoggerFactory.getLogger(ServedVersions.class);
     static final String FILE = "served.json";
 
     /**
-     * @param image NAME:VERSION given; @param at when it was first given
+     * @param image NAME:VERSION given
+     * @param at when it was first given
+     * @param setBy the rollout that re-pointed the node to a version the inventory did not name, or
+     *     null
+     * @param over the inventory's version then (the override holds while the inventory still says
+     *     so), or null
      */
-    record Served(String image, String at) {}
+    record Served(String image, String at, String setBy, String over) {}
+
+    /**
+     * What a node should run.
+     *
+     * @param setBy null: the inventory's version; else the rollout that set it (see the class)
+     */
+    record Desired(String image, String setBy) {}
 
     private final StateDir state;
     private final Map<String, Served> byMac = new TreeMap<>();
@@ -62,7 +80,7 @@ final class ServedVersions {
         if (old != null && old.image().equals(image)) {
             return;
         }
-        byMac.put(mac, new Served(image, Instant.now().toString()));
+        byMac.put(mac, new Served(image, Instant.now().toString(), null, null));
         try {
             state.writeAtomically(FILE, Json.MAPPER.writer().writeValueAsBytes(byMac));
         } catch (IOException e) {
@@ -70,14 +88,34 @@ final class ServedVersions {
         }
     }
 
-    /** Re-points {@code mac} to {@code image} (a rollout's step); durable before it returns. */
-    synchronized void repoint(String mac, String image) throws IOException {
+    /**
+     * Re-points {@code mac} to {@code image} (a step of rollout {@code rolloutId}; the inventory
+     * wants {@code inventoryImage}); durable before it returns.
+     */
+    synchronized void repoint(String mac, String image, String rolloutId, String inventoryImage) throws IOException {
+        boolean override = !image.equals(inventoryImage);
         Served old = byMac.get(mac);
-        if (old != null && old.image().equals(image)) {
+        Served now = new Served(
+                image,
+                old != null && old.image().equals(image)
+                        ? old.at()
+                        : Instant.now().toString(),
+                override ? rolloutId : null,
+                override ? inventoryImage : null);
+        if (now.equals(old)) {
             return;
         }
-        byMac.put(mac, new Served(image, Instant.now().toString()));
+        byMac.put(mac, now);
         state.writeAtomically(FILE, Json.MAPPER.writer().writeValueAsBytes(byMac));
+    }
+
+    /** What {@code mac} should run, when the inventory says {@code inventoryImage}. */
+    synchronized Desired desired(String mac, String inventoryImage) {
+        Served s = byMac.get(mac);
+        if (s != null && s.setBy() != null && inventoryImage.equals(s.over())) {
+            return new Desired(s.image(), s.setBy());
+        }
+        return new Desired(inventoryImage, null);
     }
 
     synchronized Served get(String mac) {

@@ -127,7 +127,7 @@ class ServeChannelsTest {
         assertThat(nodes().get("m1").currentImage()).isEqualTo("debian-node:1.0.0");
         assertThat(nodes().get("m1").drifted()).isTrue();
         assertThat(get("/ipxe?mac=" + M1)).contains("/images/debian-node/1.0.0").doesNotContain("1.0.1");
-        server.repoint(M1, new ImageRef("debian-node", "1.0.1"));
+        server.repoint(M1, new ImageRef("debian-node", "1.0.1"), "test-rollout");
         assertThat(get("/ipxe?mac=" + M1)).contains("/images/debian-node/1.0.1").doesNotContain("1.0.0");
         assertThat(nodes().get("m1").drifted()).isFalse();
         assertThat(server.fleet().channels())

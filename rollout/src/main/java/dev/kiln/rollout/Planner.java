@@ -298,7 +298,9 @@ final class Planner {
 
     private ImageRef target(PlanRequest req, Inventory.Member m, List<String> blockers) {
         if (req.to() == null) {
-            return m.image();
+            // The node's desired version: the inventory's, or one an earlier --to set over it.
+            ImageRef desired = server.desiredImage(m.mac());
+            return desired == null ? m.image() : desired;
         }
         if (ChannelRef.isChannel(req.to())) {
             ChannelRef ch;

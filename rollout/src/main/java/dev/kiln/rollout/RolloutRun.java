@@ -632,7 +632,7 @@ final class RolloutRun {
             }
         }
         server.direct(n.mac(), directive);
-        server.repoint(n.mac(), to);
+        server.repoint(n.mac(), to, id());
         return "kiln serve hands " + n.name() + " " + to
                 + (directive.containsKey("role") ? "; it joins through " + directive.get("masterAddr") : "");
     }

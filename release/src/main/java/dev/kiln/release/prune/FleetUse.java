@@ -69,6 +69,13 @@ public final class FleetUse {
         for (JsonNode n : nodes) {
             String node = n.path("cluster").asText() + "/" + n.path("name").asText();
             add(uses, n.path("assignedImage"), "assigned to node " + node + " (kiln serve " + base + ")");
+            if (n.path("desiredSetBy").isTextual()) {
+                add(
+                        uses,
+                        n.path("desiredImage"),
+                        "desired by node " + node + ", set by rollout "
+                                + n.path("desiredSetBy").asText() + " (kiln serve " + base + ")");
+            }
             add(uses, n.path("reportedImage"), "node " + node + " reports running it (kiln serve " + base + ")");
         }
         JsonNode fleet = get(http, base, "/ui/fleet.json", token, false);
