@@ -13,7 +13,7 @@ import java.io.IOException;
  * GET  /rollouts                     every rollout, newest first
  * POST /rollouts/plan                {cluster, to, maxUnavailable, ...} -> the plan (read-only)
  * POST /rollouts                     a plan -> the started rollout (409: blocked, stale, or busy)
- * GET  /rollouts/ID                  its state, nodes and journal
+ * GET  /rollouts/ID                  its state, nodes and the newest 200 events (?events=all: all)
  * POST /rollouts/ID/pause|resume|abort|rollback
  * POST /rollouts/pools/plan          {cluster, pool, to, maxUnavailable, strategy} -> a pool plan
  * POST /rollouts/pools               a pool plan -> the started pool rollout
@@ -53,7 +53,8 @@ final class RolloutApi implements Handler {
                 PlanRequest req = read(ctx, PlanRequest.class, "{\"cluster\": \"NAME\", \"to\": \"NAME:VERSION\"}");
                 json(ctx, 200, controller.plan(req));
             } else if (parts.length == 1 && !post) {
-                json(ctx, 200, controller.status(parts[0]));
+                RolloutState s = controller.status(parts[0]);
+                json(ctx, 200, "all".equals(ctx.queryParam("events")) ? s : s.newestEvents(RolloutState.EVENTS_SHOWN));
             } else if (parts.length == 2 && post) {
                 String id = parts[0];
                 switch (parts[1]) {

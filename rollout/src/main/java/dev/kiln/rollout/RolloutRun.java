@@ -120,7 +120,8 @@ final class RolloutRun {
                 plan.maxUnavailable(),
                 plan.rollbackOf(),
                 nodes,
-                events);
+                events,
+                events.size());
     }
 
     // ---- operator actions ---------------------------------------------------------------------
