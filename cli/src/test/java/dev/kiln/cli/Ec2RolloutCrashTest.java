@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.core.json.Json;
 import dev.kiln.rollout.PlanRequest;
+import dev.kiln.rollout.PoolPlanRequest;
 import dev.kiln.rollout.ec2.AgentStandIn;
 import dev.kiln.rollout.ec2.Ec2Fleet;
 import java.io.IOException;
@@ -39,7 +40,9 @@ import org.junit.jupiter.api.io.TempDir;
  * launch by its tags, launches nothing twice, and completes. The exact moment is made certain by a
  * forwarding proxy between kiln serve and moto: it passes every call through, but keeps the answer
  * of one RunInstances (after moto has launched the instance), so kiln serve is killed while it
- * waits for it. The node agents are {@link AgentStandIn} (moto boots nothing).
+ * waits for it. The node agents are {@link AgentStandIn} (moto boots nothing). The same for an
+ * Auto Scaling pool: killed in the middle of a batch (a termination held), kiln serve goes on with
+ * the pool rollout after the restart instead of halting it, and replaces no instance twice.
  */
 @Tag("aws")
 class Ec2RolloutCrashTest {
@@ -58,7 +61,15 @@ class Ec2RolloutCrashTest {
         t.setDaemon(true);
         return t;
     });
+    private static final java.util.regex.Pattern BARE_TIME =
+            java.util.regex.Pattern.compile(">(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?)<");
+
     private final AtomicBoolean armed = new AtomicBoolean();
+    /** The call to hold (its Action=), and how many such calls pass before it. */
+    private volatile String heldAction = "RunInstances";
+
+    private final java.util.concurrent.atomic.AtomicInteger passBeforeHold =
+            new java.util.concurrent.atomic.AtomicInteger();
     private final CountDownLatch held = new CountDownLatch(1);
     private final CountDownLatch release = new CountDownLatch(1);
 
@@ -136,7 +147,61 @@ class Ec2RolloutCrashTest {
         assertThat(agent.errors()).isEmpty();
     }
 
-    /** Passes a call to moto; keeps the answer of the first armed, real (not DryRun) RunInstances. */
+    @Test
+    void killMinus9DuringAPoolBatchThenRestartGoesOnAndReplacesEachInstanceOnce() throws Exception {
+        proxy = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        proxy.setExecutor(proxyThreads);
+        String proxyUrl = "http://127.0.0.1:" + proxy.getAddress().getPort();
+        fleet = Ec2Fleet.prepare(dir, "pools: [{name: workers-a, autoScalingGroup: cloud-workers}]", proxyUrl);
+        proxy.createContext("/", this::forward);
+        proxy.start();
+        fleet.autoScalingGroup("cloud-workers", 4);
+        Map<String, String> before = fleet.groupAmis("cloud-workers");
+        assertThat(before).hasSize(4);
+
+        serve = new ServeProcess(dir.resolve("state"));
+        start(proxyUrl, "serve-1.log");
+        // Batches of two; the second batch's first termination is held after moto did it.
+        heldAction = "TerminateInstanceInAutoScalingGroup";
+        passBeforeHold.set(2);
+        armed.set(true);
+        JsonNode plan = serve.post(
+                "/rollouts/pools/plan",
+                new PoolPlanRequest(Ec2Fleet.CLUSTER, "workers-a", Ec2Fleet.B.toString(), "2", null, 120L),
+                200);
+        assertThat(plan.get("blockers")).as(plan.toPrettyString()).isEmpty();
+        String id = serve.post("/rollouts/pools", plan, 201).get("id").asText();
+        assertThat(held.await(120, TimeUnit.SECONDS))
+                .as("the second batch's termination held")
+                .isTrue();
+        serve.kill(); // SIGKILL in the middle of the second batch
+        release.countDown();
+
+        start(proxyUrl, "serve-2.log");
+        ServeProcess.await(
+                "the pool rollout goes on after the restart",
+                Duration.ofSeconds(240),
+                () -> !"running".equals(state(id)));
+        JsonNode done = serve.get("/rollouts/" + id);
+        assertThat(done.get("state").asText()).as(done.toPrettyString()).isEqualTo("done");
+        assertThat(done.findValuesAsText("type")).contains("restarted");
+        assertThat(done.get("nodes").findValuesAsText("state")).hasSize(4).containsOnly("done");
+        assertThat(done.get("events").findValuesAsText("detail"))
+                .anyMatch(d -> d.contains("made before kiln serve restarted"))
+                .anyMatch(d -> d.startsWith("terminated before kiln serve restarted"));
+        Map<String, String> after = fleet.groupAmis("cloud-workers");
+        assertThat(after).hasSize(4);
+        assertThat(after.values()).containsOnly(fleet.amiOf(Ec2Fleet.B));
+        assertThat(after.keySet()).doesNotContainAnyElementsOf(before.keySet());
+        assertThat(fleet.launchedFrom(fleet.amiOf(Ec2Fleet.B)))
+                .as("each instance replaced once, none twice")
+                .isEqualTo(4);
+    }
+
+    /**
+     * Passes a call to moto; keeps the answer of the armed call: the first real (not DryRun) call
+     * of {@link #heldAction} after {@link #passBeforeHold} of them went through.
+     */
     private void forward(HttpExchange ex) throws IOException {
         try (ex) {
             byte[] body = ex.getRequestBody().readAllBytes();
@@ -150,21 +215,31 @@ class Ec2RolloutCrashTest {
                 }
             });
             HttpResponse<byte[]> r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-            if (form.contains("Action=RunInstances")
+            if (armed.get()
+                    && form.matches("(?s)(.*&)?Action=" + heldAction + "(&.*)?")
                     && !form.contains("DryRun=true")
+                    && passBeforeHold.getAndDecrement() <= 0
                     && armed.compareAndSet(true, false)) {
                 held.countDown();
                 release.await(); // kiln serve is killed while it waits for this answer
                 return;
             }
+            // moto writes Auto Scaling timestamps without a zone, which the SDK in kiln serve cannot
+            // read (Ec2World.ZonedAsgTimes does the same for in-process clients); the body changes, so
+            // its CRC32 header goes.
+            String text = new String(r.body(), StandardCharsets.UTF_8);
+            String zoned = BARE_TIME.matcher(text).replaceAll(">$1Z<");
+            boolean fixed = !zoned.equals(text);
+            byte[] answer = fixed ? zoned.getBytes(StandardCharsets.UTF_8) : r.body();
             r.headers().map().forEach((k, vs) -> {
-                if (!Set.of("content-length", "transfer-encoding", "connection").contains(k.toLowerCase())) {
+                if (!Set.of("content-length", "transfer-encoding", "connection").contains(k.toLowerCase())
+                        && !(fixed && k.equalsIgnoreCase("x-amz-crc32"))) {
                     vs.forEach(v -> ex.getResponseHeaders().add(k, v));
                 }
             });
-            ex.sendResponseHeaders(r.statusCode(), r.body().length == 0 ? -1 : r.body().length);
+            ex.sendResponseHeaders(r.statusCode(), answer.length == 0 ? -1 : answer.length);
             try (OutputStream out = ex.getResponseBody()) {
-                out.write(r.body());
+                out.write(answer);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

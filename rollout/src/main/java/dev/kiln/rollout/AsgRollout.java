@@ -205,42 +205,12 @@ final class AsgRollout {
 
     RolloutState state() {
         List<RolloutState.NodeState> nodes = new ArrayList<>();
+        // Each instance from the journal's fold: one lookup, not a scan of every event.
         for (int b = 0; b < plan.batches().size(); b++) {
             for (String id : plan.batches().get(b)) {
-                String state = "pending";
-                String step = null;
-                String detail = null;
-                for (Journal.Event e : journal.events()) {
-                    if (!id.equals(e.node())) {
-                        continue;
-                    }
-                    switch (e.type()) {
-                        case "begin" -> {
-                            state = "in-progress";
-                            step = e.step();
-                        }
-                        case "end" -> detail = e.detail();
-                        case "node-done" -> {
-                            state = "done";
-                            detail = e.detail();
-                        }
-                        case "node-failed" -> {
-                            state = "failed";
-                            detail = e.detail();
-                        }
-                        case "node-skipped" -> {
-                            state = "skipped";
-                            detail = e.detail();
-                        }
-                        case "node-rolled-back" -> {
-                            state = "rolled-back";
-                            detail = e.detail();
-                        }
-                        default -> {}
-                    }
-                }
+                JournalView.Node n = journal.view().node(id);
                 nodes.add(new RolloutState.NodeState(
-                        id, "worker", b + 1, plan.fromAmi(), plan.target(), state, step, detail));
+                        id, "worker", b + 1, plan.fromAmi(), plan.target(), n.state().wire, n.step(), n.detail()));
             }
         }
         List<Journal.Event> events = journal.events();
@@ -263,7 +233,8 @@ final class AsgRollout {
                 plan.maxUnavailable(),
                 null,
                 nodes,
-                events);
+                events,
+                events.size());
     }
 
     // ---- running ---------------------------------------------------------------------------------
@@ -286,12 +257,27 @@ final class AsgRollout {
     }
 
     /** kiln serve started and found this rollout running: halted, not resumed (class comment). */
+    /**
+     * kiln serve found this rollout running when it started: it goes on. Every step checks the group
+     * before it acts (the template version made before is found, not made again; instances already
+     * on the new AMI are not replaced again), and the group is confirmed whole at the end, which
+     * also confirms what a batch cut short had launched. An instance refresh is AWS's to finish, and
+     * kiln does not yet pick up its id after a restart: that one still halts.
+     */
     void restarted() throws IOException {
-        if (active()) {
-            halt("kiln serve restarted during the pool rollout; the group launches from the template version"
-                    + " last journaled; make a new plan (kiln rollout plan --pool " + plan.pool() + "), or kiln"
-                    + " rollout rollback " + id());
+        if (!active()) {
+            return;
         }
+        if ("instance-refresh".equals(plan.strategy())) {
+            halt("kiln serve restarted during the instance refresh; AWS goes on with it (see the group's"
+                    + " instance refreshes), but kiln does not follow it after a restart; check the group, then"
+                    + " make a new plan (kiln rollout plan --pool " + plan.pool() + "), or kiln rollout rollback "
+                    + id());
+            return;
+        }
+        journal.append(EventType.RESTARTED, null, null, "kiln serve restarted; going on from what the group runs now");
+        LOG.info("pool rollout {} was running when kiln serve stopped; going on", id());
+        start();
     }
 
     private AsgPool pool() throws IOException {
@@ -325,9 +311,12 @@ final class AsgRollout {
             AsgPool pool = pool();
             AsgPool.TemplateVersion[] v = new AsgPool.TemplateVersion[1];
             step("template", null, () -> {
-                v[0] = pool.newVersionWithAmi(plan.toAmi());
+                // After a restart the version may be there already: made once, not twice.
+                AsgPool.TemplateVersion made = pool.versionMadeFrom(plan.fromTemplateVersion(), plan.toAmi());
+                v[0] = made != null ? made : pool.newVersionWithAmi(plan.toAmi());
                 return "launch template " + v[0].templateName() + " version " + v[0].version() + ": version "
-                        + plan.fromTemplateVersion() + " with only the AMI changed to " + plan.toAmi();
+                        + plan.fromTemplateVersion() + " with only the AMI changed to " + plan.toAmi()
+                        + (made != null ? " (made before kiln serve restarted)" : "");
             });
             if ("instance-refresh".equals(plan.strategy())) {
                 refresh(pool, v[0]);
@@ -345,7 +334,20 @@ final class AsgRollout {
             for (List<String> batch : plan.batches()) {
                 List<String> ids = stillOnOld(pool, batch);
                 for (String id : batch) {
-                    if (!ids.contains(id)) {
+                    JournalView.Node n = journal.view().node(id);
+                    if (ids.contains(id) || n.state() == JournalView.NodeState.DONE) {
+                        continue;
+                    }
+                    if (n.begun().containsKey("replace")) {
+                        // Terminated by this rollout before kiln serve restarted: the group launched
+                        // its replacement, which the group's confirmation below waits for.
+                        journal.append(
+                                EventType.NODE_DONE,
+                                id,
+                                null,
+                                "terminated before kiln serve restarted; its replacement is confirmed with the"
+                                        + " group");
+                    } else {
                         journal.append(EventType.NODE_SKIPPED, id, null, "no longer in the group on " + plan.fromAmi());
                     }
                 }
@@ -382,6 +384,12 @@ final class AsgRollout {
                 }
                 inFlight.clear();
             }
+            // Done means every instance of the group runs the new AMI and is InService, not only the
+            // ones this run saw through (a batch cut short by a restart launched some unseen).
+            step("confirm-group", null, () -> {
+                int n = pool.awaitAllOn(plan.toAmi());
+                return "all " + n + " instance(s) of group " + plan.group() + " InService on " + plan.toAmi();
+            });
             step("unprotect", null, () -> unprotect(pool));
             synchronized (this) {
                 journal.append(EventType.DONE, null, null, plan.instances().size() + " instance(s) replaced");

@@ -173,7 +173,7 @@ public final class AsgPool {
         try {
             long v = ec2.createLaunchTemplateVersion(r -> r.launchTemplateId(from.templateId())
                             .sourceVersion(Long.toString(from.version()))
-                            .versionDescription("kiln rollout: version " + from.version() + " with AMI " + amiId)
+                            .versionDescription(description(from.version(), amiId))
                             .launchTemplateData(data.build()))
                     .launchTemplateVersion()
                     .versionNumber();
@@ -182,6 +182,36 @@ public final class AsgPool {
             throw AwsErrors.explain(
                     e, "creating a version of launch template " + from.templateName() + " with " + amiId, where);
         }
+    }
+
+    /**
+     * The version {@link #newVersionWithAmi} made earlier from version {@code from} with {@code
+     * amiId} (found by the description it gives them), or null: a rollout resumed after a restart
+     * takes it instead of making another.
+     */
+    public TemplateVersion versionMadeFrom(long from, String amiId) throws IOException {
+        LaunchTemplateSpecification s = spec(describe());
+        LaunchTemplate t = template(s);
+        String description = description(from, amiId);
+        try {
+            TemplateVersion found = null;
+            for (var v : ec2.describeLaunchTemplateVersionsPaginator(r -> r.launchTemplateId(t.launchTemplateId()))
+                    .launchTemplateVersions()) {
+                if (description.equals(v.versionDescription())
+                        && v.launchTemplateData() != null
+                        && amiId.equals(v.launchTemplateData().imageId())
+                        && (found == null || v.versionNumber() > found.version())) {
+                    found = new TemplateVersion(t.launchTemplateId(), t.launchTemplateName(), v.versionNumber(), amiId);
+                }
+            }
+            return found;
+        } catch (SdkException e) {
+            throw AwsErrors.explain(e, "listing the versions of launch template " + t.launchTemplateName(), where);
+        }
+    }
+
+    private static String description(long from, String amiId) {
+        return "kiln rollout: version " + from + " with AMI " + amiId;
     }
 
     /** The group launches new instances from this version. */
@@ -274,6 +304,20 @@ public final class AsgPool {
                     .filter(i -> instanceIds.contains(i.instanceId()) && "InService".equals(i.lifecycleState()))
                     .count();
             return in == instanceIds.size() ? Boolean.TRUE : null;
+        });
+    }
+
+    /**
+     * Waits until the group has as many instances as it wants, all InService on {@code amiId};
+     * returns how many.
+     */
+    public int awaitAllOn(String amiId) throws IOException, InterruptedException {
+        return poll.until("every instance of group " + group + " InService on " + amiId, () -> {
+            int want = describe().desiredCapacity();
+            List<Instance> all = instances();
+            boolean whole = all.size() == want
+                    && all.stream().allMatch(i -> amiId.equals(i.imageId()) && "InService".equals(i.lifecycleState()));
+            return whole ? all.size() : null;
         });
     }
 

@@ -48,17 +48,7 @@ class AsgRolloutTest {
         fleet = Ec2Fleet.prepare(dir, "pools: [{name: workers-a, autoScalingGroup: cloud-workers}]");
         Ec2World w = fleet.world;
         asg = w.clients.autoScaling(Region.of(Ec2World.REGION));
-        template = w.ec2.createLaunchTemplate(r -> r.launchTemplateName("workers")
-                        .launchTemplateData(
-                                d -> d.imageId(w.amiA).instanceType("t3.small").securityGroupIds(w.group)))
-                .launchTemplate()
-                .launchTemplateId();
-        asg.createAutoScalingGroup(r -> r.autoScalingGroupName("cloud-workers")
-                .launchTemplate(l -> l.launchTemplateId(template).version("1"))
-                .minSize(0)
-                .maxSize(8)
-                .desiredCapacity(4)
-                .vpcZoneIdentifier(w.subnet));
+        template = fleet.autoScalingGroup("cloud-workers", 4);
         server = KilnServer.start(
                 new KilnServer.Options(fleet.inventory, fleet.store, "127.0.0.1", 0, null, dir.resolve("state"), 100));
         controller = RolloutController.attach(server, new FleetDrivers(server, null, w.clients));
@@ -112,14 +102,7 @@ class AsgRolloutTest {
     }
 
     long launchedFrom(String ami) {
-        return fleet
-                .world
-                .ec2
-                .describeInstances(r -> r.filters(f -> f.name("image-id").values(ami)))
-                .reservations()
-                .stream()
-                .mapToLong(r -> r.instances().size())
-                .sum();
+        return fleet.launchedFrom(ami);
     }
 
     @Test
@@ -155,7 +138,7 @@ class AsgRolloutTest {
                 .filter(e -> e.type().equals("end") && e.node() == null)
                 .map(e -> e.step())
                 .toList();
-        assertThat(steps).containsExactly("template", "set-version", "protect", "unprotect");
+        assertThat(steps).containsExactly("template", "set-version", "protect", "confirm-group", "unprotect");
         // Batches of two: the second batch began only after the first was confirmed.
         long firstBatchDone = done.events().stream()
                 .filter(e -> e.type().equals("node-done")

@@ -107,6 +107,60 @@ public final class Ec2Fleet implements AutoCloseable {
                         Instant.now().toString())));
     }
 
+    /**
+     * An Auto Scaling group in moto on A's AMI (launch template "workers", version 1), for a pool
+     * named in the inventory's aws: entry; returns the template's id.
+     */
+    public String autoScalingGroup(String name, int capacity) {
+        String template = world.ec2
+                .createLaunchTemplate(r -> r.launchTemplateName("workers")
+                        .launchTemplateData(d ->
+                                d.imageId(world.amiA).instanceType("t3.small").securityGroupIds(world.group)))
+                .launchTemplate()
+                .launchTemplateId();
+        world.clients
+                .autoScaling(software.amazon.awssdk.regions.Region.of(Ec2World.REGION))
+                .createAutoScalingGroup(r -> r.autoScalingGroupName(name)
+                        .launchTemplate(l -> l.launchTemplateId(template).version("1"))
+                        .minSize(0)
+                        .maxSize(capacity * 2)
+                        .desiredCapacity(capacity)
+                        .vpcZoneIdentifier(world.subnet));
+        return template;
+    }
+
+    /** The group's instances: id and the AMI each runs. */
+    public Map<String, String> groupAmis(String name) {
+        List<String> ids = world
+                .clients
+                .autoScaling(software.amazon.awssdk.regions.Region.of(Ec2World.REGION))
+                .describeAutoScalingGroups(r -> r.autoScalingGroupNames(name))
+                .autoScalingGroups()
+                .get(0)
+                .instances()
+                .stream()
+                .map(software.amazon.awssdk.services.autoscaling.model.Instance::instanceId)
+                .toList();
+        Map<String, String> out = new LinkedHashMap<>();
+        if (!ids.isEmpty()) {
+            world.ec2.describeInstances(r -> r.instanceIds(ids)).reservations().stream()
+                    .flatMap(r -> r.instances().stream())
+                    .forEach(i -> out.put(i.instanceId(), i.imageId()));
+        }
+        return out;
+    }
+
+    /** How many instances moto ever launched from this AMI (terminated ones too). */
+    public long launchedFrom(String ami) {
+        return world
+                .ec2
+                .describeInstances(r -> r.filters(f -> f.name("image-id").values(ami)))
+                .reservations()
+                .stream()
+                .mapToLong(r -> r.instances().size())
+                .sum();
+    }
+
     public String region() {
         return Ec2World.REGION;
     }
