@@ -61,9 +61,6 @@ class Ec2RolloutCrashTest {
         t.setDaemon(true);
         return t;
     });
-    private static final java.util.regex.Pattern BARE_TIME =
-            java.util.regex.Pattern.compile(">(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?)<");
-
     private final AtomicBoolean armed = new AtomicBoolean();
     /** The call to hold (its Action=), and how many such calls pass before it. */
     private volatile String heldAction = "RunInstances";
@@ -228,7 +225,7 @@ class Ec2RolloutCrashTest {
             // read (Ec2World.ZonedAsgTimes does the same for in-process clients); the body changes, so
             // its CRC32 header goes.
             String text = new String(r.body(), StandardCharsets.UTF_8);
-            String zoned = BARE_TIME.matcher(text).replaceAll(">$1Z<");
+            String zoned = Ec2Fleet.zonedAsgTimes(text);
             boolean fixed = !zoned.equals(text);
             byte[] answer = fixed ? zoned.getBytes(StandardCharsets.UTF_8) : r.body();
             r.headers().map().forEach((k, vs) -> {

@@ -138,7 +138,7 @@ public record FleetView(
         for (Inventory.Member m : inventory.members()) {
             NodeStatus s = status.apply(m.mac());
             ServedVersions.Served given = served.get(m.mac());
-            ServedVersions.Desired wanted = served.desired(m.mac(), m.image().toString());
+            ServedVersions.Desired wanted = served.desired(m);
             String desired = wanted.image();
             String wants = wanted.setBy() == null
                     ? "inventory wants " + desired

@@ -163,13 +163,7 @@ public final class KilnServer implements AutoCloseable {
         this.nodeApi = new NodeEndpoints(
                 options, this::publicUrl, inventory, status, tokens, secrets, served, directives, signatures, metrics);
         this.operatorApi = new OperatorEndpoints(
-                options,
-                inventory,
-                status,
-                operators,
-                metrics,
-                nodeApi::current,
-                m -> served.desired(m.mac(), m.image().toString()));
+                options, inventory, status, operators, metrics, nodeApi::current, served::desired);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.startupWatcherEnabled = false;
@@ -434,8 +428,7 @@ public final class KilnServer implements AutoCloseable {
         Inventory.Member m = inventory.current().member(MacAddress.normalize(mac));
         return m == null
                 ? null
-                : dev.kiln.core.store.ImageRef.parse(
-                        served.desired(m.mac(), m.image().toString()).image());
+                : dev.kiln.core.store.ImageRef.parse(served.desired(m).image());
     }
 
     /** Adds {@code metadata} to the node's metadata until {@link #clearDirective}; durable. */

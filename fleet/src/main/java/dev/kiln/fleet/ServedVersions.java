@@ -109,6 +109,11 @@ final class ServedVersions {
         state.writeAtomically(FILE, Json.MAPPER.writer().writeValueAsBytes(byMac));
     }
 
+    /** What the inventory member should run. */
+    Desired desired(Inventory.Member m) {
+        return desired(m.mac(), m.image().toString());
+    }
+
     /** What {@code mac} should run, when the inventory says {@code inventoryImage}. */
     synchronized Desired desired(String mac, String inventoryImage) {
         Served s = byMac.get(mac);

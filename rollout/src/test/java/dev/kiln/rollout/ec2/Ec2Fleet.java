@@ -161,6 +161,15 @@ public final class Ec2Fleet implements AutoCloseable {
                 .sum();
     }
 
+    /**
+     * moto's answer with a zone after its Auto Scaling timestamps, which the SDK cannot read
+     * without one: for a proxy in front of moto, as {@link Ec2World.ZonedAsgTimes} for in-process
+     * clients.
+     */
+    public static String zonedAsgTimes(String body) {
+        return Ec2World.ZonedAsgTimes.zoned(body);
+    }
+
     public String region() {
         return Ec2World.REGION;
     }

@@ -85,6 +85,11 @@ final class Ec2World implements AutoCloseable {
     static final class ZonedAsgTimes implements ExecutionInterceptor {
         private static final Pattern BARE = Pattern.compile(">(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?)<");
 
+        /** The XML body with a Z after every timestamp that has no zone. */
+        static String zoned(String body) {
+            return BARE.matcher(body).replaceAll(">$1Z<");
+        }
+
         private static boolean autoScaling(ExecutionAttributes attributes) {
             return "AutoScaling".equals(attributes.getAttribute(SdkExecutionAttribute.SERVICE_NAME));
         }
@@ -107,7 +112,7 @@ final class Ec2World implements AutoCloseable {
             }
             try (InputStream in = context.responseBody().get()) {
                 String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                String fixed = BARE.matcher(body).replaceAll(">$1Z<");
+                String fixed = zoned(body);
                 return Optional.of(new ByteArrayInputStream(fixed.getBytes(StandardCharsets.UTF_8)));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
