@@ -12,6 +12,14 @@
 #                                            booting in BOOT seconds (defaults 1000 20) rolls at a 10 %
 #                                            budget; prints nodes per hour against the ideal
 #                                            (budget x 3600 / boot time) and serve's CPU and memory
+#   bench/rollout.sh faults [N] [FIRST_SEED] DETERMINISTIC SIMULATION: N seeded fault schedules
+#                                            (default 1000, seeds from FIRST_SEED or a random one)
+#                                            against the real controller on a virtual clock; prints
+#                                            scenarios/s, faults by kind, invariants checked, and a
+#                                            replay line per failing seed
+#   bench/rollout.sh faults --seed S         replays seed S, telling what happened (exit 1 if it
+#                                            breaks an invariant); -Dkiln.sim.logs=true in
+#                                            KILN_JAVA_OPTS adds the engine's log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-simulate}
@@ -29,9 +37,13 @@ journal)
 	java -cp "$CP" dev.kiln.rollout.RolloutBench split "${2:?journal.jsonl}"
 	exit 0
 	;;
+faults)
+	shift
+	exec java ${KILN_JAVA_OPTS:-} -cp "$CP" dev.kiln.rollout.RolloutFaults "$@"
+	;;
 simulate) ;;
 *)
-	echo "usage: bench/rollout.sh lab | journal FILE | simulate [NODES] [BOOT_SECONDS]" >&2
+	echo "usage: bench/rollout.sh lab | journal FILE | simulate [NODES] [BOOT_SECONDS] | faults [N] [SEED] | faults --seed S" >&2
 	exit 2
 	;;
 esac

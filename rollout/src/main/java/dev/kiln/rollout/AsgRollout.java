@@ -61,7 +61,7 @@ final class AsgRollout {
             c.force(true);
         }
         Files.move(tmp, dir.resolve(PLAN), StandardCopyOption.ATOMIC_MOVE);
-        AsgRollout r = new AsgRollout(controller, Journal.open(dir), plan);
+        AsgRollout r = new AsgRollout(controller, Journal.open(dir, controller.env()), plan);
         r.journal.append(
                 EventType.CREATED,
                 null,
@@ -73,7 +73,7 @@ final class AsgRollout {
 
     static AsgRollout load(RolloutController controller, Path dir) throws IOException {
         PoolPlan plan = Json.MAPPER.readValue(dir.resolve(PLAN).toFile(), PoolPlan.class);
-        return new AsgRollout(controller, Journal.open(dir), plan);
+        return new AsgRollout(controller, Journal.open(dir, controller.env()), plan);
     }
 
     /**
@@ -171,7 +171,7 @@ final class AsgRollout {
                 batches,
                 blockers,
                 notes,
-                Instant.now().toString());
+                controller.env().now().toString());
     }
 
     /** Why {@code plan} no longer matches the group (another template version, other instances), or null. */
@@ -218,7 +218,7 @@ final class AsgRollout {
         String ended = active() || events.isEmpty()
                 ? null
                 : events.get(events.size() - 1).at();
-        Instant end = ended == null ? Instant.now() : Instant.parse(ended);
+        Instant end = ended == null ? controller.env().now() : Instant.parse(ended);
         return new RolloutState(
                 id(),
                 plan.cluster(),
@@ -510,7 +510,9 @@ final class AsgRollout {
             return "instance refresh " + refreshId[0] + " to template version " + v.version() + ", at least "
                     + (100 - percent) + "% healthy, rolling itself back on failure";
         });
-        Instant deadline = Instant.now()
+        Instant deadline = controller
+                .env()
+                .now()
                 .plusSeconds(plan.timeoutSeconds() * Math.max(1, plan.batches().size()));
         AsgPool.RefreshState last = null;
         while (true) {
@@ -530,14 +532,16 @@ final class AsgRollout {
                 halt("instance refresh " + refreshId[0] + " ended " + s.name().toLowerCase());
                 return;
             }
-            if (Instant.now().isAfter(deadline)) {
+            if (controller.env().now().isAfter(deadline)) {
                 halt("instance refresh " + refreshId[0] + " still " + s.name().toLowerCase() + " after "
-                        + Duration.between(Instant.parse(journal.events().get(0).at()), Instant.now())
+                        + Duration.between(
+                                        Instant.parse(journal.events().get(0).at()),
+                                        controller.env().now())
                                 .getSeconds()
                         + " s; it goes on in AWS (aws autoscaling describe-instance-refreshes)");
                 return;
             }
-            Thread.sleep(controller.poll().toMillis());
+            controller.env().sleep(controller.poll());
         }
     }
 

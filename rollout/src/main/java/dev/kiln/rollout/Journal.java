@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -40,10 +39,12 @@ public final class Journal {
     private final Path dir;
     private final List<Event> events = new ArrayList<>();
     private final JournalView view = new JournalView();
+    private final EngineEnv env;
     private FileChannel out;
 
-    private Journal(Path dir) {
+    private Journal(Path dir, EngineEnv env) {
         this.dir = dir;
+        this.env = env;
     }
 
     static Path root(StateDir state) {
@@ -51,7 +52,7 @@ public final class Journal {
     }
 
     /** A new rollout's directory with its plan; fails if the id is taken. */
-    static Journal create(StateDir state, String id, Plan plan) throws IOException {
+    static Journal create(StateDir state, String id, Plan plan, EngineEnv env) throws IOException {
         Path dir = root(state).resolve(id);
         Files.createDirectories(dir.getParent());
         Files.createDirectory(dir);
@@ -61,12 +62,12 @@ public final class Journal {
             c.force(true);
         }
         Files.move(tmp, dir.resolve(PLAN), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        return new Journal(dir);
+        return new Journal(dir, env);
     }
 
     /** An existing rollout's journal, read back; a torn last line (a crash mid-write) is dropped. */
-    static Journal open(Path dir) throws IOException {
-        Journal j = new Journal(dir);
+    static Journal open(Path dir, EngineEnv env) throws IOException {
+        Journal j = new Journal(dir, env);
         Path file = dir.resolve(EVENTS);
         if (Files.exists(file)) {
             byte[] bytes = Files.readAllBytes(file);
@@ -176,13 +177,8 @@ public final class Journal {
                     StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND);
         }
-        Event e = new Event(events.size() + 1L, Instant.now().toString(), type.wire, node, step, detail);
-        byte[] line = (Json.COMPACT.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
-        ByteBuffer buf = ByteBuffer.wrap(line);
-        while (buf.hasRemaining()) {
-            out.write(buf);
-        }
-        out.force(false);
+        Event e = new Event(events.size() + 1L, env.now().toString(), type.wire, node, step, detail);
+        env.append(out, (Json.COMPACT.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8));
         events.add(e);
         view.apply(e);
         return e;

@@ -7,17 +7,13 @@ import dev.kiln.core.store.Manifest;
 import dev.kiln.core.store.ValidationRecord;
 import dev.kiln.core.util.Hashing;
 import dev.kiln.fleet.Inventory;
-import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.NodeStatus;
 import java.io.IOException;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
@@ -32,12 +28,14 @@ final class Planner {
     /** Drain and confirmation on top of the boot, per node. */
     static final double STEP_OVERHEAD_SECONDS = 15;
 
-    private final KilnServer server;
+    private final FleetState server;
     private final RolloutController.Drivers drivers;
+    private final EngineEnv env;
 
-    Planner(KilnServer server, RolloutController.Drivers drivers) {
+    Planner(FleetState server, RolloutController.Drivers drivers, EngineEnv env) {
         this.server = server;
         this.drivers = drivers;
+        this.env = env;
     }
 
     /** The cluster's members in inventory order, or an error naming the inventory. */
@@ -202,7 +200,7 @@ final class Planner {
                 notes,
                 estimate,
                 stateHash(req.cluster(), targets),
-                Instant.now().toString());
+                env.now().toString());
     }
 
     /**
@@ -210,44 +208,33 @@ final class Planner {
      * BMC, not for the sum of them (8 at a time, which API rate limits allow). Blockers come back in
      * plan order.
      */
-    private static List<String> probe(String cluster, List<Plan.Node> nodes, NodeReplacer replacer)
+    private List<String> probe(String cluster, List<Plan.Node> nodes, NodeReplacer replacer)
             throws InterruptedException {
-        if (nodes.isEmpty()) {
-            return List.of();
+        List<java.util.concurrent.Callable<String>> asks = new ArrayList<>();
+        for (Plan.Node n : nodes) {
+            asks.add(() -> replacer.blocker(new NodeReplacer.Node(
+                    cluster,
+                    n.name(),
+                    n.mac(),
+                    n.role(),
+                    n.address(),
+                    n.from() == null ? null : ImageRef.parse(n.from()),
+                    ImageRef.parse(n.to()),
+                    n.artifact())));
         }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(nodes.size(), 8), r -> {
-            Thread t = new Thread(r, "kiln-plan-probe");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<String>> answers = new ArrayList<>();
-            for (Plan.Node n : nodes) {
-                answers.add(pool.submit(() -> replacer.blocker(new NodeReplacer.Node(
-                        cluster,
-                        n.name(),
-                        n.mac(),
-                        n.role(),
-                        n.address(),
-                        n.from() == null ? null : ImageRef.parse(n.from()),
-                        ImageRef.parse(n.to()),
-                        n.artifact()))));
-            }
-            List<String> out = new ArrayList<>();
-            for (int i = 0; i < nodes.size(); i++) {
-                try {
-                    String b = answers.get(i).get();
-                    if (b != null) {
-                        out.add(b);
-                    }
-                } catch (ExecutionException e) {
-                    out.add("probing " + nodes.get(i).name() + " failed: " + e.getCause());
+        List<Future<String>> answers = env.all("kiln-plan-probe", 8, asks);
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            try {
+                String b = answers.get(i).get();
+                if (b != null) {
+                    out.add(b);
                 }
+            } catch (ExecutionException e) {
+                out.add("probing " + nodes.get(i).name() + " failed: " + e.getCause());
             }
-            return out;
-        } finally {
-            pool.shutdownNow();
         }
+        return out;
     }
 
     private Plan.Node node(
@@ -289,7 +276,7 @@ final class Planner {
             blockers.add(m.name() + " is not reporting: it never reported to this kiln serve");
         } else if (!"ready".equals(s.step())) {
             blockers.add(m.name() + " is not ready: its last report is '" + s.step() + "'"
-                    + (s.detail() == null ? "" : " (" + s.detail() + ")") + ", " + s.ageSeconds(Instant.now())
+                    + (s.detail() == null ? "" : " (" + s.detail() + ")") + ", " + s.ageSeconds(env.now())
                     + " s ago");
         } else if (s.reportedImage() != null && !s.reportedImage().equals(String.valueOf(current))) {
             blockers.add(m.name() + " runs " + s.reportedImage() + " but kiln serve gave it " + current);
@@ -328,7 +315,7 @@ final class Planner {
 
     private void checkTarget(
             ImageRef t, PlanRequest req, List<Inventory.Member> members, List<String> blockers, boolean followEnv) {
-        String revoked = server.inventory().channels().revoked(t);
+        String revoked = server.revoked(t);
         if (revoked != null) {
             blockers.add("target " + t + " is revoked (" + revoked + ")");
         }

@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -70,18 +69,20 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         }
     }
 
-    private final KilnServer server;
+    private final FleetState server;
     private final Drivers drivers;
+    private final EngineEnv env;
     private final Planner planner;
     private final Map<String, RolloutRun> runs = new ConcurrentHashMap<>();
     private final Map<String, AsgRollout> poolRuns = new ConcurrentHashMap<>();
     private final Duration poll;
     private volatile boolean closed;
 
-    private RolloutController(KilnServer server, Drivers drivers, Duration poll) {
+    private RolloutController(FleetState server, Drivers drivers, Duration poll, EngineEnv env) {
         this.server = server;
         this.drivers = drivers;
-        this.planner = new Planner(server, drivers);
+        this.env = env;
+        this.planner = new Planner(server, drivers, env);
         this.poll = poll;
     }
 
@@ -94,15 +95,28 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     }
 
     static RolloutController attach(KilnServer server, Drivers drivers, Duration poll) throws IOException {
-        RolloutController c = new RolloutController(server, drivers, poll);
-        c.resumeAll();
+        RolloutController c = open(FleetState.of(server), drivers, poll, EngineEnv.SYSTEM);
         server.rolloutApi(new RolloutApi(c));
         server.feeds(c);
         return c;
     }
 
-    KilnServer server() {
+    /**
+     * A controller over {@code fleet} that resumes the rollouts its journals say were running (the
+     * simulation opens one per kiln serve incarnation, on the same state).
+     */
+    static RolloutController open(FleetState fleet, Drivers drivers, Duration poll, EngineEnv env) throws IOException {
+        RolloutController c = new RolloutController(fleet, drivers, poll, env);
+        c.resumeAll();
+        return c;
+    }
+
+    FleetState server() {
         return server;
+    }
+
+    EngineEnv env() {
+        return env;
     }
 
     Duration poll() {
@@ -165,7 +179,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     /** Journals and starts a plan the server made (never one read from a client as it is). */
     private RolloutState start(Plan plan) throws IOException {
         String id = newId(plan.cluster());
-        Journal journal = Journal.create(server.state(), id, plan);
+        Journal journal = Journal.create(server.state(), id, plan, env);
         journal.append(
                 EventType.CREATED,
                 null,
@@ -397,7 +411,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     }
 
     private String newId(String cluster) {
-        String base = cluster + "-" + ID_TIME.format(Instant.now());
+        String base = cluster + "-" + ID_TIME.format(env.now());
         String id = base;
         for (int i = 2;
                 runs.containsKey(id)
@@ -425,7 +439,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                 if (!Files.exists(dir.resolve(Journal.PLAN))) {
                     continue; // a crash between mkdir and the plan's rename: nothing was started
                 }
-                Journal journal = Journal.open(dir);
+                Journal journal = Journal.open(dir, env);
                 RolloutRun run = new RolloutRun(this, journal, journal.plan());
                 runs.put(run.id(), run);
                 if (run.state().active()) {

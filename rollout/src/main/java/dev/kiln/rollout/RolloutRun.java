@@ -3,7 +3,6 @@ package dev.kiln.rollout;
 import dev.kiln.core.store.ImageRef;
 import dev.kiln.core.store.Manifest;
 import dev.kiln.fleet.Inventory;
-import dev.kiln.fleet.KilnServer;
 import dev.kiln.fleet.NodeStatus;
 import dev.kiln.rollout.JournalView.EventType;
 import dev.kiln.validator.NodeChecks;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,7 +31,8 @@ final class RolloutRun {
     static final List<String> STEPS = List.of("preflight", "drain", "repoint", "power", "confirm");
 
     private final RolloutController controller;
-    private final KilnServer server;
+    private final FleetState server;
+    private final EngineEnv env;
     private final Journal journal;
     private final Plan plan;
     private final Map<String, Plan.Node> byName = new LinkedHashMap<>();
@@ -43,10 +42,12 @@ final class RolloutRun {
     private volatile boolean abortRequested;
     private volatile boolean haltRequested;
     private volatile Thread thread;
+    private volatile boolean running;
 
     RolloutRun(RolloutController controller, Journal journal, Plan plan) {
         this.controller = controller;
         this.server = controller.server();
+        this.env = controller.env();
         this.journal = journal;
         this.plan = plan;
         for (Plan.Batch b : plan.batches()) {
@@ -105,7 +106,7 @@ final class RolloutRun {
         if (!journal.view().phase().active() && !events.isEmpty()) {
             ended = events.get(events.size() - 1).at();
         }
-        Instant end = ended == null ? Instant.now() : Instant.parse(ended);
+        Instant end = ended == null ? env.now() : Instant.parse(ended);
         return new RolloutState(
                 id(),
                 plan.cluster(),
@@ -172,8 +173,7 @@ final class RolloutRun {
 
     /** Whether its thread still works (an aborted rollout's nodes in progress finishing). */
     boolean busy() {
-        Thread t = thread;
-        return t != null && t.isAlive();
+        return running;
     }
 
     synchronized void markRolledBack(String by) throws IOException {
@@ -191,12 +191,19 @@ final class RolloutRun {
     }
 
     synchronized void start() {
-        if (thread != null && thread.isAlive()) {
+        if (running) {
             return;
         }
-        thread = new Thread(this::run, "kiln-rollout-" + id());
-        thread.setDaemon(true);
-        thread.start();
+        running = true;
+        env.start("kiln-rollout-" + id(), () -> {
+            thread = Thread.currentThread();
+            try {
+                run();
+            } finally {
+                thread = null;
+                running = false;
+            }
+        });
     }
 
     void stopThread() {
@@ -279,7 +286,7 @@ final class RolloutRun {
                 continue;
             }
             ImageRef to = ImageRef.parse(n.to());
-            String why = server.inventory().channels().revoked(to);
+            String why = server.revoked(to);
             if (why != null) {
                 return to + " was revoked after the rollout began (" + why + "); no further node is handed it";
             }
@@ -303,11 +310,7 @@ final class RolloutRun {
         if (pending.isEmpty()) {
             return !stopping();
         }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(pending.size(), 128), r -> {
-            Thread t = new Thread(r, "kiln-rollout-" + id() + "-node");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService pool = env.workers("kiln-rollout-" + id() + "-node", Math.min(pending.size(), 128));
         Map<Plan.Node, Future<Boolean>> running = new LinkedHashMap<>();
         Instant waitingSince = null;
         try {
@@ -332,12 +335,11 @@ final class RolloutRun {
                     }
                     if (running.isEmpty() && !pending.isEmpty()) {
                         if (waitingSince == null) {
-                            waitingSince = Instant.now();
+                            waitingSince = env.now();
                             currentStep = "waiting: " + down + " node(s) of the cluster are not ready, which uses"
                                     + " the budget of " + plan.maxUnavailable();
                             LOG.info("rollout {}: {}", id(), currentStep);
-                        } else if (Duration.between(waitingSince, Instant.now()).getSeconds()
-                                > plan.nodeTimeoutSeconds()) {
+                        } else if (Duration.between(waitingSince, env.now()).getSeconds() > plan.nodeTimeoutSeconds()) {
                             halt("no budget for " + plan.nodeTimeoutSeconds() + " s: " + down
                                     + " node(s) not ready outside this rollout");
                             return false;
@@ -348,7 +350,7 @@ final class RolloutRun {
                 } else if (running.isEmpty()) {
                     return false;
                 }
-                Thread.sleep(controller.poll().toMillis());
+                env.sleep(controller.poll());
                 for (var it = running.entrySet().iterator(); it.hasNext(); ) {
                     var e = it.next();
                     if (e.getValue().isDone()) {
@@ -704,11 +706,11 @@ final class RolloutRun {
         Manifest manifest = controller.manifest(to);
         String kernel = manifest.kernel() == null ? null : manifest.kernel().release();
         NodeChecks checks = new NodeChecks(manifest);
-        Instant since = powerAt == null ? Instant.now() : powerAt;
+        Instant since = powerAt == null ? env.now() : powerAt;
         Instant deadline = since.plusSeconds(plan.nodeTimeoutSeconds());
         String waiting = "no report since the power cycle";
         java.util.Set<String> seen = new java.util.HashSet<>();
-        while (Instant.now().isBefore(deadline)) {
+        while (env.now().isBefore(deadline)) {
             NodeStatus s = server.status(n.mac());
             boolean fresh = s != null
                     && s.receivedAt() != null
@@ -758,7 +760,7 @@ final class RolloutRun {
             } else if (fresh) {
                 waiting = "last report: " + s.step();
             }
-            Thread.sleep(controller.poll().toMillis());
+            env.sleep(controller.poll());
         }
         throw new StepFailed(n.name() + " was not confirmed on " + to + " within " + plan.nodeTimeoutSeconds() + " s ("
                 + waiting + ")");

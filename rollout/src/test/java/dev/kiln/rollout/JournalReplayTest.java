@@ -63,7 +63,7 @@ class JournalReplayTest {
         for (int i = 0; i < 1 + r.nextInt(6); i++) {
             names.add("n" + i);
         }
-        Journal live = Journal.open(dir);
+        Journal live = Journal.open(dir, EngineEnv.SYSTEM);
         List<Snapshot> after = new ArrayList<>(); // after.get(k): the state after k whole events
         List<Long> ends = new ArrayList<>(); // ends.get(k): the file's length after k events
         after.add(Snapshot.of(live.view(), names));
@@ -87,7 +87,7 @@ class JournalReplayTest {
             while (k + 1 < ends.size() && ends.get(k + 1) - 1 <= at) {
                 k++;
             }
-            Journal back = Journal.open(copy);
+            Journal back = Journal.open(copy, EngineEnv.SYSTEM);
             assertThat(Snapshot.of(back.view(), names))
                     .as("cut at byte %d of %d (after %d whole events)", at, whole.length, k)
                     .isEqualTo(after.get(k));
@@ -97,7 +97,7 @@ class JournalReplayTest {
                     .isEqualTo(ends.get(k));
             back.append(EventType.RESTARTED, null, null, "after the cut");
             back.close();
-            Journal again = Journal.open(copy);
+            Journal again = Journal.open(copy, EngineEnv.SYSTEM);
             assertThat(again.events()).hasSize(k + 1);
             assertThat(again.view().phase()).isEqualTo(JournalView.Phase.RUNNING);
             again.close();

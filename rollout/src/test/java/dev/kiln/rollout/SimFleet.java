@@ -23,6 +23,12 @@ public final class SimFleet {
         ImageStore store = new ImageStore(dir.resolve("store"));
         TestStore.pxeVersion(store, "sim-node", "1.0.0", 1024);
         TestStore.pxeVersion(store, "sim-node", "1.1.0", 1024);
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("inventory.yaml"), inventory(masters, workers));
+    }
+
+    /** The inventory of cluster "sim": m1..mMASTERS, w1..wWORKERS on 10.77.0.0/16, all on {@link #A}. */
+    static String inventory(int masters, int workers) {
         StringBuilder inv = new StringBuilder("clusters:\n  - name: sim\n    image: " + A + "\n    nodes:\n");
         for (int i = 0; i < masters + workers; i++) {
             boolean master = i < masters;
@@ -38,8 +44,7 @@ public final class SimFleet {
                     (i + 1) / 250,
                     (i + 1) % 250 + 1));
         }
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("inventory.yaml"), inv.toString());
+        return inv.toString();
     }
 
     public static void main(String[] args) throws Exception {
