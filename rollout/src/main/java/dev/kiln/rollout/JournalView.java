@@ -117,6 +117,19 @@ final class JournalView {
             Map<String, Instant> begun,
             int retries) {
         static final Node PENDING = new Node(NodeState.PENDING, null, false, null, null, null, false, Map.of(), 0);
+
+        /** Taken down by the rollout and not (yet) confirmed back: on its way, failed, or to retry. */
+        boolean leftDown() {
+            return state == NodeState.RETRY_DOWN
+                    || wentDownAt(step) && state != NodeState.DONE && state != NodeState.ROLLED_BACK;
+        }
+
+        /** When its last power cycle (forward or back) was begun, or null. */
+        Instant lastPower() {
+            Instant a = begun.get("power");
+            Instant b = begun.get("rollback-power");
+            return a == null ? b : b == null || a.isAfter(b) ? a : b;
+        }
     }
 
     /** Whether a node at {@code step} had been taken down: from the repoint on, or taken back. */

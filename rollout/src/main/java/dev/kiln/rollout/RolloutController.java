@@ -299,6 +299,12 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
         if (plan.blocked()) {
             throw new Refused(409, "the rollback of " + id + " is blocked: " + String.join("; ", plan.blockers()));
         }
+        if (plan.nodes().isEmpty()) {
+            throw new Refused(
+                    409,
+                    "every node rollout " + id + " replaced is handed its previous version already"
+                            + " (its failed nodes were taken back); nothing to roll back");
+        }
         RolloutState started = start(plan);
         run.markRolledBack(started.id());
         return started;
@@ -366,6 +372,20 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                         .map(AsgRollout::id)
                         .findFirst()
                         .orElse(null));
+    }
+
+    /**
+     * Whether some rollout of {@code cluster} took the node down and it has not reported ready
+     * since. A machine that never came back sends nothing: kiln serve's last report of it still
+     * says ready, from before the power cycle, and would let the next rollout spend its budget.
+     */
+    boolean leftDown(String cluster, String node, dev.kiln.fleet.NodeStatus status) {
+        for (RolloutRun r : runs.values()) {
+            if (r.plan().cluster().equals(cluster) && r.leftDown(node, status)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     ClusterGuard guardFor(String cluster, String target) throws IOException {

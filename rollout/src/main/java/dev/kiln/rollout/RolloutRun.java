@@ -217,6 +217,14 @@ final class RolloutRun {
 
     private void run() {
         try {
+            // Nodes this rollout took down and has not brought back (a resume after a failure, a
+            // restart mid-replacement) go first, whatever their batch: they use the budget until
+            // they are back, and no other node could start before.
+            List<Plan.Node> down =
+                    byName.values().stream().filter(this::alreadyDown).toList();
+            if (!down.isEmpty() && !runBatch(down)) {
+                return;
+            }
             for (Plan.Batch b : plan.batches()) {
                 String revoked = revokedTarget(b.nodes());
                 if (revoked != null) {
@@ -421,6 +429,27 @@ final class RolloutRun {
     }
 
     /**
+     * Whether this rollout left {@code node} down with no ready report since its last power cycle
+     * (see {@link RolloutController#leftDown}).
+     */
+    boolean leftDown(String node, NodeStatus s) {
+        if (!byName.containsKey(node)) {
+            return false;
+        }
+        JournalView.Node v = journal.view().node(node);
+        if (!v.leftDown()) {
+            return false;
+        }
+        Instant power = v.lastPower();
+        boolean readySince = s != null
+                && "ready".equals(s.step())
+                && s.receivedAt() != null
+                && power != null
+                && Instant.parse(s.receivedAt()).isAfter(power);
+        return !readySince;
+    }
+
+    /**
      * Cluster nodes that are down and not being replaced by this batch right now: they use the
      * budget. A node never booted (being brought up) is not "down" in that sense.
      */
@@ -433,7 +462,7 @@ final class RolloutRun {
                 continue;
             }
             NodeStatus s = server.status(m.mac());
-            if (s == null || !"ready".equals(s.step())) {
+            if (s == null || !"ready".equals(s.step()) || controller.leftDown(plan.cluster(), m.name(), s)) {
                 down++;
             }
         }
@@ -465,6 +494,16 @@ final class RolloutRun {
                 if (!resuming) {
                     if (stoppingBefore(step)) {
                         return false;
+                    }
+                    String revoked = step.equals("repoint") ? server.revoked(to) : null;
+                    if (revoked != null) {
+                        // Revoked while this node drained: it is not handed the version. It failed
+                        // before going down, so a resume starts it again from its preflight.
+                        return failed(
+                                n,
+                                "drain",
+                                to + " was revoked before " + n.name() + " was re-pointed (" + revoked
+                                        + "); it stays on " + n.from());
                     }
                     journal.append(EventType.BEGIN, n.name(), step, null);
                 }
@@ -680,8 +719,18 @@ final class RolloutRun {
             if (Boolean.TRUE.equals(done)) {
                 return "already replaced before kiln serve restarted";
             }
-            if (done == null && bootedSince(n, powerBegun(n.name(), step))) {
-                return "the node booted since the power step began: not cycled again";
+            if (done == null) {
+                // A BMC cannot say whether the cycle happened before kiln serve died, and a node
+                // cycled a moment before it has not reported yet: wait for a sign of its boot
+                // through half its boot allowance, and cycle only a node that stays silent.
+                Instant begun = powerBegun(n.name(), step);
+                Instant until = (begun == null ? env.now() : begun).plusSeconds(plan.nodeTimeoutSeconds() / 2);
+                while (!bootedSince(n, begun) && env.now().isBefore(until)) {
+                    env.sleep(controller.poll());
+                }
+                if (bootedSince(n, begun)) {
+                    return "the node booted since the power step began: not cycled again";
+                }
             }
         }
         return replacer.replace(target);

@@ -12,8 +12,16 @@ import org.junit.jupiter.api.io.TempDir;
  * replays it; it then goes into {@link #REGRESSIONS}.
  */
 class RolloutSimulationTest {
-    /** Seeds that once broke an invariant (see the note on each). */
-    static final long[] REGRESSIONS = {};
+    /**
+     * Seeds that broke an invariant on the engine before the simulation: a node that never came
+     * back still read "ready" and let the budget be spent again (102 113 122 299 452 566 728 1168
+     * 1534 1771 2261 2344 2820); a revoke while a batch ran still handed the version to the
+     * batch's next nodes (498 2022 2282 2420); a resume after kill -9 power-cycled again a node
+     * that was booting from the first cycle (1449 2885).
+     */
+    static final long[] REGRESSIONS = {
+        102, 113, 122, 299, 452, 566, 728, 1168, 1534, 1771, 2261, 2344, 2820, 498, 2022, 2282, 2420, 1449, 2885
+    };
 
     @TempDir
     Path tmp;
