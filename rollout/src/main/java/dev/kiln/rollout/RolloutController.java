@@ -364,7 +364,7 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     /** The id of the running or paused rollout of {@code cluster}, or null. */
     String activeOn(String cluster) {
         return runs.values().stream()
-                .filter(r -> r.plan().cluster().equals(cluster) && r.state().active())
+                .filter(r -> r.plan().cluster().equals(cluster) && (r.state().active() || r.busy()))
                 .map(RolloutRun::id)
                 .findFirst()
                 .orElseGet(() -> poolRuns.values().stream()
@@ -379,6 +379,11 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
      * since. A machine that never came back sends nothing: kiln serve's last report of it still
      * says ready, from before the power cycle, and would let the next rollout spend its budget.
      */
+    /** Whether a rollout thread still works (an aborted rollout's nodes in progress finishing). */
+    boolean busy() {
+        return runs.values().stream().anyMatch(RolloutRun::busy);
+    }
+
     boolean leftDown(String cluster, String node, dev.kiln.fleet.NodeStatus status) {
         for (RolloutRun r : runs.values()) {
             if (r.plan().cluster().equals(cluster) && r.leftDown(node, status)) {
@@ -468,6 +473,8 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
                             run.id(),
                             run.state().state());
                     run.restarted();
+                } else if ("aborted".equals(run.state().state())) {
+                    run.finishAborted();
                 } else {
                     journal.close();
                 }

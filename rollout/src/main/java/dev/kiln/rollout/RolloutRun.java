@@ -43,6 +43,7 @@ final class RolloutRun {
     private volatile boolean haltRequested;
     private volatile Thread thread;
     private volatile boolean running;
+    private boolean again; // guarded by this
 
     RolloutRun(RolloutController controller, Journal journal, Plan plan) {
         this.controller = controller;
@@ -167,8 +168,26 @@ final class RolloutRun {
                 null,
                 null,
                 "by the operator; nodes not started stay on their versions, nodes in progress finish");
-        // The journal stays open: nodes in progress finish and their outcome is journaled.
+        // The journal stays open: nodes in progress finish and their outcome is journaled, and
+        // then the run clears what it directed; a rollout with no run (halted) does it now.
+        if (!running) {
+            clearOwnDirectives();
+        }
         return state();
+    }
+
+    /**
+     * After a kiln serve restart, an aborted rollout sees through the nodes it had begun and
+     * clears the directives it left; it journals nothing else.
+     */
+    void finishAborted() {
+        abortRequested = true;
+        start();
+    }
+
+    /** A node begun and not finished: mid-step, the pause or abort waits for it. */
+    private boolean begun(Plan.Node n) {
+        return journal.view().node(n.name()).state() == JournalView.NodeState.IN_PROGRESS;
     }
 
     /** Whether its thread still works (an aborted rollout's nodes in progress finishing). */
@@ -184,6 +203,7 @@ final class RolloutRun {
     void restarted() throws IOException {
         if (journal.view().phase() == JournalView.Phase.PAUSED) {
             pauseRequested = true;
+            start(); // nodes begun before the pause are seen through; none starts
             return;
         }
         journal.append(EventType.RESTARTED, null, null, "kiln serve restarted; re-probing nodes that were in progress");
@@ -192,16 +212,29 @@ final class RolloutRun {
 
     synchronized void start() {
         if (running) {
+            // A resume while the thread winds down (a pause's nodes finishing): it runs once more
+            // rather than leave a running rollout with no thread.
+            again = true;
             return;
         }
         running = true;
         env.start("kiln-rollout-" + id(), () -> {
             thread = Thread.currentThread();
             try {
-                run();
+                while (true) {
+                    run();
+                    synchronized (this) {
+                        if (!again) {
+                            return;
+                        }
+                        again = false;
+                    }
+                }
             } finally {
-                thread = null;
-                running = false;
+                synchronized (this) {
+                    thread = null;
+                    running = false;
+                }
             }
         });
     }
@@ -216,7 +249,44 @@ final class RolloutRun {
     // ---- the run ----------------------------------------------------------------------------
 
     private void run() {
+        runBatches();
+        if (journal.view().phase() == JournalView.Phase.ABORTED && !controller.closed()) {
+            clearOwnDirectives();
+        }
+    }
+
+    /**
+     * Clears the boot directives this rollout left (an aborted rollout's failed nodes): a node's
+     * next boot must not reimage it for a rollout that is over. Another rollout's are left alone.
+     */
+    private void clearOwnDirectives() {
+        for (Plan.Node n : byName.values()) {
+            String reimage = server.directive(n.mac()).get("reimage");
+            if (reimage != null
+                    && (reimage.equals(id())
+                            || reimage.startsWith(id() + "-retry")
+                            || reimage.startsWith(id() + "-rollback"))) {
+                try {
+                    server.clearDirective(n.mac());
+                } catch (IOException e) {
+                    LOG.error("rollout {}: cannot clear the directive of {}: {}", id(), n.name(), e.toString());
+                }
+            }
+        }
+    }
+
+    private void runBatches() {
         try {
+            // A node failed and kiln serve died before journaling the halt: halt now, rather than
+            // go on past a failure no operator has seen.
+            String failed = byName.keySet().stream()
+                    .filter(name -> journal.view().node(name).state() == JournalView.NodeState.FAILED)
+                    .findFirst()
+                    .orElse(null);
+            if (failed != null) {
+                halt(failed + " failed: " + failureOf(failed, progress(failed)));
+                return;
+            }
             // Nodes this rollout took down and has not brought back (a resume after a failure, a
             // restart mid-replacement) go first, whatever their batch: they use the budget until
             // they are back, and no other node could start before.
@@ -323,18 +393,22 @@ final class RolloutRun {
         Instant waitingSince = null;
         try {
             while (!pending.isEmpty() || !running.isEmpty()) {
-                if (!stopping()) {
+                // Paused or aborted, only nodes begun before (found mid-step after a restart) are
+                // seen through; none starts.
+                List<Plan.Node> admissible =
+                        stopping() ? pending.stream().filter(this::begun).toList() : List.copyOf(pending);
+                if (!admissible.isEmpty()) {
                     // Nodes this rollout already took down (resumed after a restart, or retried
                     // after a failure) go first: they are down whatever happens, so they count as
                     // being replaced, not as down outside the rollout.
                     Set<Plan.Node> ours = new LinkedHashSet<>(running.keySet());
-                    pending.stream().filter(this::alreadyDown).forEach(ours::add);
+                    admissible.stream().filter(this::alreadyDown).forEach(ours::add);
                     int down = unavailableOutside(ours);
                     // A node being brought up (never booted) was not serving: it uses no budget.
                     long replacing = running.keySet().stream()
                             .filter(RolloutRun::wasServing)
                             .count();
-                    List<Admission.Candidate> waiting = pending.stream()
+                    List<Admission.Candidate> waiting = admissible.stream()
                             .map(n -> new Admission.Candidate(n, wasServing(n), alreadyDown(n)))
                             .toList();
                     for (Plan.Node n : Admission.admit(waiting, replacing, down, plan.maxUnavailable())) {
@@ -355,7 +429,7 @@ final class RolloutRun {
                     } else {
                         waitingSince = null;
                     }
-                } else if (running.isEmpty()) {
+                } else if (stopping() && running.isEmpty()) {
                     return false;
                 }
                 env.sleep(controller.poll());
@@ -424,8 +498,11 @@ final class RolloutRun {
     /** A node this rollout took down and has not brought back: its budget is already spent. */
     private boolean alreadyDown(Plan.Node n) {
         JournalView.Node v = journal.view().node(n.name());
-        return v.state() == JournalView.NodeState.RETRY_DOWN
+        boolean ours = v.state() == JournalView.NodeState.RETRY_DOWN
                 || (v.state() == JournalView.NodeState.IN_PROGRESS && JournalView.wentDownAt(v.step()));
+        // One that reported ready since its last power cycle (back on the wrong image, or a power
+        // step whose BMC refused) is up: taking it down again spends the budget like any other.
+        return ours && leftDown(n.name(), server.status(n.mac()));
     }
 
     /**
@@ -474,8 +551,13 @@ final class RolloutRun {
     /** Replaces one node; true when it is confirmed on its target. */
     private boolean replaceNode(Plan.Node n) throws IOException, InterruptedException {
         Progress p = progress(n.name());
-        boolean retryDown = journal.view().node(n.name()).state() == JournalView.NodeState.RETRY_DOWN;
-        boolean fresh = "pending".equals(p.state()) || "skipped".equals(p.state()) || retryDown;
+        // A node retried after it went down starts at its repoint; one that is up after all (it
+        // reported ready since) starts over at its preflight and drain.
+        boolean retryDown = journal.view().node(n.name()).state() == JournalView.NodeState.RETRY_DOWN
+                && leftDown(n.name(), server.status(n.mac()));
+        boolean fresh = "pending".equals(p.state())
+                || "skipped".equals(p.state())
+                || journal.view().node(n.name()).state() == JournalView.NodeState.RETRY_DOWN;
         // A master tried again drains first: the failed boot may have joined etcd, and its member
         // must go before a clean boot joins under the same name.
         int from = retryDown

@@ -117,6 +117,9 @@ final class RolloutSimulation {
         if (violation == null) {
             violation = replayMatches();
         }
+        if (violation == null) {
+            violation = directivesCleared();
+        }
         if (Boolean.getBoolean("kiln.sim.journals")) {
             Path root = Journal.root(world.state());
             try (Stream<Path> dirs = Files.isDirectory(root) ? Files.list(root) : Stream.empty()) {
@@ -323,6 +326,9 @@ final class RolloutSimulation {
                     }
                     continue;
                 }
+                if (controller.busy()) {
+                    continue; // an aborted rollout's nodes in progress finish first
+                }
                 tell("the operator leaves rollout " + id + " " + s.state());
                 return;
             }
@@ -384,6 +390,34 @@ final class RolloutSimulation {
                                 + (m.up ? "" : " and is down") + ", not " + n.to());
             }
         }
+    }
+
+    /**
+     * A rollout that ended done or aborted leaves no boot directive of its own behind: a node's
+     * next boot (a power cut, an operator's reboot) must not reimage it for a rollout that is over.
+     */
+    private String directivesCleared() {
+        if (controller == null) {
+            return null;
+        }
+        for (RolloutState r : controller.list()) {
+            if (!"done".equals(r.state()) && !"aborted".equals(r.state())) {
+                continue;
+            }
+            world.checked("an ended rollout leaves no boot directive");
+            for (RolloutState.NodeState n : r.nodes()) {
+                String reimage =
+                        world.directive(world.machine(n.name()).member.mac()).get("reimage");
+                if (reimage != null
+                        && (reimage.equals(r.id())
+                                || reimage.startsWith(r.id() + "-retry")
+                                || reimage.startsWith(r.id() + "-rollback"))) {
+                    return "an ended rollout leaves no boot directive: rollout " + r.id() + " is " + r.state() + " but "
+                            + n.name() + " (" + n.state() + ") still has its directive " + reimage;
+                }
+            }
+        }
+        return null;
     }
 
     /** Each journal, read back from its bytes, folds to the state the live controller shows. */
