@@ -136,7 +136,7 @@ final class JournalView {
     static boolean wentDownAt(String step) {
         return step != null
                 && (step.startsWith("rollback-")
-                        || RolloutRun.STEPS.indexOf(step) >= RolloutRun.STEPS.indexOf("repoint"));
+                        || NodeSteps.FORWARD.indexOf(step) >= NodeSteps.FORWARD.indexOf("repoint"));
     }
 
     private Phase phase = Phase.RUNNING;

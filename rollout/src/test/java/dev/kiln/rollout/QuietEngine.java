@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  */
 final class QuietEngine implements AutoCloseable {
     private static final List<Class<?>> ENGINE =
-            List.of(RolloutRun.class, RolloutController.class, Journal.class, Planner.class);
+            List.of(RolloutRun.class, NodeSteps.class, RolloutController.class, Journal.class, Planner.class);
     private static final int OFF = 50; // slf4j-simple's LOG_LEVEL_OFF
     private static final Map<Logger, Integer> WAS = new LinkedHashMap<>();
     private static int users; // scenarios run in parallel: the last one out restores the levels
