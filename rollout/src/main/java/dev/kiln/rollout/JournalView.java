@@ -121,22 +121,15 @@ final class JournalView {
         /** Taken down by the rollout and not (yet) confirmed back: on its way, failed, or to retry. */
         boolean leftDown() {
             return state == NodeState.RETRY_DOWN
-                    || wentDownAt(step) && state != NodeState.DONE && state != NodeState.ROLLED_BACK;
+                    || Step.wentDownAt(step) && state != NodeState.DONE && state != NodeState.ROLLED_BACK;
         }
 
         /** When its last power cycle (forward or back) was begun, or null. */
         Instant lastPower() {
-            Instant a = begun.get("power");
-            Instant b = begun.get("rollback-power");
+            Instant a = begun.get(Step.POWER.wire);
+            Instant b = begun.get(Step.ROLLBACK_POWER.wire);
             return a == null ? b : b == null || a.isAfter(b) ? a : b;
         }
-    }
-
-    /** Whether a node at {@code step} had been taken down: from the repoint on, or taken back. */
-    static boolean wentDownAt(String step) {
-        return step != null
-                && (step.startsWith("rollback-")
-                        || NodeSteps.FORWARD.indexOf(step) >= NodeSteps.FORWARD.indexOf("repoint"));
     }
 
     private Phase phase = Phase.RUNNING;
@@ -193,7 +186,7 @@ final class JournalView {
                         at,
                         null,
                         n.lastFailure(),
-                        n.repointed() || "repoint".equals(e.step()),
+                        n.repointed() || Step.REPOINT.wire.equals(e.step()),
                         Map.copyOf(begun),
                         n.retries());
             }
@@ -225,7 +218,7 @@ final class JournalView {
             case NODE_RETRIED -> {
                 // Down (failed from the repoint on) and not back: the retry starts at the repoint,
                 // not at preflight, which a node that is down cannot pass.
-                boolean down = n.state() == NodeState.FAILED && wentDownAt(n.step());
+                boolean down = n.state() == NodeState.FAILED && Step.wentDownAt(n.step());
                 yield new Node(
                         down ? NodeState.RETRY_DOWN : NodeState.PENDING,
                         null,

@@ -24,7 +24,6 @@ import org.slf4j.LoggerFactory;
  */
 final class NodeSteps {
     private static final Logger LOG = LoggerFactory.getLogger(NodeSteps.class);
-    static final List<String> FORWARD = List.of("preflight", "drain", "repoint", "power", "confirm");
 
     private final RolloutRun run;
     private final RolloutController controller;
@@ -43,71 +42,73 @@ final class NodeSteps {
     }
 
     /** When the node's last "begin power" was journaled (its replacement's start), or null. */
-    private Instant powerBegun(String node, String powerStep) {
-        return journal.view().node(node).begun().get(powerStep);
+    private Instant powerBegun(String node, Step powerStep) {
+        return journal.view().node(node).begun().get(powerStep.wire);
     }
 
     /** Replaces one node; true when it is confirmed on its target. */
     boolean replace(Plan.Node n) throws IOException, InterruptedException {
-        RolloutRun.Progress p = run.progress(n.name());
+        JournalView.Node p = run.progress(n.name());
         // A node retried after it went down starts at its repoint; one that is up after all (it
         // reported ready since) starts over at its preflight and drain.
         boolean retryDown = journal.view().node(n.name()).state() == JournalView.NodeState.RETRY_DOWN
                 && run.leftDown(n.name(), server.status(n.mac()));
-        boolean fresh = "pending".equals(p.state())
-                || "skipped".equals(p.state())
-                || journal.view().node(n.name()).state() == JournalView.NodeState.RETRY_DOWN;
+        boolean fresh = p.state() == JournalView.NodeState.PENDING
+                || p.state() == JournalView.NodeState.SKIPPED
+                || p.state() == JournalView.NodeState.RETRY_DOWN;
         // A master tried again drains first: the failed boot may have joined etcd, and its member
         // must go before a clean boot joins under the same name.
         int from = retryDown
-                ? FORWARD.indexOf("master".equals(n.role()) ? "drain" : "repoint")
-                : fresh ? 0 : FORWARD.indexOf(p.step()) + (p.stepEnded() ? 1 : 0);
-        if (!fresh && p.step() != null && p.step().startsWith("rollback-")) {
+                ? Step.FORWARD.indexOf("master".equals(n.role()) ? Step.DRAIN : Step.REPOINT)
+                : fresh ? 0 : Step.FORWARD.indexOf(Step.of(p.step())) + (p.stepEnded() ? 1 : 0);
+        Step at = Step.of(p.step());
+        if (!fresh && at != null && at.back()) {
             return rollbackNode(n, true);
         }
         ImageRef to = ImageRef.parse(n.to());
         NodeReplacer.Node target = replacerNode(n, to);
         try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster(), run.id())) {
             ClusterGuard guard = controller.guardFor(plan.cluster(), n.to());
-            for (int i = Math.max(0, from); i < FORWARD.size(); i++) {
-                String step = FORWARD.get(i);
-                boolean resuming = !fresh && i == from && step.equals(p.step()) && !p.stepEnded();
+            for (int i = Math.max(0, from); i < Step.FORWARD.size(); i++) {
+                Step step = Step.FORWARD.get(i);
+                boolean resuming = !fresh && i == from && step == at && !p.stepEnded();
                 if (!resuming) {
                     if (stoppingBefore(step)) {
                         return false;
                     }
-                    String revoked = step.equals("repoint") ? server.revoked(to) : null;
+                    String revoked = step == Step.REPOINT ? server.revoked(to) : null;
                     if (revoked != null) {
                         // Revoked while this node drained: it is not handed the version. It failed
                         // before going down, so a resume starts it again from its preflight.
                         return failed(
                                 n,
-                                "drain",
+                                Step.DRAIN,
                                 to + " was revoked before " + n.name() + " was re-pointed (" + revoked
                                         + "); it stays on " + n.from());
                     }
-                    journal.append(EventType.BEGIN, n.name(), step, null);
+                    journal.append(EventType.BEGIN, n.name(), step.wire, null);
                 }
-                run.doing(step + " " + n.name());
+                run.doing(step.wire + " " + n.name());
                 String detail;
                 try {
                     detail = switch (step) {
-                        case "preflight" -> preflight(n, guard);
-                        case "drain" -> drain(n, guard);
-                        case "repoint" -> repoint(n, to, guard, false);
-                        case "power" -> power(n, target, replacer, resuming, "power");
-                        case "confirm" -> confirm(n, to, guard, powerBegun(n.name(), "power"));
-                        default -> throw new IllegalStateException(step);
+                        case PREFLIGHT -> preflight(n, guard);
+                        case DRAIN -> drain(n, guard);
+                        case REPOINT -> repoint(n, to, guard, false);
+                        case POWER -> power(n, target, replacer, resuming, Step.POWER);
+                        case CONFIRM -> confirm(n, to, guard, powerBegun(n.name(), Step.POWER));
+                        default -> throw new IllegalStateException(step.wire);
                     };
                 } catch (ClusterGuard.DrainBlocked e) {
-                    journal.append(EventType.NODE_SKIPPED, n.name(), step, e.getMessage() + "; retried at the end");
+                    journal.append(
+                            EventType.NODE_SKIPPED, n.name(), step.wire, e.getMessage() + "; retried at the end");
                     return true;
                 } catch (StepFailed e) {
                     return failed(n, step, e.getMessage());
                 } catch (IOException | RuntimeException e) {
                     return failed(n, step, e.getMessage() == null ? e.toString() : e.getMessage());
                 }
-                journal.append(EventType.END, n.name(), step, detail);
+                journal.append(EventType.END, n.name(), step.wire, detail);
             }
             server.clearDirective(n.mac());
             journal.append(EventType.NODE_DONE, n.name(), null, "on " + n.to());
@@ -116,8 +117,8 @@ final class NodeSteps {
     }
 
     /** Pause and abort stop a node only before it starts; a node once begun is seen through. */
-    private boolean stoppingBefore(String step) {
-        return run.stoppingNewNodes() && step.equals("preflight");
+    private boolean stoppingBefore(Step step) {
+        return run.stoppingNewNodes() && step == Step.PREFLIGHT;
     }
 
     private NodeReplacer.Node replacerNode(Plan.Node n, ImageRef to) {
@@ -136,11 +137,11 @@ final class NodeSteps {
                 artifact);
     }
 
-    private boolean failed(Plan.Node n, String step, String why) throws IOException, InterruptedException {
-        journal.append(EventType.NODE_FAILED, n.name(), step, why);
-        LOG.error("rollout {}: {} failed at {}: {}", run.id(), n.name(), step, why);
+    private boolean failed(Plan.Node n, Step step, String why) throws IOException, InterruptedException {
+        journal.append(EventType.NODE_FAILED, n.name(), step.wire, why);
+        LOG.error("rollout {}: {} failed at {}: {}", run.id(), n.name(), step.wire, why);
         run.requestHalt();
-        boolean wentDown = FORWARD.indexOf(step) >= FORWARD.indexOf("repoint");
+        boolean wentDown = step.down;
         if ("rollback".equals(plan.onFailure()) && wentDown && n.from() != null && !"null".equals(n.from())) {
             return rollbackNode(n, false);
         }
@@ -155,44 +156,44 @@ final class NodeSteps {
     /** Takes a failed node back to its previous version: repoint, power, confirm. */
     private boolean rollbackNode(Plan.Node n, boolean resuming) throws IOException, InterruptedException {
         ImageRef back = ImageRef.parse(n.from());
-        RolloutRun.Progress p = run.progress(n.name());
+        JournalView.Node p = run.progress(n.name());
         // A master is taken out of etcd again: the member its failed boot may have added must not
         // come back without its data.
-        List<String> steps = List.of("rollback-drain", "rollback-repoint", "rollback-power", "rollback-confirm");
-        int from = resuming && p.step() != null ? steps.indexOf(p.step()) + (p.stepEnded() ? 1 : 0) : 0;
+        List<Step> steps = Step.BACK;
+        int from = resuming && p.step() != null ? steps.indexOf(Step.of(p.step())) + (p.stepEnded() ? 1 : 0) : 0;
         try (NodeReplacer replacer = controller.drivers().replacer(plan.cluster(), run.id())) {
             ClusterGuard guard = controller.guardFor(plan.cluster(), n.from());
             for (int i = Math.max(0, from); i < steps.size(); i++) {
-                String step = steps.get(i);
-                boolean again = resuming && i == from && step.equals(p.step()) && !p.stepEnded();
+                Step step = steps.get(i);
+                boolean again = resuming && i == from && step.wire.equals(p.step()) && !p.stepEnded();
                 if (!again) {
-                    journal.append(EventType.BEGIN, n.name(), step, "back to " + back);
+                    journal.append(EventType.BEGIN, n.name(), step.wire, "back to " + back);
                 }
-                run.doing(step + " " + n.name());
+                run.doing(step.wire + " " + n.name());
                 String detail;
                 try {
                     detail = switch (step) {
-                        case "rollback-drain" -> guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), true);
-                        case "rollback-repoint" -> repoint(n, back, guard, true);
+                        case ROLLBACK_DRAIN -> guard.drain(n, Duration.ofSeconds(plan.drainTimeoutSeconds()), true);
+                        case ROLLBACK_REPOINT -> repoint(n, back, guard, true);
                         // The AMI of the version it goes back to, not the plan's target AMI.
-                        case "rollback-power" ->
+                        case ROLLBACK_POWER ->
                             power(
                                     n,
                                     replacerNode(n, back, controller.drivers().artifact(plan.cluster(), back)),
                                     replacer,
                                     again,
-                                    "rollback-power");
-                        default -> confirm(n, back, guard, powerBegun(n.name(), "rollback-power"));
+                                    Step.ROLLBACK_POWER);
+                        default -> confirm(n, back, guard, powerBegun(n.name(), Step.ROLLBACK_POWER));
                     };
                 } catch (StepFailed | ClusterGuard.DrainBlocked | IOException | RuntimeException e) {
                     journal.append(
                             EventType.NODE_FAILED,
                             n.name(),
-                            step,
+                            step.wire,
                             "rollback to " + back + " failed too: " + e.getMessage());
                     return false;
                 }
-                journal.append(EventType.END, n.name(), step, detail);
+                journal.append(EventType.END, n.name(), step.wire, detail);
             }
             server.clearDirective(n.mac());
             journal.append(EventType.NODE_ROLLED_BACK, n.name(), null, "back on " + back);
@@ -282,10 +283,9 @@ final class NodeSteps {
     }
 
     /**
-     * @param step "power" or "rollback-power": whose "begin" record a resume looks up (not the shared
-     *     currentStep, which every node worker of the batch writes)
+     * @param step POWER or ROLLBACK_POWER: whose "begin" record a resume looks up
      */
-    private String power(Plan.Node n, NodeReplacer.Node target, NodeReplacer replacer, boolean resuming, String step)
+    private String power(Plan.Node n, NodeReplacer.Node target, NodeReplacer replacer, boolean resuming, Step step)
             throws IOException, InterruptedException {
         if (resuming) {
             Boolean done = replacer.alreadyReplaced(target);

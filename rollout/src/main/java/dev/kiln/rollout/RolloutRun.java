@@ -1,7 +1,6 @@
 package dev.kiln.rollout;
 
 import dev.kiln.core.store.ImageRef;
-import dev.kiln.fleet.Inventory;
 import dev.kiln.fleet.NodeStatus;
 import dev.kiln.rollout.JournalView.EventType;
 import java.io.IOException;
@@ -10,12 +9,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +35,7 @@ final class RolloutRun {
     private volatile boolean haltRequested;
     private volatile Thread thread;
     private final NodeSteps steps;
+    private final BatchRun batches;
     private volatile boolean running;
     private boolean again; // guarded by this
 
@@ -56,6 +52,7 @@ final class RolloutRun {
             }
         }
         this.steps = new NodeSteps(this, controller, plan);
+        this.batches = new BatchRun(this, steps, controller, plan);
     }
 
     String id() {
@@ -74,11 +71,8 @@ final class RolloutRun {
     }
 
     /** Where a node got to, from the journal: state and the last step begun or ended. */
-    record Progress(String state, String step, boolean stepEnded, Instant stepAt, String detail) {}
-
-    Progress progress(String node) {
-        JournalView.Node n = journal.view().node(node);
-        return new Progress(n.state().wire, n.step(), n.stepEnded(), n.stepAt(), n.detail());
+    JournalView.Node progress(String node) {
+        return journal.view().node(node);
     }
 
     /** Nodes this rollout took down (done, failed, or on their way): what a rollback takes back. */
@@ -91,9 +85,9 @@ final class RolloutRun {
     RolloutState state() {
         List<RolloutState.NodeState> nodes = new ArrayList<>();
         for (Plan.Node n : byName.values()) {
-            Progress p = progress(n.name());
+            JournalView.Node p = progress(n.name());
             nodes.add(new RolloutState.NodeState(
-                    n.name(), n.role(), batchOf.get(n.name()), n.from(), n.to(), p.state(), p.step(), p.detail()));
+                    n.name(), n.role(), batchOf.get(n.name()), n.from(), n.to(), p.state().wire, p.step(), p.detail()));
         }
         List<Journal.Event> events = journal.events();
         String started = events.isEmpty() ? plan.createdAt() : events.get(0).at();
@@ -141,9 +135,9 @@ final class RolloutRun {
         // A node that failed (or was taken back) is tried again in this attempt, from where it
         // stands: one still up starts at preflight, one that went down at the repoint.
         for (Plan.Node n : byName.values()) {
-            String st = progress(n.name()).state();
-            if ("failed".equals(st) || "rolled-back".equals(st)) {
-                journal.append(EventType.NODE_RETRIED, n.name(), null, "after " + st + ", by kiln rollout resume");
+            JournalView.NodeState st = progress(n.name()).state();
+            if (st == JournalView.NodeState.FAILED || st == JournalView.NodeState.ROLLED_BACK) {
+                journal.append(EventType.NODE_RETRIED, n.name(), null, "after " + st.wire + ", by kiln rollout resume");
             }
         }
         pauseRequested = false;
@@ -177,11 +171,6 @@ final class RolloutRun {
     void finishAborted() {
         abortRequested = true;
         start();
-    }
-
-    /** A node begun and not finished: mid-step, the pause or abort waits for it. */
-    private boolean begun(Plan.Node n) {
-        return journal.view().node(n.name()).state() == JournalView.NodeState.IN_PROGRESS;
     }
 
     /** Whether its thread still works (an aborted rollout's nodes in progress finishing). */
@@ -255,11 +244,7 @@ final class RolloutRun {
      */
     private void clearOwnDirectives() {
         for (Plan.Node n : byName.values()) {
-            String reimage = server.directive(n.mac()).get("reimage");
-            if (reimage != null
-                    && (reimage.equals(id())
-                            || reimage.startsWith(id() + "-retry")
-                            || reimage.startsWith(id() + "-rollback"))) {
+            if (directs(id(), server.directive(n.mac()))) {
                 try {
                     server.clearDirective(n.mac());
                 } catch (IOException e) {
@@ -267,6 +252,13 @@ final class RolloutRun {
                 }
             }
         }
+    }
+
+    /** Whether {@code directive} is rollout {@code id}'s (its reimage id, a retry's or the way back's). */
+    static boolean directs(String id, Map<String, String> directive) {
+        String reimage = directive.get("reimage");
+        return reimage != null
+                && (reimage.equals(id) || reimage.startsWith(id + "-retry") || reimage.startsWith(id + "-rollback"));
     }
 
     private void runBatches() {
@@ -285,8 +277,8 @@ final class RolloutRun {
             // restart mid-replacement) go first, whatever their batch: they use the budget until
             // they are back, and no other node could start before.
             List<Plan.Node> down =
-                    byName.values().stream().filter(this::alreadyDown).toList();
-            if (!down.isEmpty() && !runBatch(down)) {
+                    byName.values().stream().filter(batches::alreadyDown).toList();
+            if (!down.isEmpty() && !batches.run(down)) {
                 return;
             }
             for (Plan.Batch b : plan.batches()) {
@@ -295,20 +287,20 @@ final class RolloutRun {
                     halt(revoked);
                     return;
                 }
-                if (!runBatch(b.nodes())) {
+                if (!batches.run(b.nodes())) {
                     return;
                 }
             }
             List<Plan.Node> skipped = byName.values().stream()
-                    .filter(n -> "skipped".equals(progress(n.name()).state()))
+                    .filter(n -> progress(n.name()).state() == JournalView.NodeState.SKIPPED)
                     .toList();
             if (!skipped.isEmpty()) {
                 LOG.info("rollout {}: retrying {} node(s) whose drain was blocked", id(), skipped.size());
-                if (!runBatch(skipped)) {
+                if (!batches.run(skipped)) {
                     return;
                 }
                 List<String> still = skipped.stream()
-                        .filter(n -> "skipped".equals(progress(n.name()).state()))
+                        .filter(n -> progress(n.name()).state() == JournalView.NodeState.SKIPPED)
                         .map(Plan.Node::name)
                         .toList();
                 if (!still.isEmpty()) {
@@ -318,8 +310,8 @@ final class RolloutRun {
                 }
             }
             List<String> notDone = byName.values().stream()
-                    .filter(n -> !"done".equals(progress(n.name()).state()))
-                    .map(n -> n.name() + " (" + progress(n.name()).state() + ")")
+                    .filter(n -> progress(n.name()).state() != JournalView.NodeState.DONE)
+                    .map(n -> n.name() + " (" + progress(n.name()).state().wire + ")")
                     .toList();
             if (!notDone.isEmpty()) {
                 // Never "done" unless every node is confirmed on its target.
@@ -353,8 +345,7 @@ final class RolloutRun {
      */
     private String revokedTarget(List<Plan.Node> batch) {
         for (Plan.Node n : batch) {
-            String st = progress(n.name()).state();
-            if ("done".equals(st) || n.to() == null) {
+            if (progress(n.name()).state() == JournalView.NodeState.DONE || n.to() == null) {
                 continue;
             }
             ImageRef to = ImageRef.parse(n.to());
@@ -366,137 +357,28 @@ final class RolloutRun {
         return null;
     }
 
-    private boolean stopping() {
+    boolean stopping() {
         return pauseRequested || abortRequested || haltRequested || controller.closed();
     }
 
-    /** Runs one batch within the budget; false when the rollout must not go on (paused, halted...). */
-    private boolean runBatch(List<Plan.Node> batch) throws InterruptedException, IOException {
-        List<Plan.Node> pending = new ArrayList<>();
-        for (Plan.Node n : batch) {
-            if (JournalView.NodeState.TO_DO.contains(
-                    journal.view().node(n.name()).state())) {
-                pending.add(n);
-            }
-        }
-        if (pending.isEmpty()) {
-            return !stopping();
-        }
-        ExecutorService pool = env.workers("kiln-rollout-" + id() + "-node", Math.min(pending.size(), 128));
-        Map<Plan.Node, Future<Boolean>> running = new LinkedHashMap<>();
-        Instant waitingSince = null;
-        try {
-            while (!pending.isEmpty() || !running.isEmpty()) {
-                // Paused or aborted, only nodes begun before (found mid-step after a restart) are
-                // seen through; none starts.
-                List<Plan.Node> admissible =
-                        stopping() ? pending.stream().filter(this::begun).toList() : List.copyOf(pending);
-                if (!admissible.isEmpty()) {
-                    // Nodes this rollout already took down (resumed after a restart, or retried
-                    // after a failure) go first: they are down whatever happens, so they count as
-                    // being replaced, not as down outside the rollout.
-                    Set<Plan.Node> ours = new LinkedHashSet<>(running.keySet());
-                    admissible.stream().filter(this::alreadyDown).forEach(ours::add);
-                    int down = unavailableOutside(ours);
-                    // A node being brought up (never booted) was not serving: it uses no budget.
-                    long replacing = running.keySet().stream()
-                            .filter(RolloutRun::wasServing)
-                            .count();
-                    List<Admission.Candidate> waiting = admissible.stream()
-                            .map(n -> new Admission.Candidate(n, wasServing(n), alreadyDown(n)))
-                            .toList();
-                    for (Plan.Node n : Admission.admit(waiting, replacing, down, plan.maxUnavailable())) {
-                        pending.remove(n);
-                        running.put(n, pool.submit(() -> steps.replace(n)));
-                    }
-                    if (running.isEmpty() && !pending.isEmpty()) {
-                        if (waitingSince == null) {
-                            waitingSince = env.now();
-                            currentStep = "waiting: " + down + " node(s) of the cluster are not ready, which uses"
-                                    + " the budget of " + plan.maxUnavailable();
-                            LOG.info("rollout {}: {}", id(), currentStep);
-                        } else if (Duration.between(waitingSince, env.now()).getSeconds() > plan.nodeTimeoutSeconds()) {
-                            halt("no budget for " + plan.nodeTimeoutSeconds() + " s: " + down
-                                    + " node(s) not ready outside this rollout");
-                            return false;
-                        }
-                    } else {
-                        waitingSince = null;
-                    }
-                } else if (stopping() && running.isEmpty()) {
-                    return false;
-                }
-                env.sleep(controller.poll());
-                for (var it = running.entrySet().iterator(); it.hasNext(); ) {
-                    var e = it.next();
-                    if (e.getValue().isDone()) {
-                        it.remove();
-                        boolean ok;
-                        try {
-                            ok = e.getValue().get();
-                        } catch (java.util.concurrent.ExecutionException ex) {
-                            LOG.error(
-                                    "rollout {}: node {} failed",
-                                    id(),
-                                    e.getKey().name(),
-                                    ex.getCause());
-                            ok = false;
-                        }
-                        if (!ok
-                                && !haltRequested
-                                && "failed".equals(progress(e.getKey().name()).state())) {
-                            haltRequested = true;
-                        }
-                    }
-                }
-                if (haltRequested && running.isEmpty()) {
-                    Progress p = null;
-                    String failed = null;
-                    for (Plan.Node n : batch) {
-                        Progress q = progress(n.name());
-                        if ("failed".equals(q.state()) || "rolled-back".equals(q.state())) {
-                            failed = n.name();
-                            p = q;
-                        }
-                    }
-                    halt(failed == null ? "a node failed" : failed + " failed: " + failureOf(failed, p));
-                    return false;
-                }
-            }
-            return !stopping();
-        } finally {
-            pool.shutdownNow();
-        }
-    }
-
-    private String failureOf(String node, Progress p) {
+    String failureOf(String node, JournalView.Node p) {
         String failed = journal.view().node(node).lastFailure();
         if (failed == null) {
             return p.detail();
         }
         return failed
-                + ("rolled-back".equals(p.state())
+                + (p.state() == JournalView.NodeState.ROLLED_BACK
                         ? "; it was rolled back to " + byName.get(node).from()
                         : "");
     }
 
-    private synchronized void halt(String why) throws IOException {
+    synchronized void halt(String why) throws IOException {
         if (journal.view().phase() != JournalView.Phase.RUNNING) {
             return;
         }
         journal.append(EventType.HALTED, null, null, why);
         currentStep = null;
         LOG.error("rollout {} HALTED: {}", id(), why);
-    }
-
-    /** A node this rollout took down and has not brought back: its budget is already spent. */
-    private boolean alreadyDown(Plan.Node n) {
-        JournalView.Node v = journal.view().node(n.name());
-        boolean ours = v.state() == JournalView.NodeState.RETRY_DOWN
-                || (v.state() == JournalView.NodeState.IN_PROGRESS && JournalView.wentDownAt(v.step()));
-        // One that reported ready since its last power cycle (back on the wrong image, or a power
-        // step whose BMC refused) is up: taking it down again spends the budget like any other.
-        return ours && leftDown(n.name(), server.status(n.mac()));
     }
 
     /**
@@ -521,26 +403,6 @@ final class RolloutRun {
     }
 
     /**
-     * Cluster nodes that are down and not being replaced by this batch right now: they use the
-     * budget. A node never booted (being brought up) is not "down" in that sense.
-     */
-    private int unavailableOutside(Set<Plan.Node> running) {
-        Set<String> busy = new LinkedHashSet<>();
-        running.forEach(n -> busy.add(n.mac()));
-        int down = 0;
-        for (Inventory.Member m : server.inventory().members()) {
-            if (!m.cluster().name().equals(plan.cluster()) || busy.contains(m.mac()) || !server.hasBooted(m.mac())) {
-                continue;
-            }
-            NodeStatus s = server.status(m.mac());
-            if (s == null || !"ready".equals(s.step()) || controller.leftDown(plan.cluster(), m.name(), s)) {
-                down++;
-            }
-        }
-        return down;
-    }
-
-    /**
      * Whether the node ran a version before this rollout (so taking it down uses the budget); plans
      * made before "from" was left out for never-booted nodes wrote the string "null".
      */
@@ -562,6 +424,10 @@ final class RolloutRun {
     /** A node failed: the batch finishes its nodes in progress, then the rollout halts. */
     void requestHalt() {
         haltRequested = true;
+    }
+
+    boolean haltRequested() {
+        return haltRequested;
     }
 
     /** What the rollout does now, for its status. */

@@ -113,7 +113,7 @@ class JournalReplayTest {
     /** A plausible next event: a node step begun or ended, a node outcome, or an operator's word. */
     private static void randomEvent(Random r, Journal j, List<String> names) throws IOException {
         String node = names.get(r.nextInt(names.size()));
-        String step = NodeSteps.FORWARD.get(r.nextInt(NodeSteps.FORWARD.size()));
+        String step = Step.FORWARD.get(r.nextInt(Step.FORWARD.size())).wire;
         switch (r.nextInt(12)) {
             case 0, 1, 2 -> j.append(EventType.BEGIN, node, step, null);
             case 3, 4 -> j.append(EventType.END, node, step, "ok: " + r.nextInt(1000) + " \"quoted\" é");

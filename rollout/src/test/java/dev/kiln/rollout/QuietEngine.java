@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
  * slf4j-simple fixes a logger's level when it is made, so the level is set on the loggers.
  */
 final class QuietEngine implements AutoCloseable {
-    private static final List<Class<?>> ENGINE =
-            List.of(RolloutRun.class, NodeSteps.class, RolloutController.class, Journal.class, Planner.class);
+    private static final List<Class<?>> ENGINE = List.of(
+            RolloutRun.class, NodeSteps.class, BatchRun.class, RolloutController.class, Journal.class, Planner.class);
     private static final int OFF = 50; // slf4j-simple's LOG_LEVEL_OFF
     private static final Map<Logger, Integer> WAS = new LinkedHashMap<>();
     private static int users; // scenarios run in parallel: the last one out restores the levels

@@ -406,14 +406,12 @@ final class RolloutSimulation {
             }
             world.checked("an ended rollout leaves no boot directive");
             for (RolloutState.NodeState n : r.nodes()) {
-                String reimage =
-                        world.directive(world.machine(n.name()).member.mac()).get("reimage");
-                if (reimage != null
-                        && (reimage.equals(r.id())
-                                || reimage.startsWith(r.id() + "-retry")
-                                || reimage.startsWith(r.id() + "-rollback"))) {
-                    return "an ended rollout leaves no boot directive: rollout " + r.id() + " is " + r.state() + " but "
-                            + n.name() + " (" + n.state() + ") still has its directive " + reimage;
+                Map<String, String> directive =
+                        world.directive(world.machine(n.name()).member.mac());
+                if (RolloutRun.directs(r.id(), directive)) {
+                    return "an ended rollout leaves no boot directive: rollout " + r.id() + " is " + r.state()
+                            + " but " + n.name() + " (" + n.state() + ") still has its directive "
+                            + directive.get("reimage");
                 }
             }
         }
