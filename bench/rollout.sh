@@ -39,6 +39,7 @@ journal)
 	;;
 faults)
 	shift
+	# shellcheck disable=SC2086 # KILN_JAVA_OPTS holds several JVM options: split on purpose
 	exec java ${KILN_JAVA_OPTS:-} -cp "$CP" dev.kiln.rollout.RolloutFaults "$@"
 	;;
 simulate) ;;
