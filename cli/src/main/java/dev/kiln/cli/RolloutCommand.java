@@ -481,9 +481,14 @@ final class RolloutCommand {
 
         abstract String action();
 
+        /** What the request adds to the action's URL (its options). */
+        String query() {
+            return "";
+        }
+
         @Override
         public Integer call() throws Exception {
-            ServeClient.Reply r = serve.post("/rollouts/" + id + "/" + action(), java.util.Map.of());
+            ServeClient.Reply r = serve.post("/rollouts/" + id + "/" + action() + query(), java.util.Map.of());
             if (r.status() >= 300) {
                 System.err.println("kiln rollout " + action() + ": refused: " + r.error());
                 return 1;
@@ -520,11 +525,31 @@ final class RolloutCommand {
     @Command(
             name = "abort",
             mixinStandardHelpOptions = true,
-            description = "Ends a rollout; nodes not started stay on their versions.",
-            footer = {"", "Example:", "  kiln rollout abort lab-20261130-101500"})
+            description = {
+                "Ends a rollout; nodes not started stay on their versions. Nodes in progress",
+                "finish, or with --back go back to their previous version."
+            },
+            footer = {
+                "",
+                "Examples:",
+                "  kiln rollout abort lab-20261130-101500",
+                "  kiln rollout abort --back lab-20261130-101500"
+            })
     static final class Abort extends Action {
+        @Option(
+                names = "--back",
+                description = "Nodes in progress go back to their previous version instead of finishing:"
+                        + " one already power-cycled through the rollback steps, one not yet cycled is"
+                        + " handed its version again.")
+        boolean back;
+
         String action() {
             return "abort";
+        }
+
+        @Override
+        String query() {
+            return back ? "?back=true" : "";
         }
     }
 

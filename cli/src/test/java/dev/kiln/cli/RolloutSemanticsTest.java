@@ -197,6 +197,67 @@ class RolloutSemanticsTest {
         return out;
     }
 
+    @Test
+    void abortBackTakesTheNodeInProgressBackAndLeavesTheRestAlone() throws Exception {
+        // Boots of 4 s, so the rollout can be caught with a node mid-replacement.
+        serve.kill();
+        serve = new ServeProcess(state);
+        serve.startSimulated(dir, dir.resolve("serve-slow.log"), "4");
+        ServeProcess.await("every simulated node ready", Duration.ofSeconds(60), () -> ready(SimFleet.A) == 4);
+        PruneFixtures.Run apply =
+                kiln("rollout", "apply", plan("--to", SimFleet.B).toString());
+        assertThat(apply.status()).as(apply.out()).isZero();
+        String id = serve.get("/rollouts").get(0).path("id").asText();
+        ServeProcess.await("a node power-cycled and not yet back", Duration.ofSeconds(60), () -> {
+            JsonNode r = serve.get("/rollouts/" + id);
+            for (JsonNode n : r.path("nodes")) {
+                if ("in-progress".equals(n.path("state").asText())
+                        && "confirm".equals(n.path("step").asText())) {
+                    return true;
+                }
+            }
+            return false;
+        });
+
+        PruneFixtures.Run abort = kiln("rollout", "abort", "--back", id);
+        assertThat(abort.status()).as(abort.out()).isZero();
+        assertThat(abort.out()).contains("aborted");
+        ServeProcess.await("no node of the aborted rollout in progress", Duration.ofSeconds(90), () -> {
+            for (JsonNode n : serve.get("/rollouts/" + id).path("nodes")) {
+                if ("in-progress".equals(n.path("state").asText())) {
+                    return false;
+                }
+            }
+            return true;
+        });
+
+        JsonNode r = serve.get("/rollouts/" + id);
+        assertThat(r.path("state").asText()).isEqualTo("aborted");
+        int back = 0;
+        for (JsonNode n : r.path("nodes")) {
+            String st = n.path("state").asText();
+            // Nothing finished forward after the abort, and whatever was begun was taken back.
+            assertThat(st).as(r.toPrettyString()).isIn("done", "pending", "rolled-back");
+            if (st.equals("rolled-back")) {
+                back++;
+            }
+        }
+        assertThat(back).as(r.toPrettyString()).isEqualTo(1);
+        ServeProcess.await(
+                "the node taken back ready on " + SimFleet.A,
+                Duration.ofSeconds(30),
+                () -> ready(SimFleet.A) + ready(SimFleet.B) == 4);
+        int onB = (int) java.util.stream.StreamSupport.stream(r.path("nodes").spliterator(), false)
+                .filter(n -> n.path("state").asText().equals("done"))
+                .count();
+        assertThat(ready(SimFleet.B)).isEqualTo(onB);
+        // No boot directive of the rollout is left for the next boot to act on.
+        String directives = Files.exists(state.resolve("directives.json"))
+                ? Files.readString(state.resolve("directives.json"))
+                : "";
+        assertThat(directives).doesNotContain(id);
+    }
+
     private String applyAndWait(Path plan, String end) throws Exception {
         PruneFixtures.Run r = kiln("rollout", "apply", plan.toString());
         assertThat(r.status()).as(r.out()).isZero();

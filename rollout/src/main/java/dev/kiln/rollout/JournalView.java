@@ -28,6 +28,8 @@ final class JournalView {
         RESTARTED("restarted"),
         HALTED("halted"),
         ABORTED("aborted"),
+        /** Aborted, and the nodes in progress go back to their previous version. */
+        ABORTED_BACK("aborted-back"),
         DONE("done"),
         ROLLED_BACK("rolled-back"),
         /** A pool rollout taking its group back within the same rollout. */
@@ -134,10 +136,16 @@ final class JournalView {
 
     private Phase phase = Phase.RUNNING;
     private String reason;
+    private boolean goBack;
     private final Map<String, Node> nodes = new HashMap<>();
 
     synchronized Phase phase() {
         return phase;
+    }
+
+    /** Whether the rollout was aborted with its nodes in progress going back. */
+    synchronized boolean goBack() {
+        return goBack;
     }
 
     synchronized String reason() {
@@ -159,6 +167,10 @@ final class JournalView {
             case PAUSED -> phase = Phase.PAUSED;
             case HALTED -> setPhase(Phase.HALTED, e.detail());
             case ABORTED -> setPhase(Phase.ABORTED, e.detail());
+            case ABORTED_BACK -> {
+                setPhase(Phase.ABORTED, e.detail());
+                goBack = true;
+            }
             case DONE -> setPhase(Phase.DONE, null);
             case ROLLED_BACK -> setPhase(Phase.ROLLED_BACK, e.detail());
             default -> {}

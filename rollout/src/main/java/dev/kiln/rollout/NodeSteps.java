@@ -76,6 +76,9 @@ final class NodeSteps {
                     if (stoppingBefore(step)) {
                         return false;
                     }
+                    if (run.goingBack()) {
+                        return goBack(n, step);
+                    }
                     String revoked = step == Step.REPOINT ? server.revoked(to) : null;
                     if (revoked != null) {
                         // Revoked while this node drained: it is not handed the version. It failed
@@ -110,10 +113,34 @@ final class NodeSteps {
                 }
                 journal.append(EventType.END, n.name(), step.wire, detail);
             }
+            if (run.goingBack()) {
+                return goBack(n, null);
+            }
             server.clearDirective(n.mac());
             journal.append(EventType.NODE_DONE, n.name(), null, "on " + n.to());
             return true;
         }
+    }
+
+    /**
+     * kiln rollout abort --back reached this node before {@code next} (null: after its last
+     * step): one already power-cycled (or a drained master) is taken back to its previous version
+     * through the rollback steps; one not yet cycled is handed its version again and stops.
+     */
+    private boolean goBack(Plan.Node n, Step next) throws IOException, InterruptedException {
+        int at = next == null ? Step.FORWARD.size() : Step.FORWARD.indexOf(next);
+        boolean cycled = at > Step.FORWARD.indexOf(Step.POWER);
+        // A drained master left etcd: only a boot brings it back as a member.
+        boolean drainedMaster = "master".equals(n.role()) && at > Step.FORWARD.indexOf(Step.DRAIN);
+        if (RolloutRun.wasServing(n) && (cycled || drainedMaster)) {
+            return rollbackNode(n, false);
+        }
+        if (RolloutRun.wasServing(n) && at > Step.FORWARD.indexOf(Step.REPOINT)) {
+            server.repoint(n.mac(), ImageRef.parse(n.from()), run.id()); // handed its version again
+        }
+        server.clearDirective(n.mac());
+        journal.append(EventType.NODE_ROLLED_BACK, n.name(), null, "aborted before it went down: stays on " + n.from());
+        return false;
     }
 
     /** Pause and abort stop a node only before it starts; a node once begun is seen through. */
@@ -142,7 +169,8 @@ final class NodeSteps {
         LOG.error("rollout {}: {} failed at {}: {}", run.id(), n.name(), step.wire, why);
         run.requestHalt();
         boolean wentDown = step.down;
-        if ("rollback".equals(plan.onFailure()) && wentDown && n.from() != null && !"null".equals(n.from())) {
+        boolean back = "rollback".equals(plan.onFailure()) || run.goingBack();
+        if (back && wentDown && RolloutRun.wasServing(n)) {
             return rollbackNode(n, false);
         }
         if (wentDown) {

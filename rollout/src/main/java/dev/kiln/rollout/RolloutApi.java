@@ -14,7 +14,7 @@ import java.io.IOException;
  * POST /rollouts/plan                {cluster, to, maxUnavailable, ...} -> the plan (read-only)
  * POST /rollouts                     a plan -> the started rollout (409: blocked, stale, or busy)
  * GET  /rollouts/ID                  its state, nodes and the newest 200 events (?events=all: all)
- * POST /rollouts/ID/pause|resume|abort|rollback
+ * POST /rollouts/ID/pause|resume|abort[?back=true]|rollback
  * POST /rollouts/pools/plan          {cluster, pool, to, maxUnavailable, strategy} -> a pool plan
  * POST /rollouts/pools               a pool plan -> the started pool rollout
  * </pre>
@@ -60,7 +60,7 @@ final class RolloutApi implements Handler {
                 switch (parts[1]) {
                     case "pause" -> json(ctx, 200, controller.pause(id));
                     case "resume" -> json(ctx, 200, controller.resume(id));
-                    case "abort" -> json(ctx, 200, controller.abort(id));
+                    case "abort" -> json(ctx, 200, controller.abort(id, "true".equals(ctx.queryParam("back"))));
                     case "rollback" -> json(ctx, 201, controller.rollback(id));
                     default -> error(ctx, 404, "no action " + parts[1] + "; expected pause, resume, abort or rollback");
                 }

@@ -334,8 +334,13 @@ public final class RolloutController implements FleetFeeds, AutoCloseable {
     }
 
     public RolloutState abort(String id) throws IOException, Refused {
+        return abort(id, false);
+    }
+
+    /** @param back nodes in progress go back to their previous version instead of finishing */
+    public RolloutState abort(String id, boolean back) throws IOException, Refused {
         notPool(id, "aborted");
-        return get(id).abort();
+        return get(id).abort(back);
     }
 
     public RolloutState status(String id) throws Refused {

@@ -146,16 +146,21 @@ final class RolloutRun {
         return state();
     }
 
-    synchronized RolloutState abort() throws IOException, RolloutController.Refused {
+    /**
+     * @param back nodes in progress go back to their previous version (those not yet re-pointed
+     *     just stop) instead of finishing
+     */
+    synchronized RolloutState abort(boolean back) throws IOException, RolloutController.Refused {
         if (!journal.view().phase().allows(JournalView.Phase.ABORTED)) {
             throw new RolloutController.Refused(409, "rollout " + id() + " is " + overall() + " already");
         }
         abortRequested = true;
         journal.append(
-                EventType.ABORTED,
+                back ? EventType.ABORTED_BACK : EventType.ABORTED,
                 null,
                 null,
-                "by the operator; nodes not started stay on their versions, nodes in progress finish");
+                "by the operator; nodes not started stay on their versions, nodes in progress "
+                        + (back ? "go back to their previous version" : "finish"));
         // The journal stays open: nodes in progress finish and their outcome is journaled, and
         // then the run clears what it directed; a rollout with no run (halted) does it now.
         if (!running) {
@@ -419,6 +424,11 @@ final class RolloutRun {
     /** Pause, abort or a kiln serve shutdown: no node starts. */
     boolean stoppingNewNodes() {
         return pauseRequested || abortRequested || controller.closed();
+    }
+
+    /** Aborted with its nodes in progress going back (kiln rollout abort --back). */
+    boolean goingBack() {
+        return abortRequested && journal.view().goBack();
     }
 
     /** A node failed: the batch finishes its nodes in progress, then the rollout halts. */

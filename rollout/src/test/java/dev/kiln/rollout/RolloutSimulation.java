@@ -72,6 +72,7 @@ final class RolloutSimulation {
     private RolloutController controller;
     private int kills;
     private String budget;
+    private final Set<String> abortedBack = new HashSet<>();
 
     private RolloutSimulation(long seed, Path dir) {
         this.seed = seed;
@@ -119,6 +120,9 @@ final class RolloutSimulation {
         }
         if (violation == null) {
             violation = directivesCleared();
+        }
+        if (violation == null) {
+            violation = tookBack();
         }
         if (Boolean.getBoolean("kiln.sim.journals")) {
             Path root = Journal.root(world.state());
@@ -275,7 +279,7 @@ final class RolloutSimulation {
                 }
                 if (abortAt != null && now.isAfter(abortAt)) {
                     abortAt = null;
-                    act("abort", id);
+                    act(random.nextBoolean() ? "abort --back" : "abort", id);
                     continue;
                 }
                 if (revokeAt != null && now.isAfter(revokeAt)) {
@@ -351,6 +355,10 @@ final class RolloutSimulation {
                 case "pause" -> controller.pause(id);
                 case "resume" -> controller.resume(id);
                 case "abort" -> controller.abort(id);
+                case "abort --back" -> {
+                    abortedBack.add(id);
+                    yield controller.abort(id, true);
+                }
                 case "rollback" -> controller.rollback(id);
                 default -> throw new IllegalArgumentException(what);
             };
@@ -412,6 +420,37 @@ final class RolloutSimulation {
                     return "an ended rollout leaves no boot directive: rollout " + r.id() + " is " + r.state()
                             + " but " + n.name() + " (" + n.state() + ") still has its directive "
                             + directive.get("reimage");
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * abort --back: every node of the rollout that ended taken back runs its previous version (a
+     * node it could not take back ends failed, and says so).
+     */
+    private String tookBack() throws IOException {
+        for (String id : abortedBack) {
+            RolloutState r;
+            try {
+                r = controller.status(id);
+            } catch (RolloutController.Refused e) {
+                continue;
+            }
+            if (!"aborted".equals(r.state())) {
+                continue; // the abort was refused (it had ended), or it was rolled back since
+            }
+            world.checked("abort --back leaves its nodes on their previous version");
+            for (RolloutState.NodeState n : r.nodes()) {
+                SimWorld.Machine m = world.machine(n.name());
+                if ("rolled-back".equals(n.state()) && !m.running.toString().equals(n.from())) {
+                    return "abort --back leaves its nodes on their previous version: " + n.name() + " of " + id
+                            + " is rolled back but runs " + m.running + ", not " + n.from();
+                }
+                if ("in-progress".equals(n.state())) {
+                    return "abort --back leaves its nodes on their previous version: " + n.name() + " of " + id
+                            + " is still in progress";
                 }
             }
         }
