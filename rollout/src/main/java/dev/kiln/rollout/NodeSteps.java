@@ -184,6 +184,17 @@ final class NodeSteps {
     /** Takes a failed node back to its previous version: repoint, power, confirm. */
     private boolean rollbackNode(Plan.Node n, boolean resuming) throws IOException, InterruptedException {
         ImageRef back = ImageRef.parse(n.from());
+        String revoked = server.revoked(back);
+        if (revoked != null && !resuming) {
+            // The way back leads to a revoked version (a rollback rollout's "previous" is the
+            // target it undid): the node is not handed it.
+            journal.append(
+                    EventType.NODE_FAILED,
+                    n.name(),
+                    Step.ROLLBACK_REPOINT.wire,
+                    "not taken back: " + back + " was revoked (" + revoked + ")");
+            return false;
+        }
         JournalView.Node p = run.progress(n.name());
         // A master is taken out of etcd again: the member its failed boot may have added must not
         // come back without its data.

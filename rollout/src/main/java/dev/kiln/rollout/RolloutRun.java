@@ -278,6 +278,17 @@ final class RolloutRun {
                 halt(failed + " failed: " + failureOf(failed, progress(failed)));
                 return;
             }
+            // Paused or aborted when kiln serve restarted: see the nodes begun before through,
+            // whatever their batch, and start none.
+            if (stopping()) {
+                List<Plan.Node> begun = byName.values().stream()
+                        .filter(n -> journal.view().node(n.name()).state() == JournalView.NodeState.IN_PROGRESS)
+                        .toList();
+                if (!begun.isEmpty()) {
+                    batches.run(begun);
+                }
+                return;
+            }
             // Nodes this rollout took down and has not brought back (a resume after a failure, a
             // restart mid-replacement) go first, whatever their batch: they use the budget until
             // they are back, and no other node could start before.

@@ -26,11 +26,13 @@ class RolloutSimulationTest {
      * right after a node failed lost the halt, the run went on, and a resume took two nodes that
      * were up after all as already down (8337); an aborted rollout left the boot directives of
      * its failed nodes (2564 2786 2795 2866 2875 2893), and after a kill -9 its nodes in progress
-     * were never seen through (2938 2968).
+     * were never seen through (2938 2968). With abort --back: after a kill -9, the aborted run
+     * stopped at the first batch and left later begun nodes in progress (1025 4583 7544), and
+     * going back from a rollback rollout handed its nodes the revoked version it had undone (1957).
      */
     static final long[] REGRESSIONS = {
         102, 113, 122, 299, 452, 566, 728, 1168, 1534, 1771, 2261, 2344, 2820, 498, 2022, 2282, 2420, 1449, 2885, 8337,
-        2564, 2786, 2795, 2866, 2875, 2893, 2938, 2968
+        2564, 2786, 2795, 2866, 2875, 2893, 2938, 2968, 1025, 4583, 7544, 1957
     };
 
     @TempDir
