@@ -292,8 +292,11 @@ final class RolloutRun {
             // Nodes this rollout took down and has not brought back (a resume after a failure, a
             // restart mid-replacement) go first, whatever their batch: they use the budget until
             // they are back, and no other node could start before.
-            List<Plan.Node> down =
-                    byName.values().stream().filter(batches::alreadyDown).toList();
+            // So do nodes found mid-step after a restart: they had been admitted before it.
+            List<Plan.Node> down = byName.values().stream()
+                    .filter(n -> batches.alreadyDown(n)
+                            || journal.view().node(n.name()).state() == JournalView.NodeState.IN_PROGRESS)
+                    .toList();
             if (!down.isEmpty() && !batches.run(down)) {
                 return;
             }

@@ -28,11 +28,13 @@ class RolloutSimulationTest {
      * its failed nodes (2564 2786 2795 2866 2875 2893), and after a kill -9 its nodes in progress
      * were never seen through (2938 2968). With abort --back: after a kill -9, the aborted run
      * stopped at the first batch and left later begun nodes in progress (1025 4583 7544), and
-     * going back from a rollback rollout handed its nodes the revoked version it had undone (1957).
+     * going back from a rollback rollout handed its nodes the revoked version it had undone (1957);
+     * a node found mid-confirm after a kill -9, already back and ready, waited for its batch's turn
+     * behind nodes that never came back, and stayed in progress (772 1742 4641).
      */
     static final long[] REGRESSIONS = {
         102, 113, 122, 299, 452, 566, 728, 1168, 1534, 1771, 2261, 2344, 2820, 498, 2022, 2282, 2420, 1449, 2885, 8337,
-        2564, 2786, 2795, 2866, 2875, 2893, 2938, 2968, 1025, 4583, 7544, 1957
+        2564, 2786, 2795, 2866, 2875, 2893, 2938, 2968, 1025, 4583, 7544, 1957, 772, 1742, 4641
     };
 
     @TempDir
